@@ -1,0 +1,193 @@
+//! Pod-level building blocks shared by every workload: the restricted Pod
+//! Security context, probes, volumes and environment variables.
+
+use k8s_openapi::api::core::v1::{
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction,
+    HTTPGetAction, PodSecurityContext, PodSpec, Probe, SeccompProfile, SecretKeySelector, SecurityContext,
+    Volume, VolumeMount,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+/// The UID and GID every container runs as: not root, and above the range
+/// of system users any image defines (scanners flag UIDs below 10000).
+pub const RUN_AS_ID: i64 = 10001;
+/// Name of the container port every HTTP workload exposes.
+pub const HTTP_PORT_NAME: &str = "http";
+/// The `emptyDir` mounted at `/tmp` in every pod (root filesystems are read-only).
+pub const TMP_VOLUME: &str = "tmp";
+
+/// The restricted Pod Security Standard at pod level.
+pub fn pod_security_context() -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(RUN_AS_ID),
+        run_as_group: Some(RUN_AS_ID),
+        fs_group: Some(RUN_AS_ID),
+        fs_group_change_policy: Some("OnRootMismatch".into()),
+        seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
+        ..Default::default()
+    }
+}
+
+/// The restricted Pod Security Standard at container level, with a
+/// read-only root filesystem.
+pub fn container_security_context() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        privileged: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), add: None }),
+        ..Default::default()
+    }
+}
+
+/// A pod with no service-account token, no service-link variables, and the
+/// restricted security context.
+pub fn pod_spec(containers: Vec<Container>, volumes: Vec<Volume>, restart_policy: Option<&str>) -> PodSpec {
+    PodSpec {
+        automount_service_account_token: Some(false),
+        enable_service_links: Some(false),
+        security_context: Some(pod_security_context()),
+        containers,
+        volumes: (!volumes.is_empty()).then_some(volumes),
+        restart_policy: restart_policy.map(Into::into),
+        ..Default::default()
+    }
+}
+
+/// A container with the restricted security context and `IfNotPresent` pulls
+/// (tags are immutable, so a cached image is the right one).
+pub fn container(name: &str, image: String) -> Container {
+    Container {
+        name: name.into(),
+        image: Some(image),
+        image_pull_policy: Some("IfNotPresent".into()),
+        security_context: Some(container_security_context()),
+        ..Default::default()
+    }
+}
+
+pub fn empty_dir(name: &str, size_limit: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        empty_dir: Some(EmptyDirVolumeSource {
+            size_limit: Some(Quantity(size_limit.into())),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+pub fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: name.into(),
+        mount_path: path.into(),
+        read_only: read_only.then_some(true),
+        ..Default::default()
+    }
+}
+
+pub fn port(name: &str, number: i32) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.into()),
+        container_port: number,
+        protocol: Some("TCP".into()),
+        ..Default::default()
+    }
+}
+
+pub fn plain_env(name: &str, value: impl Into<String>) -> EnvVar {
+    EnvVar { name: name.into(), value: Some(value.into()), value_from: None }
+}
+
+pub fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.into(),
+                key: key.into(),
+                optional: Some(false),
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
+/// Timing of one probe.
+#[derive(Debug, Clone, Copy)]
+pub struct ProbeTiming {
+    pub period: i32,
+    pub timeout: i32,
+    pub failure_threshold: i32,
+}
+
+/// Startup: up to `period * failure_threshold` seconds to come up.
+pub const STARTUP: ProbeTiming = ProbeTiming { period: 5, timeout: 3, failure_threshold: 36 };
+/// Readiness: out of the Service after 3 misses.
+pub const READINESS: ProbeTiming = ProbeTiming { period: 10, timeout: 3, failure_threshold: 3 };
+/// Liveness: restarted after a minute of misses.
+pub const LIVENESS: ProbeTiming = ProbeTiming { period: 20, timeout: 5, failure_threshold: 3 };
+
+fn probe(timing: ProbeTiming) -> Probe {
+    Probe {
+        period_seconds: Some(timing.period),
+        timeout_seconds: Some(timing.timeout),
+        failure_threshold: Some(timing.failure_threshold),
+        success_threshold: Some(1),
+        ..Default::default()
+    }
+}
+
+pub fn http_probe(path: &str, timing: ProbeTiming) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.into()),
+            port: IntOrString::String(HTTP_PORT_NAME.into()),
+            scheme: Some("HTTP".into()),
+            ..Default::default()
+        }),
+        ..probe(timing)
+    }
+}
+
+pub fn exec_probe(command: &[&str], timing: ProbeTiming) -> Probe {
+    Probe {
+        exec: Some(ExecAction { command: Some(command.iter().map(|s| s.to_string()).collect()) }),
+        ..probe(timing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn security_context_meets_the_restricted_standard() {
+        let pod = pod_security_context();
+        assert_eq!(pod.run_as_non_root, Some(true));
+        assert!(pod.run_as_user.unwrap() >= 10000);
+        assert_eq!(pod.seccomp_profile.unwrap().type_, "RuntimeDefault");
+        let c = container_security_context();
+        assert_eq!(c.allow_privilege_escalation, Some(false));
+        assert_eq!(c.read_only_root_filesystem, Some(true));
+        assert_eq!(c.capabilities.unwrap().drop.unwrap(), ["ALL"]);
+    }
+
+    #[test]
+    fn pods_carry_no_service_account_token() {
+        let spec = pod_spec(vec![], vec![], None);
+        assert_eq!(spec.automount_service_account_token, Some(false));
+        assert_eq!(spec.enable_service_links, Some(false));
+    }
+
+    #[test]
+    fn secret_env_has_no_literal_value() {
+        let e = secret_env("DATABASE_URL", "s", "DATABASE_URL");
+        assert!(e.value.is_none());
+        assert_eq!(e.value_from.unwrap().secret_key_ref.unwrap().name, "s");
+    }
+}

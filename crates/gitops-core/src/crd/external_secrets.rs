@@ -1,0 +1,131 @@
+//! External Secrets Operator `ExternalSecret` (`external-secrets.io/v1`).
+//!
+//! An ExternalSecret names keys in a secret store; the operator writes the
+//! Kubernetes Secret in the cluster. The repository holds only the reference.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{CustomResource, CustomResourceSpec};
+
+string_enum! {
+    pub enum SecretStoreKind {
+        SecretStore => "SecretStore",
+        ClusterSecretStore => "ClusterSecretStore",
+    }
+}
+
+string_enum! {
+    pub enum CreationPolicy {
+        /// The operator creates the Secret and owns it (garbage-collected with the ExternalSecret).
+        Owner => "Owner",
+        Orphan => "Orphan",
+        Merge => "Merge",
+        None => "None",
+    }
+}
+
+string_enum! {
+    /// What happens to the Secret when the keys disappear from the provider.
+    pub enum DeletionPolicy {
+        Delete => "Delete",
+        Merge => "Merge",
+        /// Keep the last good Secret: a provider outage must not take a database down.
+        Retain => "Retain",
+    }
+}
+
+string_enum! {
+    pub enum TemplateEngineVersion {
+        V2 => "v2",
+    }
+}
+
+string_enum! {
+    pub enum TemplateMergePolicy {
+        Replace => "Replace",
+        Merge => "Merge",
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExternalSecretSpec {
+    /// A Go duration such as `1h`.
+    pub refresh_interval: String,
+    pub secret_store_ref: SecretStoreRef,
+    pub target: ExternalSecretTarget,
+    pub data: Vec<ExternalSecretData>,
+}
+
+impl CustomResourceSpec for ExternalSecretSpec {
+    const API_VERSION: &'static str = "external-secrets.io/v1";
+    const KIND: &'static str = "ExternalSecret";
+}
+
+pub type ExternalSecret = CustomResource<ExternalSecretSpec>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretStoreRef {
+    pub name: String,
+    pub kind: SecretStoreKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExternalSecretTarget {
+    /// The name of the Secret the operator writes.
+    pub name: String,
+    pub creation_policy: CreationPolicy,
+    pub deletion_policy: DeletionPolicy,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<ExternalSecretTemplate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExternalSecretTemplate {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub engine_version: TemplateEngineVersion,
+    pub merge_policy: TemplateMergePolicy,
+    /// Secret key -> Go template over the fetched `secretKey`s.
+    pub data: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExternalSecretData {
+    pub secret_key: String,
+    pub remote_ref: RemoteRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RemoteRef {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub property: Option<String>,
+}
+
+impl ExternalSecretSpec {
+    /// The keys the Secret written by the operator will hold.
+    pub fn target_keys(&self) -> Vec<&str> {
+        match &self.target.template {
+            Some(t) if t.merge_policy == TemplateMergePolicy::Replace => {
+                t.data.keys().map(String::as_str).collect()
+            }
+            Some(t) => {
+                let mut keys: Vec<&str> = self.data.iter().map(|d| d.secret_key.as_str()).collect();
+                keys.extend(t.data.keys().map(String::as_str));
+                keys.sort_unstable();
+                keys.dedup();
+                keys
+            }
+            None => self.data.iter().map(|d| d.secret_key.as_str()).collect(),
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! Container image references.
+//!
+//! A service image is `repository:sha-<hex>` where the tag is an [`ImageTag`]:
+//! the immutable git-SHA tag CI pushed. Floating tags (`latest`,
+//! `dev-latest`, …) cannot be represented. Third-party images (Postgres) are
+//! pinned by a [`VersionTag`] that is never `latest` either.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A repository without tag or digest: `docker.io/bludivehub/clinicflow-web`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ImageRepository(Cow<'static, str>);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not an image repository: {problem}")]
+pub struct RepositoryError {
+    pub value: String,
+    pub problem: &'static str,
+}
+
+const fn repository_problem(s: &str) -> Option<&'static str> {
+    let b = s.as_bytes();
+    if b.is_empty() {
+        return Some("it is empty");
+    }
+    let mut i = 0;
+    let mut slashes = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c == b':' || c == b'@' {
+            return Some("give the repository alone; the tag comes from the release file");
+        }
+        if c == b'/' {
+            slashes += 1;
+            if i == 0 || i + 1 == b.len() || b[i + 1] == b'/' {
+                return Some("it has an empty path component");
+            }
+        } else if !(c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-' || c == b'_') {
+            return Some("use lowercase letters, digits, '.', '-', '_' and '/'");
+        }
+        i += 1;
+    }
+    if slashes == 0 {
+        return Some("name the registry and path in full, e.g. docker.io/library/postgres");
+    }
+    None
+}
+
+impl ImageRepository {
+    /// Checked at compile time when used in a `const` context.
+    pub const fn from_static(s: &'static str) -> Self {
+        if let Some(problem) = repository_problem(s) {
+            panic!("{}", problem);
+        }
+        ImageRepository(Cow::Borrowed(s))
+    }
+
+    pub fn new(s: impl Into<String>) -> Result<Self, RepositoryError> {
+        let s = s.into();
+        match repository_problem(&s) {
+            None => Ok(ImageRepository(Cow::Owned(s))),
+            Some(problem) => Err(RepositoryError { value: s, problem }),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ImageRepository {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ImageRepository {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+/// Why a string is not an [`ImageTag`]. Each variant names the rule it breaks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TagError {
+    #[error("the image tag is empty")]
+    Empty,
+    #[error(
+        "`{0}` is a floating tag; it moves with every push, so a deployment cannot be reproduced or rolled back"
+    )]
+    Floating(String),
+    #[error("`{0}` is not an immutable git SHA tag")]
+    NotSha(String),
+    #[error("`{tag}` has {problem}")]
+    BadSha { tag: String, problem: &'static str },
+}
+
+impl TagError {
+    /// The rule every release tag has to meet, for error messages.
+    pub const RULE: &'static str = "tags are `sha-` followed by 7 to 40 lowercase hex digits of the commit the image was built from (e.g. `sha-1a2b3c4`)";
+}
+
+/// An immutable image tag: `sha-` followed by 7 to 40 lowercase hexadecimal
+/// digits (a short or full git commit SHA).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ImageTag(String);
+
+impl ImageTag {
+    pub const PREFIX: &'static str = "sha-";
+
+    pub fn new(s: impl Into<String>) -> Result<Self, TagError> {
+        let s = s.into();
+        if s.is_empty() {
+            return Err(TagError::Empty);
+        }
+        if s == "latest" || s.ends_with("-latest") {
+            return Err(TagError::Floating(s));
+        }
+        let Some(hex) = s.strip_prefix(Self::PREFIX) else {
+            return Err(TagError::NotSha(s));
+        };
+        let problem = if !hex.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)) {
+            Some("characters other than lowercase hex digits after `sha-`")
+        } else if hex.len() < 7 {
+            Some("fewer than 7 hex digits after `sha-`")
+        } else if hex.len() > 40 {
+            Some("more than 40 hex digits after `sha-`")
+        } else {
+            None
+        };
+        match problem {
+            None => Ok(ImageTag(s)),
+            Some(problem) => Err(TagError::BadSha { tag: s, problem }),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ImageTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ImageTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl Serialize for ImageTag {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ImageTag {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ImageTag::new(s).map_err(|e| serde::de::Error::custom(format!("{e}; {}", TagError::RULE)))
+    }
+}
+
+impl schemars::JsonSchema for ImageTag {
+    fn schema_name() -> Cow<'static, str> {
+        "ImageTag".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^sha-[0-9a-f]{7,40}$",
+            "description": TagError::RULE,
+        })
+    }
+}
+
+/// The version tag of a third-party image (`17.6`), never floating.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct VersionTag(Cow<'static, str>);
+
+const fn version_problem(s: &str) -> Option<&'static str> {
+    let b = s.as_bytes();
+    if b.is_empty() || b.len() > 128 {
+        return Some("a tag has 1 to 128 characters");
+    }
+    if !b[0].is_ascii_digit() {
+        return Some("a pinned version starts with a digit (e.g. `17.6`); `latest` and other names float");
+    }
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if !(c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_') {
+            return Some("a tag may contain only letters, digits, '.', '-' and '_'");
+        }
+        i += 1;
+    }
+    None
+}
+
+impl VersionTag {
+    pub const fn from_static(s: &'static str) -> Self {
+        if let Some(problem) = version_problem(s) {
+            panic!("{}", problem);
+        }
+        VersionTag(Cow::Borrowed(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for VersionTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+/// A third-party image pinned by version, e.g. `docker.io/library/postgres:17.6`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedImage {
+    pub repository: ImageRepository,
+    pub version: VersionTag,
+}
+
+impl PinnedImage {
+    pub fn reference(&self) -> String {
+        format!("{}:{}", self.repository, self.version.as_str())
+    }
+}
+
+/// `repository:tag` of a service image.
+pub fn image_reference(repository: &ImageRepository, tag: &ImageTag) -> String {
+    format!("{repository}:{tag}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_short_and_full_sha_tags() {
+        for ok in ["sha-1a2b3c4", "sha-0123456789abcdef0123456789abcdef01234567"] {
+            assert_eq!(ImageTag::new(ok).unwrap().as_str(), ok);
+        }
+    }
+
+    #[test]
+    fn rejects_every_floating_tag_the_seed_names() {
+        for bad in ["latest", "dev-latest", "staging-latest", "prod-latest"] {
+            assert_eq!(ImageTag::new(bad), Err(TagError::Floating(bad.into())));
+        }
+        assert_eq!(ImageTag::new(""), Err(TagError::Empty));
+    }
+
+    #[test]
+    fn rejects_malformed_sha_tags() {
+        let cases = [
+            ("v1.2.3", None),
+            ("1a2b3c4", None),
+            ("sha-1a2b3c", Some("fewer than 7 hex digits after `sha-`")),
+            ("sha-1A2B3C4", Some("characters other than lowercase hex digits after `sha-`")),
+            ("sha-1a2b3cg", Some("characters other than lowercase hex digits after `sha-`")),
+            ("sha-", Some("fewer than 7 hex digits after `sha-`")),
+        ];
+        for (bad, problem) in cases {
+            match (ImageTag::new(bad).unwrap_err(), problem) {
+                (TagError::NotSha(t), None) => assert_eq!(t, bad),
+                (TagError::BadSha { problem: p, .. }, Some(want)) => assert_eq!(p, want, "{bad}"),
+                (other, _) => panic!("{bad}: unexpected {other:?}"),
+            }
+        }
+        let long = format!("sha-{}", "a".repeat(41));
+        assert!(matches!(ImageTag::new(long), Err(TagError::BadSha { .. })));
+    }
+
+    #[test]
+    fn repositories_are_full_and_untagged() {
+        assert!(ImageRepository::new("docker.io/bludivehub/clinicflow-web").is_ok());
+        for bad in ["", "postgres", "docker.io/library/postgres:17", "docker.io//x", "Docker.io/x"] {
+            assert!(ImageRepository::new(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn version_tags_never_float() {
+        const PG: VersionTag = VersionTag::from_static("17.6");
+        assert_eq!(PG.as_str(), "17.6");
+        assert!(version_problem("latest").is_some());
+        assert!(version_problem("").is_some());
+        assert!(version_problem("17.6-bookworm").is_none());
+    }
+}

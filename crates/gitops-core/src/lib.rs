@@ -1,0 +1,27 @@
+//! Typed building blocks for rendering a GitOps tree.
+//!
+//! Data flows one way: a [`platform::Platform`] (what runs) plus an
+//! [`profile::EnvironmentProfile`] (where and how much) plus
+//! [`release::ReleasePins`] (which image) go through
+//! [`build::render_environment`] to a list of typed [`object::Object`]s.
+//! Nothing here does I/O, and nothing here knows a particular platform.
+//!
+//! - [`name`], [`image`]: validated names, hosts and image references.
+//! - [`meta`]: labels, selectors and sync waves, computed in one place.
+//! - [`crd`]: custom resources (Argo CD, External Secrets) with upstream field names.
+//! - [`build`]: the builders, one module per building block.
+//! - [`yaml`]: the only module that knows the YAML library.
+
+pub mod build;
+pub mod crd;
+pub mod image;
+pub mod meta;
+pub mod name;
+pub mod object;
+pub mod platform;
+pub mod profile;
+pub mod release;
+pub mod yaml;
+
+pub use build::{RenderError, render_environment};
+pub use object::Object;

@@ -1,0 +1,119 @@
+//! The typed objects of a rendered environment.
+
+use k8s_openapi::Resource;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::{Serialize, Serializer};
+
+use crate::crd::CustomResourceSpec;
+use crate::crd::argocd::{Application, ApplicationSpec};
+use crate::crd::external_secrets::{ExternalSecret, ExternalSecretSpec};
+use crate::meta::{SYNC_WAVE_ANNOTATION, SyncWave};
+
+/// Every kind the renderer emits. Variants are boxed: the k8s-openapi structs
+/// are large and differ in size.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Object {
+    Namespace(Box<Namespace>),
+    Service(Box<Service>),
+    Deployment(Box<Deployment>),
+    StatefulSet(Box<StatefulSet>),
+    Job(Box<Job>),
+    Ingress(Box<Ingress>),
+    ExternalSecret(Box<ExternalSecret>),
+    Application(Box<Application>),
+}
+
+impl Object {
+    pub fn api_version(&self) -> &'static str {
+        match self {
+            Object::Namespace(_) => Namespace::API_VERSION,
+            Object::Service(_) => Service::API_VERSION,
+            Object::Deployment(_) => Deployment::API_VERSION,
+            Object::StatefulSet(_) => StatefulSet::API_VERSION,
+            Object::Job(_) => Job::API_VERSION,
+            Object::Ingress(_) => Ingress::API_VERSION,
+            Object::ExternalSecret(_) => ExternalSecretSpec::API_VERSION,
+            Object::Application(_) => ApplicationSpec::API_VERSION,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Object::Namespace(_) => Namespace::KIND,
+            Object::Service(_) => Service::KIND,
+            Object::Deployment(_) => Deployment::KIND,
+            Object::StatefulSet(_) => StatefulSet::KIND,
+            Object::Job(_) => Job::KIND,
+            Object::Ingress(_) => Ingress::KIND,
+            Object::ExternalSecret(_) => ExternalSecretSpec::KIND,
+            Object::Application(_) => ApplicationSpec::KIND,
+        }
+    }
+
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
+            Object::Namespace(o) => &o.metadata,
+            Object::Service(o) => &o.metadata,
+            Object::Deployment(o) => &o.metadata,
+            Object::StatefulSet(o) => &o.metadata,
+            Object::Job(o) => &o.metadata,
+            Object::Ingress(o) => &o.metadata,
+            Object::ExternalSecret(o) => &o.metadata,
+            Object::Application(o) => &o.metadata,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.metadata().name.as_deref().unwrap_or_default()
+    }
+
+    pub fn namespace(&self) -> Option<&str> {
+        self.metadata().namespace.as_deref()
+    }
+
+    /// The sync wave this object carries, read back from its annotation.
+    pub fn wave(&self) -> Option<SyncWave> {
+        let annotations = self.metadata().annotations.as_ref()?;
+        SyncWave::from_annotation(annotations.get(SYNC_WAVE_ANNOTATION)?)
+    }
+}
+
+impl Serialize for Object {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Object::Namespace(o) => o.serialize(s),
+            Object::Service(o) => o.serialize(s),
+            Object::Deployment(o) => o.serialize(s),
+            Object::StatefulSet(o) => o.serialize(s),
+            Object::Job(o) => o.serialize(s),
+            Object::Ingress(o) => o.serialize(s),
+            Object::ExternalSecret(o) => o.serialize(s),
+            Object::Application(o) => o.serialize(s),
+        }
+    }
+}
+
+macro_rules! from_object {
+    ($($variant:ident($ty:ty)),+ $(,)?) => {
+        $(impl From<$ty> for Object {
+            fn from(o: $ty) -> Self {
+                Object::$variant(Box::new(o))
+            }
+        })+
+    };
+}
+
+from_object!(
+    Namespace(Namespace),
+    Service(Service),
+    Deployment(Deployment),
+    StatefulSet(StatefulSet),
+    Job(Job),
+    Ingress(Ingress),
+    ExternalSecret(ExternalSecret),
+    Application(Application),
+);

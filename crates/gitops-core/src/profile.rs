@@ -1,0 +1,226 @@
+//! Environment profiles: where a platform runs and how much of it.
+//!
+//! Every field is required and has no `Default`, so a profile that forgets a
+//! setting (a storage class, a secret store, a sync policy) does not compile.
+//! A profile knows nothing of a particular platform's services; it sizes them
+//! by [`ServiceKind`](crate::platform::ServiceKind).
+
+use std::fmt;
+
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+use crate::crd::argocd::ClusterRef;
+use crate::crd::external_secrets::SecretStoreKind;
+use crate::image::PinnedImage;
+use crate::name::{HostName, Name};
+
+/// One environment of a platform: `dev`, `staging`, `prod`, …
+#[derive(Debug, Clone)]
+pub struct EnvironmentProfile {
+    /// Short name, used in file paths and object names (`dev`).
+    pub name: Name,
+    /// The namespace every object of the environment lives in.
+    pub namespace: Name,
+    /// The cluster the environment's Argo CD Application deploys to.
+    pub cluster: ClusterRef,
+    /// The cluster's DNS domain (`cluster.local`), for service addresses.
+    pub cluster_domain: HostName,
+    pub git: GitSource,
+    pub sync: SyncMode,
+    pub ingress: IngressProfile,
+    pub storage: StorageProfile,
+    pub secrets: SecretStoreProfile,
+    pub postgres: PostgresProfile,
+    /// Replicas and resources of `ServiceKind::Api` services.
+    pub api: WorkloadSizing,
+    /// Replicas and resources of `ServiceKind::Web` services.
+    pub web: WorkloadSizing,
+    /// Resources of a migration job.
+    pub migration: Resources,
+}
+
+/// Where Argo CD reads the rendered tree from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitSource {
+    pub repo_url: String,
+    pub target_revision: String,
+}
+
+/// How Argo CD syncs the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncMode {
+    /// Syncs on every commit. `prune` deletes what the tree no longer has;
+    /// `self_heal` reverts changes made in the cluster by hand.
+    Automated { prune: bool, self_heal: bool },
+    /// A person presses Sync (production, after approval).
+    Manual,
+}
+
+/// The single HTTPS entry point of an environment.
+#[derive(Debug, Clone)]
+pub struct IngressProfile {
+    /// `spec.ingressClassName`, e.g. `nginx`.
+    pub class_name: Name,
+    pub host: HostName,
+    /// cert-manager issuer that signs the host's certificate.
+    pub tls_issuer: IssuerRef,
+    /// Services whose opt-in routes this environment exposes.
+    pub expose_opt_in: Vec<Name>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerRef {
+    pub name: Name,
+    pub kind: IssuerKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IssuerKind {
+    /// A namespaced `Issuer` in the environment's namespace.
+    Issuer,
+    ClusterIssuer,
+}
+
+impl IssuerRef {
+    /// The cert-manager ingress-shim annotation that requests a certificate.
+    pub fn ingress_annotation(&self) -> (&'static str, String) {
+        let key = match self.kind {
+            IssuerKind::Issuer => "cert-manager.io/issuer",
+            IssuerKind::ClusterIssuer => "cert-manager.io/cluster-issuer",
+        };
+        (key, self.name.to_string())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageProfile {
+    /// The StorageClass of every PersistentVolumeClaim (`nfs-dev`).
+    pub class: Name,
+    /// Size of each database volume.
+    pub database_size: Memory,
+}
+
+/// The secret store database credentials are read from.
+#[derive(Debug, Clone)]
+pub struct SecretStoreProfile {
+    pub store: Name,
+    pub kind: SecretStoreKind,
+    /// Remote keys are `<prefix>/<database>`, e.g. `clinicflow/dev/identity-db`.
+    pub key_prefix: String,
+    /// How often the operator re-reads the store (a Go duration, `1h`).
+    pub refresh_interval: &'static str,
+}
+
+#[derive(Debug, Clone)]
+pub struct PostgresProfile {
+    pub image: PinnedImage,
+    pub resources: Resources,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkloadSizing {
+    pub replicas: u16,
+    pub resources: Resources,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resources {
+    pub requests: Compute,
+    pub limits: Compute,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compute {
+    pub cpu: Cpu,
+    pub memory: Memory,
+}
+
+/// CPU in millicores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cpu(pub u32);
+
+/// Memory or storage in mebibytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Memory(pub u32);
+
+impl Cpu {
+    pub fn quantity(self) -> Quantity {
+        Quantity(if self.0.is_multiple_of(1000) { (self.0 / 1000).to_string() } else { format!("{}m", self.0) })
+    }
+}
+
+impl Memory {
+    pub const fn gib(n: u32) -> Self {
+        Memory(n * 1024)
+    }
+
+    pub fn quantity(self) -> Quantity {
+        Quantity(if self.0.is_multiple_of(1024) { format!("{}Gi", self.0 / 1024) } else { format!("{}Mi", self.0) })
+    }
+}
+
+impl fmt::Display for Cpu {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.quantity().0)
+    }
+}
+
+impl fmt::Display for Memory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.quantity().0)
+    }
+}
+
+impl Resources {
+    /// `None` when every request fits its limit, else what is wrong.
+    pub fn problem(&self) -> Option<String> {
+        let (r, l) = (self.requests, self.limits);
+        if r.cpu.0 == 0 || r.memory.0 == 0 {
+            Some("requests must be above zero".into())
+        } else if r.cpu > l.cpu {
+            Some(format!("cpu request {} is above its limit {}", r.cpu, l.cpu))
+        } else if r.memory > l.memory {
+            Some(format!("memory request {} is above its limit {}", r.memory, l.memory))
+        } else {
+            None
+        }
+    }
+
+    pub fn to_k8s(self) -> k8s_openapi::api::core::v1::ResourceRequirements {
+        let compute = |c: Compute| {
+            std::collections::BTreeMap::from([
+                ("cpu".to_owned(), c.cpu.quantity()),
+                ("memory".to_owned(), c.memory.quantity()),
+            ])
+        };
+        k8s_openapi::api::core::v1::ResourceRequirements {
+            requests: Some(compute(self.requests)),
+            limits: Some(compute(self.limits)),
+            ..Default::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_use_the_shortest_exact_unit() {
+        assert_eq!(Cpu(250).quantity().0, "250m");
+        assert_eq!(Cpu(2000).quantity().0, "2");
+        assert_eq!(Memory(512).quantity().0, "512Mi");
+        assert_eq!(Memory::gib(20).quantity().0, "20Gi");
+    }
+
+    #[test]
+    fn requests_must_fit_limits() {
+        let c = |cpu, mem| Compute { cpu: Cpu(cpu), memory: Memory(mem) };
+        assert_eq!(Resources { requests: c(100, 128), limits: c(500, 256) }.problem(), None);
+        assert!(Resources { requests: c(600, 128), limits: c(500, 256) }.problem().unwrap().contains("cpu"));
+        assert!(
+            Resources { requests: c(100, 512), limits: c(500, 256) }.problem().unwrap().contains("memory")
+        );
+        assert!(Resources { requests: c(0, 512), limits: c(500, 1024) }.problem().is_some());
+    }
+}

@@ -1,0 +1,311 @@
+//! Release pins: which image tag each service runs in one environment.
+//!
+//! `releases/<env>.yaml` is the one file CI edits. It is parsed at the edge
+//! into typed pins: every error names the file, the line and the rule, and a
+//! file that names an unknown service or misses one does not parse.
+//!
+//! ```yaml
+//! images:
+//!   identity:
+//!     tag: sha-1a2b3c4
+//! ```
+
+use std::cell::Cell;
+use std::fmt;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use crate::image::ImageTag;
+use crate::name::Name;
+use crate::yaml;
+
+/// The image of one service in one environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pin {
+    pub tag: ImageTag,
+}
+
+/// The parsed release file of one environment, in file order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "Release pins",
+    description = "The image tag each service runs in one environment. Edited by `cargo xtask set-image`."
+)]
+pub struct ReleasePins {
+    pub images: IndexMap<Name, Pin>,
+}
+
+impl ReleasePins {
+    pub fn tag(&self, service: &Name) -> Option<&ImageTag> {
+        self.images.get(service).map(|p| &p.tag)
+    }
+
+    /// Parses `text`, read from `file`, for a platform whose services are `services`.
+    pub fn parse(file: &str, text: &str, services: &[Name]) -> Result<Self, ReleaseError> {
+        let located = |e: yaml::YamlError| ReleaseError {
+            file: file.to_owned(),
+            line: e.line,
+            column: e.column,
+            message: e.message,
+        };
+        if text.trim().is_empty() {
+            return Err(ReleaseError {
+                file: file.into(),
+                line: None,
+                column: None,
+                message: "the file is empty; list every service under `images:`, e.g. `images: {identity: {tag: sha-1a2b3c4}}`".into(),
+            });
+        }
+        let bad_key = Cell::new(None);
+        yaml::from_str_seed(text, FileSeed { services, bad_key: &bad_key }).map_err(|e| {
+            let mut err = located(e);
+            // The YAML library places errors raised on a mapping key at the
+            // mapping; point at the key itself.
+            if let Some((line, column)) =
+                bad_key.take().and_then(|(key, nth)| locate_image_key(text, &key, nth))
+            {
+                err.line = Some(line);
+                err.column = Some(column);
+            }
+            err
+        })
+    }
+}
+
+/// A release file that does not parse: where, and what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ReleaseError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ReleaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(column) = self.column {
+                write!(f, ":{column}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// The 1-based line and column of the `nth` (1-based) occurrence of `key`
+/// as a key nested under `images:`.
+fn locate_image_key(text: &str, key: &str, nth: usize) -> Option<(usize, usize)> {
+    let mut in_images = false;
+    let mut seen = 0;
+    for (i, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        if indent == 0 {
+            in_images = trimmed.starts_with("images:");
+            continue;
+        }
+        let unquoted = trimmed.trim_start_matches(['"', '\'']);
+        if in_images
+            && unquoted.starts_with(key)
+            && unquoted[key.len()..].trim_start_matches(['"', '\'']).trim_start().starts_with(':')
+        {
+            seen += 1;
+            if seen == nth {
+                return Some((i + 1, indent + 1));
+            }
+        }
+    }
+    None
+}
+
+struct FileSeed<'a> {
+    services: &'a [Name],
+    bad_key: &'a Cell<Option<(String, usize)>>,
+}
+
+impl<'de> DeserializeSeed<'de> for FileSeed<'_> {
+    type Value = ReleasePins;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<ReleasePins, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FileSeed<'_> {
+    type Value = ReleasePins;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a mapping with the key `images`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ReleasePins, A::Error> {
+        let mut images = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "images" if images.is_none() => {
+                    images = Some(
+                        map.next_value_seed(ImagesSeed { services: self.services, bad_key: self.bad_key })?,
+                    )
+                }
+                "images" => return Err(de::Error::custom("`images` appears twice; keep one")),
+                other => {
+                    return Err(de::Error::custom(format!(
+                        "unknown key `{other}`; a release file has only `images:`"
+                    )));
+                }
+            }
+        }
+        images
+            .map(|images| ReleasePins { images })
+            .ok_or_else(|| de::Error::custom("missing `images:`; list every service's tag under it"))
+    }
+}
+
+struct ImagesSeed<'a> {
+    services: &'a [Name],
+    bad_key: &'a Cell<Option<(String, usize)>>,
+}
+
+impl<'de> DeserializeSeed<'de> for ImagesSeed<'_> {
+    type Value = IndexMap<Name, Pin>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ImagesSeed<'_> {
+    type Value = IndexMap<Name, Pin>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a mapping from service name to `{tag: sha-…}`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut images = IndexMap::new();
+        while let Some(service) =
+            map.next_key_seed(ServiceKey { services: self.services, seen: &images, bad_key: self.bad_key })?
+        {
+            let pin: Pin = map.next_value()?;
+            images.insert(service, pin);
+        }
+        let missing: Vec<&str> =
+            self.services.iter().filter(|s| !images.contains_key(*s)).map(Name::as_str).collect();
+        if !missing.is_empty() {
+            return Err(de::Error::custom(format!(
+                "no tag for {}; every service needs `<service>: {{tag: sha-…}}` under `images:`",
+                missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        Ok(images)
+    }
+}
+
+struct ServiceKey<'a> {
+    services: &'a [Name],
+    seen: &'a IndexMap<Name, Pin>,
+    bad_key: &'a Cell<Option<(String, usize)>>,
+}
+
+impl<'de> DeserializeSeed<'de> for ServiceKey<'_> {
+    type Value = Name;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Name, D::Error> {
+        let key = String::deserialize(d)?;
+        let Some(service) = self.services.iter().find(|s| s.as_str() == key) else {
+            self.bad_key.set(Some((key.clone(), 1)));
+            let known: Vec<&str> = self.services.iter().map(Name::as_str).collect();
+            return Err(de::Error::custom(format!(
+                "unknown service `{key}`; the platform's services are: {}",
+                known.join(", ")
+            )));
+        };
+        if self.seen.contains_key(service) {
+            self.bad_key.set(Some((key.clone(), 2)));
+            return Err(de::Error::custom(format!("service `{key}` is pinned twice; keep one entry")));
+        }
+        Ok(service.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::name;
+
+    const SERVICES: [Name; 2] = [name!("identity"), name!("web")];
+
+    fn parse(text: &str) -> Result<ReleasePins, ReleaseError> {
+        ReleasePins::parse("releases/dev.yaml", text, &SERVICES)
+    }
+
+    #[test]
+    fn parses_pins_in_file_order() {
+        let pins =
+            parse("# comment\nimages:\n  web:\n    tag: sha-abcdef0\n  identity:\n    tag: sha-1234567\n")
+                .unwrap();
+        let order: Vec<&str> = pins.images.keys().map(Name::as_str).collect();
+        assert_eq!(order, ["web", "identity"]);
+        assert_eq!(pins.tag(&name!("identity")).unwrap().as_str(), "sha-1234567");
+    }
+
+    #[test]
+    fn a_floating_tag_names_file_line_and_rule() {
+        let err = parse("images:\n  identity:\n    tag: sha-1234567\n  web:\n    tag: latest\n").unwrap_err();
+        assert_eq!(err.file, "releases/dev.yaml");
+        assert_eq!(err.line, Some(5), "{err}");
+        let text = err.to_string();
+        assert!(text.starts_with("releases/dev.yaml:5:"), "{text}");
+        assert!(text.contains("`latest` is a floating tag"), "{text}");
+        assert!(text.contains(crate::image::TagError::RULE), "{text}");
+    }
+
+    #[test]
+    fn every_forbidden_tag_is_refused_on_its_line() {
+        for bad in ["latest", "dev-latest", "staging-latest", "prod-latest", "''", "v1.2.3", "sha-123"] {
+            let err = parse(&format!("images:\n  identity:\n    tag: {bad}\n  web:\n    tag: sha-1234567\n"))
+                .unwrap_err();
+            assert_eq!(err.line, Some(3), "{bad}: {err}");
+            assert!(err.message.contains("tags are `sha-`"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn unknown_and_missing_services_are_refused() {
+        let err = parse("images:\n  identity:\n    tag: sha-1234567\n  idnetity:\n    tag: sha-1234567\n")
+            .unwrap_err();
+        assert_eq!(err.line, Some(4), "{err}");
+        assert!(
+            err.message.contains("unknown service `idnetity`; the platform's services are: identity, web"),
+            "{err}"
+        );
+
+        let err = parse("images:\n  identity:\n    tag: sha-1234567\n").unwrap_err();
+        assert!(err.message.contains("no tag for `web`"), "{err}");
+    }
+
+    #[test]
+    fn structural_mistakes_are_refused() {
+        assert!(parse("").unwrap_err().message.contains("the file is empty"));
+        assert!(parse("images: [\n").unwrap_err().line.is_some());
+        assert!(parse("imgs: {}\n").unwrap_err().message.contains("unknown key `imgs`"));
+        let err = parse(
+            "images:\n  identity:\n    tag: sha-1234567\n    digest: x\n  web:\n    tag: sha-1234567\n",
+        )
+        .unwrap_err();
+        assert!(err.message.contains("unknown field `digest`"), "{err}");
+        assert_eq!(err.line, Some(4), "{err}");
+        let err = parse("images:\n  identity:\n    tag: [1]\n  web:\n    tag: sha-1234567\n").unwrap_err();
+        assert!(err.message.contains("invalid type"), "{err}");
+        let err = parse("images:\n  identity:\n    tag: sha-1234567\n  identity:\n    tag: sha-1234567\n  web:\n    tag: sha-1234567\n").unwrap_err();
+        assert!(err.message.contains("service `identity` is pinned twice"), "{err}");
+        assert_eq!(err.line, Some(4), "{err}");
+    }
+}
