@@ -145,7 +145,11 @@ pub struct Memory(pub u32);
 
 impl Cpu {
     pub fn quantity(self) -> Quantity {
-        Quantity(if self.0.is_multiple_of(1000) { (self.0 / 1000).to_string() } else { format!("{}m", self.0) })
+        Quantity(if self.0.is_multiple_of(1000) {
+            (self.0 / 1000).to_string()
+        } else {
+            format!("{}m", self.0)
+        })
     }
 }
 
@@ -155,7 +159,11 @@ impl Memory {
     }
 
     pub fn quantity(self) -> Quantity {
-        Quantity(if self.0.is_multiple_of(1024) { format!("{}Gi", self.0 / 1024) } else { format!("{}Mi", self.0) })
+        Quantity(if self.0.is_multiple_of(1024) {
+            format!("{}Gi", self.0 / 1024)
+        } else {
+            format!("{}Mi", self.0)
+        })
     }
 }
 

@@ -1,0 +1,236 @@
+//! ClinicFlow (seed 000): four NestJS APIs with their own Postgres, a Next.js
+//! web front end, one ingress host per environment, and the dev, staging and
+//! prod profiles of its three clusters.
+//!
+//! Only ClinicFlow's facts live here; every mechanism is in `gitops-core`.
+
+use std::net::Ipv4Addr;
+
+use gitops_core::crd::argocd::ClusterRef;
+use gitops_core::crd::external_secrets::SecretStoreKind;
+use gitops_core::image::{ImageRepository, PinnedImage, VersionTag};
+use gitops_core::name;
+use gitops_core::name::{HostName, Name};
+use gitops_core::platform::{Platform, Service};
+use gitops_core::profile::{
+    Compute, Cpu, EnvironmentProfile, GitSource, IngressProfile, IssuerKind, IssuerRef, Memory,
+    PostgresProfile, Resources, SecretStoreProfile, StorageProfile, SyncMode, WorkloadSizing,
+};
+
+pub const PLATFORM: Name = name!("clinicflow");
+
+const IDENTITY: Name = name!("identity");
+const SCHEDULING: Name = name!("scheduling");
+const PROFILES: Name = name!("profiles");
+const NOTIFICATIONS: Name = name!("notifications");
+const WEB: Name = name!("web");
+
+/// `prisma migrate deploy`: applies pending migrations, never generates new ones.
+const PRISMA_MIGRATE: [&str; 4] = ["npx", "prisma", "migrate", "deploy"];
+
+fn nest_api(name: Name, image: ImageRepository, path: &str) -> Service {
+    Service::api(name, image).route(path).postgres().migrations(PRISMA_MIGRATE).env("NODE_ENV", "production")
+}
+
+/// The five ClinicFlow services. Each API owns its database; the UI calls
+/// the APIs through relative paths on the same host, so there is no CORS.
+pub fn platform() -> Platform {
+    Platform::new(PLATFORM)
+        .service(nest_api(
+            IDENTITY,
+            ImageRepository::from_static("docker.io/bludivehub/clinicflow-identity"),
+            "/identity",
+        ))
+        .service(
+            nest_api(
+                SCHEDULING,
+                ImageRepository::from_static("docker.io/bludivehub/clinicflow-scheduling"),
+                "/scheduling",
+            )
+            .depends_on([IDENTITY, PROFILES, NOTIFICATIONS]),
+        )
+        .service(
+            nest_api(
+                PROFILES,
+                ImageRepository::from_static("docker.io/bludivehub/clinicflow-profiles"),
+                "/profiles",
+            )
+            .depends_on([IDENTITY]),
+        )
+        .service(
+            Service::api(
+                NOTIFICATIONS,
+                ImageRepository::from_static("docker.io/bludivehub/clinicflow-notifications"),
+            )
+            .opt_in_route("/notifications")
+            .postgres()
+            .migrations(PRISMA_MIGRATE)
+            .env("NODE_ENV", "production")
+            .depends_on([IDENTITY, PROFILES]),
+        )
+        .service(
+            Service::web(WEB, ImageRepository::from_static("docker.io/bludivehub/clinicflow-web"))
+                .route("/")
+                .env("NODE_ENV", "production")
+                // Next.js standalone binds to $HOSTNAME, which Kubernetes sets to the pod name.
+                .env("HOSTNAME", "0.0.0.0")
+                .env("NEXT_TELEMETRY_DISABLED", "1")
+                .writable_dir("/app/.next/cache")
+                .depends_on([IDENTITY, SCHEDULING, PROFILES, NOTIFICATIONS]),
+        )
+}
+
+const POSTGRES: PinnedImage = PinnedImage {
+    repository: ImageRepository::from_static("docker.io/library/postgres"),
+    version: VersionTag::from_static("17.6"),
+};
+
+const fn resources(req_cpu: u32, req_mem: u32, lim_cpu: u32, lim_mem: u32) -> Resources {
+    Resources {
+        requests: Compute { cpu: Cpu(req_cpu), memory: Memory(req_mem) },
+        limits: Compute { cpu: Cpu(lim_cpu), memory: Memory(lim_mem) },
+    }
+}
+
+fn git() -> GitSource {
+    GitSource {
+        repo_url: "https://github.com/bludivehub/clinicflow-gitops.git".into(),
+        target_revision: "main".into(),
+    }
+}
+
+/// `clinicflow-<env>.<ip>.nip.io`, where `ip` is the EXTERNAL-IP of
+/// `kubectl -n ingress-nginx get svc ingress-nginx-controller` (MetalLB).
+fn host(env: &str, lb_ip: Ipv4Addr) -> HostName {
+    HostName::nip_io(&PLATFORM.suffixed(env).expect("`clinicflow-<env>` is a valid name"), lb_ip)
+}
+
+fn secrets(env: &str) -> SecretStoreProfile {
+    SecretStoreProfile {
+        store: name!("clinicflow-secrets"),
+        kind: SecretStoreKind::ClusterSecretStore,
+        key_prefix: format!("clinicflow/{env}"),
+        refresh_interval: "1h",
+    }
+}
+
+fn ingress(env: &str, lb_ip: Ipv4Addr, expose_opt_in: Vec<Name>) -> IngressProfile {
+    IngressProfile {
+        class_name: name!("nginx"),
+        host: host(env, lb_ip),
+        tls_issuer: IssuerRef { name: name!("clinicflow-internal-ca"), kind: IssuerKind::ClusterIssuer },
+        expose_opt_in,
+    }
+}
+
+/// Dev: 1 master + 2 workers. One replica each, small requests, every change
+/// synced and drift reverted automatically.
+pub fn dev() -> EnvironmentProfile {
+    EnvironmentProfile {
+        name: name!("dev"),
+        namespace: name!("clinicflow-dev"),
+        cluster: ClusterRef::in_cluster(),
+        cluster_domain: HostName::new("cluster.local").expect("valid"),
+        git: git(),
+        sync: SyncMode::Automated { prune: true, self_heal: true },
+        ingress: ingress("dev", Ipv4Addr::new(192, 168, 10, 240), vec![NOTIFICATIONS]),
+        storage: StorageProfile { class: name!("nfs-dev"), database_size: Memory::gib(5) },
+        secrets: secrets("dev"),
+        postgres: PostgresProfile { image: POSTGRES, resources: resources(100, 256, 500, 512) },
+        api: WorkloadSizing { replicas: 1, resources: resources(100, 128, 500, 256) },
+        web: WorkloadSizing { replicas: 1, resources: resources(100, 128, 500, 256) },
+        migration: resources(100, 128, 500, 256),
+    }
+}
+
+/// Staging: 3 masters + 3 workers. Two replicas, synced automatically.
+pub fn staging() -> EnvironmentProfile {
+    EnvironmentProfile {
+        name: name!("staging"),
+        namespace: name!("clinicflow-staging"),
+        cluster: ClusterRef::in_cluster(),
+        cluster_domain: HostName::new("cluster.local").expect("valid"),
+        git: git(),
+        sync: SyncMode::Automated { prune: true, self_heal: false },
+        ingress: ingress("staging", Ipv4Addr::new(192, 168, 20, 240), vec![NOTIFICATIONS]),
+        storage: StorageProfile { class: name!("nfs-staging"), database_size: Memory::gib(10) },
+        secrets: secrets("staging"),
+        postgres: PostgresProfile { image: POSTGRES, resources: resources(250, 512, 1000, 1024) },
+        api: WorkloadSizing { replicas: 2, resources: resources(200, 256, 1000, 512) },
+        web: WorkloadSizing { replicas: 2, resources: resources(200, 256, 1000, 512) },
+        migration: resources(100, 256, 500, 512),
+    }
+}
+
+/// Prod: 3 masters + 4 workers. Three replicas, the largest sizes, and a
+/// person presses Sync after approval. `/notifications` stays internal.
+pub fn prod() -> EnvironmentProfile {
+    EnvironmentProfile {
+        name: name!("prod"),
+        namespace: name!("clinicflow-prod"),
+        cluster: ClusterRef::in_cluster(),
+        cluster_domain: HostName::new("cluster.local").expect("valid"),
+        git: git(),
+        sync: SyncMode::Manual,
+        ingress: ingress("prod", Ipv4Addr::new(192, 168, 30, 240), vec![]),
+        storage: StorageProfile { class: name!("nfs-prod"), database_size: Memory::gib(20) },
+        secrets: secrets("prod"),
+        postgres: PostgresProfile { image: POSTGRES, resources: resources(500, 1024, 2000, 2048) },
+        api: WorkloadSizing { replicas: 3, resources: resources(250, 384, 1000, 768) },
+        web: WorkloadSizing { replicas: 3, resources: resources(250, 384, 1000, 768) },
+        migration: resources(100, 256, 500, 512),
+    }
+}
+
+/// The environments in promotion order.
+pub fn environments() -> Vec<EnvironmentProfile> {
+    vec![dev(), staging(), prod()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gitops_core::platform::ServiceKind;
+
+    #[test]
+    fn the_platform_is_sound() {
+        let p = platform();
+        p.validate().unwrap();
+        let names: Vec<&str> = p.services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["identity", "scheduling", "profiles", "notifications", "web"]);
+        let with_db: Vec<&str> =
+            p.services.iter().filter(|s| s.database.is_some()).map(|s| s.name.as_str()).collect();
+        assert_eq!(with_db, ["identity", "scheduling", "profiles", "notifications"]);
+        assert_eq!(p.find("web").unwrap().kind, ServiceKind::Web);
+    }
+
+    #[test]
+    fn storage_classes_follow_the_seed() {
+        let classes: Vec<String> = environments().iter().map(|e| e.storage.class.to_string()).collect();
+        assert_eq!(classes, ["nfs-dev", "nfs-staging", "nfs-prod"]);
+    }
+
+    #[test]
+    fn sizes_grow_towards_production() {
+        let envs = environments();
+        for pair in envs.windows(2) {
+            let (lower, higher) = (&pair[0], &pair[1]);
+            assert!(lower.api.replicas < higher.api.replicas);
+            assert!(lower.api.resources.requests.memory < higher.api.resources.requests.memory);
+            assert!(lower.storage.database_size < higher.storage.database_size);
+        }
+    }
+
+    #[test]
+    fn sync_policy_per_environment() {
+        assert_eq!(dev().sync, SyncMode::Automated { prune: true, self_heal: true });
+        assert!(matches!(staging().sync, SyncMode::Automated { .. }));
+        assert_eq!(prod().sync, SyncMode::Manual);
+    }
+
+    #[test]
+    fn hosts_are_nip_io_per_environment() {
+        assert_eq!(dev().ingress.host.as_str(), "clinicflow-dev.192.168.10.240.nip.io");
+        assert_eq!(prod().ingress.host.as_str(), "clinicflow-prod.192.168.30.240.nip.io");
+    }
+}

@@ -1,0 +1,309 @@
+//! The tree on disk: read it, compare it, replace it atomically.
+//!
+//! A render writes the whole new tree into a hidden staging directory beside
+//! the destination, then swaps the two directories in one `renameat2(2)`
+//! call with `RENAME_EXCHANGE`, and only then deletes the old tree. A process
+//! killed at any moment leaves the destination as the old tree or the new
+//! one, whole; at worst a stale staging directory remains, which the next
+//! render removes. Files the sources no longer produce disappear with the
+//! old tree.
+
+use std::ffi::OsString;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::tree::Tree;
+
+/// Reads every file below `root` into a [`Tree`]. A missing `root` is an empty tree.
+pub fn read_tree(root: &Path) -> io::Result<Tree> {
+    let mut tree = Tree::new();
+    match fs::metadata(root) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(tree),
+        Err(e) => return Err(e),
+        Ok(m) if !m.is_dir() => {
+            return Err(io::Error::other(format!("{} exists and is not a directory", root.display())));
+        }
+        Ok(_) => {}
+    }
+    let mut stack = vec![(root.to_path_buf(), String::new())];
+    while let Some((dir, prefix)) = stack.pop() {
+        for entry in fs::read_dir(&dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
+            if entry.file_type()?.is_dir() {
+                stack.push((entry.path(), rel));
+            } else {
+                tree.insert(rel, fs::read(entry.path())?);
+            }
+        }
+    }
+    Ok(tree)
+}
+
+/// How a file on disk differs from the rendered one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Drift {
+    /// On disk with other bytes.
+    Changed(String),
+    /// Rendered, not on disk.
+    Missing(String),
+    /// On disk, no longer rendered.
+    Extra(String),
+}
+
+impl std::fmt::Display for Drift {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Drift::Changed(p) => write!(f, "changed: {p}"),
+            Drift::Missing(p) => write!(f, "missing: {p}"),
+            Drift::Extra(p) => write!(f, "extra:   {p}"),
+        }
+    }
+}
+
+/// Every difference between `rendered` and `on_disk`, in path order.
+pub fn compare(rendered: &Tree, on_disk: &Tree) -> Vec<Drift> {
+    let mut drift = Vec::new();
+    for (path, bytes) in rendered.files() {
+        match on_disk.get(path) {
+            None => drift.push(Drift::Missing(path.into())),
+            Some(old) if old != bytes => drift.push(Drift::Changed(path.into())),
+            Some(_) => {}
+        }
+    }
+    for path in on_disk.paths() {
+        if rendered.get(path).is_none() {
+            drift.push(Drift::Extra(path.into()));
+        }
+    }
+    drift.sort();
+    drift
+}
+
+/// What [`write_atomically`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The destination already held exactly this tree; nothing was touched.
+    Unchanged,
+    /// The destination now holds the new tree.
+    Replaced,
+}
+
+/// Called with each file's final path before it is written into staging;
+/// an error aborts the write (tests inject failures through it).
+pub type BeforeWrite<'a> = &'a mut dyn FnMut(&Path) -> io::Result<()>;
+
+/// Replaces `dest` with `tree`, atomically. On error `dest` is as it was.
+pub fn write_atomically(tree: &Tree, dest: &Path) -> io::Result<Outcome> {
+    write_atomically_with(tree, dest, &mut |_| Ok(()))
+}
+
+/// [`write_atomically`] with a hook before each file write.
+pub fn write_atomically_with(tree: &Tree, dest: &Path, before_write: BeforeWrite) -> io::Result<Outcome> {
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let dest_name = dest
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the destination has no directory name"))?
+        .to_owned();
+    fs::create_dir_all(&parent)?;
+    remove_stale_staging(&parent, &dest_name)?;
+
+    if read_tree(dest)? == *tree {
+        return Ok(Outcome::Unchanged);
+    }
+
+    let staging = parent.join(staging_name(&dest_name, std::process::id()));
+    if staging.exists() {
+        fs::remove_dir_all(&staging)?;
+    }
+    let result = fill(&staging, tree, before_write).and_then(|()| swap_in(&staging, dest));
+    if result.is_err() {
+        // Best effort: the destination is untouched either way.
+        let _ = fs::remove_dir_all(&staging);
+    }
+    result.map(|()| Outcome::Replaced)
+}
+
+fn staging_prefix(dest_name: &std::ffi::OsStr) -> String {
+    format!(".{}.render-", dest_name.to_string_lossy())
+}
+
+fn staging_name(dest_name: &std::ffi::OsStr, pid: u32) -> OsString {
+    format!("{}{pid}", staging_prefix(dest_name)).into()
+}
+
+/// Removes staging directories left by renders that were killed; one that
+/// belongs to a live process is left alone.
+fn remove_stale_staging(parent: &Path, dest_name: &std::ffi::OsStr) -> io::Result<()> {
+    let prefix = staging_prefix(dest_name);
+    for entry in fs::read_dir(parent)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+        let alive = pid.parse::<u32>().is_ok_and(|pid| pid != std::process::id() && process_alive(pid));
+        if !alive {
+            fs::remove_dir_all(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(not(unix))]
+fn process_alive(_: u32) -> bool {
+    false
+}
+
+fn fill(staging: &Path, tree: &Tree, before_write: BeforeWrite) -> io::Result<()> {
+    fs::create_dir(staging)?;
+    for (rel, bytes) in tree.files() {
+        let path = staging.join(rel);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        before_write(&path)?;
+        fs::write(&path, bytes)?;
+    }
+    Ok(())
+}
+
+/// Puts `staging` at `dest`; the old `dest`, if any, is deleted afterwards.
+fn swap_in(staging: &Path, dest: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(dest) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return fs::rename(staging, dest),
+        Err(e) => return Err(e),
+        Ok(m) if !m.is_dir() => {
+            return Err(io::Error::other(format!("{} exists and is not a directory", dest.display())));
+        }
+        Ok(_) => {}
+    }
+    match exchange(staging, dest) {
+        // `staging` now holds the old tree.
+        Ok(()) => fs::remove_dir_all(staging),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)) => {
+            // No RENAME_EXCHANGE on this filesystem: two renames, with a
+            // moment in which `dest` is missing.
+            let mut old = staging.as_os_str().to_owned();
+            old.push(".old");
+            fs::rename(dest, &old)?;
+            fs::rename(staging, dest)?;
+            fs::remove_dir_all(old)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let a = CString::new(a.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    let b = CString::new(b.as_os_str().as_bytes()).map_err(io::Error::other)?;
+    // SAFETY: both paths are valid NUL-terminated strings for the call's duration.
+    let rc = unsafe {
+        libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE)
+    };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> io::Result<()> {
+    Err(io::Error::from_raw_os_error(libc::ENOSYS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn tmp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("gitops-tree-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn tree(files: &[(&str, &str)]) -> Tree {
+        let mut t = Tree::new();
+        for (p, b) in files {
+            t.insert((*p).into(), b.as_bytes().to_vec());
+        }
+        t
+    }
+
+    #[test]
+    fn writes_replaces_and_removes_files_no_longer_rendered() {
+        let root = tmp("replace");
+        let dest = root.join("deploy");
+        let first = tree(&[("dev/a.yaml", "a"), ("dev/old.yaml", "old"), ("argocd/dev.yaml", "app")]);
+        assert_eq!(write_atomically(&first, &dest).unwrap(), Outcome::Replaced);
+        assert_eq!(read_tree(&dest).unwrap(), first);
+
+        let second = tree(&[("dev/a.yaml", "a2"), ("argocd/dev.yaml", "app")]);
+        assert_eq!(write_atomically(&second, &dest).unwrap(), Outcome::Replaced);
+        assert_eq!(read_tree(&dest).unwrap(), second);
+        assert!(!dest.join("dev/old.yaml").exists());
+        assert_eq!(write_atomically(&second, &dest).unwrap(), Outcome::Unchanged);
+        // Nothing but the destination is left beside it.
+        let left: Vec<_> = fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, [OsString::from("deploy")]);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_tree_whole() {
+        let root = tmp("fail");
+        let dest = root.join("deploy");
+        let old = tree(&[("dev/a.yaml", "a"), ("dev/b.yaml", "b")]);
+        write_atomically(&old, &dest).unwrap();
+
+        let new = tree(&[("dev/a.yaml", "A"), ("dev/b.yaml", "B"), ("dev/c.yaml", "C")]);
+        let mut written = 0;
+        let err = write_atomically_with(&new, &dest, &mut |_| {
+            written += 1;
+            if written == 2 { Err(io::Error::other("disk full (injected)")) } else { Ok(()) }
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "disk full (injected)");
+        assert_eq!(read_tree(&dest).unwrap(), old);
+        let left: Vec<_> = fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, [OsString::from("deploy")], "no staging directory is left behind");
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn stale_staging_of_a_dead_render_is_removed() {
+        let root = tmp("stale");
+        let dest = root.join("deploy");
+        // A pid that cannot be alive: above the kernel's pid_max limit.
+        let stale = root.join(staging_name(dest.file_name().unwrap(), 4_194_305));
+        fs::create_dir_all(stale.join("dev")).unwrap();
+        fs::write(stale.join("dev/half.yaml"), "x").unwrap();
+        write_atomically(&tree(&[("dev/a.yaml", "a")]), &dest).unwrap();
+        assert!(!stale.exists());
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn compare_lists_every_kind_of_drift() {
+        let rendered = tree(&[("a", "1"), ("b", "2"), ("c", "3")]);
+        let disk = tree(&[("a", "1"), ("b", "x"), ("d", "4")]);
+        assert_eq!(
+            compare(&rendered, &disk),
+            [Drift::Changed("b".into()), Drift::Missing("c".into()), Drift::Extra("d".into())]
+        );
+        assert!(compare(&rendered, &rendered).is_empty());
+    }
+}

@@ -1,0 +1,52 @@
+//! A rendered tree: relative path -> bytes, sorted.
+
+use std::collections::BTreeMap;
+
+/// Files keyed by a relative, `/`-separated path. A `BTreeMap`, so iteration
+/// (and so everything written or compared) is in path order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tree {
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+impl Tree {
+    pub fn new() -> Self {
+        Tree::default()
+    }
+
+    /// Adds a file; returns `false` (and keeps the first) if the path is taken.
+    pub fn insert(&mut self, path: String, bytes: Vec<u8>) -> bool {
+        debug_assert!(!path.starts_with('/') && !path.split('/').any(|c| c.is_empty() || c == ".."));
+        match self.files.entry(path) {
+            std::collections::btree_map::Entry::Occupied(_) => false,
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(bytes);
+                true
+            }
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Option<&[u8]> {
+        self.files.get(path).map(Vec::as_slice)
+    }
+
+    pub fn files(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.files.iter().map(|(p, b)| (p.as_str(), b.as_slice()))
+    }
+
+    pub fn paths(&self) -> impl Iterator<Item = &str> {
+        self.files.keys().map(String::as_str)
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    pub fn total_bytes(&self) -> usize {
+        self.files.values().map(Vec::len).sum()
+    }
+}

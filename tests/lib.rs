@@ -1,0 +1,44 @@
+//! Helpers for the workspace-level tests in `tests/tests/`: render ClinicFlow
+//! from the committed release files, as `cargo xtask render` does.
+
+use std::path::{Path, PathBuf};
+
+use gitops_core::Object;
+use gitops_core::profile::EnvironmentProfile;
+use gitops_core::release::ReleasePins;
+use gitops_tree::Tree;
+use gitops_tree::pipeline::{Paths, render_platform};
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the root").to_path_buf()
+}
+
+/// The full ClinicFlow tree, as `cargo xtask render` lays it out.
+pub fn clinicflow_tree() -> Tree {
+    let root = root();
+    let paths = Paths { root: &root, releases: "releases", deploy: "deploy" };
+    render_platform(&clinicflow::platform(), &clinicflow::environments(), &paths).expect("ClinicFlow renders")
+}
+
+/// The release pins committed for `env`.
+pub fn pins(env: &str) -> ReleasePins {
+    let platform = clinicflow::platform();
+    let services: Vec<_> = platform.services.iter().map(|s| s.name.clone()).collect();
+    let rel = format!("releases/{env}.yaml");
+    let text = std::fs::read_to_string(root().join(&rel)).expect("release file");
+    ReleasePins::parse(&rel, &text, &services).expect("committed pins parse")
+}
+
+/// Every environment with its typed objects.
+pub fn clinicflow_objects() -> Vec<(EnvironmentProfile, Vec<Object>)> {
+    let platform = clinicflow::platform();
+    clinicflow::environments()
+        .into_iter()
+        .map(|profile| {
+            let objects = gitops_core::render_environment(&platform, &profile, &pins(profile.name.as_str()))
+                .expect("environment renders");
+            (profile, objects)
+        })
+        .collect()
+}
