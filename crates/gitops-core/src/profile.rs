@@ -15,6 +15,15 @@ use crate::image::PinnedImage;
 use crate::name::{HostName, Name};
 
 /// One environment of a platform: `dev`, `staging`, `prod`, …
+///
+/// Every field is required, so forgetting one is a compile error:
+///
+/// ```compile_fail,E0063
+/// use gitops_core::name;
+/// use gitops_core::profile::*;
+/// // No storage, no secrets, …: does not compile.
+/// let p = EnvironmentProfile { name: name!("dev"), namespace: name!("app-dev") };
+/// ```
 #[derive(Debug, Clone)]
 pub struct EnvironmentProfile {
     /// Short name, used in file paths and object names (`dev`).

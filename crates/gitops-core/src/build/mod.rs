@@ -175,3 +175,165 @@ pub fn render_environment(
     }
     Ok(objects)
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::crd::argocd::ClusterRef;
+    use crate::crd::external_secrets::SecretStoreKind;
+    use crate::image::{ImageRepository, ImageTag, PinnedImage, VersionTag};
+    use crate::name;
+    use crate::name::HostName;
+    use crate::platform::Service;
+    use crate::profile::*;
+    use crate::release::Pin;
+
+    const IMG: ImageRepository = ImageRepository::from_static("docker.io/acme/app");
+
+    pub fn profile() -> EnvironmentProfile {
+        let r = Resources {
+            requests: Compute { cpu: Cpu(100), memory: Memory(128) },
+            limits: Compute { cpu: Cpu(500), memory: Memory(256) },
+        };
+        EnvironmentProfile {
+            name: name!("test"),
+            namespace: name!("acme-test"),
+            cluster: ClusterRef::in_cluster(),
+            cluster_domain: HostName::new("cluster.local").unwrap(),
+            git: GitSource {
+                repo_url: "https://example.com/acme.git".into(),
+                target_revision: "main".into(),
+            },
+            sync: SyncMode::Manual,
+            ingress: IngressProfile {
+                class_name: name!("nginx"),
+                host: HostName::nip_io(&name!("acme"), Ipv4Addr::new(10, 0, 0, 1)),
+                tls_issuer: IssuerRef { name: name!("ca"), kind: IssuerKind::Issuer },
+                expose_opt_in: vec![],
+            },
+            storage: StorageProfile { class: name!("standard"), database_size: Memory::gib(1) },
+            secrets: SecretStoreProfile {
+                store: name!("vault"),
+                kind: SecretStoreKind::SecretStore,
+                key_prefix: "acme/test".into(),
+                refresh_interval: "1h",
+            },
+            postgres: PostgresProfile {
+                image: PinnedImage {
+                    repository: ImageRepository::from_static("docker.io/library/postgres"),
+                    version: VersionTag::from_static("17.6"),
+                },
+                resources: r,
+            },
+            api: WorkloadSizing { replicas: 2, resources: r },
+            web: WorkloadSizing { replicas: 1, resources: r },
+            migration: r,
+        }
+    }
+
+    pub fn pins(platform: &Platform) -> ReleasePins {
+        ReleasePins {
+            images: platform
+                .services
+                .iter()
+                .map(|s| (s.name.clone(), Pin { tag: ImageTag::new("sha-abcdef0").unwrap() }))
+                .collect(),
+        }
+    }
+
+    fn kinds(objects: &[Object]) -> Vec<(&str, &str)> {
+        objects.iter().map(|o| (o.kind(), o.name())).collect()
+    }
+
+    #[test]
+    fn a_service_without_database_or_route_is_a_deployment_and_a_service() {
+        let p = Platform::new(name!("acme")).service(Service::api(name!("worker"), IMG));
+        let objects = render_environment(&p, &profile(), &pins(&p)).unwrap();
+        assert_eq!(
+            kinds(&objects),
+            [("Namespace", "acme-test"), ("Deployment", "worker"), ("Service", "worker")],
+            "no Ingress when nothing is exposed"
+        );
+    }
+
+    #[test]
+    fn a_database_brings_credentials_statefulset_service_and_migration() {
+        let p = Platform::new(name!("acme"))
+            .service(Service::api(name!("api"), IMG).route("/api").postgres().migrations(["migrate"]));
+        let objects = render_environment(&p, &profile(), &pins(&p)).unwrap();
+        assert_eq!(
+            kinds(&objects),
+            [
+                ("Namespace", "acme-test"),
+                ("ExternalSecret", "api-db-credentials"),
+                ("StatefulSet", "api-db"),
+                ("Service", "api-db"),
+                ("Job", "api-migrate"),
+                ("Deployment", "api"),
+                ("Service", "api"),
+                ("Ingress", "acme"),
+            ]
+        );
+        let Object::Ingress(ing) = &objects[7] else { panic!() };
+        let annotations = ing.metadata.annotations.as_ref().unwrap();
+        assert_eq!(
+            annotations["cert-manager.io/issuer"], "ca",
+            "a namespaced Issuer uses its own annotation"
+        );
+        let Object::Deployment(d) = &objects[5] else { panic!() };
+        assert_eq!(d.spec.as_ref().unwrap().replicas, Some(2), "api sizing applies");
+    }
+
+    #[test]
+    fn a_postgres_database_without_migrations_has_no_job() {
+        let p = Platform::new(name!("acme")).service(Service::api(name!("api"), IMG).postgres());
+        let objects = render_environment(&p, &profile(), &pins(&p)).unwrap();
+        assert!(objects.iter().all(|o| o.kind() != "Job"));
+    }
+
+    #[test]
+    fn profile_mistakes_are_refused_with_a_fix() {
+        let p = Platform::new(name!("acme")).service(Service::api(name!("api"), IMG).route("/api"));
+        let mut bad = profile();
+        bad.api.replicas = 0;
+        let err = render_environment(&p, &bad, &pins(&p)).unwrap_err().to_string();
+        assert_eq!(err, "environment `test`: api replicas are 0; run at least one replica");
+
+        let mut bad = profile();
+        bad.ingress.expose_opt_in = vec![name!("api")];
+        let err = render_environment(&p, &bad, &pins(&p)).unwrap_err().to_string();
+        assert!(err.contains("exposes `api`, which is not a service with an opt-in route"), "{err}");
+
+        let mut bad = profile();
+        bad.web.resources.requests.memory = Memory(4096);
+        let err = render_environment(&p, &bad, &pins(&p)).unwrap_err().to_string();
+        assert!(err.contains("web resources: memory request 4Gi is above its limit 256Mi"), "{err}");
+
+        let mut bad = profile();
+        bad.secrets.key_prefix = "/acme/".into();
+        assert!(render_environment(&p, &bad, &pins(&p)).is_err());
+    }
+
+    #[test]
+    fn a_missing_pin_names_the_service() {
+        let p = Platform::new(name!("acme")).service(Service::api(name!("api"), IMG));
+        let empty = ReleasePins { images: Default::default() };
+        let err = render_environment(&p, &profile(), &empty).unwrap_err();
+        assert_eq!(err, RenderError::MissingPin { env: "test".into(), service: "api".into() });
+    }
+
+    #[test]
+    fn dependencies_become_cluster_dns_addresses() {
+        let p = Platform::new(name!("acme"))
+            .service(Service::api(name!("api"), IMG))
+            .service(Service::web(name!("web"), IMG).depends_on([name!("api")]));
+        let objects = render_environment(&p, &profile(), &pins(&p)).unwrap();
+        let Some(Object::Deployment(web)) = objects.iter().find(|o| o.name() == "web") else { panic!() };
+        let env =
+            web.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0].env.clone().unwrap();
+        let url = env.iter().find(|e| e.name == "API_URL").unwrap();
+        assert_eq!(url.value.as_deref(), Some("http://api.acme-test.svc.cluster.local:80"));
+    }
+}
