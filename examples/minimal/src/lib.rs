@@ -1,0 +1,53 @@
+//! The smallest platform: one service with a database, one environment.
+//! Copy this crate to start a platform of your own.
+use gitops_core::crd::{argocd::ClusterRef, external_secrets::SecretStoreKind};
+use gitops_core::image::{ImageRepository, PinnedImage, VersionTag};
+use gitops_core::name::HostName;
+use gitops_core::platform::{Platform, Service};
+use gitops_core::{name, profile::*};
+
+pub fn platform() -> Platform {
+    let image = ImageRepository::from_static("docker.io/acme/hello");
+    Platform::new(name!("hello")).service(Service::api(name!("hello"), image).route("/").postgres())
+}
+
+pub fn dev() -> EnvironmentProfile {
+    let small = |cpu, mem| Resources {
+        requests: Compute { cpu: Cpu(cpu), memory: Memory(mem) },
+        limits: Compute { cpu: Cpu(cpu * 4), memory: Memory(mem * 2) },
+    };
+    EnvironmentProfile {
+        name: name!("dev"),
+        namespace: name!("hello-dev"),
+        cluster: ClusterRef::in_cluster(),
+        cluster_domain: HostName::new("cluster.local").expect("valid host"),
+        git: GitSource {
+            repo_url: "https://git.example.com/hello.git".into(),
+            target_revision: "main".into(),
+        },
+        sync: SyncMode::Automated { prune: true, self_heal: true },
+        ingress: IngressProfile {
+            class_name: name!("nginx"),
+            host: HostName::nip_io(&name!("hello-dev"), std::net::Ipv4Addr::new(10, 0, 0, 10)),
+            tls_issuer: IssuerRef { name: name!("internal-ca"), kind: IssuerKind::ClusterIssuer },
+            expose_opt_in: vec![],
+        },
+        storage: StorageProfile { class: name!("standard"), database_size: Memory::gib(1) },
+        secrets: SecretStoreProfile {
+            store: name!("vault"),
+            kind: SecretStoreKind::ClusterSecretStore,
+            key_prefix: "hello/dev".into(),
+            refresh_interval: "1h",
+        },
+        postgres: PostgresProfile {
+            image: PinnedImage {
+                repository: ImageRepository::from_static("docker.io/library/postgres"),
+                version: VersionTag::from_static("17.6"),
+            },
+            resources: small(100, 256),
+        },
+        api: WorkloadSizing { replicas: 1, resources: small(100, 128) },
+        web: WorkloadSizing { replicas: 1, resources: small(100, 128) },
+        migration: small(100, 128),
+    }
+}
