@@ -37,8 +37,14 @@ pub fn clinicflow_objects() -> Vec<(EnvironmentProfile, Vec<Object>)> {
         .into_iter()
         .map(|profile| {
             let objects = gitops_core::render_environment(&platform, &profile, &pins(profile.name.as_str()))
-                .expect("environment renders");
+                .expect("environment renders")
+                .into_objects();
             (profile, objects)
         })
         .collect()
+}
+
+/// The text of a rendered file.
+pub fn text<'a>(tree: &'a Tree, path: &str) -> &'a str {
+    std::str::from_utf8(tree.get(path).unwrap_or_else(|| panic!("{path} is rendered"))).expect("UTF-8")
 }

@@ -8,7 +8,7 @@ use gitops_core::crd::argocd::{HOOK_ANNOTATION, HOOK_DELETE_POLICY_ANNOTATION};
 use gitops_core::meta::SyncWave;
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use pretty_assertions::assert_eq;
-use workspace_tests::{clinicflow_objects, clinicflow_tree, pins, root};
+use workspace_tests::{clinicflow_objects, clinicflow_tree, pins, root, text};
 
 const APIS: [&str; 4] = ["identity", "scheduling", "profiles", "notifications"];
 
@@ -292,31 +292,21 @@ fn databases_use_the_environments_storage_and_a_real_readiness_check() {
 }
 
 #[test]
-fn argo_cd_syncs_each_environment_directory_with_its_policy() {
+fn kustomizations_list_every_file_of_their_directory() {
     let tree = clinicflow_tree();
-    for (env, automated) in [("dev", Some((true, true))), ("staging", Some((true, false))), ("prod", None)] {
-        let text = std::str::from_utf8(tree.get(&format!("argocd/{env}.yaml")).unwrap()).unwrap();
-        let app: gitops_core::crd::argocd::Application = gitops_core::yaml::from_str(text).unwrap();
-        assert_eq!(app.spec.source.path, format!("deploy/{env}"));
-        assert_eq!(app.spec.destination.namespace, format!("clinicflow-{env}"));
-        let auto = app.spec.sync_policy.unwrap().automated.map(|a| (a.prune, a.self_heal));
-        assert_eq!(auto, automated, "{env}");
-    }
-}
-
-#[test]
-fn kustomization_lists_every_file_of_its_directory() {
-    let tree = clinicflow_tree();
-    for env in ["dev", "staging", "prod"] {
-        let dir = format!("{env}/");
+    let dirs: BTreeSet<&str> = tree.paths().filter_map(|p| p.strip_suffix("/kustomization.yaml")).collect();
+    assert!(
+        dirs.contains("dev") && dirs.contains("argocd/prod/apps") && dirs.contains("argocd/prod/bootstrap")
+    );
+    for dir in dirs {
+        let prefix = format!("{dir}/");
         let files: Vec<&str> = tree
             .paths()
-            .filter_map(|p| p.strip_prefix(&dir))
-            .filter(|f| *f != "kustomization.yaml")
+            .filter_map(|p| p.strip_prefix(&prefix))
+            .filter(|f| *f != "kustomization.yaml" && !f.contains('/'))
             .collect();
-        let text = std::str::from_utf8(tree.get(&format!("{env}/kustomization.yaml")).unwrap()).unwrap();
-        let listed: Vec<String> =
-            text.lines().filter_map(|l| l.strip_prefix("- ")).map(String::from).collect();
-        assert_eq!(listed, files, "{env}");
+        let text = text(&tree, &format!("{dir}/kustomization.yaml"));
+        let listed: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("- ")).collect();
+        assert_eq!(listed, files, "{dir}");
     }
 }

@@ -37,7 +37,12 @@ fn render_writes_the_layout_and_is_idempotent() {
     let out = xtask(&root, &["render"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let tree = read_tree(&root.join("deploy")).unwrap();
-    for path in ["argocd/dev.yaml", "dev/kustomization.yaml", "prod/statefulset-identity-db.yaml"] {
+    for path in [
+        "argocd/dev/apps/application-clinicflow-dev.yaml",
+        "argocd/dev/bootstrap/application-clinicflow-root.yaml",
+        "dev/kustomization.yaml",
+        "prod/statefulset-identity-db.yaml",
+    ] {
         assert!(tree.get(path).is_some(), "{path}");
     }
     // The same bytes as the committed tree, since the inputs are the same.

@@ -13,8 +13,9 @@ use gitops_core::name;
 use gitops_core::name::{HostName, Name};
 use gitops_core::platform::{Platform, Service};
 use gitops_core::profile::{
-    Compute, Cpu, EnvironmentProfile, GitSource, IngressProfile, IssuerKind, IssuerRef, Memory,
-    PostgresProfile, Resources, SecretStoreProfile, StorageProfile, SyncMode, WorkloadSizing,
+    ArgoCdProfile, ChangeWindow, Compute, Cpu, EnvironmentProfile, GitSource, IngressProfile, IssuerKind,
+    IssuerRef, Memory, PostgresProfile, Resources, SecretStoreProfile, SlackNotifications, Stage,
+    StorageProfile, SyncMode, WorkloadSizing,
 };
 
 pub const PLATFORM: Name = name!("clinicflow");
@@ -105,6 +106,23 @@ fn host(env: &str, lb_ip: Ipv4Addr) -> HostName {
     HostName::nip_io(&PLATFORM.suffixed(env).expect("`clinicflow-<env>` is a valid name"), lb_ip)
 }
 
+/// Each cluster runs its own Argo CD (seed 000), so each environment is its
+/// own Argo CD instance, named after it; failures and degradations go to Slack.
+fn argocd(env: Name, lb_ip: Ipv4Addr, change_window: Option<ChangeWindow>) -> ArgoCdProfile {
+    ArgoCdProfile {
+        notifications: Some(SlackNotifications {
+            channel: "clinicflow-deploys".into(),
+            argocd_url: format!("https://argocd-{env}.{lb_ip}.nip.io"),
+        }),
+        instance: env,
+        change_window,
+    }
+}
+
+/// Production changes go out on Tuesday and Thursday evenings, 20:00 to 23:00 UTC.
+const PROD_CHANGE_WINDOW: ChangeWindow =
+    ChangeWindow { schedule: "0 20 * * 2,4", duration: "3h", time_zone: "Etc/UTC" };
+
 fn secrets(env: &str) -> SecretStoreProfile {
     SecretStoreProfile {
         store: name!("clinicflow-secrets"),
@@ -126,14 +144,18 @@ fn ingress(env: &str, lb_ip: Ipv4Addr, expose_opt_in: Vec<Name>) -> IngressProfi
 /// Dev: 1 master + 2 workers. One replica each, small requests, every change
 /// synced and drift reverted automatically.
 pub fn dev() -> EnvironmentProfile {
+    // EXTERNAL-IP of `kubectl -n ingress-nginx get svc ingress-nginx-controller`.
+    let lb_ip = Ipv4Addr::new(192, 168, 10, 240);
     EnvironmentProfile {
         name: name!("dev"),
+        stage: Stage::Development,
         namespace: name!("clinicflow-dev"),
         cluster: ClusterRef::in_cluster(),
         cluster_domain: HostName::new("cluster.local").expect("valid"),
         git: git(),
         sync: SyncMode::Automated { prune: true, self_heal: true },
-        ingress: ingress("dev", Ipv4Addr::new(192, 168, 10, 240), vec![NOTIFICATIONS]),
+        argocd: argocd(name!("dev"), lb_ip, None),
+        ingress: ingress("dev", lb_ip, vec![NOTIFICATIONS]),
         storage: StorageProfile { class: name!("nfs-dev"), database_size: Memory::gib(5) },
         secrets: secrets("dev"),
         postgres: PostgresProfile { image: POSTGRES, resources: resources(100, 256, 500, 512) },
@@ -145,14 +167,18 @@ pub fn dev() -> EnvironmentProfile {
 
 /// Staging: 3 masters + 3 workers. Two replicas, synced automatically.
 pub fn staging() -> EnvironmentProfile {
+    // EXTERNAL-IP of `kubectl -n ingress-nginx get svc ingress-nginx-controller`.
+    let lb_ip = Ipv4Addr::new(192, 168, 20, 240);
     EnvironmentProfile {
         name: name!("staging"),
+        stage: Stage::Staging,
         namespace: name!("clinicflow-staging"),
         cluster: ClusterRef::in_cluster(),
         cluster_domain: HostName::new("cluster.local").expect("valid"),
         git: git(),
         sync: SyncMode::Automated { prune: true, self_heal: false },
-        ingress: ingress("staging", Ipv4Addr::new(192, 168, 20, 240), vec![NOTIFICATIONS]),
+        argocd: argocd(name!("staging"), lb_ip, None),
+        ingress: ingress("staging", lb_ip, vec![NOTIFICATIONS]),
         storage: StorageProfile { class: name!("nfs-staging"), database_size: Memory::gib(10) },
         secrets: secrets("staging"),
         postgres: PostgresProfile { image: POSTGRES, resources: resources(250, 512, 1000, 1024) },
@@ -165,14 +191,18 @@ pub fn staging() -> EnvironmentProfile {
 /// Prod: 3 masters + 4 workers. Three replicas, the largest sizes, and a
 /// person presses Sync after approval. `/notifications` stays internal.
 pub fn prod() -> EnvironmentProfile {
+    // EXTERNAL-IP of `kubectl -n ingress-nginx get svc ingress-nginx-controller`.
+    let lb_ip = Ipv4Addr::new(192, 168, 30, 240);
     EnvironmentProfile {
         name: name!("prod"),
+        stage: Stage::Production,
         namespace: name!("clinicflow-prod"),
         cluster: ClusterRef::in_cluster(),
         cluster_domain: HostName::new("cluster.local").expect("valid"),
         git: git(),
         sync: SyncMode::Manual,
-        ingress: ingress("prod", Ipv4Addr::new(192, 168, 30, 240), vec![]),
+        argocd: argocd(name!("prod"), lb_ip, Some(PROD_CHANGE_WINDOW)),
+        ingress: ingress("prod", lb_ip, vec![]),
         storage: StorageProfile { class: name!("nfs-prod"), database_size: Memory::gib(20) },
         secrets: secrets("prod"),
         postgres: PostgresProfile { image: POSTGRES, resources: resources(500, 1024, 2000, 2048) },

@@ -14,6 +14,8 @@ pub const SYNC_WAVE_ANNOTATION: &str = "argocd.argoproj.io/sync-wave";
 /// one wave, waits until everything in it is healthy, then moves on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SyncWave {
+    /// Argo CD's own configuration and AppProjects, before the Applications that use them.
+    ArgoCdConfig = -1,
     /// Namespace and the secrets everything else reads.
     Foundation = 0,
     /// Databases and their Services; healthy once ready to accept connections.
@@ -27,7 +29,8 @@ pub enum SyncWave {
 }
 
 impl SyncWave {
-    pub const ALL: [SyncWave; 5] = [
+    pub const ALL: [SyncWave; 6] = [
+        SyncWave::ArgoCdConfig,
         SyncWave::Foundation,
         SyncWave::Database,
         SyncWave::Migration,
@@ -145,7 +148,7 @@ mod tests {
     #[test]
     fn waves_follow_the_seed_order() {
         let numbers: Vec<i32> = SyncWave::ALL.iter().map(|w| w.number()).collect();
-        assert_eq!(numbers, [0, 1, 2, 3, 4]);
+        assert_eq!(numbers, [-1, 0, 1, 2, 3, 4]);
         assert_eq!(SyncWave::from_annotation("2"), Some(SyncWave::Migration));
         assert_eq!(SyncWave::from_annotation("7"), None);
     }

@@ -3,13 +3,13 @@
 use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Serialize, Serializer};
 
 use crate::crd::CustomResourceSpec;
-use crate::crd::argocd::{Application, ApplicationSpec};
+use crate::crd::argocd::{AppProject, AppProjectSpec, Application, ApplicationSpec};
 use crate::crd::external_secrets::{ExternalSecret, ExternalSecretSpec};
 use crate::meta::{SYNC_WAVE_ANNOTATION, SyncWave};
 
@@ -18,6 +18,7 @@ use crate::meta::{SYNC_WAVE_ANNOTATION, SyncWave};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Object {
     Namespace(Box<Namespace>),
+    ConfigMap(Box<ConfigMap>),
     Service(Box<Service>),
     Deployment(Box<Deployment>),
     StatefulSet(Box<StatefulSet>),
@@ -25,12 +26,14 @@ pub enum Object {
     Ingress(Box<Ingress>),
     ExternalSecret(Box<ExternalSecret>),
     Application(Box<Application>),
+    AppProject(Box<AppProject>),
 }
 
 impl Object {
     pub fn api_version(&self) -> &'static str {
         match self {
             Object::Namespace(_) => Namespace::API_VERSION,
+            Object::ConfigMap(_) => ConfigMap::API_VERSION,
             Object::Service(_) => Service::API_VERSION,
             Object::Deployment(_) => Deployment::API_VERSION,
             Object::StatefulSet(_) => StatefulSet::API_VERSION,
@@ -38,12 +41,14 @@ impl Object {
             Object::Ingress(_) => Ingress::API_VERSION,
             Object::ExternalSecret(_) => ExternalSecretSpec::API_VERSION,
             Object::Application(_) => ApplicationSpec::API_VERSION,
+            Object::AppProject(_) => AppProjectSpec::API_VERSION,
         }
     }
 
     pub fn kind(&self) -> &'static str {
         match self {
             Object::Namespace(_) => Namespace::KIND,
+            Object::ConfigMap(_) => ConfigMap::KIND,
             Object::Service(_) => Service::KIND,
             Object::Deployment(_) => Deployment::KIND,
             Object::StatefulSet(_) => StatefulSet::KIND,
@@ -51,12 +56,14 @@ impl Object {
             Object::Ingress(_) => Ingress::KIND,
             Object::ExternalSecret(_) => ExternalSecretSpec::KIND,
             Object::Application(_) => ApplicationSpec::KIND,
+            Object::AppProject(_) => AppProjectSpec::KIND,
         }
     }
 
     pub fn metadata(&self) -> &ObjectMeta {
         match self {
             Object::Namespace(o) => &o.metadata,
+            Object::ConfigMap(o) => &o.metadata,
             Object::Service(o) => &o.metadata,
             Object::Deployment(o) => &o.metadata,
             Object::StatefulSet(o) => &o.metadata,
@@ -64,6 +71,7 @@ impl Object {
             Object::Ingress(o) => &o.metadata,
             Object::ExternalSecret(o) => &o.metadata,
             Object::Application(o) => &o.metadata,
+            Object::AppProject(o) => &o.metadata,
         }
     }
 
@@ -73,6 +81,12 @@ impl Object {
 
     pub fn namespace(&self) -> Option<&str> {
         self.metadata().namespace.as_deref()
+    }
+
+    /// `(group, kind)`, the way RBAC and Argo CD AppProjects name a kind.
+    pub fn group_kind(&self) -> (&'static str, &'static str) {
+        let group = self.api_version().rsplit_once('/').map_or("", |(group, _)| group);
+        (group, self.kind())
     }
 
     /// The sync wave this object carries, read back from its annotation.
@@ -86,6 +100,7 @@ impl Serialize for Object {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Object::Namespace(o) => o.serialize(s),
+            Object::ConfigMap(o) => o.serialize(s),
             Object::Service(o) => o.serialize(s),
             Object::Deployment(o) => o.serialize(s),
             Object::StatefulSet(o) => o.serialize(s),
@@ -93,6 +108,7 @@ impl Serialize for Object {
             Object::Ingress(o) => o.serialize(s),
             Object::ExternalSecret(o) => o.serialize(s),
             Object::Application(o) => o.serialize(s),
+            Object::AppProject(o) => o.serialize(s),
         }
     }
 }
@@ -109,6 +125,7 @@ macro_rules! from_object {
 
 from_object!(
     Namespace(Namespace),
+    ConfigMap(ConfigMap),
     Service(Service),
     Deployment(Deployment),
     StatefulSet(StatefulSet),
@@ -116,4 +133,5 @@ from_object!(
     Ingress(Ingress),
     ExternalSecret(ExternalSecret),
     Application(Application),
+    AppProject(AppProject),
 );

@@ -15,6 +15,19 @@ pub struct Platform {
     /// `app.kubernetes.io/part-of`, and the stem of shared object names.
     pub name: Name,
     pub services: Vec<Service>,
+    pub topology: Topology,
+}
+
+/// How the platform's environments are cut into Argo CD Applications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Topology {
+    /// One Application per environment, syncing `deploy/<env>` (seed 000).
+    #[default]
+    PerEnvironment,
+    /// One Application per service per environment, syncing
+    /// `deploy/<env>/<service>`, plus one for the shared objects in
+    /// `deploy/<env>/platform` (seed 002).
+    PerService,
 }
 
 /// What kind of workload a service is; the profile sizes each kind.
@@ -88,7 +101,12 @@ pub const PORT_ENV: &str = "PORT";
 
 impl Platform {
     pub fn new(name: Name) -> Self {
-        Platform { name, services: Vec::new() }
+        Platform { name, services: Vec::new(), topology: Topology::default() }
+    }
+
+    pub fn topology(mut self, topology: Topology) -> Self {
+        self.topology = topology;
+        self
     }
 
     pub fn service(mut self, service: Service) -> Self {

@@ -28,6 +28,8 @@ use crate::name::{HostName, Name};
 pub struct EnvironmentProfile {
     /// Short name, used in file paths and object names (`dev`).
     pub name: Name,
+    /// Where the environment stands in the promotion order.
+    pub stage: Stage,
     /// The namespace every object of the environment lives in.
     pub namespace: Name,
     /// The cluster the environment's Argo CD Application deploys to.
@@ -36,6 +38,7 @@ pub struct EnvironmentProfile {
     pub cluster_domain: HostName,
     pub git: GitSource,
     pub sync: SyncMode,
+    pub argocd: ArgoCdProfile,
     pub ingress: IngressProfile,
     pub storage: StorageProfile,
     pub secrets: SecretStoreProfile,
@@ -53,6 +56,70 @@ pub struct EnvironmentProfile {
 pub struct GitSource {
     pub repo_url: String,
     pub target_revision: String,
+}
+
+/// The promotion stage of an environment. Production has rules of its own:
+/// it never syncs automatically and it declares a change window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    Development,
+    Staging,
+    Production,
+}
+
+/// How the environment's Argo CD is organised.
+#[derive(Debug, Clone)]
+pub struct ArgoCdProfile {
+    /// The Argo CD installation that manages this environment. Environments
+    /// with their own clusters each have one (seed 000); environments that
+    /// share a cluster share one (seed 002). Each instance gets its own
+    /// root Application under `deploy/argocd/<instance>/`.
+    pub instance: Name,
+    /// Production: manual syncs are possible only inside this window.
+    pub change_window: Option<ChangeWindow>,
+    /// Slack notifications on failed syncs and degraded health.
+    pub notifications: Option<SlackNotifications>,
+}
+
+/// A recurring window, as an Argo CD sync window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeWindow {
+    /// Cron expression for when the window opens, e.g. `0 20 * * 2`.
+    pub schedule: &'static str,
+    /// A Go duration such as `3h`.
+    pub duration: &'static str,
+    /// IANA time zone of the schedule, e.g. `Asia/Riyadh`.
+    pub time_zone: &'static str,
+}
+
+impl ChangeWindow {
+    /// `None` when the window is well formed, else what is wrong.
+    pub fn problem(&self) -> Option<String> {
+        let fields = self.schedule.split_whitespace().count();
+        let duration_ok = {
+            let d = self.duration;
+            let unit = d.trim_start_matches(|c: char| c.is_ascii_digit());
+            d.len() > unit.len() && ["s", "m", "h"].contains(&unit)
+        };
+        if fields != 5 {
+            Some(format!("schedule `{}` has {fields} fields; a cron expression has 5", self.schedule))
+        } else if !duration_ok {
+            Some(format!("duration `{}` is not a whole number of s, m or h", self.duration))
+        } else if self.time_zone.is_empty() || self.time_zone.contains(' ') {
+            Some(format!("time zone `{}` is not an IANA name such as `UTC`", self.time_zone))
+        } else {
+            None
+        }
+    }
+}
+
+/// Argo CD notifications to a Slack channel; the token stays in the
+/// `argocd-notifications-secret` Secret, under `slack-token`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackNotifications {
+    pub channel: String,
+    /// Argo CD's external URL, for links in the messages.
+    pub argocd_url: String,
 }
 
 /// How Argo CD syncs the environment.

@@ -1,22 +1,29 @@
-//! The Argo CD Application that syncs one environment's directory.
+//! Argo CD wiring: AppProjects, Applications in either topology, the root
+//! Application of each Argo CD instance, and the instance's configuration
+//! (Application health, notifications).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
+use gitops_core::Object;
 use gitops_core::crd::CustomResource;
 use gitops_core::crd::argocd::{
-    Application, ApplicationDestination, ApplicationSource, ApplicationSpec, Backoff, RESOURCES_FINALIZER,
-    RetryStrategy, SyncOption, SyncPolicy, SyncPolicyAutomated,
+    AppProject, AppProjectSpec, Application, ApplicationDestination, ApplicationSource, ApplicationSpec,
+    Backoff, ClusterRef, GroupKind, ProjectDestination, RESOURCES_FINALIZER, RetryStrategy, SyncOption,
+    SyncPolicy, SyncPolicyAutomated, SyncWindow, SyncWindowKind, subscribe_annotation,
 };
-use gitops_core::meta::{LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_PART_OF, MANAGED_BY};
-use gitops_core::name::{Name, NameError};
+use gitops_core::meta::{
+    LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, LABEL_PART_OF, MANAGED_BY, SYNC_WAVE_ANNOTATION, SyncWave,
+};
+use gitops_core::name::Name;
 use gitops_core::platform::Platform;
-use gitops_core::profile::{EnvironmentProfile, SyncMode};
+use gitops_core::profile::{EnvironmentProfile, SlackNotifications, SyncMode};
+use gitops_core::yaml::{self, YamlError};
+use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
 
 /// The namespace Argo CD runs in and reads Applications from.
 pub const ARGOCD_NAMESPACE: &str = "argocd";
-/// The AppProject every Application belongs to.
-pub const PROJECT: &str = "default";
 
 /// Retries with backoff as seed 002 sets them: 3 tries, 5s doubling up to 3m.
 pub fn retry() -> RetryStrategy {
@@ -26,6 +33,7 @@ pub fn retry() -> RetryStrategy {
     }
 }
 
+/// The sync policy of an environment's Applications.
 pub fn sync_policy(mode: SyncMode) -> SyncPolicy {
     SyncPolicy {
         automated: match mode {
@@ -34,32 +42,107 @@ pub fn sync_policy(mode: SyncMode) -> SyncPolicy {
             }
             SyncMode::Manual => None,
         },
-        // The tree ships its Namespace, so CreateNamespace is not needed;
-        // pruning last keeps old objects until the new ones are healthy.
-        sync_options: vec![SyncOption::PruneLast],
+        // Prune only once everything new is applied and healthy.
+        sync_options: vec![SyncOption::CreateNamespace, SyncOption::PruneLast],
         retry: Some(retry()),
     }
 }
 
-/// `<platform>-<env>` in `argocd`, syncing `path` of the Git repository into
-/// the environment's cluster and namespace. Deleting it deletes what it
-/// deployed (resources finalizer), except the never-pruned Namespace.
-pub fn environment_application(
+fn meta(name: &Name, part_of: &Name, wave: Option<SyncWave>) -> ObjectMeta {
+    let annotations = wave.map(|w| BTreeMap::from([(SYNC_WAVE_ANNOTATION.to_owned(), w.annotation_value())]));
+    ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: Some(ARGOCD_NAMESPACE.into()),
+        labels: Some(BTreeMap::from([
+            (LABEL_INSTANCE.to_owned(), name.to_string()),
+            (LABEL_PART_OF.to_owned(), part_of.to_string()),
+            (LABEL_MANAGED_BY.to_owned(), MANAGED_BY.to_owned()),
+        ])),
+        annotations,
+        ..Default::default()
+    }
+}
+
+/// The AppProject of one environment: the Git repository as the only
+/// source, the environment's cluster and namespace as the only destination,
+/// and exactly the kinds the environment's tree holds. Production gets its
+/// change window: outside it, no sync at all, manual ones included.
+pub fn environment_project<'a>(
     platform: &Platform,
     profile: &EnvironmentProfile,
-    path: &str,
-) -> Result<Application, NameError> {
+    objects: impl Iterator<Item = &'a Object>,
+) -> Result<AppProject, gitops_core::name::NameError> {
     let name = platform.name.suffixed(profile.name.as_str())?;
+    let mut cluster_kinds = BTreeSet::new();
+    let mut namespaced_kinds = BTreeSet::new();
+    for object in objects {
+        let (group, kind) = object.group_kind();
+        let gk = GroupKind { group: group.into(), kind: kind.into() };
+        if object.namespace().is_some() {
+            namespaced_kinds.insert(gk);
+        } else {
+            cluster_kinds.insert(gk);
+        }
+    }
+    // `CreateNamespace=true` creates the Namespace before anything else.
+    cluster_kinds.insert(GroupKind { group: String::new(), kind: "Namespace".into() });
+    let sync_windows = profile
+        .argocd
+        .change_window
+        .iter()
+        .map(|w| SyncWindow {
+            kind: SyncWindowKind::Allow,
+            schedule: w.schedule.into(),
+            duration: w.duration.into(),
+            applications: vec!["*".into()],
+            namespaces: Vec::new(),
+            clusters: Vec::new(),
+            manual_sync: false,
+            time_zone: Some(w.time_zone.into()),
+        })
+        .collect();
     Ok(CustomResource::new(
-        ObjectMeta {
-            name: Some(name.to_string()),
-            namespace: Some(ARGOCD_NAMESPACE.into()),
-            labels: Some(labels(platform, &name)),
-            finalizers: Some(vec![RESOURCES_FINALIZER.into()]),
-            ..Default::default()
+        meta(&name, &platform.name, Some(SyncWave::ArgoCdConfig)),
+        AppProjectSpec {
+            description: Some(format!(
+                "{} in {}: only its repository, cluster and namespace",
+                platform.name, profile.name
+            )),
+            source_repos: vec![profile.git.repo_url.clone()],
+            destinations: vec![ProjectDestination {
+                cluster: profile.cluster.clone(),
+                namespace: profile.namespace.to_string(),
+            }],
+            cluster_resource_whitelist: cluster_kinds.into_iter().collect(),
+            namespace_resource_whitelist: namespaced_kinds.into_iter().collect(),
+            sync_windows,
         },
+    ))
+}
+
+/// One Application of an environment: `name` syncs `path` into the
+/// environment's cluster and namespace under the environment's project.
+/// Deleting it deletes what it deployed (resources finalizer), except the
+/// Namespace, which is never pruned.
+pub fn application(
+    platform: &Platform,
+    profile: &EnvironmentProfile,
+    name: &Name,
+    path: &str,
+) -> Result<Application, gitops_core::name::NameError> {
+    let project = platform.name.suffixed(profile.name.as_str())?;
+    let mut metadata = meta(name, &platform.name, None);
+    metadata.finalizers = Some(vec![RESOURCES_FINALIZER.into()]);
+    if let Some(SlackNotifications { channel, .. }) = &profile.argocd.notifications {
+        let annotations = metadata.annotations.get_or_insert_with(BTreeMap::new);
+        for trigger in [ON_SYNC_FAILED, ON_HEALTH_DEGRADED] {
+            annotations.insert(subscribe_annotation(trigger, "slack"), channel.clone());
+        }
+    }
+    Ok(CustomResource::new(
+        metadata,
         ApplicationSpec {
-            project: PROJECT.into(),
+            project: project.to_string(),
             source: ApplicationSource {
                 repo_url: profile.git.repo_url.clone(),
                 target_revision: profile.git.target_revision.clone(),
@@ -79,10 +162,208 @@ pub fn environment_application(
     ))
 }
 
-fn labels(platform: &Platform, instance: &Name) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        (LABEL_INSTANCE.to_owned(), instance.to_string()),
-        (LABEL_PART_OF.to_owned(), platform.name.to_string()),
-        (LABEL_MANAGED_BY.to_owned(), MANAGED_BY.to_owned()),
-    ])
+/// `<platform>-bootstrap`: the project of the root Application. It may only
+/// manage Applications, AppProjects and Argo CD's ConfigMaps in `argocd`.
+pub fn bootstrap_project(
+    platform: &Platform,
+    repo_url: &str,
+) -> Result<AppProject, gitops_core::name::NameError> {
+    let name = platform.name.suffixed("bootstrap")?;
+    let kinds = [("argoproj.io", "AppProject"), ("argoproj.io", "Application"), ("", "ConfigMap")];
+    Ok(CustomResource::new(
+        meta(&name, &platform.name, None),
+        AppProjectSpec {
+            description: Some(format!("The root Application of {}: Argo CD objects only", platform.name)),
+            source_repos: vec![repo_url.into()],
+            destinations: vec![ProjectDestination {
+                cluster: ClusterRef::in_cluster(),
+                namespace: ARGOCD_NAMESPACE.into(),
+            }],
+            cluster_resource_whitelist: Vec::new(),
+            namespace_resource_whitelist: kinds
+                .iter()
+                .map(|(group, kind)| GroupKind { group: (*group).into(), kind: (*kind).into() })
+                .collect(),
+            sync_windows: Vec::new(),
+        },
+    ))
+}
+
+/// `<platform>-root`: the app of apps of one Argo CD instance, syncing `path`
+/// (the instance's `apps/` directory). It syncs automatically and heals, but
+/// never prunes and has no resources finalizer: neither removing an
+/// environment's Application from Git nor deleting the root may cascade into
+/// deleting environments; that takes a deliberate act.
+pub fn root_application(
+    platform: &Platform,
+    git: &gitops_core::profile::GitSource,
+    path: &str,
+) -> Result<Application, gitops_core::name::NameError> {
+    let name = platform.name.suffixed("root")?;
+    Ok(CustomResource::new(
+        meta(&name, &platform.name, None),
+        ApplicationSpec {
+            project: platform.name.suffixed("bootstrap")?.to_string(),
+            source: ApplicationSource {
+                repo_url: git.repo_url.clone(),
+                target_revision: git.target_revision.clone(),
+                path: path.into(),
+                directory: None,
+                kustomize: None,
+            },
+            destination: ApplicationDestination {
+                cluster: ClusterRef::in_cluster(),
+                namespace: ARGOCD_NAMESPACE.into(),
+            },
+            sync_policy: Some(SyncPolicy {
+                automated: Some(SyncPolicyAutomated { prune: false, self_heal: true, allow_empty: false }),
+                sync_options: Vec::new(),
+                retry: Some(retry()),
+            }),
+            ignore_differences: Vec::new(),
+            info: Vec::new(),
+            revision_history_limit: Some(10),
+        },
+    ))
+}
+
+/// Argo CD 1.8 stopped assessing the health of Applications, so an app of
+/// apps is "Healthy" as soon as its children exist. This restores the check
+/// (the snippet of Argo CD's health documentation), so the root reports its
+/// children's health and `argocd app wait <root> --health` means something.
+const APPLICATION_HEALTH_LUA: &str = r#"hs = {}
+hs.status = "Progressing"
+hs.message = ""
+if obj.status ~= nil then
+  if obj.status.health ~= nil then
+    hs.status = obj.status.health.status
+    if obj.status.health.message ~= nil then
+      hs.message = obj.status.health.message
+    end
+  end
+end
+return hs
+"#;
+
+fn argocd_config_map(name: &'static str, data: BTreeMap<String, String>) -> ConfigMap {
+    ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: Some(ARGOCD_NAMESPACE.into()),
+            // The labels Argo CD's own manifests put on its ConfigMaps.
+            labels: Some(BTreeMap::from([
+                (LABEL_NAME.to_owned(), name.to_owned()),
+                (LABEL_PART_OF.to_owned(), "argocd".to_owned()),
+            ])),
+            annotations: Some(BTreeMap::from([(
+                SYNC_WAVE_ANNOTATION.to_owned(),
+                SyncWave::ArgoCdConfig.annotation_value(),
+            )])),
+            ..Default::default()
+        },
+        data: Some(data),
+        ..Default::default()
+    }
+}
+
+/// `argocd-cm` with the Application health check.
+pub fn argocd_cm() -> ConfigMap {
+    argocd_config_map(
+        "argocd-cm",
+        BTreeMap::from([(
+            "resource.customizations.health.argoproj.io_Application".to_owned(),
+            APPLICATION_HEALTH_LUA.to_owned(),
+        )]),
+    )
+}
+
+pub const ON_SYNC_FAILED: &str = "on-sync-failed";
+pub const ON_HEALTH_DEGRADED: &str = "on-health-degraded";
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Trigger {
+    description: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    once_per: Option<&'static str>,
+    send: [&'static str; 1],
+    when: &'static str,
+}
+
+#[derive(Serialize)]
+struct Template {
+    message: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Context<'a> {
+    argocd_url: &'a str,
+}
+
+/// `argocd-notifications-cm`: Slack as a service whose token is read from
+/// `argocd-notifications-secret` (key `slack-token`, never in Git), the
+/// on-sync-failed and on-health-degraded triggers, and their templates.
+pub fn notifications_cm(argocd_url: &str) -> Result<ConfigMap, YamlError> {
+    let triggers = [
+        (
+            ON_SYNC_FAILED,
+            Trigger {
+                description: "Application syncing has failed",
+                once_per: Some("app.status.operationState.syncResult.revision"),
+                send: ["app-sync-failed"],
+                when: "app.status.operationState != nil and app.status.operationState.phase in ['Error', 'Failed']",
+            },
+        ),
+        (
+            ON_HEALTH_DEGRADED,
+            Trigger {
+                description: "Application has degraded",
+                once_per: None,
+                send: ["app-health-degraded"],
+                when: "app.status.health.status == 'Degraded'",
+            },
+        ),
+    ];
+    let templates = [
+        (
+            "app-sync-failed",
+            Template {
+                message: "Application {{.app.metadata.name}} sync failed: {{.app.status.operationState.message}}\nDetails: {{.context.argocdUrl}}/applications/{{.app.metadata.name}}\n",
+            },
+        ),
+        (
+            "app-health-degraded",
+            Template {
+                message: "Application {{.app.metadata.name}} is degraded.\nDetails: {{.context.argocdUrl}}/applications/{{.app.metadata.name}}\n",
+            },
+        ),
+    ];
+    let mut data = BTreeMap::new();
+    data.insert("service.slack".to_owned(), "token: $slack-token\n".to_owned());
+    data.insert("context".to_owned(), yaml::to_string(&Context { argocd_url })?);
+    for (name, trigger) in triggers {
+        data.insert(format!("trigger.{name}"), yaml::to_string(&[trigger])?);
+    }
+    for (name, template) in templates {
+        data.insert(format!("template.{name}"), yaml::to_string(&template)?);
+    }
+    Ok(argocd_config_map("argocd-notifications-cm", data))
+}
+
+/// The name of the Application that syncs a platform's shared objects (or
+/// the whole environment, in the per-environment topology).
+pub fn environment_app_name(
+    platform: &Platform,
+    profile: &EnvironmentProfile,
+) -> Result<Name, gitops_core::name::NameError> {
+    platform.name.suffixed(profile.name.as_str())
+}
+
+/// The per-service Application's name: `<service>-<env>` (seed 002).
+pub fn service_app_name(
+    service: &Name,
+    profile: &EnvironmentProfile,
+) -> Result<Name, gitops_core::name::NameError> {
+    service.suffixed(profile.name.as_str())
 }

@@ -1,18 +1,25 @@
 //! Where each object goes, and the files that tie a directory together.
 //!
 //! ```text
-//! <env>/kustomization.yaml        lists every file, so `kubectl kustomize <env>` works
-//! <env>/<kind>-<name>.yaml        one object per file
-//! argocd/<env>.yaml               the Application that syncs <repo_dir>/<env>
+//! <env>/…                                       per-environment topology: the whole environment
+//! <env>/platform/…, <env>/<service>/…           per-service topology: shared objects, each service
+//!     kustomization.yaml                        in every directory: `kubectl kustomize <dir>` works
+//!     <kind>-<name>.yaml                        one object per file
+//! argocd/<instance>/bootstrap/                  `kubectl apply -k` once: root project + root Application
+//! argocd/<instance>/apps/                       what the root syncs: AppProjects, Applications, argocd-cm,
+//!                                               argocd-notifications-cm
 //! ```
+//!
+//! An Argo CD instance is one installation: each of ClinicFlow's clusters has
+//! its own; BrainSAIT's environments share one.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use gitops_core::Object;
-use gitops_core::name::NameError;
-use gitops_core::platform::Platform;
+use gitops_core::name::{Name, NameError};
+use gitops_core::platform::{Platform, Topology};
 use gitops_core::profile::EnvironmentProfile;
 use gitops_core::yaml::{self, YamlError};
+use gitops_core::{EnvironmentRender, Object};
 use serde::Serialize;
 
 use crate::argocd;
@@ -22,25 +29,31 @@ use crate::tree::Tree;
 pub const HEADER: &str =
     "# Rendered by `cargo xtask render`: edit the Rust sources or releases/, not this file.\n";
 
-/// Directory of the Argo CD Applications, beside the environment directories.
+/// Directory of the Argo CD objects, beside the environment directories.
 pub const ARGOCD_DIR: &str = "argocd";
+/// In the per-service topology, the directory of an environment's shared objects.
+pub const SHARED_DIR: &str = "platform";
 
 /// The rendered objects of one environment.
 pub struct EnvironmentObjects<'a> {
     pub profile: &'a EnvironmentProfile,
-    pub objects: Vec<Object>,
+    pub render: EnvironmentRender,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LayoutError {
-    #[error("environment `{env}` has two {kind} objects named `{name}`; give one of them another name")]
-    Duplicate { env: String, kind: String, name: String },
+    #[error("`{dir}` would hold two {kind} objects named `{name}`; give one of them another name")]
+    Duplicate { dir: String, kind: String, name: String },
     #[error(
         "environment `{env}`: {kind} `{name}` is in namespace `{found}`, not the environment's `{expected}`"
     )]
     WrongNamespace { env: String, kind: String, name: String, found: String, expected: String },
     #[error("environment `{0}` is defined twice, or is named `argocd`, which the layout reserves; rename it")]
     EnvironmentName(String),
+    #[error(
+        "service `{0}` is named like the shared directory `platform` of the per-service topology; rename it"
+    )]
+    ServiceName(String),
     #[error("cannot emit YAML for {what}: {}", .error.message)]
     Yaml { what: String, error: YamlError },
     #[error(transparent)]
@@ -68,56 +81,115 @@ fn document<T: Serialize>(what: impl FnOnce() -> String, value: &T) -> Result<Ve
     Ok(bytes)
 }
 
+/// Writes `objects` into `dir`, one file each, plus a `kustomization.yaml` listing them.
+fn emit_dir<'a>(
+    tree: &mut Tree,
+    dir: &str,
+    objects: impl IntoIterator<Item = &'a Object>,
+) -> Result<(), LayoutError> {
+    let mut files = Vec::new();
+    for object in objects {
+        let file = file_name(object);
+        let bytes = document(|| format!("{} `{}`", object.kind(), object.name()), object)?;
+        if !tree.insert(format!("{dir}/{file}"), bytes) {
+            return Err(LayoutError::Duplicate {
+                dir: dir.into(),
+                kind: object.kind().into(),
+                name: object.name().into(),
+            });
+        }
+        files.push(file);
+    }
+    files.sort();
+    let kustomization = Kustomization {
+        api_version: "kustomize.config.k8s.io/v1beta1",
+        kind: "Kustomization",
+        resources: files.iter().map(String::as_str).collect(),
+    };
+    tree.insert(
+        format!("{dir}/kustomization.yaml"),
+        document(|| format!("{dir}/kustomization.yaml"), &kustomization)?,
+    );
+    Ok(())
+}
+
+fn check_namespaces(env: &EnvironmentObjects) -> Result<(), LayoutError> {
+    let expected = env.profile.namespace.as_str();
+    for object in env.render.objects() {
+        if let Some(ns) = object.namespace()
+            && ns != expected
+        {
+            return Err(LayoutError::WrongNamespace {
+                env: env.profile.name.to_string(),
+                kind: object.kind().into(),
+                name: object.name().into(),
+                found: ns.into(),
+                expected: expected.into(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Lays out every environment of `platform`. `repo_dir` is where the tree
 /// sits in the Git repository (`deploy`), for the Applications' source paths.
 pub fn layout(platform: &Platform, envs: &[EnvironmentObjects], repo_dir: &str) -> Result<Tree, LayoutError> {
     let mut tree = Tree::new();
     let mut env_names = BTreeSet::new();
+    let mut instances: BTreeMap<&Name, Vec<Object>> = BTreeMap::new();
+    let mut instance_git = BTreeMap::new();
     for env in envs {
-        let env_name = env.profile.name.as_str();
+        let profile = env.profile;
+        let env_name = profile.name.as_str();
         if env_name == ARGOCD_DIR || !env_names.insert(env_name) {
             return Err(LayoutError::EnvironmentName(env_name.into()));
         }
-        let mut files = Vec::with_capacity(env.objects.len());
-        for object in &env.objects {
-            if let Some(ns) = object.namespace()
-                && ns != env.profile.namespace.as_str()
-            {
-                return Err(LayoutError::WrongNamespace {
-                    env: env_name.into(),
-                    kind: object.kind().into(),
-                    name: object.name().into(),
-                    found: ns.into(),
-                    expected: env.profile.namespace.to_string(),
-                });
+        check_namespaces(env)?;
+        let apps = instances.entry(&profile.argocd.instance).or_default();
+        instance_git.entry(&profile.argocd.instance).or_insert(&profile.git);
+        apps.push(argocd::environment_project(platform, profile, env.render.objects())?.into());
+        let app_name = argocd::environment_app_name(platform, profile)?;
+        match platform.topology {
+            Topology::PerEnvironment => {
+                emit_dir(&mut tree, env_name, env.render.objects())?;
+                let path = format!("{repo_dir}/{env_name}");
+                apps.push(argocd::application(platform, profile, &app_name, &path)?.into());
             }
-            let file = file_name(object);
-            let bytes = document(|| format!("{} `{}`", object.kind(), object.name()), object)?;
-            if !tree.insert(format!("{env_name}/{file}"), bytes) {
-                return Err(LayoutError::Duplicate {
-                    env: env_name.into(),
-                    kind: object.kind().into(),
-                    name: object.name().into(),
-                });
+            Topology::PerService => {
+                let shared = format!("{env_name}/{SHARED_DIR}");
+                emit_dir(&mut tree, &shared, &env.render.shared)?;
+                let path = format!("{repo_dir}/{shared}");
+                apps.push(argocd::application(platform, profile, &app_name, &path)?.into());
+                for (service, objects) in &env.render.services {
+                    if service.as_str() == SHARED_DIR {
+                        return Err(LayoutError::ServiceName(service.to_string()));
+                    }
+                    let dir = format!("{env_name}/{service}");
+                    emit_dir(&mut tree, &dir, objects)?;
+                    let name = argocd::service_app_name(service, profile)?;
+                    let path = format!("{repo_dir}/{dir}");
+                    apps.push(argocd::application(platform, profile, &name, &path)?.into());
+                }
             }
-            files.push(file);
         }
-        files.sort();
-        let kustomization = Kustomization {
-            api_version: "kustomize.config.k8s.io/v1beta1",
-            kind: "Kustomization",
-            resources: files.iter().map(String::as_str).collect(),
-        };
-        tree.insert(
-            format!("{env_name}/kustomization.yaml"),
-            document(|| "kustomization.yaml".into(), &kustomization)?,
-        );
-
-        let app = argocd::environment_application(platform, env.profile, &format!("{repo_dir}/{env_name}"))?;
-        tree.insert(
-            format!("{ARGOCD_DIR}/{env_name}.yaml"),
-            document(|| format!("Application for `{env_name}`"), &app)?,
-        );
+        if let Some(n) = &profile.argocd.notifications
+            && !apps.iter().any(|o| o.name() == "argocd-notifications-cm")
+        {
+            let cm = argocd::notifications_cm(&n.argocd_url)
+                .map_err(|error| LayoutError::Yaml { what: "argocd-notifications-cm".into(), error })?;
+            apps.push(cm.into());
+        }
+    }
+    for (instance, mut apps) in instances {
+        let git = instance_git[instance];
+        apps.push(argocd::argocd_cm().into());
+        let dir = format!("{ARGOCD_DIR}/{instance}");
+        emit_dir(&mut tree, &format!("{dir}/apps"), &apps)?;
+        let bootstrap: [Object; 2] = [
+            argocd::bootstrap_project(platform, &git.repo_url)?.into(),
+            argocd::root_application(platform, git, &format!("{repo_dir}/{dir}/apps"))?.into(),
+        ];
+        emit_dir(&mut tree, &format!("{dir}/bootstrap"), &bootstrap)?;
     }
     Ok(tree)
 }

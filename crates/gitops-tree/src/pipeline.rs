@@ -44,7 +44,7 @@ pub fn render_platform(
             })
             .and_then(|text| ReleasePins::parse(&rel, &text, &services).map_err(|e| e.to_string()));
         match pins.and_then(|pins| render_environment(platform, profile, &pins).map_err(|e| e.to_string())) {
-            Ok(objects) => envs.push(EnvironmentObjects { profile, objects }),
+            Ok(render) => envs.push(EnvironmentObjects { profile, render }),
             Err(e) => errors.push(e),
         }
     }

@@ -18,6 +18,7 @@ pub fn dev() -> EnvironmentProfile {
     };
     EnvironmentProfile {
         name: name!("dev"),
+        stage: Stage::Development,
         namespace: name!("hello-dev"),
         cluster: ClusterRef::in_cluster(),
         cluster_domain: HostName::new("cluster.local").expect("valid host"),
@@ -26,6 +27,7 @@ pub fn dev() -> EnvironmentProfile {
             target_revision: "main".into(),
         },
         sync: SyncMode::Automated { prune: true, self_heal: true },
+        argocd: ArgoCdProfile { instance: name!("dev"), change_window: None, notifications: None },
         ingress: IngressProfile {
             class_name: name!("nginx"),
             host: HostName::nip_io(&name!("hello-dev"), std::net::Ipv4Addr::new(10, 0, 0, 10)),

@@ -68,7 +68,7 @@ pub fn credentials(ctx: &Ctx, names: &DatabaseNames) -> ExternalSecret {
         .into_iter()
         .map(|key| ExternalSecretData {
             secret_key: key.into(),
-            remote_ref: RemoteRef { key: remote_key.clone(), property: Some(key.into()) },
+            remote_ref: RemoteRef::property(&remote_key, key),
         })
         .collect();
     let url = format!(

@@ -16,7 +16,7 @@ use crate::meta::{self, Component, LABEL_MANAGED_BY, LABEL_PART_OF, Labels, MANA
 use crate::name::Name;
 use crate::object::Object;
 use crate::platform::{Exposure, Platform, PlatformError};
-use crate::profile::{EnvironmentProfile, Resources};
+use crate::profile::{EnvironmentProfile, Resources, Stage, SyncMode};
 use crate::release::ReleasePins;
 
 /// What every builder of one environment needs to know.
@@ -97,6 +97,29 @@ fn check_profile(platform: &Platform, profile: &EnvironmentProfile) -> Result<()
             ));
         }
     }
+    let argocd = &profile.argocd;
+    if profile.stage == Stage::Production {
+        if profile.sync != SyncMode::Manual {
+            return Err(err(
+                "is production and syncs automatically".into(),
+                "set `sync: SyncMode::Manual`; production syncs after approval, by a person",
+            ));
+        }
+        if argocd.change_window.is_none() {
+            return Err(err(
+                "is production and declares no change window".into(),
+                "set `argocd.change_window` to the window in which manual syncs are allowed",
+            ));
+        }
+    }
+    if let Some(problem) = argocd.change_window.as_ref().and_then(|w| w.problem()) {
+        return Err(err(format!("change window: {problem}"), "fix the window in the profile"));
+    }
+    if let Some(n) = &argocd.notifications
+        && (n.channel.is_empty() || n.channel.contains(char::is_whitespace))
+    {
+        return Err(err(format!("Slack channel `{}`", n.channel), "name the channel without spaces"));
+    }
     let prefix = &profile.secrets.key_prefix;
     if prefix.is_empty() || prefix.starts_with('/') || prefix.ends_with('/') {
         return Err(err(
@@ -138,22 +161,46 @@ fn namespace(ctx: &Ctx) -> Namespace {
     }
 }
 
+/// The objects of one environment, grouped by who owns them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvironmentRender {
+    /// Objects of the whole environment: the Namespace and the Ingress.
+    pub shared: Vec<Object>,
+    /// Each service's own objects, in platform order.
+    pub services: Vec<(Name, Vec<Object>)>,
+}
+
+impl EnvironmentRender {
+    /// Every object: the shared ones first, then each service's.
+    pub fn objects(&self) -> impl Iterator<Item = &Object> {
+        self.shared.iter().chain(self.services.iter().flat_map(|(_, objects)| objects))
+    }
+
+    pub fn into_objects(self) -> Vec<Object> {
+        let mut all = self.shared;
+        all.extend(self.services.into_iter().flat_map(|(_, objects)| objects));
+        all
+    }
+}
+
 /// Every object of one environment, in a stable order.
 pub fn render_environment(
     platform: &Platform,
     profile: &EnvironmentProfile,
     pins: &ReleasePins,
-) -> Result<Vec<Object>, RenderError> {
+) -> Result<EnvironmentRender, RenderError> {
     platform.validate()?;
     check_profile(platform, profile)?;
     let ctx = Ctx { platform, profile, instance: platform.name.suffixed(profile.name.as_str())? };
 
-    let mut objects: Vec<Object> = vec![namespace(&ctx).into()];
+    let mut shared: Vec<Object> = vec![namespace(&ctx).into()];
+    let mut services = Vec::with_capacity(platform.services.len());
     for svc in &platform.services {
         let tag = pins.tag(&svc.name).ok_or_else(|| RenderError::MissingPin {
             env: profile.name.to_string(),
             service: svc.name.to_string(),
         })?;
+        let mut objects: Vec<Object> = Vec::new();
         let db = match &svc.database {
             Some(database) => {
                 let names = database::DatabaseNames::of(&svc.name)?;
@@ -169,11 +216,12 @@ pub fn render_environment(
         };
         objects.push(workload::deployment(&ctx, svc, tag, db.as_ref()).into());
         objects.push(workload::service(&ctx, svc).into());
+        services.push((svc.name.clone(), objects));
     }
     if let Some(ingress) = ingress::ingress(&ctx)? {
-        objects.push(ingress.into());
+        shared.push(ingress.into());
     }
-    Ok(objects)
+    Ok(EnvironmentRender { shared, services })
 }
 
 #[cfg(test)]
@@ -206,7 +254,9 @@ pub(crate) mod tests {
                 repo_url: "https://example.com/acme.git".into(),
                 target_revision: "main".into(),
             },
+            stage: Stage::Development,
             sync: SyncMode::Manual,
+            argocd: ArgoCdProfile { instance: name!("test"), change_window: None, notifications: None },
             ingress: IngressProfile {
                 class_name: name!("nginx"),
                 host: HostName::nip_io(&name!("acme"), Ipv4Addr::new(10, 0, 0, 1)),
@@ -250,7 +300,7 @@ pub(crate) mod tests {
     #[test]
     fn a_service_without_database_or_route_is_a_deployment_and_a_service() {
         let p = Platform::new(name!("acme")).service(Service::api(name!("worker"), IMG));
-        let objects = render_environment(&p, &profile(), &pins(&p)).unwrap();
+        let objects = render_environment(&p, &profile(), &pins(&p)).unwrap().into_objects();
         assert_eq!(
             kinds(&objects),
             [("Namespace", "acme-test"), ("Deployment", "worker"), ("Service", "worker")],
@@ -262,34 +312,34 @@ pub(crate) mod tests {
     fn a_database_brings_credentials_statefulset_service_and_migration() {
         let p = Platform::new(name!("acme"))
             .service(Service::api(name!("api"), IMG).route("/api").postgres().migrations(["migrate"]));
-        let objects = render_environment(&p, &profile(), &pins(&p)).unwrap();
+        let objects = render_environment(&p, &profile(), &pins(&p)).unwrap().into_objects();
         assert_eq!(
             kinds(&objects),
             [
                 ("Namespace", "acme-test"),
+                ("Ingress", "acme"),
                 ("ExternalSecret", "api-db-credentials"),
                 ("StatefulSet", "api-db"),
                 ("Service", "api-db"),
                 ("Job", "api-migrate"),
                 ("Deployment", "api"),
                 ("Service", "api"),
-                ("Ingress", "acme"),
             ]
         );
-        let Object::Ingress(ing) = &objects[7] else { panic!() };
+        let Object::Ingress(ing) = &objects[1] else { panic!() };
         let annotations = ing.metadata.annotations.as_ref().unwrap();
         assert_eq!(
             annotations["cert-manager.io/issuer"], "ca",
             "a namespaced Issuer uses its own annotation"
         );
-        let Object::Deployment(d) = &objects[5] else { panic!() };
+        let Object::Deployment(d) = &objects[6] else { panic!() };
         assert_eq!(d.spec.as_ref().unwrap().replicas, Some(2), "api sizing applies");
     }
 
     #[test]
     fn a_postgres_database_without_migrations_has_no_job() {
         let p = Platform::new(name!("acme")).service(Service::api(name!("api"), IMG).postgres());
-        let objects = render_environment(&p, &profile(), &pins(&p)).unwrap();
+        let objects = render_environment(&p, &profile(), &pins(&p)).unwrap().into_objects();
         assert!(objects.iter().all(|o| o.kind() != "Job"));
     }
 
@@ -317,6 +367,31 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn production_is_manual_and_has_a_change_window() {
+        let p = Platform::new(name!("acme")).service(Service::api(name!("api"), IMG));
+        let mut prod = profile();
+        prod.stage = Stage::Production;
+        prod.sync = SyncMode::Automated { prune: true, self_heal: false };
+        let err = render_environment(&p, &prod, &pins(&p)).unwrap_err().to_string();
+        assert!(err.contains("is production and syncs automatically"), "{err}");
+        prod.sync = SyncMode::Manual;
+        let err = render_environment(&p, &prod, &pins(&p)).unwrap_err().to_string();
+        assert!(err.contains("declares no change window"), "{err}");
+        let window = ChangeWindow { schedule: "0 20 * * 2", duration: "3h", time_zone: "UTC" };
+        prod.argocd.change_window = Some(window);
+        assert!(render_environment(&p, &prod, &pins(&p)).is_ok());
+        for bad in [
+            ChangeWindow { schedule: "0 20 * *", ..window },
+            ChangeWindow { duration: "3 hours", ..window },
+            ChangeWindow { time_zone: "", ..window },
+        ] {
+            prod.argocd.change_window = Some(bad);
+            let err = render_environment(&p, &prod, &pins(&p)).unwrap_err().to_string();
+            assert!(err.contains("change window:"), "{err}");
+        }
+    }
+
+    #[test]
     fn a_missing_pin_names_the_service() {
         let p = Platform::new(name!("acme")).service(Service::api(name!("api"), IMG));
         let empty = ReleasePins { images: Default::default() };
@@ -329,7 +404,7 @@ pub(crate) mod tests {
         let p = Platform::new(name!("acme"))
             .service(Service::api(name!("api"), IMG))
             .service(Service::web(name!("web"), IMG).depends_on([name!("api")]));
-        let objects = render_environment(&p, &profile(), &pins(&p)).unwrap();
+        let objects = render_environment(&p, &profile(), &pins(&p)).unwrap().into_objects();
         let Some(Object::Deployment(web)) = objects.iter().find(|o| o.name() == "web") else { panic!() };
         let env =
             web.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0].env.clone().unwrap();

@@ -20,6 +20,11 @@ pub const SYNC_OPTIONS_ANNOTATION: &str = "argocd.argoproj.io/sync-options";
 /// Deleting an Application with this finalizer deletes what it deployed (cascade).
 pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
 
+/// `notifications.argoproj.io/subscribe.<trigger>.<service>`: who hears of a trigger.
+pub fn subscribe_annotation(trigger: &str, service: &str) -> String {
+    format!("notifications.argoproj.io/subscribe.{trigger}.{service}")
+}
+
 string_enum! {
     /// The sync phase a hook runs in.
     pub enum HookPhase {
@@ -139,6 +144,99 @@ pub enum ClusterRef {
     Server(String),
     /// The name of a cluster registered in Argo CD.
     Name(String),
+}
+
+string_enum! {
+    /// `spec.syncWindows[].kind`: lower-case, as Argo CD checks it.
+    pub enum SyncWindowKind {
+        Allow => "allow",
+        Deny => "deny",
+    }
+}
+
+/// AppProject: what an Application may deploy, from where, to where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AppProjectSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub source_repos: Vec<String>,
+    pub destinations: Vec<ProjectDestination>,
+    /// Cluster-scoped kinds an Application may manage; empty means none.
+    #[serde(default)]
+    pub cluster_resource_whitelist: Vec<GroupKind>,
+    /// Namespaced kinds an Application may manage.
+    #[serde(default)]
+    pub namespace_resource_whitelist: Vec<GroupKind>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sync_windows: Vec<SyncWindow>,
+}
+
+impl AppProjectSpec {
+    /// Whether Argo CD lets an Application of this project deploy to
+    /// `namespace` of `cluster` (exact names, or `*` for any).
+    pub fn permits_destination(&self, cluster: &ClusterRef, namespace: &str) -> bool {
+        let matches = |pattern: &str, value: &str| pattern == "*" || pattern == value;
+        self.destinations.iter().any(|d| {
+            let cluster_ok = match (&d.cluster, cluster) {
+                (ClusterRef::Server(p), ClusterRef::Server(v))
+                | (ClusterRef::Name(p), ClusterRef::Name(v)) => matches(p, v),
+                _ => false,
+            };
+            cluster_ok && matches(&d.namespace, namespace)
+        })
+    }
+
+    /// Whether the project lets an Application manage `(group, kind)`.
+    pub fn permits_kind(&self, group: &str, kind: &str, namespaced: bool) -> bool {
+        let list =
+            if namespaced { &self.namespace_resource_whitelist } else { &self.cluster_resource_whitelist };
+        list.iter().any(|gk| gk.group == group && gk.kind == kind)
+    }
+}
+
+impl CustomResourceSpec for AppProjectSpec {
+    const API_VERSION: &'static str = "argoproj.io/v1alpha1";
+    const KIND: &'static str = "AppProject";
+}
+
+pub type AppProject = CustomResource<AppProjectSpec>;
+
+/// A destination an AppProject allows: one cluster (by server or name) and one namespace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ProjectDestination {
+    #[serde(flatten)]
+    pub cluster: ClusterRef,
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupKind {
+    /// `""` for the core API group.
+    pub group: String,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SyncWindow {
+    pub kind: SyncWindowKind,
+    /// A cron expression: when the window opens.
+    pub schedule: String,
+    /// How long it stays open, as a Go duration (`2h`).
+    pub duration: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applications: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clusters: Vec<String>,
+    /// Whether manual syncs may bypass the window.
+    #[serde(default)]
+    pub manual_sync: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 impl ClusterRef {
@@ -261,6 +359,120 @@ mod tests {
         assert_eq!(v["spec"]["syncPolicy"]["syncOptions"][0], "PruneLast=true");
         assert_eq!(v["spec"]["syncPolicy"]["retry"]["backoff"]["maxDuration"], "3m");
         assert!(v["spec"].get("ignoreDifferences").is_none());
+    }
+
+    #[test]
+    fn app_project_matches_the_documented_example() {
+        // The shape of the AppProject example in Argo CD's declarative-setup
+        // documentation, reduced to the fields this crate emits.
+        let documented = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: AppProject
+metadata:
+  name: my-project
+  namespace: argocd
+spec:
+  description: Example Project
+  sourceRepos:
+  - https://github.com/argoproj/argocd-example-apps.git
+  destinations:
+  - namespace: guestbook
+    server: https://kubernetes.default.svc
+  clusterResourceWhitelist:
+  - group: ''
+    kind: Namespace
+  namespaceResourceWhitelist:
+  - group: apps
+    kind: Deployment
+  syncWindows:
+  - kind: allow
+    schedule: 10 1 * * *
+    duration: 1h
+    applications:
+    - '*-prod'
+    manualSync: true
+    timeZone: Europe/Amsterdam
+"#;
+        let project: AppProject = crate::yaml::from_str(documented).unwrap();
+        assert_eq!(project.spec.destinations[0].cluster, ClusterRef::in_cluster());
+        assert_eq!(project.spec.sync_windows[0].kind, SyncWindowKind::Allow);
+        let back = serde_json::to_value(&project).unwrap();
+        let want: serde_json::Value = crate::yaml::from_str(documented).unwrap();
+        assert_eq!(back, want, "serializes to exactly the documented field names");
+    }
+
+    #[test]
+    fn application_matches_the_documented_example() {
+        // The guestbook Application of Argo CD's declarative-setup
+        // documentation, with the sync policy of its automated-sync page.
+        let documented = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: guestbook
+  namespace: argocd
+  finalizers:
+  - resources-finalizer.argocd.argoproj.io
+spec:
+  project: default
+  source:
+    repoURL: https://github.com/argoproj/argocd-example-apps.git
+    targetRevision: HEAD
+    path: guestbook
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: guestbook
+  syncPolicy:
+    automated:
+      prune: true
+      selfHeal: true
+    syncOptions:
+    - CreateNamespace=true
+    retry:
+      limit: 5
+      backoff:
+        duration: 5s
+        factor: 2
+        maxDuration: 3m
+  ignoreDifferences:
+  - group: apps
+    kind: Deployment
+    jsonPointers:
+    - /spec/replicas
+"#;
+        let app: Application = crate::yaml::from_str(documented).unwrap();
+        let back = serde_json::to_value(&app).unwrap();
+        let want: serde_json::Value = crate::yaml::from_str(documented).unwrap();
+        assert_eq!(back, want, "serializes to exactly the documented field names");
+    }
+
+    #[test]
+    fn a_project_permits_only_its_destinations() {
+        let spec = AppProjectSpec {
+            description: None,
+            source_repos: vec!["https://example.com/r.git".into()],
+            destinations: vec![ProjectDestination {
+                cluster: ClusterRef::in_cluster(),
+                namespace: "app-dev".into(),
+            }],
+            cluster_resource_whitelist: vec![GroupKind { group: "".into(), kind: "Namespace".into() }],
+            namespace_resource_whitelist: vec![GroupKind { group: "apps".into(), kind: "Deployment".into() }],
+            sync_windows: vec![],
+        };
+        assert!(spec.permits_destination(&ClusterRef::in_cluster(), "app-dev"));
+        assert!(!spec.permits_destination(&ClusterRef::in_cluster(), "app-prod"));
+        assert!(!spec.permits_destination(&ClusterRef::Server("https://prod:6443".into()), "app-dev"));
+        assert!(!spec.permits_destination(&ClusterRef::Name("in-cluster".into()), "app-dev"));
+        assert!(spec.permits_kind("", "Namespace", false));
+        assert!(!spec.permits_kind("rbac.authorization.k8s.io", "ClusterRole", false));
+        assert!(spec.permits_kind("apps", "Deployment", true));
+        assert!(!spec.permits_kind("", "Secret", true));
+    }
+
+    #[test]
+    fn a_sync_window_kind_is_lower_case() {
+        assert!(serde_json::from_value::<SyncWindowKind>("Allow".into()).is_err());
+        assert_eq!(serde_json::to_value(SyncWindowKind::Deny).unwrap(), "deny");
     }
 
     #[test]

@@ -103,12 +103,54 @@ pub struct ExternalSecretData {
     pub remote_ref: RemoteRef,
 }
 
+string_enum! {
+    pub enum ConversionStrategy {
+        Default => "Default",
+        Unicode => "Unicode",
+    }
+}
+
+string_enum! {
+    pub enum DecodingStrategy {
+        None => "None",
+        Auto => "Auto",
+        Base64 => "Base64",
+        Base64Url => "Base64URL",
+    }
+}
+
+string_enum! {
+    pub enum MetadataPolicy {
+        None => "None",
+        Fetch => "Fetch",
+    }
+}
+
+/// A key in the provider. The three strategies are written out with their
+/// upstream defaults: the API server would add them anyway, and Argo CD
+/// would otherwise show the ExternalSecret as out of sync forever.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RemoteRef {
     pub key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub property: Option<String>,
+    pub conversion_strategy: ConversionStrategy,
+    pub decoding_strategy: DecodingStrategy,
+    pub metadata_policy: MetadataPolicy,
+}
+
+impl RemoteRef {
+    /// `property` of `key`, with the upstream default strategies.
+    pub fn property(key: &str, property: &str) -> Self {
+        RemoteRef {
+            key: key.into(),
+            property: Some(property.into()),
+            conversion_strategy: ConversionStrategy::Default,
+            decoding_strategy: DecodingStrategy::None,
+            metadata_policy: MetadataPolicy::None,
+        }
+    }
 }
 
 impl ExternalSecretSpec {

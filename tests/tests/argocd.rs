@@ -1,0 +1,134 @@
+//! The Argo CD side of the ClinicFlow tree: one instance per cluster, a root
+//! Application to bootstrap it, least-privilege projects, sync policies.
+
+use gitops_core::crd::argocd::{AppProject, Application, ClusterRef, SyncOption, SyncWindowKind};
+use gitops_core::yaml;
+use pretty_assertions::assert_eq;
+use workspace_tests::{clinicflow_objects, clinicflow_tree, text};
+
+const REPO: &str = "https://github.com/bludivehub/clinicflow-gitops.git";
+
+fn app(env: &str, file: &str) -> Application {
+    yaml::from_str(text(&clinicflow_tree(), &format!("argocd/{env}/{file}"))).unwrap()
+}
+
+fn project(env: &str) -> AppProject {
+    yaml::from_str(text(&clinicflow_tree(), &format!("argocd/{env}/apps/appproject-clinicflow-{env}.yaml")))
+        .unwrap()
+}
+
+#[test]
+fn each_environment_application_syncs_its_directory_with_its_policy() {
+    for (env, automated) in [("dev", Some((true, true))), ("staging", Some((true, false))), ("prod", None)] {
+        let app = app(env, &format!("apps/application-clinicflow-{env}.yaml"));
+        assert_eq!(app.spec.project, format!("clinicflow-{env}"));
+        assert_eq!(app.spec.source.repo_url, REPO);
+        assert_eq!(app.spec.source.path, format!("deploy/{env}"));
+        assert_eq!(
+            app.spec.destination.cluster,
+            ClusterRef::in_cluster(),
+            "each cluster runs its own Argo CD"
+        );
+        assert_eq!(app.spec.destination.namespace, format!("clinicflow-{env}"));
+        let policy = app.spec.sync_policy.unwrap();
+        assert_eq!(policy.automated.map(|a| (a.prune, a.self_heal)), automated, "{env}");
+        assert_eq!(policy.sync_options, [SyncOption::CreateNamespace, SyncOption::PruneLast]);
+        let retry = policy.retry.as_ref().unwrap();
+        let backoff = retry.backoff.as_ref().unwrap();
+        assert_eq!((retry.limit, backoff.duration.as_str(), backoff.factor), (3, "5s", 2));
+        let annotations = app.metadata.annotations.unwrap();
+        assert_eq!(
+            annotations["notifications.argoproj.io/subscribe.on-sync-failed.slack"],
+            "clinicflow-deploys"
+        );
+    }
+}
+
+#[test]
+fn production_never_syncs_automatically_and_only_inside_its_window() {
+    let app = app("prod", "apps/application-clinicflow-prod.yaml");
+    assert!(app.spec.sync_policy.unwrap().automated.is_none());
+    let windows = project("prod").spec.sync_windows;
+    assert_eq!(windows.len(), 1);
+    assert_eq!(windows[0].kind, SyncWindowKind::Allow);
+    assert!(!windows[0].manual_sync, "outside the window even manual syncs are refused");
+    assert_eq!(windows[0].applications, ["*"]);
+    assert!(project("dev").spec.sync_windows.is_empty() && project("staging").spec.sync_windows.is_empty());
+}
+
+#[test]
+fn projects_allow_only_the_repository_the_environment_and_the_kinds_it_renders() {
+    let envs = clinicflow_objects();
+    for (profile, objects) in &envs {
+        let env = profile.name.as_str();
+        let spec = project(env).spec;
+        assert_eq!(spec.source_repos, [REPO]);
+        assert!(spec.permits_destination(&ClusterRef::in_cluster(), &format!("clinicflow-{env}")));
+        for (other, _) in envs.iter().filter(|(p, _)| p.name != profile.name) {
+            let ns = other.namespace.as_str();
+            assert!(!spec.permits_destination(&ClusterRef::in_cluster(), ns), "{env} project allows {ns}");
+        }
+        assert!(!spec.permits_destination(&ClusterRef::in_cluster(), "kube-system"));
+        let cluster_kinds: Vec<_> =
+            spec.cluster_resource_whitelist.iter().map(|gk| gk.kind.as_str()).collect();
+        assert_eq!(cluster_kinds, ["Namespace"]);
+        for o in objects {
+            let (group, kind) = o.group_kind();
+            assert!(spec.permits_kind(group, kind, o.namespace().is_some()), "{env}: {kind}");
+        }
+        // Nothing more than what is rendered: every whitelisted kind is used.
+        for gk in &spec.namespace_resource_whitelist {
+            assert!(
+                objects.iter().any(|o| o.group_kind() == (gk.group.as_str(), gk.kind.as_str())),
+                "{gk:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_root_application_bootstraps_each_instance_in_one_apply() {
+    let tree = clinicflow_tree();
+    for env in ["dev", "staging", "prod"] {
+        let root = app(env, "bootstrap/application-clinicflow-root.yaml");
+        assert_eq!(root.spec.source.path, format!("deploy/argocd/{env}/apps"));
+        assert_eq!(root.spec.project, "clinicflow-bootstrap");
+        assert_eq!(root.spec.destination.namespace, "argocd");
+        assert!(
+            root.metadata.finalizers.is_none(),
+            "deleting the root must not cascade into the environments"
+        );
+        let auto = root.spec.sync_policy.unwrap().automated.unwrap();
+        assert!(!auto.prune && auto.self_heal);
+        let bootstrap: AppProject = yaml::from_str(text(
+            &tree,
+            &format!("argocd/{env}/bootstrap/appproject-clinicflow-bootstrap.yaml"),
+        ))
+        .unwrap();
+        assert!(bootstrap.spec.permits_destination(&ClusterRef::in_cluster(), "argocd"));
+        assert!(!bootstrap.spec.permits_destination(&ClusterRef::in_cluster(), &format!("clinicflow-{env}")));
+        assert!(bootstrap.spec.cluster_resource_whitelist.is_empty());
+        // Every Application the root syncs names a project the root also syncs.
+        let prefix = format!("argocd/{env}/apps/application-");
+        for path in tree.paths().filter(|p| p.starts_with(&prefix)) {
+            let child: Application = yaml::from_str(text(&tree, path)).unwrap();
+            let project = format!("argocd/{env}/apps/appproject-{}.yaml", child.spec.project);
+            assert!(tree.get(&project).is_some(), "{path} needs {project}");
+        }
+    }
+}
+
+#[test]
+fn argo_cd_configuration_restores_application_health_and_keeps_tokens_out() {
+    let tree = clinicflow_tree();
+    for env in ["dev", "staging", "prod"] {
+        let cm = text(&tree, &format!("argocd/{env}/apps/configmap-argocd-cm.yaml"));
+        assert!(cm.contains("resource.customizations.health.argoproj.io_Application"));
+        assert!(cm.contains("hs.status = obj.status.health.status"));
+        let notifications = text(&tree, &format!("argocd/{env}/apps/configmap-argocd-notifications-cm.yaml"));
+        assert!(notifications.contains("token: $slack-token"), "the token is a reference to the secret");
+        for key in ["trigger.on-sync-failed", "trigger.on-health-degraded", "template.app-sync-failed"] {
+            assert!(notifications.contains(key), "{key}");
+        }
+    }
+}
