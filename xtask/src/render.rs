@@ -1,0 +1,58 @@
+//! `cargo xtask render`: reads the release pins, renders every environment
+//! through the typed builders, lays the objects out and writes the tree
+//! atomically; with `--check`, compares it with what is on disk and writes
+//! nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use gitops_tree::Tree;
+use gitops_tree::disk::{self, Outcome};
+use gitops_tree::pipeline::{Paths, render_platform};
+
+use crate::{CmdResult, DEPLOY_DIR, RELEASES_DIR};
+
+#[derive(clap::Args)]
+pub struct RenderArgs {
+    /// Write the tree here instead of <root>/deploy.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Write nothing; list every file that differs and exit 1 if any does.
+    #[arg(long)]
+    check: bool,
+}
+
+/// The ClinicFlow tree as the sources at `root` render it.
+pub fn render_tree(root: &Path) -> Result<Tree, Vec<String>> {
+    let paths = Paths { root, releases: RELEASES_DIR, deploy: DEPLOY_DIR };
+    render_platform(&clinicflow::platform(), &clinicflow::environments(), &paths)
+}
+
+pub fn run(root: &Path, RenderArgs { out, check }: RenderArgs) -> CmdResult {
+    let tree = render_tree(root)?;
+    let dest = out.unwrap_or_else(|| root.join(DEPLOY_DIR));
+    let io_err = |e: std::io::Error| vec![format!("{}: {e}", dest.display())];
+    if check {
+        let drift = disk::compare(&tree, &disk::read_tree(&dest).map_err(io_err)?);
+        if drift.is_empty() {
+            println!("{}: up to date ({} files)", dest.display(), tree.len());
+            return Ok(ExitCode::SUCCESS);
+        }
+        for d in &drift {
+            println!("{d}");
+        }
+        println!(
+            "{}: {} file(s) differ from what the sources render; run `cargo xtask render` and commit the result",
+            dest.display(),
+            drift.len()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let outcome = disk::write_atomically(&tree, &dest).map_err(io_err)?;
+    let verb = match outcome {
+        Outcome::Unchanged => "unchanged",
+        Outcome::Replaced => "written",
+    };
+    println!("{}: {verb}, {} files, {} bytes", dest.display(), tree.len(), tree.total_bytes());
+    Ok(ExitCode::SUCCESS)
+}
