@@ -17,8 +17,11 @@ pub fn root() -> PathBuf {
 /// The full ClinicFlow tree, as `cargo xtask render` lays it out.
 pub fn clinicflow_tree() -> Tree {
     let root = root();
-    let paths = Paths { root: &root, releases: "releases", deploy: "deploy" };
-    render_platform(&clinicflow::platform(), &clinicflow::environments(), &paths).expect("ClinicFlow renders")
+    let paths = Paths { root: &root, releases: "releases", policies: "policies", deploy: "deploy" };
+    let rendered = render_platform(&clinicflow::platform(), &clinicflow::environments(), &paths)
+        .expect("ClinicFlow renders");
+    assert_eq!(rendered.report.blocking(), 0, "{}", rendered.report.to_text());
+    rendered.tree
 }
 
 /// The release pins committed for `env`.

@@ -8,8 +8,14 @@ use pretty_assertions::assert_eq;
 #[test]
 fn the_minimal_example_renders_one_service_in_one_environment() {
     let root = workspace_tests::root().join("examples/minimal");
-    let paths = Paths { root: Path::new(&root), releases: "releases", deploy: "deploy" };
-    let render = || render_platform(&minimal_example::platform(), &[minimal_example::dev()], &paths).unwrap();
+    let paths =
+        Paths { root: Path::new(&root), releases: "releases", policies: "policies", deploy: "deploy" };
+    let render = || {
+        let rendered =
+            render_platform(&minimal_example::platform(), &[minimal_example::dev()], &paths).unwrap();
+        assert_eq!(rendered.report.findings, [], "the starting point is policy clean");
+        rendered.tree
+    };
     let tree = render();
     assert_eq!(tree, render(), "deterministic");
     let files: Vec<&str> = tree.paths().collect();

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's command line. One module per subcommand;
 //! this file only parses arguments and dispatches.
 
+mod check;
 mod render;
 
 use std::path::{Path, PathBuf};
@@ -12,6 +13,8 @@ use clap::{Parser, Subcommand};
 pub const DEPLOY_DIR: &str = "deploy";
 /// Where the release pins live, one file per environment.
 pub const RELEASES_DIR: &str = "releases";
+/// Where the Rego policies live.
+pub const POLICIES_DIR: &str = "policies";
 
 /// A subcommand's outcome: an exit code, or the errors to print (exit 1).
 pub type CmdResult = Result<ExitCode, Vec<String>>;
@@ -30,6 +33,8 @@ struct Cli {
 enum Command {
     /// Render every environment into deploy/ (or --out DIR).
     Render(render::RenderArgs),
+    /// Run the policy check over every environment and report the findings.
+    Check(check::CheckArgs),
 }
 
 fn workspace_root() -> PathBuf {
@@ -41,6 +46,7 @@ fn main() -> ExitCode {
     let root = cli.root.unwrap_or_else(workspace_root);
     let result = match cli.command {
         Command::Render(args) => render::run(&root, args),
+        Command::Check(args) => check::run(&root, args),
     };
     match result {
         Ok(code) => code,

@@ -1,16 +1,16 @@
 //! `cargo xtask render`: reads the release pins, renders every environment
-//! through the typed builders, lays the objects out and writes the tree
-//! atomically; with `--check`, compares it with what is on disk and writes
-//! nothing.
+//! through the typed builders, checks it against the policies, lays the
+//! objects out and writes the tree atomically; with `--check`, compares it
+//! with what is on disk and writes nothing. A blocking policy finding stops
+//! the render before anything is written.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use gitops_tree::Tree;
 use gitops_tree::disk::{self, Outcome};
-use gitops_tree::pipeline::{Paths, render_platform};
+use gitops_tree::pipeline::{Paths, Rendered, render_platform};
 
-use crate::{CmdResult, DEPLOY_DIR, RELEASES_DIR};
+use crate::{CmdResult, DEPLOY_DIR, POLICIES_DIR, RELEASES_DIR};
 
 #[derive(clap::Args)]
 pub struct RenderArgs {
@@ -22,14 +22,23 @@ pub struct RenderArgs {
     check: bool,
 }
 
-/// The ClinicFlow tree as the sources at `root` render it.
-pub fn render_tree(root: &Path) -> Result<Tree, Vec<String>> {
-    let paths = Paths { root, releases: RELEASES_DIR, deploy: DEPLOY_DIR };
+/// The ClinicFlow tree and its policy report, as the sources at `root` render it.
+pub fn render_checked(root: &Path) -> Result<Rendered, Vec<String>> {
+    let paths = Paths { root, releases: RELEASES_DIR, policies: POLICIES_DIR, deploy: DEPLOY_DIR };
     render_platform(&clinicflow::platform(), &clinicflow::environments(), &paths)
 }
 
 pub fn run(root: &Path, RenderArgs { out, check }: RenderArgs) -> CmdResult {
-    let tree = render_tree(root)?;
+    let Rendered { tree, report } = render_checked(root)?;
+    if !report.findings.is_empty() {
+        eprint!("{}", report.to_text());
+    }
+    let blocking = report.blocking();
+    if blocking > 0 {
+        return Err(vec![format!(
+            "{blocking} blocking policy finding(s); change the sources, or waive a finding in the environment's profile with a reason"
+        )]);
+    }
     let dest = out.unwrap_or_else(|| root.join(DEPLOY_DIR));
     let io_err = |e: std::io::Error| vec![format!("{}: {e}", dest.display())];
     if check {

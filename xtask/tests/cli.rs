@@ -126,3 +126,33 @@ fn out_writes_elsewhere_and_leaves_deploy_alone() {
     assert!(!root.join("deploy").exists());
     fs::remove_dir_all(root).unwrap();
 }
+
+#[test]
+fn a_rego_policy_in_policies_stops_the_render() {
+    let root = scratch("rego");
+    assert!(xtask(&root, &["render"]).status.success());
+    let before = read_tree(&root.join("deploy")).unwrap();
+    fs::create_dir_all(root.join("policies")).unwrap();
+    let policy = "package team\n\ndeny contains msg if {\n\tinput.kind == \"Ingress\"\n\tmsg := \"no Ingress without a WAF annotation\"\n}\n";
+    fs::write(root.join("policies/waf.rego"), policy).unwrap();
+
+    let out = xtask(&root, &["render"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("rego/team: no Ingress without a WAF annotation (policies/waf.rego)"), "{err}");
+    assert!(err.contains("Ingress clinicflow (deploy/prod/ingress-clinicflow.yaml)"), "{err}");
+    assert!(err.contains("3 blocking policy finding(s)"), "{err}");
+    assert_eq!(read_tree(&root.join("deploy")).unwrap(), before);
+
+    let sarif = xtask(&root, &["check", "--format", "sarif"]);
+    assert_eq!(sarif.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&sarif.stdout);
+    assert!(text.contains("\"version\": \"2.1.0\"") && text.contains("\"ruleId\": \"rego/team\""), "{text}");
+
+    fs::write(root.join("policies/waf.rego"), "package team\n\ndeny[msg] {\n\tmsg := 1\n}\n").unwrap();
+    let out = xtask(&root, &["render"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("policies/waf.rego:3:"), "{}", stderr(&out));
+    assert_eq!(read_tree(&root.join("deploy")).unwrap(), before);
+    fs::remove_dir_all(root).unwrap();
+}

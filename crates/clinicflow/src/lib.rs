@@ -162,6 +162,8 @@ pub fn dev() -> EnvironmentProfile {
         api: WorkloadSizing { replicas: 1, resources: resources(100, 128, 500, 256) },
         web: WorkloadSizing { replicas: 1, resources: resources(100, 128, 500, 256) },
         migration: resources(100, 128, 500, 256),
+        compliance: None,
+        waivers: vec![],
     }
 }
 
@@ -185,6 +187,8 @@ pub fn staging() -> EnvironmentProfile {
         api: WorkloadSizing { replicas: 2, resources: resources(200, 256, 1000, 512) },
         web: WorkloadSizing { replicas: 2, resources: resources(200, 256, 1000, 512) },
         migration: resources(100, 256, 500, 512),
+        compliance: None,
+        waivers: vec![],
     }
 }
 
@@ -209,6 +213,8 @@ pub fn prod() -> EnvironmentProfile {
         api: WorkloadSizing { replicas: 3, resources: resources(250, 384, 1000, 768) },
         web: WorkloadSizing { replicas: 3, resources: resources(250, 384, 1000, 768) },
         migration: resources(100, 256, 500, 512),
+        compliance: Some(name!("hipaa")),
+        waivers: vec![],
     }
 }
 

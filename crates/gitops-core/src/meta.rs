@@ -97,7 +97,12 @@ pub struct Labels {
     pub component: Component,
     pub part_of: Name,
     pub version: Option<String>,
+    /// The environment's `compliance` label value, if it names one.
+    pub compliance: Option<Name>,
 }
+
+/// The label that marks objects under a compliance regime (seed 002).
+pub const LABEL_COMPLIANCE: &str = "compliance";
 
 impl Labels {
     pub fn selector(&self) -> BTreeMap<String, String> {
@@ -114,6 +119,9 @@ impl Labels {
         labels.insert(LABEL_MANAGED_BY.into(), MANAGED_BY.into());
         if let Some(version) = &self.version {
             labels.insert(LABEL_VERSION.into(), version.clone());
+        }
+        if let Some(compliance) = &self.compliance {
+            labels.insert(LABEL_COMPLIANCE.into(), compliance.to_string());
         }
         labels
     }
@@ -161,6 +169,7 @@ mod tests {
             component: Component::Api,
             part_of: name!("clinicflow"),
             version: Some("sha-1a2b3c4".into()),
+            compliance: None,
         };
         let all = labels.all();
         for (k, v) in labels.selector() {

@@ -1,9 +1,9 @@
 //! The typed objects of a rendered environment.
 
 use k8s_openapi::Resource;
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PodTemplateSpec, Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Serialize, Serializer};
@@ -19,10 +19,13 @@ use crate::meta::{SYNC_WAVE_ANNOTATION, SyncWave};
 pub enum Object {
     Namespace(Box<Namespace>),
     ConfigMap(Box<ConfigMap>),
+    Secret(Box<Secret>),
     Service(Box<Service>),
     Deployment(Box<Deployment>),
     StatefulSet(Box<StatefulSet>),
     Job(Box<Job>),
+    CronJob(Box<CronJob>),
+    DaemonSet(Box<DaemonSet>),
     Ingress(Box<Ingress>),
     ExternalSecret(Box<ExternalSecret>),
     Application(Box<Application>),
@@ -34,10 +37,13 @@ impl Object {
         match self {
             Object::Namespace(_) => Namespace::API_VERSION,
             Object::ConfigMap(_) => ConfigMap::API_VERSION,
+            Object::Secret(_) => Secret::API_VERSION,
             Object::Service(_) => Service::API_VERSION,
             Object::Deployment(_) => Deployment::API_VERSION,
             Object::StatefulSet(_) => StatefulSet::API_VERSION,
             Object::Job(_) => Job::API_VERSION,
+            Object::CronJob(_) => CronJob::API_VERSION,
+            Object::DaemonSet(_) => DaemonSet::API_VERSION,
             Object::Ingress(_) => Ingress::API_VERSION,
             Object::ExternalSecret(_) => ExternalSecretSpec::API_VERSION,
             Object::Application(_) => ApplicationSpec::API_VERSION,
@@ -49,10 +55,13 @@ impl Object {
         match self {
             Object::Namespace(_) => Namespace::KIND,
             Object::ConfigMap(_) => ConfigMap::KIND,
+            Object::Secret(_) => Secret::KIND,
             Object::Service(_) => Service::KIND,
             Object::Deployment(_) => Deployment::KIND,
             Object::StatefulSet(_) => StatefulSet::KIND,
             Object::Job(_) => Job::KIND,
+            Object::CronJob(_) => CronJob::KIND,
+            Object::DaemonSet(_) => DaemonSet::KIND,
             Object::Ingress(_) => Ingress::KIND,
             Object::ExternalSecret(_) => ExternalSecretSpec::KIND,
             Object::Application(_) => ApplicationSpec::KIND,
@@ -64,10 +73,13 @@ impl Object {
         match self {
             Object::Namespace(o) => &o.metadata,
             Object::ConfigMap(o) => &o.metadata,
+            Object::Secret(o) => &o.metadata,
             Object::Service(o) => &o.metadata,
             Object::Deployment(o) => &o.metadata,
             Object::StatefulSet(o) => &o.metadata,
             Object::Job(o) => &o.metadata,
+            Object::CronJob(o) => &o.metadata,
+            Object::DaemonSet(o) => &o.metadata,
             Object::Ingress(o) => &o.metadata,
             Object::ExternalSecret(o) => &o.metadata,
             Object::Application(o) => &o.metadata,
@@ -81,6 +93,41 @@ impl Object {
 
     pub fn namespace(&self) -> Option<&str> {
         self.metadata().namespace.as_deref()
+    }
+
+    /// The pod template of a pod-bearing kind (Deployment, StatefulSet,
+    /// DaemonSet, Job, CronJob); `None` for every other kind.
+    pub fn pod_template(&self) -> Option<&PodTemplateSpec> {
+        match self {
+            Object::Deployment(o) => o.spec.as_ref().map(|s| &s.template),
+            Object::StatefulSet(o) => o.spec.as_ref().map(|s| &s.template),
+            Object::DaemonSet(o) => o.spec.as_ref().map(|s| &s.template),
+            Object::Job(o) => o.spec.as_ref().map(|s| &s.template),
+            Object::CronJob(o) => {
+                o.spec.as_ref().and_then(|s| s.job_template.spec.as_ref()).map(|s| &s.template)
+            }
+            _ => None,
+        }
+    }
+
+    /// Mutable access to the metadata, for post-processing such as labels a
+    /// profile adds to every object.
+    pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
+        match self {
+            Object::Namespace(o) => &mut o.metadata,
+            Object::ConfigMap(o) => &mut o.metadata,
+            Object::Secret(o) => &mut o.metadata,
+            Object::Service(o) => &mut o.metadata,
+            Object::Deployment(o) => &mut o.metadata,
+            Object::StatefulSet(o) => &mut o.metadata,
+            Object::Job(o) => &mut o.metadata,
+            Object::CronJob(o) => &mut o.metadata,
+            Object::DaemonSet(o) => &mut o.metadata,
+            Object::Ingress(o) => &mut o.metadata,
+            Object::ExternalSecret(o) => &mut o.metadata,
+            Object::Application(o) => &mut o.metadata,
+            Object::AppProject(o) => &mut o.metadata,
+        }
     }
 
     /// `(group, kind)`, the way RBAC and Argo CD AppProjects name a kind.
@@ -101,10 +148,13 @@ impl Serialize for Object {
         match self {
             Object::Namespace(o) => o.serialize(s),
             Object::ConfigMap(o) => o.serialize(s),
+            Object::Secret(o) => o.serialize(s),
             Object::Service(o) => o.serialize(s),
             Object::Deployment(o) => o.serialize(s),
             Object::StatefulSet(o) => o.serialize(s),
             Object::Job(o) => o.serialize(s),
+            Object::CronJob(o) => o.serialize(s),
+            Object::DaemonSet(o) => o.serialize(s),
             Object::Ingress(o) => o.serialize(s),
             Object::ExternalSecret(o) => o.serialize(s),
             Object::Application(o) => o.serialize(s),
@@ -126,10 +176,13 @@ macro_rules! from_object {
 from_object!(
     Namespace(Namespace),
     ConfigMap(ConfigMap),
+    Secret(Secret),
     Service(Service),
     Deployment(Deployment),
     StatefulSet(StatefulSet),
     Job(Job),
+    CronJob(CronJob),
+    DaemonSet(DaemonSet),
     Ingress(Ingress),
     ExternalSecret(ExternalSecret),
     Application(Application),

@@ -49,6 +49,21 @@ pub struct EnvironmentProfile {
     pub web: WorkloadSizing,
     /// Resources of a migration job.
     pub migration: Resources,
+    /// The value of the `compliance` label every object carries (seed 002:
+    /// production objects must have one), or `None`.
+    pub compliance: Option<Name>,
+    /// Policy findings this environment accepts, each with its reason.
+    pub waivers: Vec<Waiver>,
+}
+
+/// Accepts one policy finding: rule `rule` on the object `kind`/`name`.
+/// Waived findings are still reported, marked with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiver {
+    pub rule: &'static str,
+    pub kind: &'static str,
+    pub name: &'static str,
+    pub reason: &'static str,
 }
 
 /// Where Argo CD reads the rendered tree from.

@@ -131,6 +131,40 @@ fn check_namespaces(env: &EnvironmentObjects) -> Result<(), LayoutError> {
     Ok(())
 }
 
+/// One directory of an environment: its path, the service that owns it
+/// (`None` for the whole environment or its shared objects), its objects.
+pub struct EnvDir<'r> {
+    pub path: String,
+    pub service: Option<&'r Name>,
+    pub objects: Vec<&'r Object>,
+}
+
+/// The directories of one environment in the platform's topology.
+pub fn environment_dirs<'r>(
+    platform: &Platform,
+    env_name: &str,
+    render: &'r EnvironmentRender,
+) -> Result<Vec<EnvDir<'r>>, LayoutError> {
+    Ok(match platform.topology {
+        Topology::PerEnvironment => {
+            vec![EnvDir { path: env_name.to_owned(), service: None, objects: render.objects().collect() }]
+        }
+        Topology::PerService => {
+            let shared = render.shared.iter().collect();
+            let mut dirs =
+                vec![EnvDir { path: format!("{env_name}/{SHARED_DIR}"), service: None, objects: shared }];
+            for (service, objects) in &render.services {
+                if service.as_str() == SHARED_DIR {
+                    return Err(LayoutError::ServiceName(service.to_string()));
+                }
+                let path = format!("{env_name}/{service}");
+                dirs.push(EnvDir { path, service: Some(service), objects: objects.iter().collect() });
+            }
+            dirs
+        }
+    })
+}
+
 /// Lays out every environment of `platform`. `repo_dir` is where the tree
 /// sits in the Git repository (`deploy`), for the Applications' source paths.
 pub fn layout(platform: &Platform, envs: &[EnvironmentObjects], repo_dir: &str) -> Result<Tree, LayoutError> {
@@ -149,28 +183,16 @@ pub fn layout(platform: &Platform, envs: &[EnvironmentObjects], repo_dir: &str) 
         instance_git.entry(&profile.argocd.instance).or_insert(&profile.git);
         apps.push(argocd::environment_project(platform, profile, env.render.objects())?.into());
         let app_name = argocd::environment_app_name(platform, profile)?;
-        match platform.topology {
-            Topology::PerEnvironment => {
-                emit_dir(&mut tree, env_name, env.render.objects())?;
-                let path = format!("{repo_dir}/{env_name}");
-                apps.push(argocd::application(platform, profile, &app_name, &path)?.into());
-            }
-            Topology::PerService => {
-                let shared = format!("{env_name}/{SHARED_DIR}");
-                emit_dir(&mut tree, &shared, &env.render.shared)?;
-                let path = format!("{repo_dir}/{shared}");
-                apps.push(argocd::application(platform, profile, &app_name, &path)?.into());
-                for (service, objects) in &env.render.services {
-                    if service.as_str() == SHARED_DIR {
-                        return Err(LayoutError::ServiceName(service.to_string()));
-                    }
-                    let dir = format!("{env_name}/{service}");
-                    emit_dir(&mut tree, &dir, objects)?;
-                    let name = argocd::service_app_name(service, profile)?;
-                    let path = format!("{repo_dir}/{dir}");
-                    apps.push(argocd::application(platform, profile, &name, &path)?.into());
-                }
-            }
+        for dir in environment_dirs(platform, env_name, &env.render)? {
+            emit_dir(&mut tree, &dir.path, dir.objects)?;
+            // The directory's Application: the environment's own, or the service's.
+            let name = match dir.service {
+                None => app_name.clone(),
+                Some(service) => argocd::service_app_name(service, profile)?,
+            };
+            apps.push(
+                argocd::application(platform, profile, &name, &format!("{repo_dir}/{}", dir.path))?.into(),
+            );
         }
         if let Some(n) = &profile.argocd.notifications
             && !apps.iter().any(|o| o.name() == "argocd-notifications-cm")

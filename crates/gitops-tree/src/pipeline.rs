@@ -1,8 +1,10 @@
-//! The whole render of one platform: release files in, tree out.
+//! The whole render of one platform: release files and policies in, a
+//! checked tree out.
 //!
-//! Reads `<releases>/<env>.yaml` for every profile, renders each environment
-//! and lays the result out. Every environment is tried, so one run reports
-//! every error; nothing is written here.
+//! Reads `<releases>/<env>.yaml` for every profile, renders each
+//! environment, runs the policy check over every object (with the file it
+//! will be written to) and lays the result out. Every environment is tried,
+//! so one run reports every input error; nothing is written here.
 
 use std::fs;
 use std::path::Path;
@@ -11,28 +13,39 @@ use gitops_core::platform::Platform;
 use gitops_core::profile::EnvironmentProfile;
 use gitops_core::release::ReleasePins;
 use gitops_core::render_environment;
+use gitops_policy::{Environment, Policies, Report, Target};
 
-use crate::layout::{EnvironmentObjects, layout};
+use crate::layout::{EnvironmentObjects, environment_dirs, file_name, layout};
 use crate::tree::Tree;
 
 /// Where the inputs are and where the output goes in the repository.
 pub struct Paths<'a> {
-    /// The repository root; release files are read below it.
+    /// The repository root; release files and policies are read below it.
     pub root: &'a Path,
     /// Release files, relative to the root (`releases`).
     pub releases: &'a str,
+    /// Rego policies, relative to the root (`policies`); may not exist.
+    pub policies: &'a str,
     /// The rendered tree's place in the repository (`deploy`), which the
     /// Argo CD Applications point at.
     pub deploy: &'a str,
 }
 
-/// Renders `platform` in every environment of `profiles`. On failure, every
-/// error found, each naming its file or environment and the fix.
+/// A rendered tree and what the policy check found in it. Write the tree
+/// only when `report.blocking()` is zero.
+pub struct Rendered {
+    pub tree: Tree,
+    pub report: Report,
+}
+
+/// Renders `platform` in every environment of `profiles` and checks it. On
+/// failure, every input error found, each naming its file or environment.
 pub fn render_platform(
     platform: &Platform,
     profiles: &[EnvironmentProfile],
     paths: &Paths,
-) -> Result<Tree, Vec<String>> {
+) -> Result<Rendered, Vec<String>> {
+    let policies = Policies::load_dir(paths.root, paths.policies).map_err(|e| vec![e.to_string()])?;
     let services: Vec<_> = platform.services.iter().map(|s| s.name.clone()).collect();
     let mut errors = Vec::new();
     let mut envs = Vec::new();
@@ -51,5 +64,23 @@ pub fn render_platform(
     if !errors.is_empty() {
         return Err(errors);
     }
-    layout(platform, &envs, paths.deploy).map_err(|e| vec![e.to_string()])
+    let mut report = Report::default();
+    for env in &envs {
+        let dirs = environment_dirs(platform, env.profile.name.as_str(), &env.render)
+            .map_err(|e| vec![e.to_string()])?;
+        let targets = dirs
+            .iter()
+            .flat_map(|dir| {
+                dir.objects.iter().map(|o| Target {
+                    file: format!("{}/{}/{}", paths.deploy, dir.path, file_name(o)),
+                    object: o,
+                })
+            })
+            .collect();
+        let findings = gitops_policy::check(&Environment { profile: env.profile, targets }, &policies)
+            .map_err(|e| vec![e.to_string()])?;
+        report.findings.extend(findings);
+    }
+    let tree = layout(platform, &envs, paths.deploy).map_err(|e| vec![e.to_string()])?;
+    Ok(Rendered { tree, report })
 }

@@ -4,9 +4,16 @@ use std::collections::BTreeMap;
 
 /// Files keyed by a relative, `/`-separated path. A `BTreeMap`, so iteration
 /// (and so everything written or compared) is in path order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Tree {
     files: BTreeMap<String, Vec<u8>>,
+}
+
+/// Paths and sizes: a failing assertion on two trees stays readable.
+impl std::fmt::Debug for Tree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.files.iter().map(|(p, b)| (p, format!("{} bytes", b.len())))).finish()
+    }
 }
 
 impl Tree {

@@ -51,5 +51,7 @@ pub fn dev() -> EnvironmentProfile {
         api: WorkloadSizing { replicas: 1, resources: small(100, 128) },
         web: WorkloadSizing { replicas: 1, resources: small(100, 128) },
         migration: small(100, 128),
+        compliance: None,
+        waivers: vec![],
     }
 }

@@ -11,11 +11,15 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let paths = Paths { root, releases: "releases", deploy: "deploy" };
+    let paths = Paths { root, releases: "releases", policies: "policies", deploy: "deploy" };
     match render_platform(&minimal_example::platform(), &[minimal_example::dev()], &paths) {
-        Ok(tree) => match write_atomically(&tree, &out) {
+        Ok(rendered) if rendered.report.blocking() > 0 => {
+            eprint!("{}", rendered.report.to_text());
+            ExitCode::FAILURE
+        }
+        Ok(rendered) => match write_atomically(&rendered.tree, &out) {
             Ok(_) => {
-                println!("{}: {} files", out.display(), tree.len());
+                println!("{}: {} files", out.display(), rendered.tree.len());
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -35,6 +35,7 @@ impl Ctx<'_> {
             component,
             part_of: self.platform.name.clone(),
             version,
+            compliance: self.profile.compliance.clone(),
         }
     }
 
@@ -143,6 +144,9 @@ fn namespace(ctx: &Ctx) -> Namespace {
         (LABEL_PART_OF.to_owned(), ctx.platform.name.to_string()),
         (LABEL_MANAGED_BY.to_owned(), MANAGED_BY.to_owned()),
     ]);
+    if let Some(compliance) = &ctx.profile.compliance {
+        labels.insert(meta::LABEL_COMPLIANCE.to_owned(), compliance.to_string());
+    }
     for mode in ["enforce", "audit", "warn"] {
         labels.insert(format!("pod-security.kubernetes.io/{mode}"), "restricted".into());
     }
@@ -280,6 +284,8 @@ pub(crate) mod tests {
             api: WorkloadSizing { replicas: 2, resources: r },
             web: WorkloadSizing { replicas: 1, resources: r },
             migration: r,
+            compliance: None,
+            waivers: vec![],
         }
     }
 

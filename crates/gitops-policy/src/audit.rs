@@ -1,0 +1,574 @@
+//! The reference and start-order audit: what points at what, and whether it
+//! exists, and exists first. Indexes are built once per check, so every
+//! rule is linear in the number of objects (no pairwise scans).
+
+use std::collections::{HashMap, HashSet};
+
+use gitops_core::Object;
+use gitops_core::crd::argocd::HOOK_ANNOTATION;
+use gitops_core::meta::SYNC_WAVE_ANNOTATION;
+use k8s_openapi::api::core::v1::{Container, PodSpec};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::rules::{Rule, containers, pods};
+use crate::{Environment, Sink};
+
+/// The sync wave of an object: its annotation, or Argo CD's default 0.
+fn wave(o: &Object) -> i64 {
+    o.metadata()
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(SYNC_WAVE_ANNOTATION))
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(0)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Source {
+    Secret,
+    ConfigMap,
+}
+
+impl Source {
+    fn as_str(self) -> &'static str {
+        match self {
+            Source::Secret => "Secret",
+            Source::ConfigMap => "ConfigMap",
+        }
+    }
+}
+
+/// Something that makes a Secret or ConfigMap exist in the cluster.
+struct Producer<'e> {
+    index: usize,
+    keys: Vec<&'e str>,
+    /// Hosts the produced data points at (templates of an ExternalSecret).
+    templates: Vec<&'e str>,
+}
+
+/// A reference from a pod to a Secret or ConfigMap, and the key it reads.
+struct Reference<'e> {
+    source: Source,
+    name: &'e str,
+    key: Option<&'e str>,
+    optional: bool,
+}
+
+fn references(spec: &PodSpec) -> Vec<Reference<'_>> {
+    let mut refs = Vec::new();
+    for c in containers(spec) {
+        for e in c.env.iter().flatten() {
+            let Some(from) = &e.value_from else { continue };
+            if let Some(r) = &from.secret_key_ref {
+                refs.push(Reference {
+                    source: Source::Secret,
+                    name: &r.name,
+                    key: Some(&r.key),
+                    optional: r.optional == Some(true),
+                });
+            }
+            if let Some(r) = &from.config_map_key_ref {
+                refs.push(Reference {
+                    source: Source::ConfigMap,
+                    name: &r.name,
+                    key: Some(&r.key),
+                    optional: r.optional == Some(true),
+                });
+            }
+        }
+        for e in c.env_from.iter().flatten() {
+            if let Some(r) = &e.secret_ref {
+                refs.push(Reference {
+                    source: Source::Secret,
+                    name: &r.name,
+                    key: None,
+                    optional: r.optional == Some(true),
+                });
+            }
+            if let Some(r) = &e.config_map_ref {
+                refs.push(Reference {
+                    source: Source::ConfigMap,
+                    name: &r.name,
+                    key: None,
+                    optional: r.optional == Some(true),
+                });
+            }
+        }
+    }
+    for v in spec.volumes.iter().flatten() {
+        if let Some(s) = &v.secret {
+            let name = s.secret_name.as_deref().unwrap_or("");
+            let optional = s.optional == Some(true);
+            refs.push(Reference { source: Source::Secret, name, key: None, optional });
+            for item in s.items.iter().flatten() {
+                refs.push(Reference { source: Source::Secret, name, key: Some(&item.key), optional });
+            }
+        }
+        if let Some(cm) = &v.config_map {
+            let optional = cm.optional == Some(true);
+            refs.push(Reference { source: Source::ConfigMap, name: &cm.name, key: None, optional });
+            for item in cm.items.iter().flatten() {
+                refs.push(Reference {
+                    source: Source::ConfigMap,
+                    name: &cm.name,
+                    key: Some(&item.key),
+                    optional,
+                });
+            }
+        }
+        for p in v.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
+            if let Some(s) = &p.secret {
+                refs.push(Reference {
+                    source: Source::Secret,
+                    name: &s.name,
+                    key: None,
+                    optional: s.optional == Some(true),
+                });
+            }
+            if let Some(cm) = &p.config_map {
+                refs.push(Reference {
+                    source: Source::ConfigMap,
+                    name: &cm.name,
+                    key: None,
+                    optional: cm.optional == Some(true),
+                });
+            }
+        }
+    }
+    refs
+}
+
+/// Everything the audit looks up, built once.
+struct Index<'e> {
+    services: HashMap<&'e str, usize>,
+    producers: HashMap<(Source, &'e str), Producer<'e>>,
+    /// (label key, value) -> workloads whose pods carry it.
+    postings: HashMap<(&'e str, &'e str), Vec<usize>>,
+}
+
+impl<'e> Index<'e> {
+    fn build(env: &'e Environment) -> Self {
+        let mut services = HashMap::new();
+        let mut producers = HashMap::new();
+        let mut postings: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+        for (i, t) in env.targets.iter().enumerate() {
+            match t.object {
+                Object::Service(_) => {
+                    services.insert(t.object.name(), i);
+                }
+                Object::ExternalSecret(es) => {
+                    let templates = es
+                        .spec
+                        .target
+                        .template
+                        .iter()
+                        .flat_map(|t| t.data.values())
+                        .map(String::as_str)
+                        .collect();
+                    let p = Producer { index: i, keys: es.spec.target_keys(), templates };
+                    producers.insert((Source::Secret, es.spec.target.name.as_str()), p);
+                }
+                Object::Secret(s) => {
+                    let keys = s
+                        .data
+                        .iter()
+                        .flat_map(|d| d.keys())
+                        .chain(s.string_data.iter().flat_map(|d| d.keys()));
+                    let p = Producer {
+                        index: i,
+                        keys: keys.map(String::as_str).collect(),
+                        templates: Vec::new(),
+                    };
+                    producers.insert((Source::Secret, t.object.name()), p);
+                }
+                Object::ConfigMap(cm) => {
+                    let keys = cm
+                        .data
+                        .iter()
+                        .flat_map(|d| d.keys())
+                        .chain(cm.binary_data.iter().flat_map(|d| d.keys()));
+                    let p = Producer {
+                        index: i,
+                        keys: keys.map(String::as_str).collect(),
+                        templates: Vec::new(),
+                    };
+                    producers.insert((Source::ConfigMap, t.object.name()), p);
+                }
+                _ => {}
+            }
+            let labels =
+                t.object.pod_template().and_then(|p| p.metadata.as_ref()).and_then(|m| m.labels.as_ref());
+            for (k, v) in labels.into_iter().flatten() {
+                postings.entry((k.as_str(), v.as_str())).or_default().push(i);
+            }
+        }
+        Index { services, producers, postings }
+    }
+
+    /// The workloads whose pods a Service's selector matches.
+    fn selected(&self, env: &Environment, service: usize) -> Vec<usize> {
+        let Object::Service(svc) = env.targets[service].object else { return Vec::new() };
+        let Some(selector) = svc.spec.as_ref().and_then(|s| s.selector.as_ref()).filter(|s| !s.is_empty())
+        else {
+            return Vec::new();
+        };
+        let shortest = selector
+            .iter()
+            .map(|(k, v)| self.postings.get(&(k.as_str(), v.as_str())).map_or(&[][..], Vec::as_slice))
+            .min_by_key(|p| p.len())
+            .unwrap_or(&[]);
+        shortest
+            .iter()
+            .copied()
+            .filter(|&w| {
+                let labels = env.targets[w]
+                    .object
+                    .pod_template()
+                    .and_then(|p| p.metadata.as_ref())
+                    .and_then(|m| m.labels.as_ref());
+                selector.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
+            })
+            .collect()
+    }
+}
+
+fn pod_spec(o: &Object) -> Option<&PodSpec> {
+    o.pod_template().and_then(|p| p.spec.as_ref())
+}
+
+pub(crate) fn service_selects_one_workload(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    let index = Index::build(env);
+    for (i, t) in env.targets.iter().enumerate() {
+        if !matches!(t.object, Object::Service(_)) {
+            continue;
+        }
+        let selected = index.selected(env, i);
+        if selected.len() != 1 {
+            let names: Vec<String> = selected
+                .iter()
+                .map(|&w| format!("{} {}", env.targets[w].object.kind(), env.targets[w].object.name()))
+                .collect();
+            sink.report(
+                rule,
+                i,
+                format!(
+                    "selects {} workloads ({}); its selector must match the pod labels of exactly one",
+                    selected.len(),
+                    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+                ),
+            );
+        }
+    }
+}
+
+fn has_port(containers: &[Container], target: &IntOrString) -> bool {
+    containers.iter().flat_map(|c| c.ports.iter().flatten()).any(|p| match target {
+        IntOrString::String(name) => p.name.as_deref() == Some(name.as_str()),
+        IntOrString::Int(n) => p.container_port == *n,
+    })
+}
+
+pub(crate) fn service_port_exists(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    let index = Index::build(env);
+    for (i, t) in env.targets.iter().enumerate() {
+        let Object::Service(svc) = t.object else { continue };
+        let [workload] = index.selected(env, i)[..] else { continue };
+        let Some(spec) = pod_spec(env.targets[workload].object) else { continue };
+        for port in svc.spec.as_ref().and_then(|s| s.ports.as_ref()).into_iter().flatten() {
+            let target = port.target_port.clone().unwrap_or(IntOrString::Int(port.port));
+            if !has_port(&spec.containers, &target) {
+                let target = match &target {
+                    IntOrString::String(s) => s.clone(),
+                    IntOrString::Int(n) => n.to_string(),
+                };
+                sink.report(
+                    rule,
+                    i,
+                    format!(
+                        "port {} targets `{target}`, which no container of {} exposes; name a containerPort",
+                        port.port,
+                        env.targets[workload].object.name()
+                    ),
+                );
+            }
+        }
+    }
+}
+
+pub(crate) fn ingress_backend_exists(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    let index = Index::build(env);
+    for (i, t) in env.targets.iter().enumerate() {
+        let Object::Ingress(ing) = t.object else { continue };
+        let Some(spec) = &ing.spec else { continue };
+        let rule_backends = spec
+            .rules
+            .iter()
+            .flatten()
+            .flat_map(|r| r.http.iter().flat_map(|h| h.paths.iter().map(|p| &p.backend)));
+        for backend in spec.default_backend.iter().chain(rule_backends) {
+            let Some(b) = &backend.service else { continue };
+            let Some(&svc_index) = index.services.get(b.name.as_str()) else {
+                sink.report(
+                    rule,
+                    i,
+                    format!("a backend names Service `{}`, which the environment does not have", b.name),
+                );
+                continue;
+            };
+            let Object::Service(svc) = env.targets[svc_index].object else { continue };
+            let ports = svc.spec.as_ref().and_then(|s| s.ports.as_ref());
+            let wanted = b.port.as_ref();
+            let found = ports.into_iter().flatten().any(|p| match wanted {
+                Some(w) if w.name.is_some() => p.name == w.name,
+                Some(w) => Some(p.port) == w.number,
+                None => false,
+            });
+            if !found {
+                sink.report(
+                    rule,
+                    i,
+                    format!("a backend names a port of Service `{}` that it does not have", b.name),
+                );
+            }
+        }
+    }
+}
+
+pub(crate) fn config_reference_exists(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    let index = Index::build(env);
+    for (i, spec) in pods(env) {
+        for r in references(spec).into_iter().filter(|r| !r.optional) {
+            match index.producers.get(&(r.source, r.name)) {
+                None => sink.report(rule, i, format!(
+                    "reads {} `{}`, which nothing in the environment produces; add an ExternalSecret, SealedSecret or ConfigMap for it",
+                    r.source.as_str(),
+                    r.name
+                )),
+                Some(p) => {
+                    if let Some(key) = r.key
+                        && !p.keys.contains(&key)
+                    {
+                        sink.report(rule, i, format!("reads key `{key}` of {} `{}`, which does not have it", r.source.as_str(), r.name));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// DNS-1123 subdomain: what most object names must be.
+fn dns_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(dns_label)
+}
+
+/// DNS-1123 label.
+fn dns_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// A label value, or the name part of a label key: at most 63 characters,
+/// alphanumerics, `-`, `_` and `.`, starting and ending alphanumeric (a value may be empty).
+fn label_part(s: &str, may_be_empty: bool) -> bool {
+    let b = s.as_bytes();
+    if b.is_empty() {
+        return may_be_empty;
+    }
+    b.len() <= 63
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.".contains(c))
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+}
+
+fn label_key(k: &str) -> bool {
+    match k.split_once('/') {
+        Some((prefix, name)) => dns_subdomain(prefix) && label_part(name, false),
+        None => label_part(k, false),
+    }
+}
+
+pub(crate) fn valid_names(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    for (i, t) in env.targets.iter().enumerate() {
+        let o = t.object;
+        // Services and Namespaces are DNS labels; Services must also start with a letter.
+        let name_ok = match o {
+            Object::Service(_) => dns_label(o.name()) && o.name().as_bytes()[0].is_ascii_lowercase(),
+            Object::Namespace(_) => dns_label(o.name()),
+            _ => dns_subdomain(o.name()),
+        };
+        if !name_ok {
+            sink.report(rule, i, format!("name `{}` is not a valid DNS name; use lowercase letters, digits and '-', at most 63 characters", o.name()));
+        }
+        let template_labels =
+            o.pod_template().and_then(|p| p.metadata.as_ref()).and_then(|m| m.labels.as_ref());
+        for (k, v) in o.metadata().labels.iter().flatten().chain(template_labels.into_iter().flatten()) {
+            if !label_key(k) || !label_part(v, true) {
+                sink.report(rule, i, format!("label `{k}: {v}` is not valid; keys and values are at most 63 characters of letters, digits, '-', '_' and '.'"));
+            }
+        }
+    }
+}
+
+pub(crate) fn unique_objects(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    let mut seen = HashSet::new();
+    for (i, t) in env.targets.iter().enumerate() {
+        let o = t.object;
+        if !seen.insert((o.kind(), o.namespace(), o.name())) {
+            sink.report(
+                rule,
+                i,
+                format!("another {} named `{}` exists in the same namespace; rename one", o.kind(), o.name()),
+            );
+        }
+    }
+}
+
+/// `<service>.<namespace>.svc` hosts named in `text`.
+fn service_hosts<'t>(text: &'t str, namespace: &str) -> impl Iterator<Item = &'t str> {
+    let marker = format!(".{namespace}.svc");
+    text.match_indices(&marker)
+        .filter_map(move |(at, _)| {
+            let start =
+                text[..at].rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).map_or(0, |p| p + 1);
+            (start < at).then(|| &text[start..at])
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+}
+
+fn image_repository(image: &str) -> &str {
+    let without_digest = image.split('@').next().unwrap_or(image);
+    match without_digest.rfind(':') {
+        Some(colon) if !without_digest[colon..].contains('/') => &without_digest[..colon],
+        _ => without_digest,
+    }
+}
+
+pub(crate) fn wave_order(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    let index = Index::build(env);
+    let namespace = env.profile.namespace.as_str();
+    let ns_wave =
+        env.targets.iter().find(|t| matches!(t.object, Object::Namespace(_))).map(|t| wave(t.object));
+    for (i, t) in env.targets.iter().enumerate() {
+        let w = wave(t.object);
+        if let Some(ns_wave) = ns_wave
+            && t.object.namespace().is_some()
+            && ns_wave > w
+        {
+            sink.report(rule, i, format!("is in wave {w}, before its Namespace (wave {ns_wave})"));
+        }
+        let Some(spec) = pod_spec(t.object) else { continue };
+        let mut read = HashSet::new();
+        for r in references(spec) {
+            if !read.insert((r.source, r.name)) {
+                continue;
+            }
+            let Some(p) = index.producers.get(&(r.source, r.name)) else { continue };
+            let pw = wave(env.targets[p.index].object);
+            if pw >= w {
+                sink.report(rule, i, format!(
+                    "is in wave {w} but reads {} `{}`, produced in wave {pw}; move the producer to an earlier wave",
+                    r.source.as_str(),
+                    r.name
+                ));
+            }
+            // A database the secret points at must be up before its reader starts.
+            for host in p.templates.iter().flat_map(|tpl| service_hosts(tpl, namespace)) {
+                let Some(&svc) = index.services.get(host) else { continue };
+                // A database reads the secret that points at itself.
+                for db in index.selected(env, svc).into_iter().filter(|&db| db != i) {
+                    let dw = wave(env.targets[db].object);
+                    if dw >= w {
+                        sink.report(rule, i, format!(
+                            "is in wave {w} but connects to `{host}`, whose pods start in wave {dw}; move it to an earlier wave"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    // A migration (a hook Job) runs before the workloads of the same image.
+    let images = |o: &'_ Object| -> Vec<String> {
+        pod_spec(o)
+            .into_iter()
+            .flat_map(|s| s.containers.iter())
+            .filter_map(|c| c.image.as_deref())
+            .map(|i| image_repository(i).to_owned())
+            .collect()
+    };
+    let mut migrations: HashMap<String, (usize, i64)> = HashMap::new();
+    for (i, t) in env.targets.iter().enumerate() {
+        let is_hook =
+            t.object.metadata().annotations.as_ref().is_some_and(|a| a.contains_key(HOOK_ANNOTATION));
+        if matches!(t.object, Object::Job(_)) && is_hook {
+            for image in images(t.object) {
+                migrations.insert(image, (i, wave(t.object)));
+            }
+        }
+    }
+    for (i, t) in env.targets.iter().enumerate() {
+        if !matches!(t.object, Object::Deployment(_) | Object::StatefulSet(_) | Object::DaemonSet(_)) {
+            continue;
+        }
+        for image in images(t.object) {
+            if let Some(&(job, jw)) = migrations.get(&image)
+                && jw >= wave(t.object)
+            {
+                sink.report(rule, i, format!(
+                    "is in wave {} but its migration Job `{}` runs in wave {jw}; migrations must finish first",
+                    wave(t.object),
+                    env.targets[job].object.name()
+                ));
+            }
+        }
+    }
+}
+
+pub(crate) fn readiness_before_dependents(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    let last = env.targets.iter().map(|t| wave(t.object)).max().unwrap_or(0);
+    for (i, t) in env.targets.iter().enumerate() {
+        if !matches!(t.object, Object::Deployment(_) | Object::StatefulSet(_) | Object::DaemonSet(_))
+            || wave(t.object) >= last
+        {
+            continue;
+        }
+        for c in pod_spec(t.object).map(|s| s.containers.as_slice()).unwrap_or_default() {
+            if c.readiness_probe.is_none() {
+                sink.report(rule, i, format!(
+                    "container `{}` has no readiness probe, yet later waves wait for it to be healthy; add one that passes only when it serves",
+                    c.name
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_labels() {
+        assert!(dns_subdomain("identity-db.v1") && !dns_subdomain("Identity") && !dns_subdomain("a..b"));
+        assert!(label_key("app.kubernetes.io/name") && label_key("compliance") && !label_key("bad key"));
+        assert!(label_part("", true) && !label_part(&"a".repeat(64), true) && !label_part("-a", true));
+    }
+
+    #[test]
+    fn finds_service_hosts_in_templates() {
+        let tpl = "postgresql://{{ .u }}:{{ .p }}@identity-db.clinicflow-dev.svc.cluster.local:5432/{{ .d }}";
+        assert_eq!(service_hosts(tpl, "clinicflow-dev").collect::<Vec<_>>(), ["identity-db"]);
+        assert_eq!(service_hosts(tpl, "other").count(), 0);
+    }
+
+    #[test]
+    fn image_repositories() {
+        assert_eq!(image_repository("docker.io/a/b:sha-1"), "docker.io/a/b");
+        assert_eq!(image_repository("registry:5000/a/b"), "registry:5000/a/b");
+        assert_eq!(image_repository("a/b:t@sha256:00"), "a/b");
+    }
+}

@@ -1,0 +1,137 @@
+//! Policy as code: one in-process check over the rendered objects of each
+//! environment, run on every render and by `cargo xtask check`.
+//!
+//! - [`rules`]: the built-in rules (seed 002's OPA policies for every
+//!   pod-bearing kind, the restricted Pod Security Standard, seed 000's
+//!   conventions), each a small function with an id, a severity and a fix;
+//! - [`audit`]: references (selectors, ports, backends, secrets, names) and
+//!   start order (sync waves, readiness);
+//! - [`rego`]: user policies in `policies/*.rego`, evaluated in-process;
+//! - [`report`]: waivers and the text, JSON and SARIF output.
+//!
+//! This crate sees typed objects and the environment profile; it does not
+//! read or write the tree.
+
+pub mod audit;
+pub mod rego;
+pub mod report;
+pub mod rules;
+
+use gitops_core::Object;
+use gitops_core::profile::EnvironmentProfile;
+use serde::Serialize;
+
+pub use rego::{Policies, PolicyError};
+pub use report::Report;
+
+/// How bad a finding is. An unwaived `Error` stops a render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// The object a finding concerns.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct ObjectRef {
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.kind, self.name)
+    }
+}
+
+/// One rule broken by one object, and what to change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub rule: String,
+    pub severity: Severity,
+    pub environment: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<ObjectRef>,
+    /// The rendered file of the object, relative to the tree root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    pub message: String,
+    /// Set when the environment's profile accepts the finding; the reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waived: Option<String>,
+}
+
+impl Finding {
+    /// Whether this finding stops a render.
+    pub fn blocks(&self) -> bool {
+        self.severity == Severity::Error && self.waived.is_none()
+    }
+}
+
+/// One rendered object and the file it is written to.
+pub struct Target<'a> {
+    pub file: String,
+    pub object: &'a Object,
+}
+
+/// What the check sees of one environment.
+pub struct Environment<'a> {
+    pub profile: &'a EnvironmentProfile,
+    pub targets: Vec<Target<'a>>,
+}
+
+/// Collects the findings of one environment; only [`check`] creates one.
+pub struct Sink<'e, 'a> {
+    env: &'e Environment<'a>,
+    findings: Vec<Finding>,
+}
+
+impl<'e, 'a> Sink<'e, 'a> {
+    fn new(env: &'e Environment<'a>) -> Self {
+        Sink { env, findings: Vec::new() }
+    }
+
+    /// Reports `rule` on the object at `index` of the environment's targets.
+    pub(crate) fn report(&mut self, rule: &rules::Rule, index: usize, message: String) {
+        let target = &self.env.targets[index];
+        self.push(rule.id.into(), rule.severity, Some(target), message);
+    }
+
+    pub(crate) fn push(
+        &mut self,
+        rule: String,
+        severity: Severity,
+        target: Option<&Target>,
+        message: String,
+    ) {
+        self.findings.push(Finding {
+            rule,
+            severity,
+            environment: self.env.profile.name.to_string(),
+            object: target.map(|t| ObjectRef {
+                kind: t.object.kind().into(),
+                namespace: t.object.namespace().map(Into::into),
+                name: t.object.name().into(),
+            }),
+            file: target.map(|t| t.file.clone()),
+            message,
+            waived: None,
+        });
+    }
+}
+
+/// Runs every built-in rule and every Rego policy over one environment and
+/// applies its profile's waivers.
+pub fn check(env: &Environment, policies: &Policies) -> Result<Vec<Finding>, PolicyError> {
+    let mut sink = Sink::new(env);
+    for rule in rules::ALL {
+        (rule.check)(rule, env, &mut sink);
+    }
+    policies.evaluate(env, &mut sink)?;
+    let mut findings = sink.findings;
+    report::apply_waivers(env.profile, &mut findings);
+    Ok(findings)
+}

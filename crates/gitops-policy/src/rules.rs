@@ -1,0 +1,503 @@
+//! The built-in rules. Each is a small function with an id, a severity and
+//! a message that tells the user what to change; pod rules apply to every
+//! pod-bearing kind (Deployment, StatefulSet, DaemonSet, Job, CronJob) and
+//! to init containers as well as containers.
+
+use gitops_core::meta::LABEL_COMPLIANCE;
+use gitops_core::profile::Stage;
+use k8s_openapi::api::core::v1::{Container, PodSpec, SecurityContext};
+
+use crate::{Environment, Severity, Sink, audit};
+
+/// A built-in rule.
+pub struct Rule {
+    pub id: &'static str,
+    pub severity: Severity,
+    /// What the rule requires, in one sentence.
+    pub summary: &'static str,
+    pub check: fn(&Rule, &Environment, &mut Sink),
+}
+
+macro_rules! rule {
+    ($id:literal, $summary:literal, $check:path) => {
+        Rule { id: $id, severity: Severity::Error, summary: $summary, check: $check }
+    };
+}
+
+/// Every built-in rule, in report order.
+pub static ALL: &[Rule] = &[
+    rule!("pod-security-context", "Every pod spec sets a securityContext.", pod_security_context),
+    rule!(
+        "container-security-context",
+        "Every container sets a securityContext.",
+        container_security_context
+    ),
+    rule!(
+        "resources",
+        "Every container, init containers too, has cpu and memory requests and limits.",
+        resources
+    ),
+    rule!("image-pinned", "Every image names a tag or digest, and the tag is not `latest`.", image_pinned),
+    rule!("no-privileged", "No container runs privileged.", no_privileged),
+    rule!(
+        "run-as-non-root",
+        "Every container runs as a non-root user (runAsNonRoot, runAsUser not 0).",
+        run_as_non_root
+    ),
+    rule!(
+        "no-privilege-escalation",
+        "Every container sets allowPrivilegeEscalation: false.",
+        no_privilege_escalation
+    ),
+    rule!(
+        "drop-all-capabilities",
+        "Every container drops ALL capabilities and adds none but NET_BIND_SERVICE.",
+        drop_all_capabilities
+    ),
+    rule!(
+        "seccomp-runtime-default",
+        "Every container runs with the RuntimeDefault (or a Localhost) seccomp profile.",
+        seccomp
+    ),
+    rule!(
+        "read-only-root-filesystem",
+        "Every container has a read-only root filesystem.",
+        read_only_root_filesystem
+    ),
+    rule!(
+        "no-host-namespaces",
+        "No pod shares the host's network, PID or IPC namespace.",
+        no_host_namespaces
+    ),
+    rule!("no-host-path", "No pod mounts a hostPath volume.", no_host_path),
+    rule!(
+        "compliance-label",
+        "Production objects carry the `compliance` label with the value the profile names.",
+        compliance_label
+    ),
+    rule!(
+        "no-localhost",
+        "No environment value, argument or config value points at localhost.",
+        no_localhost
+    ),
+    rule!(
+        "secret-env-from-secret",
+        "A variable whose name says it is sensitive comes from a secretKeyRef.",
+        secret_env_from_secret
+    ),
+    rule!(
+        "no-secret-data",
+        "No Secret with data or stringData is rendered; use an ExternalSecret or SealedSecret.",
+        no_secret_data
+    ),
+    rule!(
+        "service-selects-one-workload",
+        "Every Service selects the pods of exactly one workload.",
+        audit::service_selects_one_workload
+    ),
+    rule!(
+        "service-port-exists",
+        "Every Service port targets a port its pods expose.",
+        audit::service_port_exists
+    ),
+    rule!(
+        "ingress-backend-exists",
+        "Every Ingress backend names a Service of the environment and one of its ports.",
+        audit::ingress_backend_exists
+    ),
+    rule!(
+        "config-reference-exists",
+        "Every Secret and ConfigMap a pod reads is produced in the environment, with the key it reads.",
+        audit::config_reference_exists
+    ),
+    rule!(
+        "valid-names",
+        "Names are valid DNS names; label keys and values are valid and at most 63 characters.",
+        audit::valid_names
+    ),
+    rule!("unique-objects", "No two objects share kind, namespace and name.", audit::unique_objects),
+    rule!(
+        "wave-order",
+        "What an object needs (namespace, secrets, database, migration) comes in an earlier sync wave.",
+        audit::wave_order
+    ),
+    rule!(
+        "readiness-before-dependents",
+        "A workload that later waves wait on has a readiness probe on every container.",
+        audit::readiness_before_dependents
+    ),
+];
+
+/// Looks a rule up by id.
+pub fn find(id: &str) -> Option<&'static Rule> {
+    ALL.iter().find(|r| r.id == id)
+}
+
+/// Every pod-bearing target: its index and pod spec.
+pub(crate) fn pods<'e>(env: &'e Environment) -> impl Iterator<Item = (usize, &'e PodSpec)> {
+    env.targets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| t.object.pod_template().and_then(|p| p.spec.as_ref()).map(|spec| (i, spec)))
+}
+
+/// Init containers, then containers.
+pub(crate) fn containers(spec: &PodSpec) -> impl Iterator<Item = &Container> {
+    spec.init_containers.iter().flatten().chain(spec.containers.iter())
+}
+
+/// Reports, for each container that fails `ok`, `message(container)`.
+fn each_container(
+    rule: &Rule,
+    env: &Environment,
+    sink: &mut Sink,
+    ok: impl Fn(&PodSpec, &Container) -> bool,
+    message: impl Fn(&Container) -> String,
+) {
+    for (i, spec) in pods(env) {
+        for c in containers(spec) {
+            if !ok(spec, c) {
+                sink.report(rule, i, message(c));
+            }
+        }
+    }
+}
+
+fn sc(c: &Container) -> Option<&SecurityContext> {
+    c.security_context.as_ref()
+}
+
+fn pod_security_context(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    for (i, spec) in pods(env) {
+        if spec.security_context.is_none() {
+            sink.report(rule, i, "the pod has no securityContext; set runAsNonRoot, runAsUser and seccompProfile in spec.template.spec.securityContext".into());
+        }
+    }
+}
+
+fn container_security_context(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    each_container(
+        rule,
+        env,
+        sink,
+        |_, c| sc(c).is_some(),
+        |c| {
+            format!(
+                "container `{}` has no securityContext; set allowPrivilegeEscalation, capabilities and readOnlyRootFilesystem",
+                c.name
+            )
+        },
+    );
+}
+
+fn resources(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    for (i, spec) in pods(env) {
+        for c in containers(spec) {
+            let r = c.resources.as_ref();
+            let mut missing = Vec::new();
+            for (what, map) in [
+                ("requests", r.and_then(|r| r.requests.as_ref())),
+                ("limits", r.and_then(|r| r.limits.as_ref())),
+            ] {
+                for resource in ["cpu", "memory"] {
+                    if !map.is_some_and(|m| m.contains_key(resource)) {
+                        missing.push(format!("{what}.{resource}"));
+                    }
+                }
+            }
+            if !missing.is_empty() {
+                sink.report(
+                    rule,
+                    i,
+                    format!(
+                        "container `{}` has no {}; size it in the environment profile",
+                        c.name,
+                        missing.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The tag of an image reference, `None` when it has none; `Some("@")` for a digest.
+fn image_tag(image: &str) -> Option<&str> {
+    if image.contains('@') {
+        return Some("@");
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    last.split_once(':').map(|(_, tag)| tag)
+}
+
+fn image_pinned(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    for (i, spec) in pods(env) {
+        for c in containers(spec) {
+            let image = c.image.as_deref().unwrap_or("");
+            let problem = match image_tag(image) {
+                _ if image.is_empty() => Some("has no image"),
+                None => Some("has an untagged image, which means `latest`"),
+                Some(tag) if tag == "latest" || tag.ends_with("-latest") => {
+                    Some("uses a floating `latest` tag")
+                }
+                Some(_) => None,
+            };
+            if let Some(problem) = problem {
+                sink.report(
+                    rule,
+                    i,
+                    format!(
+                        "container `{}` {problem} (`{image}`); pin an immutable tag such as `sha-1a2b3c4`",
+                        c.name
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn no_privileged(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    each_container(
+        rule,
+        env,
+        sink,
+        |_, c| sc(c).and_then(|s| s.privileged) != Some(true),
+        |c| format!("container `{}` is privileged; remove `privileged: true`", c.name),
+    );
+}
+
+fn run_as_non_root(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    each_container(
+        rule,
+        env,
+        sink,
+        |spec, c| {
+            let pod = spec.security_context.as_ref();
+            let non_root = sc(c).and_then(|s| s.run_as_non_root).or(pod.and_then(|p| p.run_as_non_root));
+            let user = sc(c).and_then(|s| s.run_as_user).or(pod.and_then(|p| p.run_as_user));
+            non_root == Some(true) && user != Some(0)
+        },
+        |c| {
+            format!("container `{}` may run as root; set runAsNonRoot: true and a non-zero runAsUser", c.name)
+        },
+    );
+}
+
+fn no_privilege_escalation(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    each_container(
+        rule,
+        env,
+        sink,
+        |_, c| sc(c).and_then(|s| s.allow_privilege_escalation) == Some(false),
+        |c| format!("container `{}` may escalate privileges; set allowPrivilegeEscalation: false", c.name),
+    );
+}
+
+fn drop_all_capabilities(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    each_container(
+        rule,
+        env,
+        sink,
+        |_, c| {
+            let caps = sc(c).and_then(|s| s.capabilities.as_ref());
+            let drops_all = caps.and_then(|c| c.drop.as_ref()).is_some_and(|d| d.iter().any(|x| x == "ALL"));
+            let adds_only_bind =
+                caps.and_then(|c| c.add.as_ref()).is_none_or(|a| a.iter().all(|x| x == "NET_BIND_SERVICE"));
+            drops_all && adds_only_bind
+        },
+        |c| {
+            format!(
+                "container `{}` keeps capabilities; set capabilities.drop: [ALL] and add at most NET_BIND_SERVICE",
+                c.name
+            )
+        },
+    );
+}
+
+fn seccomp(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    each_container(
+        rule,
+        env,
+        sink,
+        |spec, c| {
+            let pod = spec.security_context.as_ref().and_then(|p| p.seccomp_profile.as_ref());
+            let profile = sc(c).and_then(|s| s.seccomp_profile.as_ref()).or(pod);
+            profile.is_some_and(|p| p.type_ == "RuntimeDefault" || p.type_ == "Localhost")
+        },
+        |c| {
+            format!(
+                "container `{}` runs without a seccomp profile; set seccompProfile.type: RuntimeDefault",
+                c.name
+            )
+        },
+    );
+}
+
+fn read_only_root_filesystem(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    each_container(
+        rule,
+        env,
+        sink,
+        |_, c| sc(c).and_then(|s| s.read_only_root_filesystem) == Some(true),
+        |c| {
+            format!(
+                "container `{}` can write its root filesystem; set readOnlyRootFilesystem: true and mount an emptyDir where it writes",
+                c.name
+            )
+        },
+    );
+}
+
+fn no_host_namespaces(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    for (i, spec) in pods(env) {
+        for (what, on) in
+            [("hostNetwork", spec.host_network), ("hostPID", spec.host_pid), ("hostIPC", spec.host_ipc)]
+        {
+            if on == Some(true) {
+                sink.report(rule, i, format!("the pod sets {what}: true; remove it"));
+            }
+        }
+    }
+}
+
+fn no_host_path(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    for (i, spec) in pods(env) {
+        for v in spec.volumes.iter().flatten().filter(|v| v.host_path.is_some()) {
+            sink.report(
+                rule,
+                i,
+                format!("volume `{}` is a hostPath; use a PersistentVolumeClaim or an emptyDir", v.name),
+            );
+        }
+    }
+}
+
+fn compliance_label(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    if env.profile.stage != Stage::Production {
+        return;
+    }
+    let Some(want) = env.profile.compliance.as_ref() else {
+        sink.push(
+            rule.id.into(),
+            rule.severity,
+            None,
+            "the production profile names no compliance label value; set `compliance` in the profile".into(),
+        );
+        return;
+    };
+    for (i, t) in env.targets.iter().enumerate() {
+        let found = t.object.metadata().labels.as_ref().and_then(|l| l.get(LABEL_COMPLIANCE));
+        if found.map(String::as_str) != Some(want.as_str()) {
+            sink.report(
+                rule,
+                i,
+                format!("has {LABEL_COMPLIANCE}={found:?}, production requires `{LABEL_COMPLIANCE}: {want}`"),
+            );
+        }
+    }
+}
+
+const LOCALHOST: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+
+fn no_localhost(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    let points_home = |v: &str| LOCALHOST.iter().any(|l| v.contains(l));
+    for (i, spec) in pods(env) {
+        for c in containers(spec) {
+            for e in c.env.iter().flatten() {
+                if e.value.as_deref().is_some_and(points_home) {
+                    sink.report(rule, i, format!("container `{}` sets {} to a localhost address; use the service's cluster DNS name", c.name, e.name));
+                }
+            }
+            if c.args.iter().flatten().any(|a| points_home(a)) {
+                sink.report(rule, i, format!("container `{}` passes a localhost address in its args; use the service's cluster DNS name", c.name));
+            }
+        }
+    }
+    for (i, t) in env.targets.iter().enumerate() {
+        if let gitops_core::Object::ConfigMap(cm) = t.object {
+            for (k, v) in cm.data.iter().flatten() {
+                if points_home(v) {
+                    sink.report(
+                        rule,
+                        i,
+                        format!("key `{k}` points at localhost; use the service's cluster DNS name"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+const SENSITIVE: [&str; 8] =
+    ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "APIKEY", "CREDENTIALS", "PRIVATE"];
+
+/// Whether a variable's name says it carries a secret: one of its
+/// `_`-separated words is sensitive (`DB_PASSWORD`, `API_KEY`, not `MONKEY`).
+pub fn is_sensitive_name(name: &str) -> bool {
+    name.to_ascii_uppercase().split('_').any(|word| SENSITIVE.contains(&word))
+}
+
+fn secret_env_from_secret(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    for (i, spec) in pods(env) {
+        for c in containers(spec) {
+            for e in c.env.iter().flatten().filter(|e| is_sensitive_name(&e.name)) {
+                let from_secret = e.value_from.as_ref().is_some_and(|v| v.secret_key_ref.is_some());
+                // `*_FILE` naming a mounted file is how a program reads a secret from a file.
+                let file_path =
+                    e.name.ends_with("_FILE") && e.value.as_deref().is_some_and(|v| v.starts_with('/'));
+                if !from_secret && !file_path {
+                    sink.report(
+                        rule,
+                        i,
+                        format!(
+                            "container `{}` sets {} without a secretKeyRef; read it from a Secret",
+                            c.name, e.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn no_secret_data(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    for (i, t) in env.targets.iter().enumerate() {
+        if let gitops_core::Object::Secret(s) = t.object {
+            let has_data = s.data.as_ref().is_some_and(|d| !d.is_empty())
+                || s.string_data.as_ref().is_some_and(|d| !d.is_empty());
+            if has_data {
+                sink.report(rule, i, "a Secret with data would put the secret in Git; deliver it through an ExternalSecret or SealedSecret".into());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sensitive_names_are_whole_words() {
+        for yes in ["DB_PASSWORD", "API_KEY", "SLACK_TOKEN", "secret", "AWS_SECRET_ACCESS_KEY"] {
+            assert!(is_sensitive_name(yes), "{yes}");
+        }
+        for no in ["MONKEY", "TOKENIZER_MODE", "PORT", "DATABASE_URL", "KEYCLOAK_URL"] {
+            assert!(!is_sensitive_name(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn image_tags() {
+        assert_eq!(image_tag("docker.io/a/b:sha-1"), Some("sha-1"));
+        assert_eq!(image_tag("registry:5000/a/b"), None);
+        assert_eq!(image_tag("a/b@sha256:00"), Some("@"));
+        assert_eq!(image_tag("postgres"), None);
+    }
+
+    #[test]
+    fn rule_ids_are_unique() {
+        let mut ids: Vec<&str> = ALL.iter().map(|r| r.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), ALL.len());
+    }
+}

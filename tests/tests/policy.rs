@@ -1,0 +1,398 @@
+//! Every built-in rule has a fixture that violates it and one that passes:
+//! the passing fixture is ClinicFlow's rendered dev (or prod) environment,
+//! and each violation is one mutation of it, on every pod-bearing kind.
+
+use std::collections::BTreeMap;
+
+use gitops_core::Object;
+use gitops_core::meta::SYNC_WAVE_ANNOTATION;
+use gitops_core::profile::{EnvironmentProfile, Waiver};
+use gitops_policy::{Environment, Finding, Policies, Report, Target, check, rules};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobTemplateSpec};
+use k8s_openapi::api::core::v1::{Container, EnvVar, HostPathVolumeSource, PodSpec, Secret, Volume};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use pretty_assertions::assert_eq;
+use workspace_tests::pins;
+
+fn env_objects(env: &str) -> (EnvironmentProfile, Vec<Object>) {
+    let profile = clinicflow::environments().into_iter().find(|p| p.name.as_str() == env).unwrap();
+    let objects = gitops_core::render_environment(&clinicflow::platform(), &profile, &pins(env))
+        .unwrap()
+        .into_objects();
+    (profile, objects)
+}
+
+fn run(profile: &EnvironmentProfile, objects: &[Object], policies: &Policies) -> Vec<Finding> {
+    let targets = objects
+        .iter()
+        .map(|o| Target {
+            file: format!("deploy/{}/{}", profile.name, gitops_tree::layout::file_name(o)),
+            object: o,
+        })
+        .collect();
+    check(&Environment { profile, targets }, policies).unwrap()
+}
+
+fn find<'a>(objects: &'a mut [Object], kind: &str, name: &str) -> &'a mut Object {
+    objects
+        .iter_mut()
+        .find(|o| o.kind() == kind && o.name() == name)
+        .unwrap_or_else(|| panic!("{kind} {name}"))
+}
+
+fn pod<'a>(objects: &'a mut [Object], kind: &str, name: &str) -> &'a mut PodSpec {
+    let spec = match find(objects, kind, name) {
+        Object::Deployment(d) => &mut d.spec.as_mut().unwrap().template,
+        Object::StatefulSet(s) => &mut s.spec.as_mut().unwrap().template,
+        Object::Job(j) => &mut j.spec.as_mut().unwrap().template,
+        Object::DaemonSet(d) => &mut d.spec.as_mut().unwrap().template,
+        Object::CronJob(c) => &mut c.spec.as_mut().unwrap().job_template.spec.as_mut().unwrap().template,
+        _ => panic!("not pod-bearing"),
+    };
+    spec.spec.as_mut().unwrap()
+}
+
+fn container<'a>(objects: &'a mut [Object], kind: &str, name: &str) -> &'a mut Container {
+    &mut pod(objects, kind, name).containers[0]
+}
+
+/// `template` relabelled as the pods of `name`.
+fn relabel(template: &mut k8s_openapi::api::core::v1::PodTemplateSpec, name: &str) {
+    let labels = template.metadata.as_mut().unwrap().labels.as_mut().unwrap();
+    labels.insert("app.kubernetes.io/name".into(), name.into());
+}
+
+/// A DaemonSet and a CronJob built from the web pod (with their own pod
+/// labels), so that every pod-bearing kind is covered.
+fn with_daemonset_and_cronjob(objects: &mut Vec<Object>) {
+    let Some(Object::Deployment(web)) =
+        objects.iter().find(|o| o.name() == "web" && o.kind() == "Deployment").cloned()
+    else {
+        panic!()
+    };
+    let spec = web.spec.clone().unwrap();
+    let mut meta = web.metadata.clone();
+    meta.name = Some("node-agent".into());
+    let mut template = spec.template.clone();
+    relabel(&mut template, "node-agent");
+    let mut selector = spec.selector.clone();
+    selector.match_labels.as_mut().unwrap().insert("app.kubernetes.io/name".into(), "node-agent".into());
+    objects.push(
+        DaemonSet {
+            metadata: meta.clone(),
+            spec: Some(DaemonSetSpec { selector, template, ..Default::default() }),
+            ..Default::default()
+        }
+        .into(),
+    );
+    meta.name = Some("nightly-report".into());
+    let mut template = spec.template.clone();
+    relabel(&mut template, "nightly-report");
+    template.spec.as_mut().unwrap().restart_policy = Some("Never".into());
+    objects.push(
+        CronJob {
+            metadata: meta,
+            spec: Some(CronJobSpec {
+                schedule: "0 3 * * *".into(),
+                job_template: JobTemplateSpec {
+                    metadata: None,
+                    spec: Some(k8s_openapi::api::batch::v1::JobSpec { template, ..Default::default() }),
+                },
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+        .into(),
+    );
+}
+
+type Mutation = fn(&mut Vec<Object>);
+
+/// One violation per rule, each on the object kind named in the comment.
+fn violations() -> Vec<(&'static str, &'static str, Mutation)> {
+    vec![
+        ("pod-security-context", "prod", |o| pod(o, "Deployment", "web").security_context = None),
+        ("container-security-context", "dev", |o| {
+            container(o, "DaemonSet", "node-agent").security_context = None
+        }),
+        ("resources", "dev", |o| {
+            // An init container of the CronJob, without resources.
+            let p = pod(o, "CronJob", "nightly-report");
+            let mut init = p.containers[0].clone();
+            init.name = "init".into();
+            init.resources = None;
+            p.init_containers = Some(vec![init]);
+        }),
+        ("image-pinned", "dev", |o| {
+            container(o, "Job", "identity-migrate").image =
+                Some("docker.io/bludivehub/clinicflow-identity:latest".into())
+        }),
+        ("no-privileged", "dev", |o| {
+            container(o, "StatefulSet", "identity-db").security_context.as_mut().unwrap().privileged =
+                Some(true)
+        }),
+        ("run-as-non-root", "dev", |o| {
+            pod(o, "Deployment", "identity").security_context.as_mut().unwrap().run_as_user = Some(0)
+        }),
+        ("no-privilege-escalation", "dev", |o| {
+            container(o, "CronJob", "nightly-report")
+                .security_context
+                .as_mut()
+                .unwrap()
+                .allow_privilege_escalation = Some(true)
+        }),
+        ("drop-all-capabilities", "dev", |o| {
+            container(o, "Deployment", "web")
+                .security_context
+                .as_mut()
+                .unwrap()
+                .capabilities
+                .as_mut()
+                .unwrap()
+                .add = Some(vec!["NET_ADMIN".into()])
+        }),
+        ("seccomp-runtime-default", "dev", |o| {
+            pod(o, "DaemonSet", "node-agent")
+                .security_context
+                .as_mut()
+                .unwrap()
+                .seccomp_profile
+                .as_mut()
+                .unwrap()
+                .type_ = "Unconfined".into()
+        }),
+        ("read-only-root-filesystem", "dev", |o| {
+            container(o, "Deployment", "profiles")
+                .security_context
+                .as_mut()
+                .unwrap()
+                .read_only_root_filesystem = Some(false)
+        }),
+        ("no-host-namespaces", "dev", |o| pod(o, "DaemonSet", "node-agent").host_network = Some(true)),
+        ("no-host-path", "dev", |o| {
+            pod(o, "DaemonSet", "node-agent").volumes.get_or_insert_with(Vec::new).push(Volume {
+                name: "host".into(),
+                host_path: Some(HostPathVolumeSource { path: "/var/log".into(), type_: None }),
+                ..Default::default()
+            })
+        }),
+        ("compliance-label", "prod", |o| {
+            find(o, "Service", "web").metadata_mut().labels.as_mut().unwrap().remove("compliance");
+        }),
+        ("no-localhost", "dev", |o| {
+            let env = container(o, "Deployment", "web").env.as_mut().unwrap();
+            env.iter_mut().find(|e| e.name == "IDENTITY_URL").unwrap().value =
+                Some("http://localhost:3000".into());
+        }),
+        ("secret-env-from-secret", "dev", |o| {
+            container(o, "Deployment", "notifications").env.as_mut().unwrap().push(EnvVar {
+                name: "SMTP_PASSWORD".into(),
+                value: Some("hunter2".into()),
+                value_from: None,
+            })
+        }),
+        ("no-secret-data", "dev", |o| {
+            o.push(
+                Secret {
+                    metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                        name: Some("leaked".into()),
+                        namespace: Some("clinicflow-dev".into()),
+                        ..Default::default()
+                    },
+                    data: Some(BTreeMap::from([("password".into(), ByteString(b"hunter2".to_vec()))])),
+                    ..Default::default()
+                }
+                .into(),
+            )
+        }),
+        ("service-selects-one-workload", "dev", |o| {
+            let Object::Service(s) = find(o, "Service", "web") else { panic!() };
+            s.spec
+                .as_mut()
+                .unwrap()
+                .selector
+                .as_mut()
+                .unwrap()
+                .insert("app.kubernetes.io/name".into(), "wbe".into());
+        }),
+        ("service-port-exists", "dev", |o| {
+            let Object::Service(s) = find(o, "Service", "identity") else { panic!() };
+            s.spec.as_mut().unwrap().ports.as_mut().unwrap()[0].target_port =
+                Some(IntOrString::String("metrics".into()));
+        }),
+        ("ingress-backend-exists", "dev", |o| {
+            let Object::Ingress(i) = find(o, "Ingress", "clinicflow") else { panic!() };
+            let rule = &mut i.spec.as_mut().unwrap().rules.as_mut().unwrap()[0];
+            rule.http.as_mut().unwrap().paths[0].backend.service.as_mut().unwrap().name = "nope".into();
+        }),
+        ("config-reference-exists", "dev", |o| {
+            let env = container(o, "Deployment", "identity").env.as_mut().unwrap();
+            let db = env.iter_mut().find(|e| e.name == "DATABASE_URL").unwrap();
+            db.value_from.as_mut().unwrap().secret_key_ref.as_mut().unwrap().key = "DATABASE_URI".into();
+        }),
+        ("valid-names", "dev", |o| {
+            find(o, "Deployment", "web")
+                .metadata_mut()
+                .labels
+                .as_mut()
+                .unwrap()
+                .insert("team".into(), "x".repeat(64));
+        }),
+        ("unique-objects", "dev", |o| {
+            let dup = find(o, "Service", "web").clone();
+            o.push(dup);
+        }),
+        ("wave-order", "dev", |o| {
+            // The migration after the service it migrates for.
+            let annotations =
+                find(o, "Job", "scheduling-migrate").metadata_mut().annotations.as_mut().unwrap();
+            annotations.insert(SYNC_WAVE_ANNOTATION.into(), "3".into());
+        }),
+        ("readiness-before-dependents", "dev", |o| {
+            container(o, "StatefulSet", "profiles-db").readiness_probe = None
+        }),
+    ]
+}
+
+#[test]
+fn every_built_in_rule_has_a_violating_fixture() {
+    let covered: Vec<&str> = violations().iter().map(|(rule, _, _)| *rule).collect();
+    let all: Vec<&str> = rules::ALL.iter().map(|r| r.id).collect();
+    assert_eq!(covered, all, "one fixture per rule, in rule order");
+}
+
+#[test]
+fn each_fixture_breaks_its_rule_and_the_baseline_passes_it() {
+    for (rule, env, mutate) in violations() {
+        let (profile, mut objects) = env_objects(env);
+        with_daemonset_and_cronjob(&mut objects);
+        let baseline = run(&profile, &objects, &Policies::none());
+        assert!(baseline.iter().all(|f| f.rule != rule), "{rule}: the baseline must pass: {baseline:#?}");
+        mutate(&mut objects);
+        let findings = run(&profile, &objects, &Policies::none());
+        let hits: Vec<&Finding> = findings.iter().filter(|f| f.rule == rule).collect();
+        assert!(!hits.is_empty(), "{rule}: the fixture must break it; got {findings:#?}");
+        for f in hits {
+            assert!(f.blocks(), "{rule} is an error");
+            assert!(f.file.as_deref().is_none_or(|p| p.starts_with(&format!("deploy/{env}/"))), "{f:?}");
+        }
+    }
+}
+
+#[test]
+fn the_shipped_clinicflow_tree_has_no_findings() {
+    let policies = Policies::load_dir(&workspace_tests::root(), "policies").unwrap();
+    assert!(!policies.is_empty(), "the seed's policies ship in policies/");
+    for env in ["dev", "staging", "prod"] {
+        let (profile, objects) = env_objects(env);
+        assert_eq!(run(&profile, &objects, &policies), [], "{env}");
+    }
+}
+
+const SEED_POLICIES: &str = include_str!("../../policies/production-policies.rego");
+
+#[test]
+fn the_seeds_rego_policies_deny_what_they_describe() {
+    let policies =
+        Policies::from_sources(vec![("policies/production-policies.rego".into(), SEED_POLICIES.into())])
+            .unwrap();
+    let (profile, mut objects) = env_objects("dev");
+    pod(&mut objects, "Deployment", "web").security_context = None;
+    container(&mut objects, "Deployment", "identity").image =
+        Some("docker.io/bludivehub/clinicflow-identity:latest".into());
+    container(&mut objects, "Deployment", "profiles").resources.as_mut().unwrap().limits = None;
+    let rego: Vec<(String, String)> = run(&profile, &objects, &policies)
+        .into_iter()
+        .filter(|f| f.rule == "rego/brainsait.production")
+        .map(|f| (f.object.unwrap().name, f.message))
+        .collect();
+    let sorted = |mut v: Vec<(String, String)>| {
+        v.sort();
+        v
+    };
+    assert_eq!(
+        sorted(rego),
+        [
+            (
+                "identity".to_owned(),
+                "Container identity cannot use :latest tag (policies/production-policies.rego)".to_owned()
+            ),
+            (
+                "profiles".to_owned(),
+                "Container profiles must define resource limits (policies/production-policies.rego)"
+                    .to_owned()
+            ),
+            (
+                "web".to_owned(),
+                "Deployments must define securityContext (policies/production-policies.rego)".to_owned()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn rego_sees_the_environment_and_a_broken_policy_names_file_and_line() {
+    let policy = "package team.rules\n\ndeny contains msg if {\n\tinput.kind == \"Ingress\"\n\tdata.environment.stage == \"production\"\n\tmsg := sprintf(\"%v: no public ingress in %v\", [input.metadata.name, data.environment.name])\n}\n";
+    let policies = Policies::from_sources(vec![("policies/team.rego".into(), policy.into())]).unwrap();
+    let (prod, objects) = env_objects("prod");
+    let findings = run(&prod, &objects, &policies);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0].message, "clinicflow: no public ingress in prod (policies/team.rego)");
+    let (dev, objects) = env_objects("dev");
+    assert_eq!(run(&dev, &objects, &policies), []);
+
+    let broken = "package team.rules\n\ndeny[msg] {\n\tmsg := \"old syntax\"\n}\n";
+    let err =
+        Policies::from_sources(vec![("policies/old.rego".into(), broken.into())]).err().unwrap().to_string();
+    assert!(err.contains("policies/old.rego:3:"), "{err}");
+    assert!(err.contains("`if` keyword is required"), "{err}");
+}
+
+#[test]
+fn waivers_accept_a_finding_keep_it_listed_and_catch_typos() {
+    let (mut profile, mut objects) = env_objects("dev");
+    container(&mut objects, "Deployment", "web")
+        .security_context
+        .as_mut()
+        .unwrap()
+        .read_only_root_filesystem = Some(false);
+    profile.waivers = vec![
+        Waiver {
+            rule: "read-only-root-filesystem",
+            kind: "Deployment",
+            name: "web",
+            reason: "Next.js writes its cache beside the app",
+        },
+        Waiver { rule: "no-such-rule", kind: "Deployment", name: "web", reason: "typo" },
+        Waiver { rule: "no-host-path", kind: "Deployment", name: "web", reason: "stale" },
+    ];
+    let findings = run(&profile, &objects, &Policies::none());
+    let waived = findings.iter().find(|f| f.rule == "read-only-root-filesystem").unwrap();
+    assert_eq!(waived.waived.as_deref(), Some("Next.js writes its cache beside the app"));
+    assert!(!waived.blocks());
+    let waiver_findings: Vec<(&str, bool)> =
+        findings.iter().filter(|f| f.rule == "waiver").map(|f| (f.message.as_str(), f.blocks())).collect();
+    assert_eq!(waiver_findings.len(), 2);
+    assert!(waiver_findings[0].0.contains("`no-such-rule`, which does not exist") && waiver_findings[0].1);
+    assert!(waiver_findings[1].0.contains("matches no finding") && !waiver_findings[1].1);
+
+    let report = Report { findings };
+    assert_eq!(report.blocking(), 1);
+    let text = report.to_text();
+    assert!(text.contains("Deployment web (deploy/dev/deployment-web.yaml)"), "{text}");
+    assert!(text.contains("waived  read-only-root-filesystem"), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(json["blocking"], 1);
+    let sarif: serde_json::Value = serde_json::from_str(&report.to_sarif("0.1.0")).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let suppressed = results.iter().find(|r| r["ruleId"] == "read-only-root-filesystem").unwrap();
+    assert_eq!(suppressed["suppressions"][0]["kind"], "external");
+    assert_eq!(
+        suppressed["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "deploy/dev/deployment-web.yaml"
+    );
+    assert_eq!(sarif["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap().len(), rules::ALL.len());
+}
