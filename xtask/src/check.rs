@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::CmdResult;
-use crate::render::render_checked;
+use crate::render::{PlatformArgs, render_checked};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum Format {
@@ -16,13 +16,15 @@ pub enum Format {
 
 #[derive(clap::Args)]
 pub struct CheckArgs {
+    #[command(flatten)]
+    platform: PlatformArgs,
     /// Output format; `sarif` is for code-scanning upload.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
 }
 
-pub fn run(root: &Path, CheckArgs { format }: CheckArgs) -> CmdResult {
-    let report = render_checked(root)?.report;
+pub fn run(root: &Path, CheckArgs { platform, format }: CheckArgs) -> CmdResult {
+    let report = render_checked(root, &platform.sources()?)?.report;
     match format {
         Format::Text if report.findings.is_empty() => println!("no findings"),
         Format::Text => print!("{}", report.to_text()),

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's command line. One module per subcommand;
 //! this file only parses arguments and dispatches.
 
+mod bench;
 mod check;
 mod render;
 
@@ -20,7 +21,7 @@ pub const POLICIES_DIR: &str = "policies";
 pub type CmdResult = Result<ExitCode, Vec<String>>;
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Render and check the ClinicFlow GitOps tree")]
+#[command(name = "cargo xtask", about = "Render, check and benchmark the ClinicFlow GitOps tree")]
 struct Cli {
     /// Repository root (default: this workspace).
     #[arg(long, global = true, value_name = "DIR")]
@@ -35,6 +36,8 @@ enum Command {
     Render(render::RenderArgs),
     /// Run the policy check over every environment and report the findings.
     Check(check::CheckArgs),
+    /// Time render, check and write of ClinicFlow and of synthetic platforms (run from a release build).
+    Bench(bench::BenchArgs),
 }
 
 fn workspace_root() -> PathBuf {
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => render::run(&root, args),
         Command::Check(args) => check::run(&root, args),
+        Command::Bench(args) => bench::run(&root, args),
     };
     match result {
         Ok(code) => code,

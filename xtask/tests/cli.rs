@@ -156,3 +156,66 @@ fn a_rego_policy_in_policies_stops_the_render() {
     assert_eq!(read_tree(&root.join("deploy")).unwrap(), before);
     fs::remove_dir_all(root).unwrap();
 }
+
+#[test]
+fn the_synthetic_platform_renders_to_out_through_the_same_checks() {
+    let root = scratch("synthetic");
+    let out_dir = root.join("synthetic");
+    let dir = out_dir.to_str().unwrap();
+    let out = xtask(&root, &["render", "--platform", "synthetic", "--services", "12", "--out", dir]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tree = read_tree(&out_dir).unwrap();
+    // 3 environments × (6 objects per service + Namespace + Ingress +
+    // kustomization.yaml + 5 files in argocd/<env>/apps + 3 in bootstrap).
+    assert_eq!(tree.len(), 3 * (6 * 12 + 3 + 5 + 3));
+    assert!(tree.get("staging/statefulset-svc-0012-db.yaml").is_some());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{dir}: written, 249 files")));
+    assert!(!root.join("deploy").exists(), "deploy/ is ClinicFlow's");
+
+    let refused = xtask(&root, &["render", "--platform", "synthetic", "--services", "12"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("renders only with --out DIR"), "{}", stderr(&refused));
+    let refused = xtask(&root, &["render", "--services", "12", "--out", dir]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(stderr(&refused).contains("--services applies to --platform synthetic"));
+    let refused = xtask(&root, &["render", "--platform", "synthetic", "--out", dir]);
+    assert!(stderr(&refused).contains("needs --services N"), "{}", stderr(&refused));
+
+    fs::create_dir_all(root.join("policies")).unwrap();
+    let policy = "package team\n\ndeny contains msg if {\n\tinput.kind == \"Job\"\n\tmsg := \"no Jobs\"\n}\n";
+    fs::write(root.join("policies/jobs.rego"), policy).unwrap();
+    let before = read_tree(&out_dir).unwrap();
+    let out = xtask(&root, &["render", "--platform", "synthetic", "--services", "12", "--out", dir]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("36 blocking policy finding(s)"), "{}", stderr(&out));
+    assert_eq!(read_tree(&out_dir).unwrap(), before, "a blocked render writes nothing");
+    fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn bench_prints_every_figure_for_clinicflow_and_each_size() {
+    let root = scratch("bench");
+    let out = xtask(&root, &["bench", "--services", "1,3", "--runs", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let header = stdout.lines().find(|l| l.starts_with("platform")).expect("a header");
+    for column in
+        ["objects", "bytes", "render", "check", "layout", "write", "total", "µs/svc", "process", "peak"]
+    {
+        assert!(header.contains(column), "{header}");
+    }
+    let rows: Vec<Vec<&str>> = stdout
+        .lines()
+        .filter(|l| l.starts_with("clinicflow") || l.starts_with("synthetic"))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let sizes: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r[0], r[1], r[3])).collect();
+    assert_eq!(sizes, [("clinicflow", "5", "111"), ("synthetic", "1", "51"), ("synthetic", "3", "87")]);
+    for row in &rows {
+        assert_eq!(row.len(), 13, "{row:?}");
+        assert!(row[5..].iter().all(|f| f.parse::<f64>().is_ok_and(|x| x >= 0.0)), "{row:?}");
+        assert!(row[12].parse::<f64>().unwrap() > 0.0, "the child's peak memory is read: {row:?}");
+    }
+    assert!(stderr(&out).contains("debug build") == cfg!(debug_assertions));
+    fs::remove_dir_all(root).unwrap();
+}

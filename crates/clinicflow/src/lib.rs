@@ -29,7 +29,10 @@ const WEB: Name = name!("web");
 /// `prisma migrate deploy`: applies pending migrations, never generates new ones.
 const PRISMA_MIGRATE: [&str; 4] = ["npx", "prisma", "migrate", "deploy"];
 
-fn nest_api(name: Name, image: ImageRepository, path: &str) -> Service {
+/// The shape of a ClinicFlow API: a NestJS service routed at `path`, with
+/// its own Postgres and Prisma migrations. The synthetic platform of
+/// `crates/synthetic` is made of these.
+pub fn nest_api(name: Name, image: ImageRepository, path: &str) -> Service {
     Service::api(name, image).route(path).postgres().migrations(PRISMA_MIGRATE).env("NODE_ENV", "production")
 }
 

@@ -1,0 +1,265 @@
+//! `cargo xtask bench`: how long the render takes, for ClinicFlow and for
+//! synthetic platforms of growing size. Builds nothing: run it from a
+//! release build (`cargo build --release -p xtask && target/release/xtask bench`).
+//!
+//! For each platform, `--runs` times each:
+//! - in this process, the phases of the render pipeline one by one, as
+//!   `render_pinned` composes them: render (platform, pins, typed objects),
+//!   check (policies loaded and evaluated), layout (paths, Argo CD, YAML) and
+//!   write (atomic write into a fresh directory);
+//! - `xtask render` as a child process into a fresh directory, from start to
+//!   exit, and the child's peak resident memory (`ru_maxrss` from `wait4`).
+//!
+//! Every figure is the median of the runs. Nothing is asserted: the figures
+//! are printed, and README.md records them.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use gitops_tree::disk;
+use gitops_tree::layout::layout;
+use gitops_tree::pipeline;
+
+use crate::render::{Sources, load_policies};
+use crate::{CmdResult, DEPLOY_DIR};
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Sizes of the synthetic platform, in services.
+    #[arg(long, value_name = "N,…", value_delimiter = ',', default_value = "5,50,500,5000",
+          value_parser = clap::value_parser!(u32).range(1..=99_999))]
+    services: Vec<u32>,
+    /// Runs per size; every figure is their median.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    runs: u32,
+}
+
+/// What one platform is, for both measurements.
+struct Case {
+    label: String,
+    services: usize,
+    sources: fn(usize) -> Sources,
+    /// `xtask render` arguments that render the same platform.
+    args: Vec<String>,
+}
+
+/// The in-process phases of one run.
+#[derive(Clone, Copy)]
+struct Phases {
+    render: Duration,
+    check: Duration,
+    layout: Duration,
+    write: Duration,
+}
+
+impl Phases {
+    fn total(&self) -> Duration {
+        self.render + self.check + self.layout + self.write
+    }
+}
+
+/// The size of what one run rendered.
+struct Size {
+    objects: usize,
+    files: usize,
+    bytes: usize,
+}
+
+/// One render through the pipeline's phases, written to `out` (which must not exist).
+fn run_phases(root: &Path, case: &Case, out: &Path) -> Result<(Phases, Size), Vec<String>> {
+    let start = Instant::now();
+    let sources = (case.sources)(case.services);
+    let pins = sources.pins(root)?;
+    let envs = pipeline::render_environments(&sources.platform, &sources.profiles, &pins)?;
+    let rendered = Instant::now();
+    let policies = load_policies(root)?;
+    let report = pipeline::check(&sources.platform, &envs, &policies, DEPLOY_DIR)?;
+    if report.blocking() > 0 {
+        return Err(vec![format!("{}: blocking findings\n{}", case.label, report.to_text())]);
+    }
+    let checked = Instant::now();
+    let tree = layout(&sources.platform, &envs, DEPLOY_DIR).map_err(|e| vec![e.to_string()])?;
+    let laid_out = Instant::now();
+    disk::write_atomically(&tree, out).map_err(|e| vec![format!("{}: {e}", out.display())])?;
+    let written = Instant::now();
+    let phases = Phases {
+        render: rendered - start,
+        check: checked - rendered,
+        layout: laid_out - checked,
+        write: written - laid_out,
+    };
+    let objects = tree.paths().filter(|p| !p.ends_with("/kustomization.yaml")).count();
+    Ok((phases, Size { objects, files: tree.len(), bytes: tree.total_bytes() }))
+}
+
+/// `xtask render …` as a child process: wall time from spawn to exit, and
+/// its peak resident set in bytes.
+fn run_process(root: &Path, case: &Case, out: &Path) -> Result<(Duration, u64), Vec<String>> {
+    let exe = std::env::current_exe().map_err(|e| vec![format!("cannot find this executable: {e}")])?;
+    let mut command = Command::new(exe);
+    command.arg("--root").arg(root).arg("render").args(&case.args).arg("--out").arg(out);
+    command.stdin(Stdio::null()).stdout(Stdio::null());
+    let start = Instant::now();
+    let child = command.spawn().map_err(|e| vec![format!("cannot start `xtask render`: {e}")])?;
+    let (ok, peak) = wait_with_peak(child).map_err(|e| vec![format!("waiting for `xtask render`: {e}")])?;
+    let elapsed = start.elapsed();
+    if !ok {
+        return Err(vec![format!("`xtask render {}` failed", case.args.join(" "))]);
+    }
+    Ok((elapsed, peak))
+}
+
+/// Waits for `child`; whether it succeeded, and its peak resident set in bytes.
+#[cfg(unix)]
+fn wait_with_peak(child: std::process::Child) -> std::io::Result<(bool, u64)> {
+    let pid = libc::pid_t::try_from(child.id()).map_err(std::io::Error::other)?;
+    let mut status = 0;
+    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: `status` and `usage` are valid for writes for the call's
+        // duration; `pid` is our child, which nothing else waits for.
+        let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if rc == pid {
+            break;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.kind() != std::io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+    // `ru_maxrss` is in KiB on Linux.
+    let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
+    Ok((libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, peak))
+}
+
+#[cfg(not(unix))]
+fn wait_with_peak(mut child: std::process::Child) -> std::io::Result<(bool, u64)> {
+    Ok((child.wait()?.success(), 0))
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1e3)
+}
+
+/// This process's peak resident set (`VmHWM`), in bytes, where Linux reports it.
+fn own_peak() -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    Some(line.trim().trim_end_matches("kB").trim().parse::<u64>().ok()? * 1024)
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// A scratch directory for this run's output, removed afterwards.
+fn scratch() -> PathBuf {
+    std::env::temp_dir().join(format!("xtask-bench-{}", std::process::id()))
+}
+
+fn bench(root: &Path, case: &Case, runs: u32, dir: &Path) -> Result<String, Vec<String>> {
+    let io_err = |e: std::io::Error| vec![format!("{}: {e}", dir.display())];
+    let mut phases = Vec::new();
+    let mut size = None;
+    let mut process = Vec::new();
+    let mut peak = 0;
+    for run in 0..runs {
+        let out = dir.join(format!("phases-{run}"));
+        let (p, s) = run_phases(root, case, &out)?;
+        fs::remove_dir_all(&out).map_err(io_err)?;
+        phases.push(p);
+        size = Some(s);
+        let out = dir.join(format!("process-{run}"));
+        let (elapsed, rss) = run_process(root, case, &out)?;
+        fs::remove_dir_all(&out).map_err(io_err)?;
+        process.push(elapsed);
+        peak = peak.max(rss);
+    }
+    let Size { objects, files, bytes } = size.expect("at least one run");
+    let phase = |f: fn(&Phases) -> Duration| median(phases.iter().map(f).collect());
+    let total = phase(Phases::total);
+    let per_service = total.as_secs_f64() * 1e6 / case.services as f64;
+    Ok(format!(
+        "{:<10} {:>5} {:>7} {:>6} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9.1} {:>9} {:>9}",
+        case.label,
+        case.services,
+        objects,
+        files,
+        bytes,
+        ms(phase(|p| p.render)),
+        ms(phase(|p| p.check)),
+        ms(phase(|p| p.layout)),
+        ms(phase(|p| p.write)),
+        ms(total),
+        per_service,
+        ms(median(process)),
+        mib(peak),
+    ))
+}
+
+pub fn run(root: &Path, BenchArgs { services, runs }: BenchArgs) -> CmdResult {
+    if cfg!(debug_assertions) {
+        eprintln!(
+            "warning: this is a debug build; for figures that mean something run\n  cargo build --release -p xtask && target/release/xtask bench"
+        );
+    }
+    let clinicflow = Case {
+        label: "clinicflow".into(),
+        services: Sources::clinicflow().platform.services.len(),
+        sources: |_| Sources::clinicflow(),
+        args: Vec::new(),
+    };
+    let synthetic = services.iter().map(|&n| Case {
+        label: "synthetic".into(),
+        services: n as usize,
+        sources: Sources::synthetic,
+        args: vec!["--platform".into(), "synthetic".into(), "--services".into(), n.to_string()],
+    });
+    let dir = scratch();
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).map_err(|e| vec![format!("{}: {e}", dir.display())])?;
+    println!(
+        "median of {runs} run(s); 3 environments each; times in ms, per service in µs; \
+         process = `xtask render` from start to exit, peak = its maximum resident set"
+    );
+    println!(
+        "{:<10} {:>5} {:>7} {:>6} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}",
+        "platform",
+        "svcs",
+        "objects",
+        "files",
+        "bytes",
+        "render",
+        "check",
+        "layout",
+        "write",
+        "total",
+        "µs/svc",
+        "process",
+        "peak MiB"
+    );
+    let mut result = Ok(());
+    for case in std::iter::once(clinicflow).chain(synthetic) {
+        match bench(root, &case, runs, &dir) {
+            Ok(line) => println!("{line}"),
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    let _ = fs::remove_dir_all(&dir);
+    result?;
+    if let Some(peak) = own_peak() {
+        println!("this benchmark process: peak {} MiB", mib(peak));
+    }
+    Ok(ExitCode::SUCCESS)
+}
