@@ -11,6 +11,7 @@
 //! - [`crd`]: custom resources (Argo CD, External Secrets) with upstream field names.
 //! - [`build`]: the builders, one module per building block.
 //! - [`yaml`]: the only module that knows the YAML library.
+//! - [`par`]: order-keeping data parallelism on scoped threads.
 
 pub mod build;
 pub mod crd;
@@ -18,6 +19,7 @@ pub mod image;
 pub mod meta;
 pub mod name;
 pub mod object;
+pub mod par;
 pub mod platform;
 pub mod profile;
 pub mod release;

@@ -5,7 +5,7 @@
 //! ingress host, an optional database with migrations, and the services it
 //! calls. The environment decides sizes, hosts and storage.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use crate::image::ImageRepository;
 use crate::name::{MAX_LABEL_LEN, Name};
@@ -121,6 +121,8 @@ impl Platform {
     /// Checks what the type system cannot: unique names, known dependencies,
     /// distinct routes, names that stay valid once suffixed.
     pub fn validate(&self) -> Result<(), PlatformError> {
+        // Every name, for dependency lookups that stay linear in the size of the platform.
+        let defined: HashSet<&str> = self.services.iter().map(|s| s.name.as_str()).collect();
         let mut seen = BTreeSet::new();
         let mut routes: BTreeMap<&str, &Name> = BTreeMap::new();
         for s in &self.services {
@@ -153,7 +155,7 @@ impl Platform {
                 if dep == &s.name {
                     return Err(err("depends on itself".into(), "remove it from its own depends_on"));
                 }
-                if self.find(dep.as_str()).is_none() {
+                if !defined.contains(dep.as_str()) {
                     return Err(err(
                         format!("depends on `{dep}`, which the platform does not define"),
                         "define that service or remove the dependency",

@@ -15,6 +15,7 @@ use crate::crd::argocd::{SYNC_OPTIONS_ANNOTATION, SyncOption};
 use crate::meta::{self, Component, LABEL_MANAGED_BY, LABEL_PART_OF, Labels, MANAGED_BY, SyncWave};
 use crate::name::Name;
 use crate::object::Object;
+use crate::par;
 use crate::platform::{Exposure, Platform, PlatformError};
 use crate::profile::{EnvironmentProfile, Resources, Stage, SyncMode};
 use crate::release::ReleasePins;
@@ -198,8 +199,7 @@ pub fn render_environment(
     let ctx = Ctx { platform, profile, instance: platform.name.suffixed(profile.name.as_str())? };
 
     let mut shared: Vec<Object> = vec![namespace(&ctx).into()];
-    let mut services = Vec::with_capacity(platform.services.len());
-    for svc in &platform.services {
+    let service_objects = |svc: &crate::platform::Service| -> Result<(Name, Vec<Object>), RenderError> {
         let tag = pins.tag(&svc.name).ok_or_else(|| RenderError::MissingPin {
             env: profile.name.to_string(),
             service: svc.name.to_string(),
@@ -220,7 +220,18 @@ pub fn render_environment(
         };
         objects.push(workload::deployment(&ctx, svc, tag, db.as_ref()).into());
         objects.push(workload::service(&ctx, svc).into());
-        services.push((svc.name.clone(), objects));
+        Ok((svc.name.clone(), objects))
+    };
+    // Services are independent: large platforms build them on every CPU,
+    // in chunks, and keep platform order (and the first error in it).
+    let chunks = par::map(
+        par::worth_threads(platform.services.len() * 6),
+        &par::chunks(&platform.services, 4, 32),
+        |chunk| chunk.iter().map(service_objects).collect::<Result<Vec<_>, _>>(),
+    );
+    let mut services = Vec::with_capacity(platform.services.len());
+    for chunk in chunks {
+        services.extend(chunk?);
     }
     if let Some(ingress) = ingress::ingress(&ctx)? {
         shared.push(ingress.into());
