@@ -45,6 +45,16 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, YamlError> 
     }
 }
 
+/// `header` (comment lines, each ending in a line break), then [`to_string`]'s
+/// document: a rendered file in one allocation of its exact size.
+pub fn to_string_with_header<T: Serialize + ?Sized>(header: &str, value: &T) -> Result<String, YamlError> {
+    assert!(header.is_empty() || header.ends_with('\n'), "the header ends with a line break");
+    match emit::after(header.to_owned(), value) {
+        Ok(text) => Ok(text),
+        Err(emit::Fallback) => Ok(format!("{header}{}", serde_yaml::to_string(value)?)),
+    }
+}
+
 /// The native emitter's output, or `None` where [`to_string`] falls back to
 /// serde_yaml. For tests that the rendered objects stay on the fast path.
 #[doc(hidden)]
@@ -197,6 +207,14 @@ mod tests {
             }
         }
         assert!(native > TRICKY.len() * 3, "most values stay native ({native})");
+    }
+
+    #[test]
+    fn a_header_comes_first_on_both_paths() {
+        for v in [json!({ "a": [1] }), json!({ "k": "é" })] {
+            let text = to_string_with_header("# h\n", &v).unwrap();
+            assert_eq!(text, format!("# h\n{}", serde_yaml::to_string(&v).unwrap()));
+        }
     }
 
     #[test]

@@ -85,8 +85,16 @@ pub struct Emitter {
 
 /// `value` as serde_yaml would write it, or [`Fallback`].
 pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String> {
+    after(String::new(), value)
+}
+
+/// `value` as serde_yaml would write it, appended to `out`, which is empty
+/// or ends with a line break.
+pub fn after<T: Serialize + ?Sized>(mut out: String, value: &T) -> Result<String> {
+    debug_assert!(out.is_empty() || out.ends_with('\n'));
+    out.reserve(4096);
     let mut emitter = Emitter {
-        out: String::with_capacity(4096),
+        out,
         column: 0,
         indent: None,
         indents: Vec::with_capacity(16),
@@ -100,6 +108,7 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String> {
     }
     // Document end.
     emitter.write_indent();
+    emitter.out.shrink_to_fit();
     Ok(emitter.out)
 }
 
@@ -225,13 +234,18 @@ impl Emitter {
     }
 
     fn scalar(&mut self, value: &str, requested: Requested) -> Result {
+        self.scalar_with(value, |simple_key| select_style(value, requested, simple_key))
+    }
+
+    /// Writes a scalar in the style `style(simple_key)` picks.
+    fn scalar_with(&mut self, value: &str, style: impl FnOnce(bool) -> Result<Style>) -> Result {
         let context = self.begin_node();
         // A key libyaml would write as a complex key (`? …`), or one
         // serde_yaml may take for an enum tag.
         if context.simple_key && (value.len() > 128 || value.starts_with('!')) {
             return Err(Fallback);
         }
-        let style = select_style(value, requested, context.simple_key)?;
+        let style = style(context.simple_key)?;
         self.increase_indent(true, false);
         match style {
             Style::Plain => {
@@ -412,6 +426,36 @@ fn select_style(value: &str, requested: Requested, simple_key: bool) -> Result<S
     Ok(style)
 }
 
+/// Bytes after which nothing in a string needs libyaml's full analysis:
+/// printable ASCII but the space, `:` and `#`.
+const SIMPLE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0x21;
+    while c <= 0x7E {
+        table[c] = c != b':' as usize && c != b'#' as usize;
+        c += 1;
+    }
+    table
+};
+
+/// The style of most strings, found in one pass: a non-empty string of
+/// [`SIMPLE`] bytes is plain unless it starts with an indicator or reads
+/// back as another type (then single-quoted, which such a string always
+/// allows). `None`: take the full analysis.
+fn simple_style(value: &str) -> Option<Style> {
+    let b = value.as_bytes();
+    if b.is_empty() || !b.iter().all(|&c| SIMPLE[usize::from(c)]) {
+        return None;
+    }
+    // With no space in the string, only the first byte can be an
+    // indicator (`-`, `?` and `:` only when followed by the end).
+    let indicator = b"#,[]{}&*!|>'\"%@`".contains(&b[0])
+        || (b.len() == 1 && matches!(b[0], b'?' | b'-'))
+        || b.starts_with(b"---")
+        || b.starts_with(b"...");
+    Some(if indicator || reads_as_non_string(value) { Style::SingleQuoted } else { Style::Plain })
+}
+
 /// How serde_yaml asks for a string: literal when it has a line break,
 /// quoted when it would read back as null, a boolean or a number.
 fn requested_style(value: &str) -> Requested {
@@ -527,7 +571,10 @@ impl ser::Serializer for &mut Emitter {
     }
 
     fn serialize_str(self, v: &str) -> Result {
-        self.scalar(v, requested_style(v))
+        match simple_style(v) {
+            Some(style) => self.scalar_with(v, |_| Ok(style)),
+            None => self.scalar(v, requested_style(v)),
+        }
     }
 
     fn serialize_bytes(self, _: &[u8]) -> Result {
