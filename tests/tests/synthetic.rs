@@ -93,3 +93,25 @@ fn rendered_documents_stay_on_the_native_yaml_emitter() {
         assert!(gitops_core::yaml::to_string_native(o).is_some(), "{} {} falls back", o.kind(), o.name());
     }
 }
+
+/// Rego's `input` is built without a JSON round trip, and is the same value.
+#[test]
+fn rego_inputs_are_built_directly_and_equal_the_json_round_trip() {
+    let platform = synthetic::platform(3);
+    let envs = synthetic::environments();
+    let pins: Vec<_> = envs.iter().map(|_| synthetic::pins(&platform)).collect();
+    let synthetic = render_environments(&platform, &envs, &pins).unwrap();
+    let objects = synthetic
+        .into_iter()
+        .flat_map(|env| env.render.into_objects())
+        .chain(workspace_tests::clinicflow_objects().into_iter().flat_map(|(_, objects)| objects));
+    for o in objects {
+        assert_eq!(
+            gitops_policy::rego::direct_input_matches_json(&o),
+            Some(true),
+            "{} {}",
+            o.kind(),
+            o.name()
+        );
+    }
+}

@@ -1,6 +1,7 @@
 //! The reference and start-order audit: what points at what, and whether it
-//! exists, and exists first. Indexes are built once per check, so every
-//! rule is linear in the number of objects (no pairwise scans).
+//! exists, and exists first. The index is built once per environment and
+//! shared by every rule, so each rule is linear in the number of objects
+//! (no pairwise scans).
 
 use std::collections::{HashMap, HashSet};
 
@@ -139,7 +140,7 @@ fn references(spec: &PodSpec) -> Vec<Reference<'_>> {
 }
 
 /// Everything the audit looks up, built once.
-struct Index<'e> {
+pub(crate) struct Index<'e> {
     services: HashMap<&'e str, usize>,
     producers: HashMap<(Source, &'e str), Producer<'e>>,
     /// (label key, value) -> workloads whose pods carry it.
@@ -147,7 +148,7 @@ struct Index<'e> {
 }
 
 impl<'e> Index<'e> {
-    fn build(env: &'e Environment) -> Self {
+    pub(crate) fn build(env: &'e Environment) -> Self {
         let mut services = HashMap::new();
         let mut producers = HashMap::new();
         let mut postings: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
@@ -237,7 +238,7 @@ fn pod_spec(o: &Object) -> Option<&PodSpec> {
 }
 
 pub(crate) fn service_selects_one_workload(rule: &Rule, env: &Environment, sink: &mut Sink) {
-    let index = Index::build(env);
+    let index = sink.index;
     for (i, t) in env.targets.iter().enumerate() {
         if !matches!(t.object, Object::Service(_)) {
             continue;
@@ -269,7 +270,7 @@ fn has_port(containers: &[Container], target: &IntOrString) -> bool {
 }
 
 pub(crate) fn service_port_exists(rule: &Rule, env: &Environment, sink: &mut Sink) {
-    let index = Index::build(env);
+    let index = sink.index;
     for (i, t) in env.targets.iter().enumerate() {
         let Object::Service(svc) = t.object else { continue };
         let [workload] = index.selected(env, i)[..] else { continue };
@@ -296,7 +297,7 @@ pub(crate) fn service_port_exists(rule: &Rule, env: &Environment, sink: &mut Sin
 }
 
 pub(crate) fn ingress_backend_exists(rule: &Rule, env: &Environment, sink: &mut Sink) {
-    let index = Index::build(env);
+    let index = sink.index;
     for (i, t) in env.targets.iter().enumerate() {
         let Object::Ingress(ing) = t.object else { continue };
         let Some(spec) = &ing.spec else { continue };
@@ -335,7 +336,7 @@ pub(crate) fn ingress_backend_exists(rule: &Rule, env: &Environment, sink: &mut 
 }
 
 pub(crate) fn config_reference_exists(rule: &Rule, env: &Environment, sink: &mut Sink) {
-    let index = Index::build(env);
+    let index = sink.index;
     for (i, spec) in pods(env) {
         for r in references(spec).into_iter().filter(|r| !r.optional) {
             match index.producers.get(&(r.source, r.name)) {
@@ -449,7 +450,7 @@ fn image_repository(image: &str) -> &str {
 }
 
 pub(crate) fn wave_order(rule: &Rule, env: &Environment, sink: &mut Sink) {
-    let index = Index::build(env);
+    let index = sink.index;
     let namespace = env.profile.namespace.as_str();
     let ns_wave =
         env.targets.iter().find(|t| matches!(t.object, Object::Namespace(_))).map(|t| wave(t.object));

@@ -4,13 +4,16 @@
 //! stage and compliance label. Each message of a package's `deny` rule is a
 //! finding `rego/<package>` on that object.
 
+mod input;
+
 use std::fs;
 use std::path::Path;
 
-use gitops_core::profile::Stage;
+use gitops_core::Object;
+use gitops_core::profile::{EnvironmentProfile, Stage};
 use regorus::{Engine, Value};
 
-use crate::{Environment, Severity, Sink};
+use crate::{Severity, Sink, Target};
 
 /// Loaded Rego policies, ready to evaluate.
 #[derive(Clone, Default)]
@@ -83,10 +86,14 @@ impl Policies {
         self.packages.is_empty()
     }
 
-    pub(crate) fn evaluate(&self, env: &Environment, sink: &mut Sink) -> Result<(), PolicyError> {
-        let Some(base) = &self.engine else { return Ok(()) };
+    /// The policies with `data.environment` set for `profile`, ready to
+    /// evaluate (and to clone for other threads); `None` without policies.
+    pub(crate) fn for_environment(
+        &self,
+        profile: &EnvironmentProfile,
+    ) -> Result<Option<EnvironmentPolicies<'_>>, PolicyError> {
+        let Some(base) = &self.engine else { return Ok(None) };
         let mut engine = base.clone();
-        let profile = env.profile;
         let stage = match profile.stage {
             Stage::Development => "development",
             Stage::Staging => "staging",
@@ -102,10 +109,32 @@ impl Policies {
         });
         let data = Value::from_json_str(&data.to_string()).expect("serde_json output is JSON");
         engine.add_data(data).map_err(|e| PolicyError::Parse(e.to_string()))?;
-        for target in &env.targets {
-            let json = serde_json::to_string(target.object).expect("objects serialize");
-            engine.set_input(Value::from_json_str(&json).expect("serde_json output is JSON"));
-            for (file, package) in &self.packages {
+        // Analyse the policies once here rather than in every clone: clones
+        // of a prepared engine share the prepared policies. The result of
+        // this empty input is not used.
+        engine.set_input(Value::new_object());
+        for (_, package) in &self.packages {
+            let _ = engine.eval_rule(format!("{package}.deny"));
+        }
+        Ok(Some(EnvironmentPolicies { engine, packages: &self.packages }))
+    }
+}
+
+/// [`Policies`] with one environment's data, prepared.
+pub(crate) struct EnvironmentPolicies<'p> {
+    engine: Engine,
+    packages: &'p [(String, String)],
+}
+
+impl EnvironmentPolicies<'_> {
+    /// Evaluates every package's `deny` with each of `targets` as `input`,
+    /// in order, on a clone of the prepared engine.
+    pub(crate) fn evaluate(&self, targets: &[Target], sink: &mut Sink) -> Result<(), PolicyError> {
+        let mut engine = self.engine.clone();
+        let mut keys = input::Keys::default();
+        for target in targets {
+            engine.set_input(rego_input(target.object, &mut keys));
+            for (file, package) in self.packages {
                 let eval_err = |message: String| PolicyError::Eval {
                     file: file.clone(),
                     package: package.clone(),
@@ -128,6 +157,25 @@ impl Policies {
         }
         Ok(())
     }
+}
+
+/// The object as Rego's `input`: what regorus parses from its JSON, built
+/// without the JSON text when the object allows.
+fn rego_input(object: &Object, keys: &mut input::Keys) -> Value {
+    input::to_value(object, keys).unwrap_or_else(|input::Fallback| json_input(object))
+}
+
+fn json_input(object: &Object) -> Value {
+    let json = serde_json::to_string(object).expect("objects serialize");
+    Value::from_json_str(&json).expect("serde_json output is JSON")
+}
+
+/// For tests: `None` when the object's input takes the JSON round trip,
+/// else whether the direct input equals it.
+#[doc(hidden)]
+pub fn direct_input_matches_json(object: &Object) -> Option<bool> {
+    let direct = input::to_value(object, &mut input::Keys::default()).ok()?;
+    Some(direct == json_input(object))
 }
 
 fn message_text(v: &Value) -> String {
