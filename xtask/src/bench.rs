@@ -3,10 +3,10 @@
 //! release build (`cargo build --release -p xtask && target/release/xtask bench`).
 //!
 //! For each platform, `--runs` times each:
-//! - in this process, the phases of the render pipeline one by one, as
-//!   `render_pinned` composes them: render (platform, pins, typed objects),
-//!   check (policies loaded and evaluated), layout (paths, Argo CD, YAML) and
-//!   write (atomic write into a fresh directory);
+//! - in this process, `render_pinned` (the path `xtask render` takes) with
+//!   its phases timed apart: render (platform, pins, typed objects), check
+//!   (policies loaded and evaluated), layout (paths, Argo CD, YAML, freeing
+//!   the objects) and write (the atomic write into a fresh directory);
 //! - `xtask render` as a child process into a fresh directory, from start to
 //!   exit, and the child's peak resident memory (`ru_maxrss` from `wait4`).
 //!
@@ -19,8 +19,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use gitops_tree::disk;
-use gitops_tree::layout::layout;
-use gitops_tree::pipeline;
+use gitops_tree::pipeline::{Phase, render_pinned_observed};
 
 use crate::render::{Sources, load_policies};
 use crate::{CmdResult, DEPLOY_DIR};
@@ -46,7 +45,7 @@ struct Case {
 }
 
 /// The in-process phases of one run.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Phases {
     render: Duration,
     check: Duration,
@@ -67,29 +66,43 @@ struct Size {
     bytes: usize,
 }
 
-/// One render through the pipeline's phases, written to `out` (which must not exist).
+/// One render through `render_pinned`, the path `xtask render` takes,
+/// timed phase by phase, then written to `out` (which must not exist).
 fn run_phases(root: &Path, case: &Case, out: &Path) -> Result<(Phases, Size), Vec<String>> {
+    let mut phases = Phases::default();
     let start = Instant::now();
     let sources = (case.sources)(case.services);
     let pins = sources.pins(root)?;
-    let envs = pipeline::render_environments(&sources.platform, &sources.profiles, &pins)?;
-    let rendered = Instant::now();
+    let mut last = Instant::now();
+    phases.render += last - start;
     let policies = load_policies(root)?;
-    let report = pipeline::check(&sources.platform, &envs, &policies, DEPLOY_DIR)?;
-    if report.blocking() > 0 {
-        return Err(vec![format!("{}: blocking findings\n{}", case.label, report.to_text())]);
+    let now = Instant::now();
+    phases.check += now - last;
+    last = now;
+    let rendered = render_pinned_observed(
+        &sources.platform,
+        &sources.profiles,
+        &pins,
+        &policies,
+        DEPLOY_DIR,
+        &mut |phase| {
+            let now = Instant::now();
+            let spent = now - last;
+            last = now;
+            match phase {
+                Phase::Render => phases.render += spent,
+                Phase::Check => phases.check += spent,
+                Phase::Layout => phases.layout += spent,
+            }
+        },
+    )?;
+    if rendered.report.blocking() > 0 {
+        return Err(vec![format!("{}: blocking findings\n{}", case.label, rendered.report.to_text())]);
     }
-    let checked = Instant::now();
-    let tree = layout(&sources.platform, &envs, DEPLOY_DIR).map_err(|e| vec![e.to_string()])?;
-    let laid_out = Instant::now();
+    let tree = rendered.tree;
+    let start = Instant::now();
     disk::write_atomically(&tree, out).map_err(|e| vec![format!("{}: {e}", out.display())])?;
-    let written = Instant::now();
-    let phases = Phases {
-        render: rendered - start,
-        check: checked - rendered,
-        layout: laid_out - checked,
-        write: written - laid_out,
-    };
+    phases.write = start.elapsed();
     let objects = tree.paths().filter(|p| !p.ends_with("/kustomization.yaml")).count();
     Ok((phases, Size { objects, files: tree.len(), bytes: tree.total_bytes() }))
 }
@@ -160,9 +173,36 @@ fn mib(bytes: u64) -> String {
     format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
 }
 
-/// A scratch directory for this run's output, removed afterwards.
+/// A scratch directory for the written trees, removed afterwards; below
+/// `$TMPDIR` (default `/tmp`), so `TMPDIR=/dev/shm` times the write to memory.
 fn scratch() -> PathBuf {
     std::env::temp_dir().join(format!("xtask-bench-{}", std::process::id()))
+}
+
+/// The filesystem `dir` is on, where Linux says.
+#[cfg(target_os = "linux")]
+fn filesystem(dir: &Path) -> &'static str {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else { return "?" };
+    // SAFETY: an all-zero `statfs` is a valid value of this plain C struct.
+    let mut fs: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `path` is NUL-terminated and `fs` valid for writes during the call.
+    if unsafe { libc::statfs(path.as_ptr(), &mut fs) } != 0 {
+        return "?";
+    }
+    match fs.f_type {
+        libc::TMPFS_MAGIC => "tmpfs",
+        libc::EXT4_SUPER_MAGIC => "ext4",
+        libc::XFS_SUPER_MAGIC => "xfs",
+        libc::BTRFS_SUPER_MAGIC => "btrfs",
+        libc::OVERLAYFS_SUPER_MAGIC => "overlayfs",
+        _ => "other",
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn filesystem(_: &Path) -> &'static str {
+    "?"
 }
 
 fn bench(root: &Path, case: &Case, runs: u32, dir: &Path) -> Result<String, Vec<String>> {
@@ -172,17 +212,18 @@ fn bench(root: &Path, case: &Case, runs: u32, dir: &Path) -> Result<String, Vec<
     let mut process = Vec::new();
     let mut peak = 0;
     for run in 0..runs {
-        let out = dir.join(format!("phases-{run}"));
-        let (p, s) = run_phases(root, case, &out)?;
-        fs::remove_dir_all(&out).map_err(io_err)?;
+        let (p, s) = run_phases(root, case, &dir.join(format!("phases-{run}")))?;
         phases.push(p);
         size = Some(s);
-        let out = dir.join(format!("process-{run}"));
-        let (elapsed, rss) = run_process(root, case, &out)?;
-        fs::remove_dir_all(&out).map_err(io_err)?;
+        let (elapsed, rss) = run_process(root, case, &dir.join(format!("process-{run}")))?;
         process.push(elapsed);
         peak = peak.max(rss);
     }
+    // Only now: on ext4 without a journal, every file deleted in the last
+    // half minute slows the creation of the next ones (the inode allocator
+    // skips recently deleted inodes), so deleting between runs would time
+    // this benchmark's own deletions.
+    fs::remove_dir_all(dir).and_then(|()| fs::create_dir(dir)).map_err(io_err)?;
     let Size { objects, files, bytes } = size.expect("at least one run");
     let phase = |f: fn(&Phases) -> Duration| median(phases.iter().map(f).collect());
     let total = phase(Phases::total);
@@ -228,7 +269,11 @@ pub fn run(root: &Path, BenchArgs { services, runs }: BenchArgs) -> CmdResult {
     fs::create_dir_all(&dir).map_err(|e| vec![format!("{}: {e}", dir.display())])?;
     println!(
         "median of {runs} run(s); 3 environments each; times in ms, per service in µs; \
-         process = `xtask render` from start to exit, peak = its maximum resident set"
+         process = `xtask render` from start to exit, peak = its maximum resident set; \
+         trees written below {} ({}), {} CPU(s)",
+        dir.display(),
+        filesystem(&dir),
+        std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!(
         "{:<10} {:>5} {:>7} {:>6} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>9} {:>9}",

@@ -16,8 +16,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use gitops_core::name::{Name, NameError};
+use gitops_core::par;
 use gitops_core::platform::{Platform, Topology};
-use gitops_core::profile::EnvironmentProfile;
+use gitops_core::profile::{EnvironmentProfile, GitSource};
 use gitops_core::yaml::{self, YamlError};
 use gitops_core::{EnvironmentRender, Object};
 use serde::Serialize;
@@ -74,23 +75,30 @@ pub fn file_name(object: &Object) -> String {
 }
 
 fn document<T: Serialize>(what: impl FnOnce() -> String, value: &T) -> Result<Vec<u8>, LayoutError> {
-    let body = yaml::to_string(value).map_err(|error| LayoutError::Yaml { what: what(), error })?;
-    let mut bytes = Vec::with_capacity(HEADER.len() + body.len());
-    bytes.extend_from_slice(HEADER.as_bytes());
-    bytes.extend_from_slice(body.as_bytes());
-    Ok(bytes)
+    yaml::to_string_with_header(HEADER, value)
+        .map(String::into_bytes)
+        .map_err(|error| LayoutError::Yaml { what: what(), error })
 }
 
-/// Writes `objects` into `dir`, one file each, plus a `kustomization.yaml` listing them.
+/// Writes `objects` into `dir`, one file each, plus a `kustomization.yaml`
+/// listing them. Large directories are serialised on every CPU.
 fn emit_dir<'a>(
     tree: &mut Tree,
     dir: &str,
     objects: impl IntoIterator<Item = &'a Object>,
 ) -> Result<(), LayoutError> {
-    let mut files = Vec::new();
-    for object in objects {
+    let objects: Vec<&Object> = objects.into_iter().collect();
+    let documents = par::map(par::worth_threads(objects.len()), &par::chunks(&objects, 4, 64), |chunk| {
+        chunk
+            .iter()
+            .map(|o| document(|| format!("{} `{}`", o.kind(), o.name()), o))
+            .collect::<Result<Vec<_>, _>>()
+    });
+    let mut files = Vec::with_capacity(objects.len());
+    for (object, bytes) in
+        objects.iter().zip(documents.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten())
+    {
         let file = file_name(object);
-        let bytes = document(|| format!("{} `{}`", object.kind(), object.name()), object)?;
         if !tree.insert(format!("{dir}/{file}"), bytes) {
             return Err(LayoutError::Duplicate {
                 dir: dir.into(),
@@ -168,31 +176,56 @@ pub fn environment_dirs<'r>(
 /// Lays out every environment of `platform`. `repo_dir` is where the tree
 /// sits in the Git repository (`deploy`), for the Applications' source paths.
 pub fn layout(platform: &Platform, envs: &[EnvironmentObjects], repo_dir: &str) -> Result<Tree, LayoutError> {
-    let mut tree = Tree::new();
-    let mut env_names = BTreeSet::new();
-    let mut instances: BTreeMap<&Name, Vec<Object>> = BTreeMap::new();
-    let mut instance_git = BTreeMap::new();
+    let mut layout = Layout::new(platform, repo_dir);
     for env in envs {
-        let profile = env.profile;
+        layout.add(env)?;
+    }
+    layout.finish()
+}
+
+/// A tree laid out one environment at a time, so that a caller may drop
+/// each environment's objects once they are files: [`layout`] in steps.
+pub struct Layout<'p> {
+    platform: &'p Platform,
+    repo_dir: &'p str,
+    tree: Tree,
+    env_names: BTreeSet<&'p str>,
+    /// Each Argo CD instance's objects, and the Git source of its root.
+    instances: BTreeMap<&'p Name, (Vec<Object>, &'p GitSource)>,
+}
+
+impl<'p> Layout<'p> {
+    pub fn new(platform: &'p Platform, repo_dir: &'p str) -> Self {
+        Layout {
+            platform,
+            repo_dir,
+            tree: Tree::new(),
+            env_names: BTreeSet::new(),
+            instances: BTreeMap::new(),
+        }
+    }
+
+    /// Writes one environment's directories and records its Argo CD objects.
+    pub fn add(&mut self, env: &EnvironmentObjects<'p>) -> Result<(), LayoutError> {
+        let (platform, profile) = (self.platform, env.profile);
         let env_name = profile.name.as_str();
-        if env_name == ARGOCD_DIR || !env_names.insert(env_name) {
+        if env_name == ARGOCD_DIR || !self.env_names.insert(env_name) {
             return Err(LayoutError::EnvironmentName(env_name.into()));
         }
         check_namespaces(env)?;
-        let apps = instances.entry(&profile.argocd.instance).or_default();
-        instance_git.entry(&profile.argocd.instance).or_insert(&profile.git);
+        let (apps, _) =
+            self.instances.entry(&profile.argocd.instance).or_insert_with(|| (Vec::new(), &profile.git));
         apps.push(argocd::environment_project(platform, profile, env.render.objects())?.into());
         let app_name = argocd::environment_app_name(platform, profile)?;
         for dir in environment_dirs(platform, env_name, &env.render)? {
-            emit_dir(&mut tree, &dir.path, dir.objects)?;
+            emit_dir(&mut self.tree, &dir.path, dir.objects)?;
             // The directory's Application: the environment's own, or the service's.
             let name = match dir.service {
                 None => app_name.clone(),
                 Some(service) => argocd::service_app_name(service, profile)?,
             };
-            apps.push(
-                argocd::application(platform, profile, &name, &format!("{repo_dir}/{}", dir.path))?.into(),
-            );
+            let path = format!("{}/{}", self.repo_dir, dir.path);
+            apps.push(argocd::application(platform, profile, &name, &path)?.into());
         }
         if let Some(n) = &profile.argocd.notifications
             && !apps.iter().any(|o| o.name() == "argocd-notifications-cm")
@@ -201,17 +234,22 @@ pub fn layout(platform: &Platform, envs: &[EnvironmentObjects], repo_dir: &str) 
                 .map_err(|error| LayoutError::Yaml { what: "argocd-notifications-cm".into(), error })?;
             apps.push(cm.into());
         }
+        Ok(())
     }
-    for (instance, mut apps) in instances {
-        let git = instance_git[instance];
-        apps.push(argocd::argocd_cm().into());
-        let dir = format!("{ARGOCD_DIR}/{instance}");
-        emit_dir(&mut tree, &format!("{dir}/apps"), &apps)?;
-        let bootstrap: [Object; 2] = [
-            argocd::bootstrap_project(platform, &git.repo_url)?.into(),
-            argocd::root_application(platform, git, &format!("{repo_dir}/{dir}/apps"))?.into(),
-        ];
-        emit_dir(&mut tree, &format!("{dir}/bootstrap"), &bootstrap)?;
+
+    /// Writes each Argo CD instance's `apps/` and `bootstrap/`.
+    pub fn finish(mut self) -> Result<Tree, LayoutError> {
+        let platform = self.platform;
+        for (instance, (mut apps, git)) in std::mem::take(&mut self.instances) {
+            apps.push(argocd::argocd_cm().into());
+            let dir = format!("{ARGOCD_DIR}/{instance}");
+            emit_dir(&mut self.tree, &format!("{dir}/apps"), &apps)?;
+            let bootstrap: [Object; 2] = [
+                argocd::bootstrap_project(platform, &git.repo_url)?.into(),
+                argocd::root_application(platform, git, &format!("{}/{dir}/apps", self.repo_dir))?.into(),
+            ];
+            emit_dir(&mut self.tree, &format!("{dir}/bootstrap"), &bootstrap)?;
+        }
+        Ok(self.tree)
     }
-    Ok(tree)
 }

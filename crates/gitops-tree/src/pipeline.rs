@@ -1,13 +1,13 @@
 //! The whole render of one platform: release pins and policies in, a
 //! checked tree out.
 //!
-//! One path, in phases that [`render_pinned`] composes and that a benchmark
-//! may time one by one:
+//! One path, [`render_pinned`], in three phases per environment (a
+//! benchmark times them through [`render_pinned_observed`]):
 //!
-//! 1. [`render_environments`]: every environment's typed objects (pure);
-//! 2. [`check`]: the policy check over every object, with the file it will
-//!    be written to;
-//! 3. [`layout`]: paths, Argo CD wiring and YAML bytes.
+//! 1. render: the environment's typed objects (pure);
+//! 2. check: the policy check over every object, with the file it will be
+//!    written to ([`check_environment`]);
+//! 3. layout: paths, Argo CD wiring and YAML bytes ([`Layout`]).
 //!
 //! [`render_platform`] is the same path with the pins read from
 //! `<releases>/<env>.yaml`. Every release file is read and every environment
@@ -21,9 +21,9 @@ use gitops_core::platform::Platform;
 use gitops_core::profile::EnvironmentProfile;
 use gitops_core::release::ReleasePins;
 use gitops_core::render_environment;
-use gitops_policy::{Environment, Policies, Report, Target};
+use gitops_policy::{Environment, Finding, Policies, Report, Target};
 
-use crate::layout::{EnvironmentObjects, environment_dirs, file_name, layout};
+use crate::layout::{EnvironmentObjects, Layout, environment_dirs, file_name};
 use crate::tree::Tree;
 
 /// Where the inputs are and where the output goes in the repository.
@@ -90,31 +90,37 @@ pub fn render_environments<'p>(
     if errors.is_empty() { Ok(envs) } else { Err(errors) }
 }
 
-/// Phase 2: the policy check of every environment. Each object is checked
+/// Phase 2: the policy check of one environment. Each object is checked
 /// with the file it will be written to, below `deploy`.
-pub fn check(
+pub fn check_environment(
     platform: &Platform,
-    envs: &[EnvironmentObjects],
+    env: &EnvironmentObjects,
     policies: &Policies,
     deploy: &str,
-) -> Result<Report, Vec<String>> {
-    let mut report = Report::default();
-    for env in envs {
-        let dirs = environment_dirs(platform, env.profile.name.as_str(), &env.render)
-            .map_err(|e| vec![e.to_string()])?;
-        let targets = dirs
-            .iter()
-            .flat_map(|dir| {
-                dir.objects
-                    .iter()
-                    .map(|o| Target { file: format!("{deploy}/{}/{}", dir.path, file_name(o)), object: o })
-            })
-            .collect();
-        let findings = gitops_policy::check(&Environment { profile: env.profile, targets }, policies)
-            .map_err(|e| vec![e.to_string()])?;
-        report.findings.extend(findings);
-    }
-    Ok(report)
+) -> Result<Vec<Finding>, Vec<String>> {
+    let dirs = environment_dirs(platform, env.profile.name.as_str(), &env.render)
+        .map_err(|e| vec![e.to_string()])?;
+    let targets = dirs
+        .iter()
+        .flat_map(|dir| {
+            dir.objects
+                .iter()
+                .map(|o| Target { file: format!("{deploy}/{}/{}", dir.path, file_name(o)), object: o })
+        })
+        .collect();
+    gitops_policy::check(&Environment { profile: env.profile, targets }, policies)
+        .map_err(|e| vec![e.to_string()])
+}
+
+/// A phase of [`render_pinned_observed`], reported when a step of it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// An environment's typed objects are built.
+    Render,
+    /// An environment's objects are checked.
+    Check,
+    /// An environment's objects are files (or the Argo CD files are written).
+    Layout,
 }
 
 /// Renders, checks and lays out `platform` in every environment of
@@ -128,10 +134,64 @@ pub fn render_pinned(
     policies: &Policies,
     deploy: &str,
 ) -> Result<Rendered, Vec<String>> {
-    let envs = render_environments(platform, profiles, pins)?;
-    let report = check(platform, &envs, policies, deploy)?;
-    // Phase 3: layout and YAML.
-    let tree = layout(platform, &envs, deploy).map_err(|e| vec![e.to_string()])?;
+    render_pinned_observed(platform, profiles, pins, policies, deploy, &mut |_| {})
+}
+
+/// [`render_pinned`], calling `done` at the end of every step with the
+/// phase that step belonged to (a benchmark times the phases with it).
+///
+/// Environments go through the phases one at a time, and each one's typed
+/// objects are dropped once they are files: the memory a render needs is
+/// one environment's objects plus the tree, not every environment's
+/// objects. Every environment is still rendered, so every render error is
+/// reported; without one, the first check or layout error is.
+pub fn render_pinned_observed(
+    platform: &Platform,
+    profiles: &[EnvironmentProfile],
+    pins: &[ReleasePins],
+    policies: &Policies,
+    deploy: &str,
+    done: &mut dyn FnMut(Phase),
+) -> Result<Rendered, Vec<String>> {
+    assert_eq!(profiles.len(), pins.len(), "one set of pins per environment");
+    let mut render_errors = Vec::new();
+    // The first check or layout error; render errors take precedence.
+    let mut failed = None;
+    let mut report = Report::default();
+    let mut layout = Layout::new(platform, deploy);
+    for (profile, pins) in profiles.iter().zip(pins) {
+        let render = render_environment(platform, profile, pins);
+        done(Phase::Render);
+        match render {
+            Err(e) => render_errors.push(e.to_string()),
+            // Once something has failed, the others only report render errors.
+            Ok(_) if !render_errors.is_empty() || failed.is_some() => {}
+            Ok(render) => {
+                let env = EnvironmentObjects { profile, render };
+                let checked = check_environment(platform, &env, policies, deploy);
+                done(Phase::Check);
+                match checked {
+                    Ok(findings) => report.findings.extend(findings),
+                    Err(e) => failed = Some(e),
+                }
+                if failed.is_none()
+                    && let Err(e) = layout.add(&env)
+                {
+                    failed = Some(vec![e.to_string()]);
+                }
+                drop(env);
+                done(Phase::Layout);
+            }
+        }
+    }
+    if !render_errors.is_empty() {
+        return Err(render_errors);
+    }
+    if let Some(errors) = failed {
+        return Err(errors);
+    }
+    let tree = layout.finish().map_err(|e| vec![e.to_string()])?;
+    done(Phase::Layout);
     Ok(Rendered { tree, report })
 }
 
