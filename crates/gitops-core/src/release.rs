@@ -11,6 +11,7 @@
 //! ```
 
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::fmt;
 
 use indexmap::IndexMap;
@@ -62,6 +63,9 @@ impl ReleasePins {
             });
         }
         let bad_key = Cell::new(None);
+        // Keys are looked up by name: linear in the size of the platform.
+        let index: HashMap<&str, &Name> = services.iter().map(|s| (s.as_str(), s)).collect();
+        let services = Services { all: services, index: &index };
         yaml::from_str_seed(text, FileSeed { services, bad_key: &bad_key }).map_err(|e| {
             let mut err = located(e);
             // The YAML library places errors raised on a mapping key at the
@@ -125,8 +129,15 @@ fn locate_image_key(text: &str, key: &str, nth: usize) -> Option<(usize, usize)>
     None
 }
 
+/// The platform's services, in order and by name.
+#[derive(Clone, Copy)]
+struct Services<'a> {
+    all: &'a [Name],
+    index: &'a HashMap<&'a str, &'a Name>,
+}
+
 struct FileSeed<'a> {
-    services: &'a [Name],
+    services: Services<'a>,
     bad_key: &'a Cell<Option<(String, usize)>>,
 }
 
@@ -169,7 +180,7 @@ impl<'de> Visitor<'de> for FileSeed<'_> {
 }
 
 struct ImagesSeed<'a> {
-    services: &'a [Name],
+    services: Services<'a>,
     bad_key: &'a Cell<Option<(String, usize)>>,
 }
 
@@ -197,7 +208,7 @@ impl<'de> Visitor<'de> for ImagesSeed<'_> {
             images.insert(service, pin);
         }
         let missing: Vec<&str> =
-            self.services.iter().filter(|s| !images.contains_key(*s)).map(Name::as_str).collect();
+            self.services.all.iter().filter(|s| !images.contains_key(*s)).map(Name::as_str).collect();
         if !missing.is_empty() {
             return Err(de::Error::custom(format!(
                 "no tag for {}; every service needs `<service>: {{tag: sha-…}}` under `images:`",
@@ -209,7 +220,7 @@ impl<'de> Visitor<'de> for ImagesSeed<'_> {
 }
 
 struct ServiceKey<'a> {
-    services: &'a [Name],
+    services: Services<'a>,
     seen: &'a IndexMap<Name, Pin>,
     bad_key: &'a Cell<Option<(String, usize)>>,
 }
@@ -219,9 +230,9 @@ impl<'de> DeserializeSeed<'de> for ServiceKey<'_> {
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Name, D::Error> {
         let key = String::deserialize(d)?;
-        let Some(service) = self.services.iter().find(|s| s.as_str() == key) else {
+        let Some(&service) = self.services.index.get(key.as_str()) else {
             self.bad_key.set(Some((key.clone(), 1)));
-            let known: Vec<&str> = self.services.iter().map(Name::as_str).collect();
+            let known: Vec<&str> = self.services.all.iter().map(Name::as_str).collect();
             return Err(de::Error::custom(format!(
                 "unknown service `{key}`; the platform's services are: {}",
                 known.join(", ")
