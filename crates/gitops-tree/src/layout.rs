@@ -71,7 +71,14 @@ struct Kustomization<'a> {
 
 /// `<kind>-<name>.yaml`, lowercase: stable, unique per kind and name.
 pub fn file_name(object: &Object) -> String {
-    format!("{}-{}.yaml", object.kind().to_ascii_lowercase(), object.name())
+    let (kind, name) = (object.kind(), object.name());
+    // One allocation: called twice per object, by the check and the layout.
+    let mut file = String::with_capacity(kind.len() + name.len() + ".yaml".len() + 1);
+    file.extend(kind.chars().map(|c| c.to_ascii_lowercase()));
+    file.push('-');
+    file.push_str(name);
+    file.push_str(".yaml");
+    file
 }
 
 fn document<T: Serialize>(what: impl FnOnce() -> String, value: &T) -> Result<Vec<u8>, LayoutError> {
