@@ -15,6 +15,7 @@
 
 pub mod build;
 pub mod crd;
+pub mod hash;
 pub mod image;
 pub mod meta;
 pub mod name;

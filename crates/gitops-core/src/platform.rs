@@ -5,8 +5,9 @@
 //! ingress host, an optional database with migrations, and the services it
 //! calls. The environment decides sizes, hosts and storage.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
+use crate::hash::FxHashSet;
 use crate::image::ImageRepository;
 use crate::name::{MAX_LABEL_LEN, Name};
 
@@ -122,7 +123,7 @@ impl Platform {
     /// distinct routes, names that stay valid once suffixed.
     pub fn validate(&self) -> Result<(), PlatformError> {
         // Every name, for dependency lookups that stay linear in the size of the platform.
-        let defined: HashSet<&str> = self.services.iter().map(|s| s.name.as_str()).collect();
+        let defined: FxHashSet<&str> = self.services.iter().map(|s| s.name.as_str()).collect();
         let mut seen = BTreeSet::new();
         let mut routes: BTreeMap<&str, &Name> = BTreeMap::new();
         for s in &self.services {

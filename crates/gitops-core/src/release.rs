@@ -11,7 +11,6 @@
 //! ```
 
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::fmt;
 
 use indexmap::IndexMap;
@@ -19,6 +18,7 @@ use schemars::JsonSchema;
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
+use crate::hash::FxHashMap;
 use crate::image::ImageTag;
 use crate::name::Name;
 use crate::yaml;
@@ -64,7 +64,7 @@ impl ReleasePins {
         }
         let bad_key = Cell::new(None);
         // Keys are looked up by name: linear in the size of the platform.
-        let index: HashMap<&str, &Name> = services.iter().map(|s| (s.as_str(), s)).collect();
+        let index: FxHashMap<&str, &Name> = services.iter().map(|s| (s.as_str(), s)).collect();
         let services = Services { all: services, index: &index };
         yaml::from_str_seed(text, FileSeed { services, bad_key: &bad_key }).map_err(|e| {
             let mut err = located(e);
@@ -133,7 +133,7 @@ fn locate_image_key(text: &str, key: &str, nth: usize) -> Option<(usize, usize)>
 #[derive(Clone, Copy)]
 struct Services<'a> {
     all: &'a [Name],
-    index: &'a HashMap<&'a str, &'a Name>,
+    index: &'a FxHashMap<&'a str, &'a Name>,
 }
 
 struct FileSeed<'a> {

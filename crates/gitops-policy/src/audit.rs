@@ -3,10 +3,9 @@
 //! shared by every rule, so each rule is linear in the number of objects
 //! (no pairwise scans).
 
-use std::collections::{HashMap, HashSet};
-
 use gitops_core::Object;
 use gitops_core::crd::argocd::HOOK_ANNOTATION;
+use gitops_core::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use gitops_core::meta::SYNC_WAVE_ANNOTATION;
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -149,9 +148,9 @@ pub(crate) struct Index<'e> {
 
 impl<'e> Index<'e> {
     pub(crate) fn build(env: &'e Environment) -> Self {
-        let mut services = HashMap::new();
-        let mut producers = HashMap::new();
-        let mut postings: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+        let mut services = HashMap::default();
+        let mut producers = HashMap::default();
+        let mut postings: HashMap<(&str, &str), Vec<usize>> = HashMap::default();
         for (i, t) in env.targets.iter().enumerate() {
             match t.object {
                 Object::Service(_) => {
@@ -415,7 +414,7 @@ pub(crate) fn valid_names(rule: &Rule, env: &Environment, sink: &mut Sink) {
 }
 
 pub(crate) fn unique_objects(rule: &Rule, env: &Environment, sink: &mut Sink) {
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::default();
     for (i, t) in env.targets.iter().enumerate() {
         let o = t.object;
         if !seen.insert((o.kind(), o.namespace(), o.name())) {
@@ -463,7 +462,7 @@ pub(crate) fn wave_order(rule: &Rule, env: &Environment, sink: &mut Sink) {
             sink.report(rule, i, format!("is in wave {w}, before its Namespace (wave {ns_wave})"));
         }
         let Some(spec) = pod_spec(t.object) else { continue };
-        let mut read = HashSet::new();
+        let mut read = HashSet::default();
         for r in references(spec) {
             if !read.insert((r.source, r.name)) {
                 continue;
@@ -501,7 +500,7 @@ pub(crate) fn wave_order(rule: &Rule, env: &Environment, sink: &mut Sink) {
             .map(|i| image_repository(i).to_owned())
             .collect()
     };
-    let mut migrations: HashMap<String, (usize, i64)> = HashMap::new();
+    let mut migrations: HashMap<String, (usize, i64)> = HashMap::default();
     for (i, t) in env.targets.iter().enumerate() {
         let is_hook =
             t.object.metadata().annotations.as_ref().is_some_and(|a| a.contains_key(HOOK_ANNOTATION));

@@ -9,10 +9,10 @@
 //! the caller takes the JSON round trip, so `input` is always what
 //! `Value::from_json_str(serde_json::to_string(object))` gives.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
 
+use gitops_core::hash::FxHashMap;
 use regorus::Value;
 use serde::ser::{self, Serialize};
 
@@ -39,35 +39,12 @@ type Result<T = Value> = std::result::Result<T, Fallback>;
 /// once per object (regorus interns keys the same way when it parses JSON).
 /// Field names are `'static`, so their address identifies them.
 #[derive(Default)]
-pub(crate) struct Keys(HashMap<(usize, usize), Value, BuildHasherDefault<AddressHasher>>);
+pub(crate) struct Keys(FxHashMap<(usize, usize), Value>);
 
 impl Keys {
     fn get(&mut self, key: &'static str) -> Value {
         let address = (key.as_ptr() as usize, key.len());
         self.0.entry(address).or_insert_with(|| Value::from(key)).clone()
-    }
-}
-
-/// A multiplicative hash of two words: enough for addresses, and much
-/// cheaper than the default SipHash.
-#[derive(Default)]
-pub(crate) struct AddressHasher(u64);
-
-impl Hasher for AddressHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        bytes.iter().for_each(|&b| self.write_u64(u64::from(b)));
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-
-    fn write_usize(&mut self, n: usize) {
-        self.write_u64(n as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 
