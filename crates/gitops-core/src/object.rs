@@ -143,6 +143,36 @@ impl Object {
     }
 }
 
+impl Object {
+    /// Reads an object back from its JSON form (for instance a rendered YAML
+    /// file parsed with [`crate::yaml::from_str`]), by `apiVersion` and `kind`.
+    pub fn from_json(value: serde_json::Value) -> Result<Object, String> {
+        fn typed<T: serde::de::DeserializeOwned + Into<Object>>(
+            v: serde_json::Value,
+        ) -> Result<Object, String> {
+            serde_json::from_value::<T>(v).map(Into::into).map_err(|e| e.to_string())
+        }
+        let api_version = value.get("apiVersion").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let kind = value.get("kind").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        match (api_version.as_str(), kind.as_str()) {
+            ("v1", "Namespace") => typed::<Namespace>(value),
+            ("v1", "ConfigMap") => typed::<ConfigMap>(value),
+            ("v1", "Secret") => typed::<Secret>(value),
+            ("v1", "Service") => typed::<Service>(value),
+            ("apps/v1", "Deployment") => typed::<Deployment>(value),
+            ("apps/v1", "StatefulSet") => typed::<StatefulSet>(value),
+            ("apps/v1", "DaemonSet") => typed::<DaemonSet>(value),
+            ("batch/v1", "Job") => typed::<Job>(value),
+            ("batch/v1", "CronJob") => typed::<CronJob>(value),
+            ("networking.k8s.io/v1", "Ingress") => typed::<Ingress>(value),
+            (ExternalSecretSpec::API_VERSION, ExternalSecretSpec::KIND) => typed::<ExternalSecret>(value),
+            (ApplicationSpec::API_VERSION, ApplicationSpec::KIND) => typed::<Application>(value),
+            (AppProjectSpec::API_VERSION, AppProjectSpec::KIND) => typed::<AppProject>(value),
+            _ => Err(format!("`{api_version}` `{kind}` is not a kind this renderer emits")),
+        }
+    }
+}
+
 impl Serialize for Object {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {

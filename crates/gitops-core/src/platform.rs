@@ -6,6 +6,7 @@
 //! calls. The environment decides sizes, hosts and storage.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::panic::Location;
 
 use crate::image::ImageRepository;
 use crate::name::{MAX_LABEL_LEN, Name};
@@ -42,6 +43,9 @@ pub enum ServiceKind {
 #[derive(Debug, Clone)]
 pub struct Service {
     pub name: Name,
+    /// Where the service is defined (`Service::api` / `Service::web` record
+    /// their caller), so errors point at the line to change.
+    pub defined_at: &'static Location<'static>,
     pub kind: ServiceKind,
     pub image: ImageRepository,
     /// The port the container listens on.
@@ -125,6 +129,7 @@ impl Platform {
         let mut routes: BTreeMap<&str, &Name> = BTreeMap::new();
         for s in &self.services {
             let err = |problem: String, fix: &str| PlatformError {
+                defined_at: s.defined_at.to_string(),
                 service: s.name.to_string(),
                 problem,
                 fix: fix.to_owned(),
@@ -216,17 +221,21 @@ fn is_env_name(k: &str) -> bool {
 
 /// A platform definition that cannot render, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("service `{service}` {problem}; {fix}")]
+#[error("{defined_at}: service `{service}` {problem}; {fix}")]
 pub struct PlatformError {
+    /// `file:line:column` of the service's definition.
+    pub defined_at: String,
     pub service: String,
     pub problem: String,
     pub fix: String,
 }
 
 impl Service {
+    #[track_caller]
     fn new(name: Name, kind: ServiceKind, image: ImageRepository) -> Self {
         Service {
             name,
+            defined_at: Location::caller(),
             kind,
             image,
             port: 3000,
@@ -240,11 +249,13 @@ impl Service {
     }
 
     /// A backend API listening on port 3000 with `/health`.
+    #[track_caller]
     pub fn api(name: Name, image: ImageRepository) -> Self {
         Self::new(name, ServiceKind::Api, image)
     }
 
     /// A web front end listening on port 3000 with `/health`.
+    #[track_caller]
     pub fn web(name: Name, image: ImageRepository) -> Self {
         Self::new(name, ServiceKind::Web, image)
     }
@@ -331,7 +342,9 @@ mod tests {
     #[test]
     fn duplicate_names_are_refused() {
         let p = ok_platform().service(Service::api(name!("api"), IMG));
-        assert_eq!(problem(p), "service `api` is defined twice; give each service a unique name");
+        let text = problem(p);
+        assert!(text.starts_with("crates/gitops-core/src/platform.rs:"), "names the defining line: {text}");
+        assert!(text.ends_with("service `api` is defined twice; give each service a unique name"), "{text}");
     }
 
     #[test]

@@ -64,6 +64,10 @@ impl ReleasePins {
         let bad_key = Cell::new(None);
         yaml::from_str_seed(text, FileSeed { services, bad_key: &bad_key }).map_err(|e| {
             let mut err = located(e);
+            // Messages of the YAML library itself say what is wrong, not what to do.
+            if !err.message.contains("; ") {
+                err.message.push_str(&format!("; {SHAPE}"));
+            }
             // The YAML library places errors raised on a mapping key at the
             // mapping; point at the key itself.
             if let Some((line, column)) =
@@ -76,6 +80,10 @@ impl ReleasePins {
         })
     }
 }
+
+/// What a release file looks like, for error messages.
+const SHAPE: &str =
+    "a release file is `images:` followed by `<service>:` and an indented `tag: sha-<hex>` for every service";
 
 /// A release file that does not parse: where, and what to change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -307,5 +315,58 @@ mod tests {
         let err = parse("images:\n  identity:\n    tag: sha-1234567\n  identity:\n    tag: sha-1234567\n  web:\n    tag: sha-1234567\n").unwrap_err();
         assert!(err.message.contains("service `identity` is pinned twice"), "{err}");
         assert_eq!(err.line, Some(4), "{err}");
+    }
+}
+
+/// Fuzzing the parser with proptest: arbitrary text, arbitrary bytes and
+/// random edits of a valid file must give a value or an error, never a
+/// panic. `PROPTEST_CASES=100000 cargo test -p gitops-core release::fuzz`
+/// runs it longer.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::name;
+
+    const SERVICES: [Name; 2] = [name!("identity"), name!("web")];
+    const VALID: &str = "# pins\nimages:\n  identity:\n    tag: sha-1234567\n  web:\n    tag: sha-89abcde\n";
+
+    fn cases() -> u32 {
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+        #[test]
+        fn arbitrary_text_never_panics(text in ".{0,200}") {
+            let _ = ReleasePins::parse("f.yaml", &text, &SERVICES);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = ReleasePins::parse("f.yaml", &String::from_utf8_lossy(&bytes), &SERVICES);
+        }
+
+        #[test]
+        fn edits_of_a_valid_file_parse_or_fail_with_a_location(
+            at in 0..VALID.len(),
+            cut in 0usize..6,
+            insert in "[ -~\n:\\-\\[\\]{}'\"#]{0,6}",
+        ) {
+            let end = (at + cut).min(VALID.len());
+            let text = format!("{}{}{}", &VALID[..at], insert, &VALID[end..]);
+            match ReleasePins::parse("f.yaml", &text, &SERVICES) {
+                Ok(pins) => prop_assert_eq!(pins.images.len(), 2),
+                Err(e) => {
+                    prop_assert_eq!(e.file.as_str(), "f.yaml");
+                    prop_assert!(!e.message.is_empty());
+                    if let Some(line) = e.line {
+                        prop_assert!(line >= 1 && line <= text.lines().count().max(1) + 1, "line {} of {:?}", line, text);
+                    }
+                }
+            }
+        }
     }
 }

@@ -61,6 +61,7 @@ pub fn render_platform(
             Err(e) => errors.push(e),
         }
     }
+    errors.extend(stray_release_files(profiles, paths));
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -83,4 +84,28 @@ pub fn render_platform(
     }
     let tree = layout(platform, &envs, paths.deploy).map_err(|e| vec![e.to_string()])?;
     Ok(Rendered { tree, report })
+}
+
+/// Release files for environments the platform does not define: a renamed
+/// or removed environment, or a typo in a file name. Each would silently be
+/// ignored, so each is an error.
+fn stray_release_files(profiles: &[EnvironmentProfile], paths: &Paths) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(paths.root.join(paths.releases)) else { return Vec::new() };
+    let known: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
+    let mut stray: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".yaml")).map(str::to_owned))
+        .filter(|env| !known.contains(&env.as_str()))
+        .collect();
+    stray.sort();
+    stray
+        .into_iter()
+        .map(|env| {
+            format!(
+                "{}/{env}.yaml: there is no environment `{env}`; the environments are {}; rename or remove the file, or define the environment",
+                paths.releases,
+                known.join(", ")
+            )
+        })
+        .collect()
 }
