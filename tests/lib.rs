@@ -4,10 +4,13 @@
 use std::path::{Path, PathBuf};
 
 use gitops_core::Object;
+use gitops_core::image::ImageRepository;
+use gitops_core::name;
+use gitops_core::platform::{Platform, Service, Topology};
 use gitops_core::profile::EnvironmentProfile;
 use gitops_core::release::ReleasePins;
-use gitops_tree::Tree;
 use gitops_tree::pipeline::{Paths, render_platform};
+use gitops_tree::{EnvironmentObjects, Tree, layout};
 
 /// The repository root.
 pub fn root() -> PathBuf {
@@ -50,4 +53,28 @@ pub fn clinicflow_objects() -> Vec<(EnvironmentProfile, Vec<Object>)> {
 /// The text of a rendered file.
 pub fn text<'a>(tree: &'a Tree, path: &str) -> &'a str {
     std::str::from_utf8(tree.get(path).unwrap_or_else(|| panic!("{path} is rendered"))).expect("UTF-8")
+}
+
+/// A platform in the per-service topology, laid out in the minimal example's
+/// `dev` profile: `claims` (route, database) and `web` (route, calls
+/// `claims`), pinned to `sha-1234567` and `sha-7654321`. Returns the
+/// platform, the environment's objects and the tree.
+pub fn per_service_example() -> (Platform, Vec<Object>, Tree) {
+    let image = ImageRepository::from_static("docker.io/acme/x");
+    let platform = Platform::new(name!("acme"))
+        .topology(Topology::PerService)
+        .service(Service::api(name!("claims"), image.clone()).route("/claims").postgres())
+        .service(Service::web(name!("web"), image).route("/").depends_on([name!("claims")]));
+    let profile = minimal_example::dev();
+    let pins = ReleasePins::parse(
+        "releases/dev.yaml",
+        "images:\n  claims: {tag: sha-1234567}\n  web: {tag: sha-7654321}\n",
+        &[name!("claims"), name!("web")],
+    )
+    .expect("the pins parse");
+    let render = gitops_core::render_environment(&platform, &profile, &pins).expect("the example renders");
+    let objects = render.objects().cloned().collect();
+    let tree = layout(&platform, &[EnvironmentObjects { profile: &profile, render }], "deploy")
+        .expect("the example lays out");
+    (platform, objects, tree)
 }

@@ -29,6 +29,7 @@ fn the_minimal_example_renders_one_service_in_one_environment() {
             "argocd/dev/bootstrap/application-hello-root.yaml",
             "argocd/dev/bootstrap/appproject-hello-bootstrap.yaml",
             "argocd/dev/bootstrap/kustomization.yaml",
+            "dev/README.md",
             "dev/deployment-hello.yaml",
             "dev/externalsecret-hello-db-credentials.yaml",
             "dev/ingress-hello.yaml",
@@ -43,28 +44,7 @@ fn the_minimal_example_renders_one_service_in_one_environment() {
 
 #[test]
 fn the_per_service_topology_gives_each_service_its_directory_and_application() {
-    use gitops_core::image::ImageRepository;
-    use gitops_core::name;
-    use gitops_core::platform::{Platform, Service, Topology};
-    use gitops_core::release::ReleasePins;
-    use gitops_tree::{EnvironmentObjects, layout};
-
-    let image = ImageRepository::from_static("docker.io/acme/x");
-    let platform = Platform::new(name!("acme"))
-        .topology(Topology::PerService)
-        .service(Service::api(name!("claims"), image.clone()).route("/claims").postgres())
-        .service(Service::web(name!("web"), image).route("/"));
-    let profile = minimal_example::dev();
-    let services = [name!("claims"), name!("web")];
-    let pins = ReleasePins::parse(
-        "releases/dev.yaml",
-        "images:\n  claims: {tag: sha-1234567}\n  web: {tag: sha-1234567}\n",
-        &services,
-    )
-    .unwrap();
-    let render = gitops_core::render_environment(&platform, &profile, &pins).unwrap();
-    let tree = layout(&platform, &[EnvironmentObjects { profile: &profile, render }], "deploy").unwrap();
-
+    let (_, _, tree) = workspace_tests::per_service_example();
     let dirs: Vec<&str> = tree.paths().filter_map(|p| p.strip_suffix("/kustomization.yaml")).collect();
     assert_eq!(dirs, ["argocd/dev/apps", "argocd/dev/bootstrap", "dev/claims", "dev/platform", "dev/web"]);
     assert!(tree.get("dev/claims/statefulset-claims-db.yaml").is_some());
