@@ -2,6 +2,7 @@
 //! this file only parses arguments and dispatches.
 
 mod check;
+mod graph;
 mod render;
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,8 @@ enum Command {
     Render(render::RenderArgs),
     /// Run the policy check over every environment and report the findings.
     Check(check::CheckArgs),
+    /// Print one environment's traffic diagram (Mermaid, or DOT with --format dot).
+    Graph(graph::GraphArgs),
 }
 
 fn workspace_root() -> PathBuf {
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => render::run(&root, args),
         Command::Check(args) => check::run(&root, args),
+        Command::Graph(args) => graph::run(&root, args),
     };
     match result {
         Ok(code) => code,

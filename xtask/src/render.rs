@@ -22,10 +22,14 @@ pub struct RenderArgs {
     check: bool,
 }
 
+/// Where the sources below `root` are and where the tree goes.
+pub fn paths(root: &Path) -> Paths<'_> {
+    Paths { root, releases: RELEASES_DIR, policies: POLICIES_DIR, deploy: DEPLOY_DIR }
+}
+
 /// The ClinicFlow tree and its policy report, as the sources at `root` render it.
 pub fn render_checked(root: &Path) -> Result<Rendered, Vec<String>> {
-    let paths = Paths { root, releases: RELEASES_DIR, policies: POLICIES_DIR, deploy: DEPLOY_DIR };
-    render_platform(&clinicflow::platform(), &clinicflow::environments(), &paths)
+    render_platform(&clinicflow::platform(), &clinicflow::environments(), &paths(root))
 }
 
 pub fn run(root: &Path, RenderArgs { out, check }: RenderArgs) -> CmdResult {

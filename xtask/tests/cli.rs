@@ -5,7 +5,7 @@ mod common;
 
 use std::fs;
 
-use common::{scratch, stderr, workspace, xtask};
+use common::{scratch, stderr, stdout, workspace, xtask};
 use gitops_tree::disk::read_tree;
 
 #[test]
@@ -131,5 +131,63 @@ fn a_rego_policy_in_policies_stops_the_render() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("policies/waf.rego:3:"), "{}", stderr(&out));
     assert_eq!(read_tree(&root.join("deploy")).unwrap(), before);
+    fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn graph_prints_the_readme_diagram_of_one_environment() {
+    let root = scratch("graph");
+    for env in ["dev", "staging", "prod"] {
+        let out = xtask(&root, &["graph", "--env", env]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let readme = fs::read_to_string(workspace().join(format!("deploy/{env}/README.md"))).unwrap();
+        let block = format!("```mermaid\n{}```\n", stdout(&out));
+        assert!(readme.contains(&block), "{env}: the README shows what `graph` prints");
+        let explicit = xtask(&root, &["graph", "--env", env, "--format", "mermaid"]);
+        assert_eq!(stdout(&explicit), stdout(&out), "mermaid is the default");
+    }
+    assert!(!root.join("deploy").exists(), "graph writes nothing");
+    fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn graph_prints_dot_with_quoted_ids_and_declared_nodes() {
+    let root = scratch("dot");
+    let out = xtask(&root, &["graph", "--env", "prod", "--format", "dot"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dot = stdout(&out);
+    assert!(dot.starts_with("digraph \"clinicflow-prod\" {\n") && dot.ends_with("}\n"), "{dot}");
+    assert_eq!(dot.matches('{').count(), dot.matches('}').count(), "balanced braces");
+    let mut nodes = Vec::new();
+    let mut edges = Vec::new();
+    for line in dot.lines().map(str::trim) {
+        let quoted: Vec<&str> = line.split('"').collect();
+        if line.starts_with('"') && line.contains(" -> ") {
+            // "from" -> "to"[ [style=dashed]];
+            assert_eq!(quoted.len(), 5, "{line}");
+            edges.push((quoted[1].to_owned(), quoted[3].to_owned()));
+        } else if line.starts_with('"') {
+            assert!(line.ends_with("];") && line.contains(" [label=\""), "{line}");
+            nodes.push(quoted[1].to_owned());
+        }
+    }
+    for (from, to) in &edges {
+        assert!(nodes.contains(from) && nodes.contains(to), "{from} -> {to}");
+    }
+    for label in ["/identity", "scheduling-db", "web"] {
+        assert!(dot.contains(&format!("label=\"{label}")), "{label}");
+    }
+    assert!(!dot.contains("label=\"/notifications\""), "prod does not expose /notifications");
+    fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn graph_of_an_unknown_environment_names_the_known_ones() {
+    let root = scratch("unknown");
+    let out = xtask(&root, &["graph", "--env", "qa"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("unknown environment `qa`") && err.contains("dev, staging, prod"), "{err}");
+    assert!(stdout(&out).is_empty());
     fs::remove_dir_all(root).unwrap();
 }

@@ -12,7 +12,7 @@ use std::path::Path;
 use gitops_core::platform::Platform;
 use gitops_core::profile::EnvironmentProfile;
 use gitops_core::release::ReleasePins;
-use gitops_core::render_environment;
+use gitops_core::{EnvironmentRender, render_environment};
 use gitops_policy::{Environment, Policies, Report, Target};
 
 use crate::layout::{EnvironmentObjects, environment_dirs, file_name, layout};
@@ -38,6 +38,24 @@ pub struct Rendered {
     pub report: Report,
 }
 
+/// Reads `profile`'s release file and renders that one environment, without
+/// the policy check. The error names the file or the environment, and the fix.
+pub fn render_one(
+    platform: &Platform,
+    profile: &EnvironmentProfile,
+    paths: &Paths,
+) -> Result<EnvironmentRender, String> {
+    let services: Vec<_> = platform.services.iter().map(|s| s.name.clone()).collect();
+    let rel = format!("{}/{}.yaml", paths.releases, profile.name);
+    let text = fs::read_to_string(paths.root.join(&rel)).map_err(|e| {
+        format!(
+            "{rel}: cannot read the release file ({e}); create it with an `images:` entry for every service"
+        )
+    })?;
+    let pins = ReleasePins::parse(&rel, &text, &services).map_err(|e| e.to_string())?;
+    render_environment(platform, profile, &pins).map_err(|e| e.to_string())
+}
+
 /// Renders `platform` in every environment of `profiles` and checks it. On
 /// failure, every input error found, each naming its file or environment.
 pub fn render_platform(
@@ -46,17 +64,10 @@ pub fn render_platform(
     paths: &Paths,
 ) -> Result<Rendered, Vec<String>> {
     let policies = Policies::load_dir(paths.root, paths.policies).map_err(|e| vec![e.to_string()])?;
-    let services: Vec<_> = platform.services.iter().map(|s| s.name.clone()).collect();
     let mut errors = Vec::new();
     let mut envs = Vec::new();
     for profile in profiles {
-        let rel = format!("{}/{}.yaml", paths.releases, profile.name);
-        let pins = fs::read_to_string(paths.root.join(&rel))
-            .map_err(|e| {
-                format!("{rel}: cannot read the release file ({e}); create it with an `images:` entry for every service")
-            })
-            .and_then(|text| ReleasePins::parse(&rel, &text, &services).map_err(|e| e.to_string()));
-        match pins.and_then(|pins| render_environment(platform, profile, &pins).map_err(|e| e.to_string())) {
+        match render_one(platform, profile, paths) {
             Ok(render) => envs.push(EnvironmentObjects { profile, render }),
             Err(e) => errors.push(e),
         }
