@@ -67,7 +67,8 @@ fn each_environment_holds_the_seeds_objects() {
         assert_eq!(names_of(&objects, "ExternalSecret").len(), 4, "{env}");
         assert!(names_of(&objects, "Secret").is_empty(), "{env}: no Secret object, ever");
         for o in &objects {
-            if o.kind() != "Namespace" {
+            // Cluster-scoped: the Namespace itself and the issuer the profile creates.
+            if !matches!(o.kind(), "Namespace" | "ClusterIssuer") {
                 assert_eq!(o.namespace(), Some(ns.as_str()), "{env}: {} {}", o.kind(), o.name());
             }
         }
@@ -79,11 +80,16 @@ fn waves_follow_the_seed_and_hooks_can_rerun() {
     for (profile, objects) in clinicflow_objects() {
         for o in &objects {
             let want = match o.kind() {
-                "Namespace" | "ExternalSecret" => SyncWave::Foundation,
+                // What must exist before any pod: namespace, secrets, identities,
+                // network rules, quota, the issuer.
+                "Namespace" | "ExternalSecret" | "ServiceAccount" | "NetworkPolicy" | "ResourceQuota"
+                | "LimitRange" | "ClusterIssuer" => SyncWave::Foundation,
                 "StatefulSet" => SyncWave::Database,
                 "Service" if o.name().ends_with("-db") => SyncWave::Database,
                 "Job" => SyncWave::Migration,
-                "Deployment" | "Service" => SyncWave::Application,
+                "Deployment" | "Service" | "PodDisruptionBudget" | "HorizontalPodAutoscaler" => {
+                    SyncWave::Application
+                }
                 "Ingress" => SyncWave::Ingress,
                 other => panic!("unexpected kind {other}"),
             };

@@ -34,9 +34,17 @@ fn the_minimal_example_renders_one_service_in_one_environment() {
             "dev/externalsecret-hello-db-credentials.yaml",
             "dev/ingress-hello.yaml",
             "dev/kustomization.yaml",
+            "dev/limitrange-hello.yaml",
             "dev/namespace-hello-dev.yaml",
+            "dev/networkpolicy-allow-dns.yaml",
+            "dev/networkpolicy-default-deny.yaml",
+            "dev/networkpolicy-hello-db.yaml",
+            "dev/networkpolicy-hello.yaml",
+            "dev/resourcequota-hello.yaml",
             "dev/service-hello-db.yaml",
             "dev/service-hello.yaml",
+            "dev/serviceaccount-hello-db.yaml",
+            "dev/serviceaccount-hello.yaml",
             "dev/statefulset-hello-db.yaml",
         ]
     );

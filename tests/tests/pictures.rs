@@ -309,7 +309,11 @@ fn what_runs_shows_the_released_tags_sizes_and_paths() {
                 "{env}: {service} runs releases/{env}.yaml's tag"
             );
             let sizing = if service.as_str() == "web" { profile.web } else { profile.api };
-            assert_eq!(row[col("replicas")], sizing.replicas.to_string(), "{env}: {service}");
+            let replicas = match profile.availability.autoscaling {
+                Some(a) => format!("{}–{} (HPA)", sizing.replicas, a.max_replicas),
+                None => sizing.replicas.to_string(),
+            };
+            assert_eq!(row[col("replicas")], replicas, "{env}: {service}");
             let r = sizing.resources;
             let req = format!("`{} / {}`", r.requests.cpu, r.requests.memory);
             assert_eq!(row[col("requests (CPU / memory)")], req, "{env}: {service}");

@@ -13,9 +13,10 @@ use gitops_core::name;
 use gitops_core::name::{HostName, Name};
 use gitops_core::platform::{Platform, Service};
 use gitops_core::profile::{
-    ArgoCdProfile, ChangeWindow, Compute, Cpu, EnvironmentProfile, GitSource, IngressProfile, IssuerKind,
-    IssuerRef, Memory, PostgresProfile, Resources, SecretStoreProfile, SlackNotifications, Stage,
-    StorageProfile, SyncMode, WorkloadSizing,
+    ArgoCdProfile, Autoscaling, AvailabilityProfile, ChangeWindow, Compute, Cpu, EnvironmentProfile,
+    ExternalEgress, GitSource, IngressProfile, IssuerKind, IssuerRef, IssuerSource, Memory, NetworkProfile,
+    PostgresProfile, Resources, SecretStoreProfile, SlackNotifications, Stage, StorageProfile, SyncMode,
+    WorkloadSizing,
 };
 
 pub const PLATFORM: Name = name!("clinicflow");
@@ -138,6 +139,25 @@ fn ingress(env: &str, lb_ip: Ipv4Addr, expose_opt_in: Vec<Name>) -> IngressProfi
         host: host(env, lb_ip),
         tls_issuer: IssuerRef { name: name!("clinicflow-internal-ca"), kind: IssuerKind::ClusterIssuer },
         expose_opt_in,
+        // The nip.io hosts resolve to private MetalLB addresses that Let's
+        // Encrypt cannot reach for HTTP-01, so certificates come from an
+        // internal CA whose key pair lives in cert-manager's namespace.
+        issuer: IssuerSource::InternalCa { secret_name: name!("clinicflow-internal-ca-key-pair") },
+    }
+}
+
+/// The ingress controller is the only way in; notifications may send mail
+/// through an SMTP relay outside the cluster, nothing else leaves it.
+fn network() -> NetworkProfile {
+    NetworkProfile {
+        ingress_namespace: name!("ingress-nginx"),
+        external_egress: vec![ExternalEgress {
+            service: NOTIFICATIONS,
+            purpose: "SMTP relay (submission) for e-mail notifications",
+            cidr: "0.0.0.0/0",
+            except: &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
+            ports: &[587],
+        }],
     }
 }
 
@@ -162,6 +182,10 @@ pub fn dev() -> EnvironmentProfile {
         api: WorkloadSizing { replicas: 1, resources: resources(100, 128, 500, 256) },
         web: WorkloadSizing { replicas: 1, resources: resources(100, 128, 500, 256) },
         migration: resources(100, 128, 500, 256),
+        network: network(),
+        availability: AvailabilityProfile { spread_across_nodes: false, autoscaling: None },
+        // The clusters run no Gatekeeper (seed 000's add-ons); Pod Security Admission enforces instead.
+        gatekeeper_privileged_constraint: false,
         compliance: None,
         waivers: vec![],
     }
@@ -187,6 +211,10 @@ pub fn staging() -> EnvironmentProfile {
         api: WorkloadSizing { replicas: 2, resources: resources(200, 256, 1000, 512) },
         web: WorkloadSizing { replicas: 2, resources: resources(200, 256, 1000, 512) },
         migration: resources(100, 256, 500, 512),
+        network: network(),
+        availability: AvailabilityProfile { spread_across_nodes: true, autoscaling: None },
+        // The clusters run no Gatekeeper (seed 000's add-ons); Pod Security Admission enforces instead.
+        gatekeeper_privileged_constraint: false,
         compliance: None,
         waivers: vec![],
     }
@@ -213,6 +241,13 @@ pub fn prod() -> EnvironmentProfile {
         api: WorkloadSizing { replicas: 3, resources: resources(250, 384, 1000, 768) },
         web: WorkloadSizing { replicas: 3, resources: resources(250, 384, 1000, 768) },
         migration: resources(100, 256, 500, 512),
+        network: network(),
+        availability: AvailabilityProfile {
+            spread_across_nodes: true,
+            autoscaling: Some(Autoscaling { max_replicas: 6, cpu_utilization: 70 }),
+        },
+        // The clusters run no Gatekeeper (seed 000's add-ons); Pod Security Admission enforces instead.
+        gatekeeper_privileged_constraint: false,
         compliance: Some(name!("hipaa")),
         waivers: vec![],
     }

@@ -49,6 +49,12 @@ pub struct EnvironmentProfile {
     pub web: WorkloadSizing,
     /// Resources of a migration job.
     pub migration: Resources,
+    pub network: NetworkProfile,
+    pub availability: AvailabilityProfile,
+    /// Emit seed 002's Gatekeeper constraint that forbids privileged
+    /// containers in the namespace (needs Gatekeeper and the
+    /// `K8sPSPPrivilegedContainer` template from its library in the cluster).
+    pub gatekeeper_privileged_constraint: bool,
     /// The value of the `compliance` label every object carries (seed 002:
     /// production objects must have one), or `None`.
     pub compliance: Option<Name>,
@@ -64,6 +70,46 @@ pub struct Waiver {
     pub kind: &'static str,
     pub name: &'static str,
     pub reason: &'static str,
+}
+
+/// Who may talk to whom, beyond the default deny.
+#[derive(Debug, Clone)]
+pub struct NetworkProfile {
+    /// The namespace of the ingress controller, the only source of traffic
+    /// from outside the namespace (`ingress-nginx`).
+    pub ingress_namespace: Name,
+    /// Traffic leaving the cluster, per service.
+    pub external_egress: Vec<ExternalEgress>,
+}
+
+/// One service's permitted traffic to outside the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalEgress {
+    pub service: Name,
+    /// Why, for the reader of the NetworkPolicy (`SMTP relay`).
+    pub purpose: &'static str,
+    /// Where, as a CIDR (`0.0.0.0/0`), less `except`.
+    pub cidr: &'static str,
+    pub except: &'static [&'static str],
+    /// TCP ports.
+    pub ports: &'static [u16],
+}
+
+/// How many pods survive a disruption, and how they scale and spread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AvailabilityProfile {
+    /// Spread each Deployment's pods across nodes (topology spread on
+    /// `kubernetes.io/hostname`).
+    pub spread_across_nodes: bool,
+    /// HorizontalPodAutoscalers for the services: between the profile's
+    /// replicas and `max_replicas`, at `cpu_utilization` percent of requests.
+    pub autoscaling: Option<Autoscaling>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Autoscaling {
+    pub max_replicas: u16,
+    pub cpu_utilization: u8,
 }
 
 /// Where Argo CD reads the rendered tree from.
@@ -157,6 +203,22 @@ pub struct IngressProfile {
     pub tls_issuer: IssuerRef,
     /// Services whose opt-in routes this environment exposes.
     pub expose_opt_in: Vec<Name>,
+    /// Whether the tree creates the issuer named by `tls_issuer`, and how.
+    pub issuer: IssuerSource,
+}
+
+/// Where the certificate issuer comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssuerSource {
+    /// Someone else creates it; the tree only names it.
+    OutOfBand,
+    /// A ClusterIssuer that signs with a CA key pair held in a Secret of
+    /// cert-manager's namespace. Right for nip.io hosts on private MetalLB
+    /// addresses, which Let's Encrypt cannot reach for HTTP-01.
+    InternalCa { secret_name: Name },
+    /// A ClusterIssuer for Let's Encrypt, answering HTTP-01 through the
+    /// ingress class; only for hosts reachable from the internet.
+    LetsEncrypt { email: String, staging: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,10 +1,8 @@
 //! The smallest platform: one service with a database, one environment.
 //! Copy this crate to start a platform of your own.
 use gitops_core::crd::{argocd::ClusterRef, external_secrets::SecretStoreKind};
-use gitops_core::image::{ImageRepository, PinnedImage, VersionTag};
-use gitops_core::name::HostName;
 use gitops_core::platform::{Platform, Service};
-use gitops_core::{name, profile::*};
+use gitops_core::{image::*, name, name::HostName, profile::*};
 
 pub fn platform() -> Platform {
     let image = ImageRepository::from_static("docker.io/acme/hello");
@@ -33,6 +31,7 @@ pub fn dev() -> EnvironmentProfile {
             host: HostName::nip_io(&name!("hello-dev"), std::net::Ipv4Addr::new(10, 0, 0, 10)),
             tls_issuer: IssuerRef { name: name!("internal-ca"), kind: IssuerKind::ClusterIssuer },
             expose_opt_in: vec![],
+            issuer: IssuerSource::OutOfBand,
         },
         storage: StorageProfile { class: name!("standard"), database_size: Memory::gib(1) },
         secrets: SecretStoreProfile {
@@ -51,6 +50,9 @@ pub fn dev() -> EnvironmentProfile {
         api: WorkloadSizing { replicas: 1, resources: small(100, 128) },
         web: WorkloadSizing { replicas: 1, resources: small(100, 128) },
         migration: small(100, 128),
+        network: NetworkProfile { ingress_namespace: name!("ingress-nginx"), external_egress: vec![] },
+        availability: AvailabilityProfile { spread_across_nodes: false, autoscaling: None },
+        gatekeeper_privileged_constraint: false,
         compliance: None,
         waivers: vec![],
     }

@@ -26,7 +26,8 @@ use crate::name::Name;
 use crate::platform::DATABASE_URL_ENV;
 
 pub const POSTGRES_PORT: i32 = 5432;
-const PORT_NAME: &str = "postgres";
+/// Name of the Postgres container and Service port.
+pub const PORT_NAME: &str = "postgres";
 const DATA_VOLUME: &str = "data";
 const DATA_MOUNT: &str = "/var/lib/postgresql/data";
 /// A subdirectory of the volume: NFS and many block volumes carry
@@ -168,7 +169,7 @@ pub fn statefulset(ctx: &Ctx, names: &DatabaseNames) -> StatefulSet {
             }),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(labels.all()), ..Default::default() }),
-                spec: Some(pod::pod_spec(vec![c], volumes, None)),
+                spec: Some(pod::pod_spec(names.database.as_str(), vec![c], volumes, None)),
             },
             volume_claim_templates: Some(vec![PersistentVolumeClaim {
                 metadata: ObjectMeta {

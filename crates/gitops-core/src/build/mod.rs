@@ -2,7 +2,9 @@
 //! objects of one environment. Pure: no I/O, no YAML.
 
 pub mod database;
+pub mod hardening;
 pub mod ingress;
+pub mod network;
 pub mod pod;
 pub mod workload;
 
@@ -121,6 +123,22 @@ fn check_profile(platform: &Platform, profile: &EnvironmentProfile) -> Result<()
     {
         return Err(err(format!("Slack channel `{}`", n.channel), "name the channel without spaces"));
     }
+    for e in &profile.network.external_egress {
+        if platform.find(e.service.as_str()).is_none() {
+            return Err(err(
+                format!("allows external egress for `{}`, which the platform does not define", e.service),
+                "name a service of the platform in `network.external_egress`",
+            ));
+        }
+    }
+    if profile.ingress.issuer != crate::profile::IssuerSource::OutOfBand
+        && profile.ingress.tls_issuer.kind != crate::profile::IssuerKind::ClusterIssuer
+    {
+        return Err(err(
+            "asks the tree to create its issuer, which is a namespaced Issuer".into(),
+            "use `IssuerKind::ClusterIssuer`, or `IssuerSource::OutOfBand` for an Issuer made elsewhere",
+        ));
+    }
     let prefix = &profile.secrets.key_prefix;
     if prefix.is_empty() || prefix.starts_with('/') || prefix.ends_with('/') {
         return Err(err(
@@ -165,6 +183,80 @@ fn namespace(ctx: &Ctx) -> Namespace {
     }
 }
 
+/// Everything one service owns: its ServiceAccounts, database, migration,
+/// Deployment, Service, NetworkPolicies, and disruption budget and autoscaler.
+fn service_objects(
+    ctx: &Ctx,
+    svc: &crate::platform::Service,
+    tag: &crate::image::ImageTag,
+) -> Result<Vec<Object>, RenderError> {
+    use network::{Allow, pods};
+    let labels = ctx.labels(&svc.name, workload::component(svc.kind), None);
+    let peer = |name: &Name| pods(&ctx.labels(name, Component::Api, None));
+    let mut objects: Vec<Object> = vec![hardening::service_account(ctx, &labels).into()];
+    let mut ingress = Vec::new();
+    let mut egress = Vec::new();
+    if svc.exposed_route(&ctx.profile.ingress.expose_opt_in).is_some() {
+        ingress.push(Allow::named_port(
+            vec![network::namespace(&ctx.profile.network.ingress_namespace)],
+            pod::HTTP_PORT_NAME,
+        ));
+    }
+    let dependents: Vec<_> = ctx
+        .platform
+        .services
+        .iter()
+        .filter(|s| s.depends_on.contains(&svc.name))
+        .map(|s| peer(&s.name))
+        .collect();
+    if !dependents.is_empty() {
+        ingress.push(Allow::named_port(dependents, pod::HTTP_PORT_NAME));
+    }
+    let mut deps = svc.depends_on.clone();
+    deps.sort();
+    deps.dedup();
+    if !deps.is_empty() {
+        egress.push(Allow::named_port(deps.iter().map(peer).collect(), pod::HTTP_PORT_NAME));
+    }
+    for e in ctx.profile.network.external_egress.iter().filter(|e| e.service == svc.name) {
+        egress.push(network::external(e.cidr, e.except, e.ports));
+    }
+
+    let db = match &svc.database {
+        Some(database) => {
+            let names = database::DatabaseNames::of(&svc.name)?;
+            let db_labels = ctx.labels(&names.database, Component::Database, None);
+            let mut clients = vec![pods(&labels)];
+            objects.push(hardening::service_account(ctx, &db_labels).into());
+            objects.push(database::credentials(ctx, &names).into());
+            objects.push(database::statefulset(ctx, &names).into());
+            objects.push(database::headless_service(ctx, &names).into());
+            if let Some(migration) = &database.migration {
+                let job = workload::migration_job(ctx, svc, tag, &names, migration)?;
+                let job_labels = ctx.labels(&svc.name.suffixed("migrate")?, Component::Migration, None);
+                clients.push(pods(&job_labels));
+                objects.push(hardening::service_account(ctx, &job_labels).into());
+                objects.push(job.into());
+                let to_db = Allow::named_port(vec![pods(&db_labels)], database::PORT_NAME);
+                objects.push(network::workload(ctx, &job_labels, Vec::new(), vec![to_db]).into());
+            }
+            let from_clients = Allow::named_port(clients, database::PORT_NAME);
+            objects.push(network::workload(ctx, &db_labels, vec![from_clients], Vec::new()).into());
+            egress.push(Allow::named_port(vec![pods(&db_labels)], database::PORT_NAME));
+            Some(names)
+        }
+        None => None,
+    };
+    objects.push(workload::deployment(ctx, svc, tag, db.as_ref()).into());
+    objects.push(workload::service(ctx, svc).into());
+    objects.push(network::workload(ctx, &labels, ingress, egress).into());
+    let sizing = workload::sizing(ctx, svc);
+    let min_replicas = sizing.replicas;
+    objects.extend(hardening::disruption_budget(ctx, &labels, min_replicas).map(Object::from));
+    objects.extend(hardening::autoscaler(ctx, &labels, sizing).map(Object::from));
+    Ok(objects)
+}
+
 /// The objects of one environment, grouped by who owns them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnvironmentRender {
@@ -197,30 +289,24 @@ pub fn render_environment(
     check_profile(platform, profile)?;
     let ctx = Ctx { platform, profile, instance: platform.name.suffixed(profile.name.as_str())? };
 
-    let mut shared: Vec<Object> = vec![namespace(&ctx).into()];
+    let mut shared: Vec<Object> = vec![
+        namespace(&ctx).into(),
+        network::default_deny(&ctx).into(),
+        network::allow_dns(&ctx).into(),
+        hardening::quota(&ctx).into(),
+        hardening::limit_range(&ctx).into(),
+    ];
+    shared.extend(network::acme_solver(&ctx).map(Object::from));
+    shared.extend(hardening::cluster_issuer(&ctx).map(Object::from));
+    shared.extend(hardening::privileged_constraint(&ctx).map(Object::from));
+
     let mut services = Vec::with_capacity(platform.services.len());
     for svc in &platform.services {
         let tag = pins.tag(&svc.name).ok_or_else(|| RenderError::MissingPin {
             env: profile.name.to_string(),
             service: svc.name.to_string(),
         })?;
-        let mut objects: Vec<Object> = Vec::new();
-        let db = match &svc.database {
-            Some(database) => {
-                let names = database::DatabaseNames::of(&svc.name)?;
-                objects.push(database::credentials(&ctx, &names).into());
-                objects.push(database::statefulset(&ctx, &names).into());
-                objects.push(database::headless_service(&ctx, &names).into());
-                if let Some(migration) = &database.migration {
-                    objects.push(workload::migration_job(&ctx, svc, tag, &names, migration)?.into());
-                }
-                Some(names)
-            }
-            None => None,
-        };
-        objects.push(workload::deployment(&ctx, svc, tag, db.as_ref()).into());
-        objects.push(workload::service(&ctx, svc).into());
-        services.push((svc.name.clone(), objects));
+        services.push((svc.name.clone(), service_objects(&ctx, svc, tag)?));
     }
     if let Some(ingress) = ingress::ingress(&ctx)? {
         shared.push(ingress.into());
@@ -266,6 +352,7 @@ pub(crate) mod tests {
                 host: HostName::nip_io(&name!("acme"), Ipv4Addr::new(10, 0, 0, 1)),
                 tls_issuer: IssuerRef { name: name!("ca"), kind: IssuerKind::Issuer },
                 expose_opt_in: vec![],
+                issuer: IssuerSource::OutOfBand,
             },
             storage: StorageProfile { class: name!("standard"), database_size: Memory::gib(1) },
             secrets: SecretStoreProfile {
@@ -284,6 +371,9 @@ pub(crate) mod tests {
             api: WorkloadSizing { replicas: 2, resources: r },
             web: WorkloadSizing { replicas: 1, resources: r },
             migration: r,
+            network: NetworkProfile { ingress_namespace: name!("ingress-nginx"), external_egress: vec![] },
+            availability: AvailabilityProfile { spread_across_nodes: false, autoscaling: None },
+            gatekeeper_privileged_constraint: false,
             compliance: None,
             waivers: vec![],
         }
@@ -309,8 +399,19 @@ pub(crate) mod tests {
         let objects = render_environment(&p, &profile(), &pins(&p)).unwrap().into_objects();
         assert_eq!(
             kinds(&objects),
-            [("Namespace", "acme-test"), ("Deployment", "worker"), ("Service", "worker")],
-            "no Ingress when nothing is exposed"
+            [
+                ("Namespace", "acme-test"),
+                ("NetworkPolicy", "default-deny"),
+                ("NetworkPolicy", "allow-dns"),
+                ("ResourceQuota", "acme"),
+                ("LimitRange", "acme"),
+                ("ServiceAccount", "worker"),
+                ("Deployment", "worker"),
+                ("Service", "worker"),
+                ("NetworkPolicy", "worker"),
+                ("PodDisruptionBudget", "worker"),
+            ],
+            "no Ingress when nothing is exposed; a budget for two replicas"
         );
     }
 
@@ -323,22 +424,33 @@ pub(crate) mod tests {
             kinds(&objects),
             [
                 ("Namespace", "acme-test"),
+                ("NetworkPolicy", "default-deny"),
+                ("NetworkPolicy", "allow-dns"),
+                ("ResourceQuota", "acme"),
+                ("LimitRange", "acme"),
                 ("Ingress", "acme"),
+                ("ServiceAccount", "api"),
+                ("ServiceAccount", "api-db"),
                 ("ExternalSecret", "api-db-credentials"),
                 ("StatefulSet", "api-db"),
                 ("Service", "api-db"),
+                ("ServiceAccount", "api-migrate"),
                 ("Job", "api-migrate"),
+                ("NetworkPolicy", "api-migrate"),
+                ("NetworkPolicy", "api-db"),
                 ("Deployment", "api"),
                 ("Service", "api"),
+                ("NetworkPolicy", "api"),
+                ("PodDisruptionBudget", "api"),
             ]
         );
-        let Object::Ingress(ing) = &objects[1] else { panic!() };
+        let Object::Ingress(ing) = &objects[5] else { panic!() };
         let annotations = ing.metadata.annotations.as_ref().unwrap();
         assert_eq!(
             annotations["cert-manager.io/issuer"], "ca",
             "a namespaced Issuer uses its own annotation"
         );
-        let Object::Deployment(d) = &objects[6] else { panic!() };
+        let Object::Deployment(d) = &objects[15] else { panic!() };
         assert_eq!(d.spec.as_ref().unwrap().replicas, Some(2), "api sizing applies");
     }
 
@@ -398,6 +510,43 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn lets_encrypt_and_gatekeeper_bring_their_objects() {
+        let p = Platform::new(name!("acme")).service(Service::api(name!("api"), IMG).route("/api"));
+        let mut prof = profile();
+        prof.ingress.tls_issuer.kind = IssuerKind::ClusterIssuer;
+        prof.ingress.issuer = IssuerSource::LetsEncrypt { email: "ops@example.com".into(), staging: false };
+        prof.gatekeeper_privileged_constraint = true;
+        let objects = render_environment(&p, &prof, &pins(&p)).unwrap().into_objects();
+        let find = |kind: &str| objects.iter().find(|o| o.kind() == kind).unwrap_or_else(|| panic!("{kind}"));
+        let Object::ClusterIssuer(issuer) = find("ClusterIssuer") else { panic!() };
+        assert!(issuer.metadata.namespace.is_none(), "cluster-scoped");
+        let json = serde_json::to_value(&issuer.spec).unwrap();
+        assert_eq!(json["acme"]["solvers"][0]["http01"]["ingress"]["ingressClassName"], "nginx");
+        let solver = objects.iter().find(|o| o.name() == "allow-acme-http01-solver").expect("solver policy");
+        assert_eq!(solver.kind(), "NetworkPolicy");
+        let Object::PrivilegedContainerConstraint(c) = find("K8sPSPPrivilegedContainer") else { panic!() };
+        assert_eq!(c.spec.match_.namespaces, ["acme-test"]);
+
+        // A namespaced Issuer cannot be created by the tree, and egress needs a real service.
+        prof.ingress.tls_issuer.kind = IssuerKind::Issuer;
+        let err = render_environment(&p, &prof, &pins(&p)).unwrap_err().to_string();
+        assert!(err.contains("use `IssuerKind::ClusterIssuer`"), "{err}");
+        let mut prof = profile();
+        prof.network.external_egress.push(ExternalEgress {
+            service: name!("mailer"),
+            purpose: "SMTP",
+            cidr: "0.0.0.0/0",
+            except: &[],
+            ports: &[587],
+        });
+        let err = render_environment(&p, &prof, &pins(&p)).unwrap_err().to_string();
+        assert!(
+            err.contains("allows external egress for `mailer`, which the platform does not define"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_missing_pin_names_the_service() {
         let p = Platform::new(name!("acme")).service(Service::api(name!("api"), IMG));
         let empty = ReleasePins { images: Default::default() };
@@ -411,7 +560,11 @@ pub(crate) mod tests {
             .service(Service::api(name!("api"), IMG))
             .service(Service::web(name!("web"), IMG).depends_on([name!("api")]));
         let objects = render_environment(&p, &profile(), &pins(&p)).unwrap().into_objects();
-        let Some(Object::Deployment(web)) = objects.iter().find(|o| o.name() == "web") else { panic!() };
+        let Some(Object::Deployment(web)) =
+            objects.iter().find(|o| o.name() == "web" && o.kind() == "Deployment")
+        else {
+            panic!()
+        };
         let env =
             web.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0].env.clone().unwrap();
         let url = env.iter().find(|e| e.name == "API_URL").unwrap();

@@ -43,10 +43,16 @@ pub fn container_security_context() -> SecurityContext {
     }
 }
 
-/// A pod with no service-account token, no service-link variables, and the
-/// restricted security context.
-pub fn pod_spec(containers: Vec<Container>, volumes: Vec<Volume>, restart_policy: Option<&str>) -> PodSpec {
+/// A pod running as its own ServiceAccount with no token mounted, no
+/// service-link variables, and the restricted security context.
+pub fn pod_spec(
+    service_account: &str,
+    containers: Vec<Container>,
+    volumes: Vec<Volume>,
+    restart_policy: Option<&str>,
+) -> PodSpec {
     PodSpec {
+        service_account_name: Some(service_account.into()),
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),
         security_context: Some(pod_security_context()),
@@ -179,7 +185,8 @@ mod tests {
 
     #[test]
     fn pods_carry_no_service_account_token() {
-        let spec = pod_spec(vec![], vec![], None);
+        let spec = pod_spec("app", vec![], vec![], None);
+        assert_eq!(spec.service_account_name.as_deref(), Some("app"));
         assert_eq!(spec.automount_service_account_token, Some(false));
         assert_eq!(spec.enable_service_links, Some(false));
     }

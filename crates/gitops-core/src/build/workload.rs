@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
-use k8s_openapi::api::core::v1::{EnvVar, PodTemplateSpec, Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::core::v1::{EnvVar, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -20,7 +20,7 @@ use crate::platform::{
     self, DATABASE_URL_ENV, Migration, PORT_ENV, SERVICE_PORT, Service as PlatformService, ServiceKind,
 };
 
-fn component(kind: ServiceKind) -> Component {
+pub(crate) fn component(kind: ServiceKind) -> Component {
     match kind {
         ServiceKind::Api => Component::Api,
         ServiceKind::Web => Component::Web,
@@ -58,16 +58,21 @@ fn tmp_volumes(
     (volumes, mounts)
 }
 
+/// The replicas and resources the profile gives this kind of service.
+pub(crate) fn sizing(ctx: &Ctx, svc: &PlatformService) -> crate::profile::WorkloadSizing {
+    match svc.kind {
+        ServiceKind::Api => ctx.profile.api,
+        ServiceKind::Web => ctx.profile.web,
+    }
+}
+
 pub fn deployment(
     ctx: &Ctx,
     svc: &PlatformService,
     tag: &ImageTag,
     db: Option<&DatabaseNames>,
 ) -> Deployment {
-    let sizing = match svc.kind {
-        ServiceKind::Api => ctx.profile.api,
-        ServiceKind::Web => ctx.profile.web,
-    };
+    let sizing = sizing(ctx, svc);
     let labels = ctx.labels(&svc.name, component(svc.kind), Some(tag.to_string()));
     let (volumes, mounts) = tmp_volumes(svc);
 
@@ -83,7 +88,9 @@ pub fn deployment(
     Deployment {
         metadata: ctx.meta(&svc.name, &labels, SyncWave::Application),
         spec: Some(DeploymentSpec {
-            replicas: Some(i32::from(sizing.replicas)),
+            // An autoscaled Deployment leaves its replica count to the HPA;
+            // a count here would be reset on every sync.
+            replicas: ctx.profile.availability.autoscaling.is_none().then_some(i32::from(sizing.replicas)),
             revision_history_limit: Some(5),
             selector: LabelSelector { match_labels: Some(labels.selector()), ..Default::default() },
             // Never below the wanted replica count during a rollout.
@@ -96,7 +103,10 @@ pub fn deployment(
             }),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(labels.all()), ..Default::default() }),
-                spec: Some(pod::pod_spec(vec![c], volumes, None)),
+                spec: Some(PodSpec {
+                    topology_spread_constraints: super::hardening::spread(ctx, &labels),
+                    ..pod::pod_spec(svc.name.as_str(), vec![c], volumes, None)
+                }),
             },
             ..Default::default()
         }),
@@ -165,7 +175,7 @@ pub fn migration_job(
             active_deadline_seconds: Some(900),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(labels.all()), ..Default::default() }),
-                spec: Some(pod::pod_spec(vec![c], volumes, Some("Never"))),
+                spec: Some(pod::pod_spec(name.as_str(), vec![c], volumes, Some("Never"))),
             },
             ..Default::default()
         }),

@@ -50,6 +50,8 @@ pub struct Workload {
     /// The full image reference, `<repository>:<tag>`.
     pub image: Option<String>,
     pub replicas: Option<i32>,
+    /// `(min, max)` when a HorizontalPodAutoscaler sets the replicas.
+    pub autoscale: Option<(i32, i32)>,
     /// `<cpu> / <memory>`.
     pub requests: Option<String>,
     pub limits: Option<String>,
@@ -58,6 +60,15 @@ pub struct Workload {
 }
 
 impl Workload {
+    /// `3`, or `3–6 (HPA)` for an autoscaled Deployment.
+    pub fn replicas_label(&self) -> String {
+        match (self.autoscale, self.replicas) {
+            (Some((min, max)), _) => format!("{min}–{max} (HPA)"),
+            (None, Some(n)) => n.to_string(),
+            (None, None) => "-".into(),
+        }
+    }
+
     /// The image split into repository and tag (`None` when untagged).
     pub fn image_parts(&self) -> Option<(&str, Option<&str>)> {
         let image = self.image.as_deref()?;
@@ -141,6 +152,7 @@ fn workload(name: &str, replicas: Option<i32>, template: &PodTemplateSpec, stora
         name: name.into(),
         image: container.and_then(|c| c.image.clone()),
         replicas,
+        autoscale: None,
         requests: compute(resources.and_then(|r| r.requests.as_ref())),
         limits: compute(resources.and_then(|r| r.limits.as_ref())),
         storage,
@@ -208,12 +220,16 @@ impl EnvironmentPicture {
                     match object {
                         Object::Deployment(d) => {
                             let Some(spec) = d.spec.as_ref() else { continue };
-                            deployments.push(workload(
-                                object.name(),
-                                spec.replicas,
-                                &spec.template,
-                                Vec::new(),
-                            ));
+                            let mut w = workload(object.name(), spec.replicas, &spec.template, Vec::new());
+                            w.autoscale = objects.iter().find_map(|o| match o {
+                                Object::HorizontalPodAutoscaler(h) => h
+                                    .spec
+                                    .as_ref()
+                                    .filter(|s| s.scale_target_ref.name == object.name())
+                                    .map(|s| (s.min_replicas.unwrap_or(1), s.max_replicas)),
+                                _ => None,
+                            });
+                            deployments.push(w);
                         }
                         Object::StatefulSet(s) => {
                             let Some(spec) = s.spec.as_ref() else { continue };
@@ -282,8 +298,8 @@ impl EnvironmentPicture {
             let mut lines = vec![s.name.to_string()];
             for d in &s.deployments {
                 let tag = d.image_parts().and_then(|(_, tag)| tag).unwrap_or("untagged");
-                let n = d.replicas.unwrap_or(1);
-                let plural = if n == 1 { "" } else { "s" };
+                let n = d.replicas_label();
+                let plural = if n == "1" { "" } else { "s" };
                 lines.push(format!("{}, {tag}, {n} replica{plural}", kind_label(s.kind)));
             }
             let id = node_id("svc", s.name.as_str());

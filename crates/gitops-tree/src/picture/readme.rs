@@ -94,7 +94,7 @@ fn what_runs(out: &mut String, picture: &EnvironmentPicture) {
                 kind_label(s.kind).into(),
                 or_dash(repo),
                 or_dash(tag.flatten()),
-                d.replicas.map_or_else(|| "-".into(), |n| n.to_string()),
+                d.replicas_label(),
                 or_dash(d.requests.as_deref()),
                 or_dash(d.limits.as_deref()),
                 path.clone(),
