@@ -5,6 +5,7 @@
 //! This crate knows paths and bytes; it does not know what a platform runs.
 
 pub mod argocd;
+pub mod diff;
 pub mod disk;
 pub mod layout;
 pub mod pipeline;

@@ -4,6 +4,7 @@
 //! and lays the result out. Every environment is tried, so one run reports
 //! every error; nothing is written here.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
@@ -26,6 +27,11 @@ pub struct Paths<'a> {
     pub deploy: &'a str,
 }
 
+/// The release file of `profile`, relative to the root: `releases/<env>.yaml`.
+pub fn release_file(paths: &Paths, profile: &EnvironmentProfile) -> String {
+    format!("{}/{}.yaml", paths.releases, profile.name)
+}
+
 /// Renders `platform` in every environment of `profiles`. On failure, every
 /// error found, each naming its file or environment and the fix.
 pub fn render_platform(
@@ -33,16 +39,31 @@ pub fn render_platform(
     profiles: &[EnvironmentProfile],
     paths: &Paths,
 ) -> Result<Tree, Vec<String>> {
+    render_platform_with(platform, profiles, paths, &BTreeMap::new())
+}
+
+/// [`render_platform`] with the release file of some environments given as
+/// text (environment name -> file content) instead of read from disk, so a
+/// changed release file is rendered before it is written.
+pub fn render_platform_with(
+    platform: &Platform,
+    profiles: &[EnvironmentProfile],
+    paths: &Paths,
+    releases: &BTreeMap<String, String>,
+) -> Result<Tree, Vec<String>> {
     let services: Vec<_> = platform.services.iter().map(|s| s.name.clone()).collect();
     let mut errors = Vec::new();
     let mut envs = Vec::new();
     for profile in profiles {
-        let rel = format!("{}/{}.yaml", paths.releases, profile.name);
-        let pins = fs::read_to_string(paths.root.join(&rel))
-            .map_err(|e| {
+        let rel = release_file(paths, profile);
+        let text = match releases.get(profile.name.as_str()) {
+            Some(text) => Ok(text.clone()),
+            None => fs::read_to_string(paths.root.join(&rel)).map_err(|e| {
                 format!("{rel}: cannot read the release file ({e}); create it with an `images:` entry for every service")
-            })
-            .and_then(|text| ReleasePins::parse(&rel, &text, &services).map_err(|e| e.to_string()));
+            }),
+        };
+        let pins =
+            text.and_then(|text| ReleasePins::parse(&rel, &text, &services).map_err(|e| e.to_string()));
         match pins.and_then(|pins| render_environment(platform, profile, &pins).map_err(|e| e.to_string())) {
             Ok(render) => envs.push(EnvironmentObjects { profile, render }),
             Err(e) => errors.push(e),
