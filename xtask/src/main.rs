@@ -1,7 +1,14 @@
 //! `cargo xtask`: the project's command line. One module per subcommand;
 //! this file only parses arguments and dispatches.
 
+mod diff;
+mod git;
+mod history;
+mod pins;
+mod promote;
 mod render;
+mod rollback;
+mod set_image;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,7 +24,7 @@ pub const RELEASES_DIR: &str = "releases";
 pub type CmdResult = Result<ExitCode, Vec<String>>;
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Render and check the ClinicFlow GitOps tree")]
+#[command(name = "cargo xtask", about = "Render, check and release the ClinicFlow GitOps tree")]
 struct Cli {
     /// Repository root (default: this workspace).
     #[arg(long, global = true, value_name = "DIR")]
@@ -30,6 +37,16 @@ struct Cli {
 enum Command {
     /// Render every environment into deploy/ (or --out DIR).
     Render(render::RenderArgs),
+    /// Set the image tag of services in one environment and re-render.
+    SetImage(set_image::SetImageArgs),
+    /// Copy image tags from one environment to another and re-render.
+    Promote(promote::PromoteArgs),
+    /// Show what a render would change in deploy/ as a unified diff; exit 1 if anything.
+    Diff(diff::DiffArgs),
+    /// Restore an environment's image tags as they were at a commit and re-render.
+    Rollback(rollback::RollbackArgs),
+    /// List the image tags each commit set in an environment, newest first.
+    History(history::HistoryArgs),
 }
 
 fn workspace_root() -> PathBuf {
@@ -41,6 +58,11 @@ fn main() -> ExitCode {
     let root = cli.root.unwrap_or_else(workspace_root);
     let result = match cli.command {
         Command::Render(args) => render::run(&root, args),
+        Command::SetImage(args) => set_image::run(&root, args),
+        Command::Promote(args) => promote::run(&root, args),
+        Command::Diff(args) => diff::run(&root, args),
+        Command::Rollback(args) => rollback::run(&root, args),
+        Command::History(args) => history::run(&root, args),
     };
     match result {
         Ok(code) => code,

@@ -1,35 +1,12 @@
 //! `cargo xtask render` as a user runs it: exit codes, messages, and the
 //! promise that a failed run leaves `deploy/` byte-for-byte as it was.
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
+use common::{scratch, stderr, workspace, xtask};
 use gitops_tree::disk::read_tree;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-/// A scratch repository root holding a copy of the committed release files.
-fn scratch(name: &str) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("xtask-cli-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&root);
-    fs::create_dir_all(root.join("releases")).unwrap();
-    for env in ["dev", "staging", "prod"] {
-        let from = workspace().join(format!("releases/{env}.yaml"));
-        fs::copy(from, root.join(format!("releases/{env}.yaml"))).unwrap();
-    }
-    root
-}
-
-fn xtask(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask")).arg("--root").arg(root).args(args).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 #[test]
 fn render_writes_the_layout_and_is_idempotent() {
