@@ -8,6 +8,7 @@ mod pins;
 mod promote;
 mod render;
 mod rollback;
+mod schema;
 mod set_image;
 
 use std::path::{Path, PathBuf};
@@ -47,6 +48,8 @@ enum Command {
     Rollback(rollback::RollbackArgs),
     /// List the image tags each commit set in an environment, newest first.
     History(history::HistoryArgs),
+    /// Write the release files' JSON Schema and point each release file at it.
+    Schema(schema::SchemaArgs),
 }
 
 fn workspace_root() -> PathBuf {
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => diff::run(&root, args),
         Command::Rollback(args) => rollback::run(&root, args),
         Command::History(args) => history::run(&root, args),
+        Command::Schema(args) => schema::run(&root, args),
     };
     match result {
         Ok(code) => code,
