@@ -10,6 +10,7 @@ mod render;
 mod rollback;
 mod schema;
 mod set_image;
+mod smoke;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -50,6 +51,8 @@ enum Command {
     History(history::HistoryArgs),
     /// Write the release files' JSON Schema and point each release file at it.
     Schema(schema::SchemaArgs),
+    /// GET /health through every exposed ingress path of an environment.
+    Smoke(smoke::SmokeArgs),
 }
 
 fn workspace_root() -> PathBuf {
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         Command::Rollback(args) => rollback::run(&root, args),
         Command::History(args) => history::run(&root, args),
         Command::Schema(args) => schema::run(&root, args),
+        Command::Smoke(args) => smoke::run(&root, args),
     };
     match result {
         Ok(code) => code,
