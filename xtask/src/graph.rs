@@ -36,7 +36,7 @@ pub fn run(root: &Path, GraphArgs { env, format }: GraphArgs) -> CmdResult {
         let known: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
         return Err(vec![format!("unknown environment `{env}`; the environments are {}", known.join(", "))]);
     };
-    let render = render_one(&platform, profile, &paths(root)).map_err(|e| vec![e])?;
+    let render = render_one(&platform, profile, &paths(root), None).map_err(|e| vec![e])?;
     let graph = EnvironmentPicture::of(&platform, profile, &render).traffic();
     print!(
         "{}",

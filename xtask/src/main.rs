@@ -2,8 +2,17 @@
 //! this file only parses arguments and dispatches.
 
 mod check;
+mod diff;
+mod git;
 mod graph;
+mod history;
+mod pins;
+mod promote;
 mod render;
+mod rollback;
+mod schema;
+mod set_image;
+mod smoke;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,7 +30,7 @@ pub const POLICIES_DIR: &str = "policies";
 pub type CmdResult = Result<ExitCode, Vec<String>>;
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Render and check the ClinicFlow GitOps tree")]
+#[command(name = "cargo xtask", about = "Render, check and release the ClinicFlow GitOps tree")]
 struct Cli {
     /// Repository root (default: this workspace).
     #[arg(long, global = true, value_name = "DIR")]
@@ -38,6 +47,20 @@ enum Command {
     Check(check::CheckArgs),
     /// Print one environment's traffic diagram (Mermaid, or DOT with --format dot).
     Graph(graph::GraphArgs),
+    /// Set the image tag of services in one environment and re-render.
+    SetImage(set_image::SetImageArgs),
+    /// Copy image tags from one environment to another and re-render.
+    Promote(promote::PromoteArgs),
+    /// Show what a render would change in deploy/ as a unified diff; exit 1 if anything.
+    Diff(diff::DiffArgs),
+    /// Restore an environment's image tags as they were at a commit and re-render.
+    Rollback(rollback::RollbackArgs),
+    /// List the image tags each commit set in an environment, newest first.
+    History(history::HistoryArgs),
+    /// Write the release files' JSON Schema and point each release file at it.
+    Schema(schema::SchemaArgs),
+    /// GET /health through every exposed ingress path of an environment.
+    Smoke(smoke::SmokeArgs),
 }
 
 fn workspace_root() -> PathBuf {
@@ -51,6 +74,13 @@ fn main() -> ExitCode {
         Command::Render(args) => render::run(&root, args),
         Command::Check(args) => check::run(&root, args),
         Command::Graph(args) => graph::run(&root, args),
+        Command::SetImage(args) => set_image::run(&root, args),
+        Command::Promote(args) => promote::run(&root, args),
+        Command::Diff(args) => diff::run(&root, args),
+        Command::Rollback(args) => rollback::run(&root, args),
+        Command::History(args) => history::run(&root, args),
+        Command::Schema(args) => schema::run(&root, args),
+        Command::Smoke(args) => smoke::run(&root, args),
     };
     match result {
         Ok(code) => code,

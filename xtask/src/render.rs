@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use gitops_policy::Report;
 use gitops_tree::disk::{self, Outcome};
 use gitops_tree::pipeline::{Paths, Rendered, render_platform};
 
@@ -32,17 +33,23 @@ pub fn render_checked(root: &Path) -> Result<Rendered, Vec<String>> {
     render_platform(&clinicflow::platform(), &clinicflow::environments(), &paths(root))
 }
 
-pub fn run(root: &Path, RenderArgs { out, check }: RenderArgs) -> CmdResult {
-    let Rendered { tree, report } = render_checked(root)?;
+/// Prints the findings, if any, and refuses to go on when one blocks: a
+/// render never writes a tree with an unwaived error.
+pub fn refuse_blocking(report: &Report) -> Result<(), Vec<String>> {
     if !report.findings.is_empty() {
         eprint!("{}", report.to_text());
     }
-    let blocking = report.blocking();
-    if blocking > 0 {
-        return Err(vec![format!(
-            "{blocking} blocking policy finding(s); change the sources, or waive a finding in the environment's profile with a reason"
-        )]);
+    match report.blocking() {
+        0 => Ok(()),
+        n => Err(vec![format!(
+            "{n} blocking policy finding(s); change the sources, or waive a finding in the environment's profile with a reason"
+        )]),
     }
+}
+
+pub fn run(root: &Path, RenderArgs { out, check }: RenderArgs) -> CmdResult {
+    let Rendered { tree, report } = render_checked(root)?;
+    refuse_blocking(&report)?;
     let dest = out.unwrap_or_else(|| root.join(DEPLOY_DIR));
     let io_err = |e: std::io::Error| vec![format!("{}: {e}", dest.display())];
     if check {

@@ -122,6 +122,15 @@ impl Platform {
         self.services.iter().find(|s| s.name.as_str() == name)
     }
 
+    /// The services with a route in an environment that exposes `opt_in`,
+    /// in platform order: what that environment's ingress serves.
+    pub fn exposed_routes<'a>(
+        &'a self,
+        opt_in: &'a [Name],
+    ) -> impl Iterator<Item = (&'a Service, &'a Route)> {
+        self.services.iter().filter_map(move |s| s.exposed_route(opt_in).map(|r| (s, r)))
+    }
+
     /// Checks what the type system cannot: unique names, known dependencies,
     /// distinct routes, names that stay valid once suffixed.
     pub fn validate(&self) -> Result<(), PlatformError> {

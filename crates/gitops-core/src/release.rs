@@ -22,6 +22,8 @@ use crate::image::ImageTag;
 use crate::name::Name;
 use crate::yaml;
 
+pub mod edit;
+
 /// The image of one service in one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +45,22 @@ pub struct ReleasePins {
 impl ReleasePins {
     pub fn tag(&self, service: &Name) -> Option<&ImageTag> {
         self.images.get(service).map(|p| &p.tag)
+    }
+
+    /// The JSON Schema of a release file for a platform whose services are
+    /// `services`: the generic schema, with `images` narrowed to exactly those
+    /// services so that editors complete their names and flag a missing one.
+    pub fn json_schema(services: &[Name]) -> serde_json::Value {
+        let mut schema = schemars::schema_for!(ReleasePins).to_value();
+        let pin = serde_json::json!({ "$ref": "#/$defs/Pin" });
+        schema["properties"]["images"] = serde_json::json!({
+            "description": "Every service of the platform, each with the tag of its image.",
+            "type": "object",
+            "properties": services.iter().map(|s| (s.to_string(), pin.clone())).collect::<serde_json::Map<_, _>>(),
+            "required": services,
+            "additionalProperties": false,
+        });
+        schema
     }
 
     /// Parses `text`, read from `file`, for a platform whose services are `services`.
@@ -247,6 +265,18 @@ impl<'de> DeserializeSeed<'de> for ServiceKey<'_> {
 mod tests {
     use super::*;
     use crate::name;
+
+    #[test]
+    fn the_schema_names_every_service_and_nothing_else() {
+        let schema = ReleasePins::json_schema(&SERVICES);
+        let images = &schema["properties"]["images"];
+        assert_eq!(images["required"], serde_json::json!(["identity", "web"]));
+        assert_eq!(images["additionalProperties"], false);
+        assert_eq!(images["properties"]["web"]["$ref"], "#/$defs/Pin");
+        assert!(images.get("patternProperties").is_none(), "{images}");
+        assert_eq!(schema["$defs"]["ImageTag"]["pattern"], "^sha-[0-9a-f]{7,40}$");
+        assert_eq!(schema["$defs"]["Pin"]["additionalProperties"], false);
+    }
 
     const SERVICES: [Name; 2] = [name!("identity"), name!("web")];
 

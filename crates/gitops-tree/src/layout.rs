@@ -73,6 +73,13 @@ struct Kustomization<'a> {
     resources: Vec<&'a str>,
 }
 
+/// The directories of the tree that `profile`'s environment renders into:
+/// its own, and its Argo CD instance's (shared with the instance's other
+/// environments, if any).
+pub fn environment_roots(profile: &EnvironmentProfile) -> [String; 2] {
+    [profile.name.to_string(), format!("{ARGOCD_DIR}/{}", profile.argocd.instance)]
+}
+
 /// `<kind>-<name>.yaml`, lowercase: stable, unique per kind and name.
 pub fn file_name(object: &Object) -> String {
     format!("{}-{}.yaml", object.kind().to_ascii_lowercase(), object.name())

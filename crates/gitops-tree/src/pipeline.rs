@@ -6,6 +6,7 @@
 //! will be written to) and lays the result out. Every environment is tried,
 //! so one run reports every input error; nothing is written here.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
@@ -38,20 +39,28 @@ pub struct Rendered {
     pub report: Report,
 }
 
-/// Reads `profile`'s release file and renders that one environment, without
-/// the policy check. The error names the file or the environment, and the fix.
+/// The release file of `profile`, relative to the root: `releases/<env>.yaml`.
+pub fn release_file(paths: &Paths, profile: &EnvironmentProfile) -> String {
+    format!("{}/{}.yaml", paths.releases, profile.name)
+}
+
+/// Renders one environment from its release file, or from `text` when given
+/// (a changed release file is rendered before it is written), without the
+/// policy check. The error names the file or the environment, and the fix.
 pub fn render_one(
     platform: &Platform,
     profile: &EnvironmentProfile,
     paths: &Paths,
+    text: Option<&str>,
 ) -> Result<EnvironmentRender, String> {
     let services: Vec<_> = platform.services.iter().map(|s| s.name.clone()).collect();
-    let rel = format!("{}/{}.yaml", paths.releases, profile.name);
-    let text = fs::read_to_string(paths.root.join(&rel)).map_err(|e| {
-        format!(
-            "{rel}: cannot read the release file ({e}); create it with an `images:` entry for every service"
-        )
-    })?;
+    let rel = release_file(paths, profile);
+    let text = match text {
+        Some(text) => text.to_owned(),
+        None => fs::read_to_string(paths.root.join(&rel)).map_err(|e| {
+            format!("{rel}: cannot read the release file ({e}); create it with an `images:` entry for every service")
+        })?,
+    };
     let pins = ReleasePins::parse(&rel, &text, &services).map_err(|e| e.to_string())?;
     render_environment(platform, profile, &pins).map_err(|e| e.to_string())
 }
@@ -63,11 +72,23 @@ pub fn render_platform(
     profiles: &[EnvironmentProfile],
     paths: &Paths,
 ) -> Result<Rendered, Vec<String>> {
+    render_platform_with(platform, profiles, paths, &BTreeMap::new())
+}
+
+/// [`render_platform`] with the release file of some environments given as
+/// text (environment name -> file content) instead of read from disk.
+pub fn render_platform_with(
+    platform: &Platform,
+    profiles: &[EnvironmentProfile],
+    paths: &Paths,
+    releases: &BTreeMap<String, String>,
+) -> Result<Rendered, Vec<String>> {
     let policies = Policies::load_dir(paths.root, paths.policies).map_err(|e| vec![e.to_string()])?;
     let mut errors = Vec::new();
     let mut envs = Vec::new();
     for profile in profiles {
-        match render_one(platform, profile, paths) {
+        let text = releases.get(profile.name.as_str()).map(String::as_str);
+        match render_one(platform, profile, paths, text) {
             Ok(render) => envs.push(EnvironmentObjects { profile, render }),
             Err(e) => errors.push(e),
         }

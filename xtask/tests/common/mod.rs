@@ -1,6 +1,6 @@
 //! What the CLI tests share: a scratch repository root and a way to run
-//! the xtask binary against it.
-#![allow(dead_code)]
+//! `cargo xtask` in it, as a user would.
+#![allow(dead_code)] // Each test binary uses its own part.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,14 +22,58 @@ pub fn scratch(name: &str) -> PathBuf {
     root
 }
 
+/// [`scratch`] with `deploy/` rendered.
+pub fn rendered(name: &str) -> PathBuf {
+    let root = scratch(name);
+    let out = xtask(&root, &["render"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    root
+}
+
 pub fn xtask(root: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_xtask")).arg("--root").arg(root).args(args).output().unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-pub fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
+pub fn read(root: &Path, rel: &str) -> String {
+    fs::read_to_string(root.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// Every release file and the whole `deploy/` tree: what a refused command must not touch.
+pub fn snapshot(root: &Path) -> (Vec<String>, gitops_tree::Tree) {
+    let releases = ["dev", "staging", "prod"].map(|e| read(root, &format!("releases/{e}.yaml"))).to_vec();
+    (releases, gitops_tree::disk::read_tree(&root.join("deploy")).unwrap())
+}
+
+/// Runs `command` with each case's arguments and checks that it fails with
+/// the case's message and leaves every release file and `deploy/` as it was.
+pub fn assert_refused(root: &Path, command: &str, cases: &[(&[&str], &str)]) {
+    let before = snapshot(root);
+    for (args, message) in cases {
+        let out = xtask(root, &[&[command], *args].concat());
+        // 1 for the command's own refusals, 2 for clap's usage errors.
+        assert!(matches!(out.status.code(), Some(1 | 2)), "{command} {args:?}: {:?}", out.status);
+        assert!(stderr(&out).contains(message), "{command} {args:?}: {}", stderr(&out));
+        assert_eq!(snapshot(root), before, "{command} {args:?} wrote something");
+    }
+}
+
+/// Runs `git args…` in `dir` as a test user; its trimmed stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Test", "-c", "user.email=test@invalid", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    stdout(&out).trim().to_owned()
 }

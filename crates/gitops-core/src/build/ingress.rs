@@ -18,9 +18,7 @@ pub fn ingress(ctx: &Ctx) -> Result<Option<Ingress>, NameError> {
     let profile = &ctx.profile.ingress;
     let mut paths: Vec<HTTPIngressPath> = ctx
         .platform
-        .services
-        .iter()
-        .filter_map(|s| s.exposed_route(&profile.expose_opt_in).map(|r| (s, r)))
+        .exposed_routes(&profile.expose_opt_in)
         .map(|(s, r)| HTTPIngressPath {
             path: Some(r.path.clone()),
             path_type: "Prefix".into(),
