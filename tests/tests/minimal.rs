@@ -64,3 +64,46 @@ fn the_per_service_topology_gives_each_service_its_directory_and_application() {
     let claims = workspace_tests::text(&tree, "argocd/dev/apps/application-claims-dev.yaml");
     assert!(claims.contains("path: deploy/dev/claims"), "{claims}");
 }
+
+#[test]
+fn sealed_secrets_come_from_committed_kubeseal_output() {
+    use gitops_core::profile::SecretBackend;
+    let scratch = std::env::temp_dir().join(format!("sealed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(scratch.join("releases")).unwrap();
+    std::fs::create_dir_all(scratch.join("secrets/dev")).unwrap();
+    std::fs::copy(
+        workspace_tests::root().join("examples/minimal/releases/dev.yaml"),
+        scratch.join("releases/dev.yaml"),
+    )
+    .unwrap();
+    let mut profile = minimal_example::dev();
+    profile.secrets = SecretBackend::Sealed { dir: "secrets/dev" };
+    let paths = Paths { root: &scratch, releases: "releases", policies: "policies", deploy: "deploy" };
+    let render = || render_platform(&minimal_example::platform(), std::slice::from_ref(&profile), &paths);
+
+    let err = render().err().unwrap().join("\n");
+    assert!(err.contains("secrets/dev/hello-db-credentials.yaml: cannot read the sealed secret"), "{err}");
+
+    // The shape `kubeseal --format yaml` writes (the ciphertext is opaque here).
+    let sealed = |namespace: &str| {
+        format!(
+            "---\napiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  creationTimestamp: null\n  name: hello-db-credentials\n  namespace: {namespace}\nspec:\n  encryptedData:\n    DATABASE_URL: AgA1==\n    dbname: AgA2==\n    password: AgA3==\n    username: AgA4==\n  template:\n    metadata:\n      creationTimestamp: null\n      name: hello-db-credentials\n      namespace: {namespace}\n"
+        )
+    };
+    let file = scratch.join("secrets/dev/hello-db-credentials.yaml");
+    std::fs::write(&file, sealed("hello-prod")).unwrap();
+    let err = render().err().unwrap().join("\n");
+    assert!(
+        err.contains("is sealed for hello-prod/hello-db-credentials, not hello-dev/hello-db-credentials"),
+        "{err}"
+    );
+
+    std::fs::write(&file, sealed("hello-dev")).unwrap();
+    let rendered = render().unwrap();
+    assert_eq!(rendered.report.findings, [], "the SealedSecret satisfies every reference");
+    let text = workspace_tests::text(&rendered.tree, "dev/sealedsecret-hello-db-credentials.yaml");
+    assert!(text.contains("password: AgA3=="), "{text}");
+    assert!(!rendered.tree.paths().any(|p| p.contains("externalsecret")));
+    std::fs::remove_dir_all(scratch).unwrap();
+}

@@ -32,7 +32,7 @@ fn run(profile: &EnvironmentProfile, objects: &[Object], policies: &Policies) ->
             object: o,
         })
         .collect();
-    check(&Environment { profile, targets }, policies).unwrap()
+    check(&Environment { profile, targets, out_of_band: Vec::new() }, policies).unwrap()
 }
 
 fn find<'a>(objects: &'a mut [Object], kind: &str, name: &str) -> &'a mut Object {

@@ -10,14 +10,17 @@
 
 use std::net::Ipv4Addr;
 
+use gitops_core::build::credential_secrets;
+use gitops_core::build::database::CREDENTIAL_KEYS;
 use gitops_core::image::{ImageRepository, ImageTag};
 use gitops_core::name::{HostName, Name};
 use gitops_core::platform::{Platform, Service, Topology};
+use gitops_core::profile::SecretBackend;
 use gitops_core::profile::{
     ChangeWindow, Compute, Cpu, EnvironmentProfile, Memory, Resources, Stage, SyncMode,
 };
 use gitops_core::release::{Pin, ReleasePins};
-use gitops_core::{Object, RenderError, render_environment, yaml};
+use gitops_core::{Object, RenderError, SealedInputs, render_environment, render_environment_with, yaml};
 use gitops_policy::{Environment, Policies, Target, check};
 use gitops_tree::layout::{EnvironmentObjects, HEADER, environment_dirs, file_name, layout};
 use proptest::prelude::*;
@@ -114,6 +117,8 @@ struct ProfileShape {
     stage: u8,
     automated: Option<(bool, bool)>,
     expose_opt_in: bool,
+    /// 0: external store, 1: sealed ciphertext, 2: out of band.
+    secrets: u8,
 }
 
 impl ProfileShape {
@@ -136,7 +141,7 @@ fn profile_shape() -> impl Strategy<Value = ProfileShape> {
         "[a-z][a-z0-9-]{0,20}[a-z0-9]",
         0u8..3,
         proptest::option::of((any::<bool>(), any::<bool>())),
-        any::<bool>(),
+        (any::<bool>(), 0u8..3),
     )
         .prop_map(
             |(
@@ -146,7 +151,7 @@ fn profile_shape() -> impl Strategy<Value = ProfileShape> {
                 storage_class,
                 stage,
                 automated,
-                expose_opt_in,
+                (expose_opt_in, secrets),
             )| {
                 ProfileShape {
                     api_replicas,
@@ -160,6 +165,7 @@ fn profile_shape() -> impl Strategy<Value = ProfileShape> {
                     stage,
                     automated,
                     expose_opt_in,
+                    secrets,
                 }
             },
         )
@@ -186,6 +192,11 @@ fn build_profile(shape: &ProfileShape, platform: &Platform) -> EnvironmentProfil
         p.argocd.change_window =
             Some(ChangeWindow { schedule: "0 20 * * 2", duration: "3h", time_zone: "Etc/UTC" });
         p.compliance = Some(Name::new("hipaa").unwrap());
+    }
+    match shape.secrets {
+        1 => p.secrets = SecretBackend::Sealed { dir: "secrets/dev" },
+        2 => p.secrets = SecretBackend::OutOfBand,
+        _ => {}
     }
     if shape.expose_opt_in {
         p.ingress.expose_opt_in = platform
@@ -223,7 +234,13 @@ proptest! {
         let platform = build_platform(&shapes, per_service);
         let profile = build_profile(&profile_shape, &platform);
         let pins = pins(&platform, &tag);
-        let result = render_environment(&platform, &profile, &pins);
+        // Ciphertext as kubeseal would write it (opaque to the renderer).
+        let sealed: SealedInputs = credential_secrets(&platform)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s, CREDENTIAL_KEYS.iter().map(|k| (k.to_string(), format!("AgB{k}=="))).collect()))
+            .collect();
+        let result = render_environment_with(&platform, &profile, &pins, &sealed);
         if !profile_shape.sound() {
             prop_assert!(matches!(result, Err(RenderError::Profile { .. })), "{:?}", result.map(|_| ()));
             return Ok(());
@@ -232,7 +249,7 @@ proptest! {
             Ok(render) => render,
             Err(e) => return Err(TestCaseError::fail(format!("a sound input failed: {e}"))),
         };
-        prop_assert_eq!(&render_environment(&platform, &profile, &pins).unwrap(), &render, "deterministic");
+        prop_assert_eq!(&render_environment_with(&platform, &profile, &pins, &sealed).unwrap(), &render, "deterministic");
 
         // Every object passes every built-in rule.
         let dirs = environment_dirs(&platform, profile.name.as_str(), &render).unwrap();
@@ -240,13 +257,14 @@ proptest! {
             .iter()
             .flat_map(|d| d.objects.iter().map(|o| Target { file: format!("{}/{}", d.path, file_name(o)), object: o }))
             .collect();
-        let findings = check(&Environment { profile: &profile, targets }, &Policies::none()).unwrap();
+        let out_of_band = render.out_of_band.iter().map(|n| n.to_string()).collect();
+        let findings = check(&Environment { profile: &profile, targets, out_of_band }, &Policies::none()).unwrap();
         prop_assert!(findings.is_empty(), "{:#?}", findings);
 
         // The tree lays out, the same twice, and every file parses back into its object.
         let objects: Vec<Object> = render.objects().cloned().collect();
         let tree = layout(&platform, &[EnvironmentObjects { profile: &profile, render: render.clone() }], "deploy").unwrap();
-        let again = render_environment(&platform, &profile, &pins).unwrap();
+        let again = render_environment_with(&platform, &profile, &pins, &sealed).unwrap();
         prop_assert_eq!(&layout(&platform, &[EnvironmentObjects { profile: &profile, render: again }], "deploy").unwrap(), &tree);
         for dir in &dirs {
             for o in &dir.objects {

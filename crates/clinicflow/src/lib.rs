@@ -15,8 +15,8 @@ use gitops_core::platform::{Platform, Service};
 use gitops_core::profile::{
     ArgoCdProfile, Autoscaling, AvailabilityProfile, ChangeWindow, Compute, Cpu, EnvironmentProfile,
     ExternalEgress, GitSource, IngressProfile, IssuerKind, IssuerRef, IssuerSource, Memory, NetworkProfile,
-    PostgresProfile, Resources, SecretStoreProfile, SlackNotifications, Stage, StorageProfile, SyncMode,
-    WorkloadSizing,
+    PostgresProfile, Resources, SecretBackend, SecretStoreProfile, SlackNotifications, Stage, StorageProfile,
+    SyncMode, WorkloadSizing,
 };
 
 pub const PLATFORM: Name = name!("clinicflow");
@@ -124,13 +124,19 @@ fn argocd(env: Name, lb_ip: Ipv4Addr, change_window: Option<ChangeWindow>) -> Ar
 const PROD_CHANGE_WINDOW: ChangeWindow =
     ChangeWindow { schedule: "0 20 * * 2,4", duration: "3h", time_zone: "Etc/UTC" };
 
-fn secrets(env: &str) -> SecretStoreProfile {
-    SecretStoreProfile {
+/// Database credentials come from the ClusterSecretStore `clinicflow-secrets`
+/// (keys `clinicflow/<env>/<svc>-db`) in every environment. Dev is meant to
+/// move to SealedSecrets (`SecretBackend::Sealed { dir: "secrets/dev" }`) as
+/// soon as its ciphertext, sealed with the dev cluster's certificate, is
+/// committed there; nothing else changes.
+fn secrets(env: &str) -> SecretBackend {
+    SecretBackend::External(SecretStoreProfile {
         store: name!("clinicflow-secrets"),
         kind: SecretStoreKind::ClusterSecretStore,
         key_prefix: format!("clinicflow/{env}"),
         refresh_interval: "1h",
-    }
+        vault: None,
+    })
 }
 
 fn ingress(env: &str, lb_ip: Ipv4Addr, expose_opt_in: Vec<Name>) -> IngressProfile {

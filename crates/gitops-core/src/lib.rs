@@ -23,5 +23,5 @@ pub mod profile;
 pub mod release;
 pub mod yaml;
 
-pub use build::{EnvironmentRender, RenderError, render_environment};
+pub use build::{EnvironmentRender, RenderError, SealedInputs, render_environment, render_environment_with};
 pub use object::Object;

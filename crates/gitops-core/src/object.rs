@@ -16,8 +16,9 @@ use serde::{Serialize, Serializer};
 use crate::crd::CustomResourceSpec;
 use crate::crd::argocd::{AppProject, AppProjectSpec, Application, ApplicationSpec};
 use crate::crd::cert_manager::{ClusterIssuer, IssuerSpec};
-use crate::crd::external_secrets::{ExternalSecret, ExternalSecretSpec};
+use crate::crd::external_secrets::{ExternalSecret, ExternalSecretSpec, SecretStore, SecretStoreSpec};
 use crate::crd::gatekeeper::{ConstraintSpec, PrivilegedContainerConstraint};
+use crate::crd::sealed_secrets::{SealedSecret, SealedSecretSpec};
 use crate::meta::{SYNC_WAVE_ANNOTATION, SyncWave};
 
 /// Declares `Object` and everything that dispatches on its kinds, from one
@@ -103,7 +104,9 @@ objects! {
     PodDisruptionBudget(PodDisruptionBudget) = PodDisruptionBudget;
     HorizontalPodAutoscaler(HorizontalPodAutoscaler) = HorizontalPodAutoscaler;
     Ingress(Ingress) = Ingress;
+    SecretStore(SecretStore) = Crd<SecretStoreSpec>;
     ExternalSecret(ExternalSecret) = Crd<ExternalSecretSpec>;
+    SealedSecret(SealedSecret) = Crd<SealedSecretSpec>;
     ClusterIssuer(ClusterIssuer) = Crd<IssuerSpec>;
     PrivilegedContainerConstraint(PrivilegedContainerConstraint) = Crd<ConstraintSpec>;
     Application(Application) = Crd<ApplicationSpec>;

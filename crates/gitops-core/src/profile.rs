@@ -41,7 +41,8 @@ pub struct EnvironmentProfile {
     pub argocd: ArgoCdProfile,
     pub ingress: IngressProfile,
     pub storage: StorageProfile,
-    pub secrets: SecretStoreProfile,
+    /// How database credentials reach the cluster.
+    pub secrets: SecretBackend,
     pub postgres: PostgresProfile,
     /// Replicas and resources of `ServiceKind::Api` services.
     pub api: WorkloadSizing,
@@ -253,6 +254,21 @@ pub struct StorageProfile {
     pub database_size: Memory,
 }
 
+/// How an environment's secrets reach the cluster. In every case the
+/// repository holds no secret value: a reference, or ciphertext only the
+/// cluster's Sealed Secrets controller can open.
+#[derive(Debug, Clone)]
+pub enum SecretBackend {
+    /// ExternalSecrets read the keys from a secret store.
+    External(SecretStoreProfile),
+    /// SealedSecrets whose ciphertext is `kubeseal` output committed as
+    /// `<dir>/<secret>.yaml` (relative to the repository root).
+    Sealed { dir: &'static str },
+    /// Secrets someone creates by hand (`kubectl create secret`); the tree
+    /// only references them.
+    OutOfBand,
+}
+
 /// The secret store database credentials are read from.
 #[derive(Debug, Clone)]
 pub struct SecretStoreProfile {
@@ -262,6 +278,22 @@ pub struct SecretStoreProfile {
     pub key_prefix: String,
     /// How often the operator re-reads the store (a Go duration, `1h`).
     pub refresh_interval: &'static str,
+    /// When the environment owns its store: a Vault `SecretStore` the tree
+    /// creates (seed 002), authenticating with Kubernetes auth.
+    pub vault: Option<VaultStore>,
+}
+
+/// A HashiCorp Vault KV v2 store, reached with Vault's Kubernetes auth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultStore {
+    /// `https://vault.example:8200`.
+    pub server: String,
+    /// The KV mount, e.g. `secret`.
+    pub mount: String,
+    /// The Vault role bound to the store's ServiceAccount.
+    pub role: String,
+    /// Where Vault's Kubernetes auth method is mounted (`kubernetes`).
+    pub auth_mount: String,
 }
 
 #[derive(Debug, Clone)]

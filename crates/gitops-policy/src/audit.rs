@@ -40,8 +40,10 @@ impl Source {
 
 /// Something that makes a Secret or ConfigMap exist in the cluster.
 struct Producer<'e> {
-    index: usize,
-    keys: Vec<&'e str>,
+    /// The object that produces it; `None` for a Secret made out of band.
+    index: Option<usize>,
+    /// The keys it holds; `None` when they cannot be known (out of band).
+    keys: Option<Vec<&'e str>>,
     /// Hosts the produced data points at (templates of an ExternalSecret).
     templates: Vec<&'e str>,
 }
@@ -165,7 +167,7 @@ impl<'e> Index<'e> {
                         .flat_map(|t| t.data.values())
                         .map(String::as_str)
                         .collect();
-                    let p = Producer { index: i, keys: es.spec.target_keys(), templates };
+                    let p = Producer { index: Some(i), keys: Some(es.spec.target_keys()), templates };
                     producers.insert((Source::Secret, es.spec.target.name.as_str()), p);
                 }
                 Object::Secret(s) => {
@@ -175,8 +177,8 @@ impl<'e> Index<'e> {
                         .flat_map(|d| d.keys())
                         .chain(s.string_data.iter().flat_map(|d| d.keys()));
                     let p = Producer {
-                        index: i,
-                        keys: keys.map(String::as_str).collect(),
+                        index: Some(i),
+                        keys: Some(keys.map(String::as_str).collect()),
                         templates: Vec::new(),
                     };
                     producers.insert((Source::Secret, t.object.name()), p);
@@ -188,11 +190,16 @@ impl<'e> Index<'e> {
                         .flat_map(|d| d.keys())
                         .chain(cm.binary_data.iter().flat_map(|d| d.keys()));
                     let p = Producer {
-                        index: i,
-                        keys: keys.map(String::as_str).collect(),
+                        index: Some(i),
+                        keys: Some(keys.map(String::as_str).collect()),
                         templates: Vec::new(),
                     };
                     producers.insert((Source::ConfigMap, t.object.name()), p);
+                }
+                Object::SealedSecret(s) => {
+                    let keys = s.spec.encrypted_data.keys().map(String::as_str).collect();
+                    let p = Producer { index: Some(i), keys: Some(keys), templates: Vec::new() };
+                    producers.insert((Source::Secret, t.object.name()), p);
                 }
                 _ => {}
             }
@@ -201,6 +208,10 @@ impl<'e> Index<'e> {
             for (k, v) in labels.into_iter().flatten() {
                 postings.entry((k.as_str(), v.as_str())).or_default().push(i);
             }
+        }
+        for name in &env.out_of_band {
+            let p = Producer { index: None, keys: None, templates: Vec::new() };
+            producers.entry((Source::Secret, name.as_str())).or_insert(p);
         }
         Index { services, producers, postings }
     }
@@ -345,8 +356,8 @@ pub(crate) fn config_reference_exists(rule: &Rule, env: &Environment, sink: &mut
                     r.name
                 )),
                 Some(p) => {
-                    if let Some(key) = r.key
-                        && !p.keys.contains(&key)
+                    if let (Some(key), Some(keys)) = (r.key, &p.keys)
+                        && !keys.contains(&key)
                     {
                         sink.report(rule, i, format!("reads key `{key}` of {} `{}`, which does not have it", r.source.as_str(), r.name));
                     }
@@ -468,7 +479,8 @@ pub(crate) fn wave_order(rule: &Rule, env: &Environment, sink: &mut Sink) {
                 continue;
             }
             let Some(p) = index.producers.get(&(r.source, r.name)) else { continue };
-            let pw = wave(env.targets[p.index].object);
+            let Some(producer) = p.index else { continue };
+            let pw = wave(env.targets[producer].object);
             if pw >= w {
                 sink.report(rule, i, format!(
                     "is in wave {w} but reads {} `{}`, produced in wave {pw}; move the producer to an earlier wave",

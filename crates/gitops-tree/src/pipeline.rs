@@ -10,10 +10,14 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
+use gitops_core::build::credential_secrets;
+use gitops_core::build::database::CREDENTIAL_KEYS;
+use gitops_core::crd::sealed_secrets::parse_kubeseal_output;
 use gitops_core::platform::Platform;
 use gitops_core::profile::EnvironmentProfile;
+use gitops_core::profile::SecretBackend;
 use gitops_core::release::ReleasePins;
-use gitops_core::{EnvironmentRender, render_environment};
+use gitops_core::{EnvironmentRender, SealedInputs, render_environment_with};
 use gitops_policy::{Environment, Policies, Report, Target};
 
 use crate::layout::{EnvironmentObjects, environment_dirs, file_name, layout};
@@ -62,7 +66,35 @@ pub fn render_one(
         })?,
     };
     let pins = ReleasePins::parse(&rel, &text, &services).map_err(|e| e.to_string())?;
-    render_environment(platform, profile, &pins).map_err(|e| e.to_string())
+    let sealed = read_sealed(platform, profile, paths)?;
+    render_environment_with(platform, profile, &pins, &sealed).map_err(|e| e.to_string())
+}
+
+/// For an environment whose secrets are sealed: the ciphertext of every
+/// credentials Secret, from `<dir>/<secret>.yaml` (`kubeseal` output).
+fn read_sealed(
+    platform: &Platform,
+    profile: &EnvironmentProfile,
+    paths: &Paths,
+) -> Result<SealedInputs, String> {
+    let SecretBackend::Sealed { dir } = profile.secrets else { return Ok(SealedInputs::new()) };
+    let mut sealed = SealedInputs::new();
+    for secret in credential_secrets(platform).map_err(|e| e.to_string())? {
+        let file = format!("{dir}/{secret}.yaml");
+        let text = fs::read_to_string(paths.root.join(&file)).map_err(|e| {
+            format!("{file}: cannot read the sealed secret ({e}); environment `{}` seals its secrets: seal `{secret}` with `kubeseal --format yaml` into that file", profile.name)
+        })?;
+        let data = parse_kubeseal_output(
+            &file,
+            &text,
+            secret.as_str(),
+            profile.namespace.as_str(),
+            &CREDENTIAL_KEYS,
+        )
+        .map_err(|e| e.to_string())?;
+        sealed.insert(secret, data);
+    }
+    Ok(sealed)
 }
 
 /// Renders `platform` in every environment of `profiles` and checks it. On
@@ -110,8 +142,10 @@ pub fn render_platform_with(
                 })
             })
             .collect();
-        let findings = gitops_policy::check(&Environment { profile: env.profile, targets }, &policies)
-            .map_err(|e| vec![e.to_string()])?;
+        let out_of_band = env.render.out_of_band.iter().map(|n| n.to_string()).collect();
+        let findings =
+            gitops_policy::check(&Environment { profile: env.profile, targets, out_of_band }, &policies)
+                .map_err(|e| vec![e.to_string()])?;
         report.findings.extend(findings);
     }
     let tree = layout(platform, &envs, paths.deploy).map_err(|e| vec![e.to_string()])?;

@@ -1,8 +1,7 @@
 //! The smallest platform: one service with a database, one environment.
 //! Copy this crate to start a platform of your own.
 use gitops_core::crd::{argocd::ClusterRef, external_secrets::SecretStoreKind};
-use gitops_core::platform::{Platform, Service};
-use gitops_core::{image::*, name, name::HostName, profile::*};
+use gitops_core::{image::*, name, name::HostName, platform::*, profile::*};
 
 pub fn platform() -> Platform {
     let image = ImageRepository::from_static("docker.io/acme/hello");
@@ -34,12 +33,13 @@ pub fn dev() -> EnvironmentProfile {
             issuer: IssuerSource::OutOfBand,
         },
         storage: StorageProfile { class: name!("standard"), database_size: Memory::gib(1) },
-        secrets: SecretStoreProfile {
+        secrets: SecretBackend::External(SecretStoreProfile {
             store: name!("vault"),
             kind: SecretStoreKind::ClusterSecretStore,
             key_prefix: "hello/dev".into(),
             refresh_interval: "1h",
-        },
+            vault: None,
+        }),
         postgres: PostgresProfile {
             image: PinnedImage {
                 repository: ImageRepository::from_static("docker.io/library/postgres"),

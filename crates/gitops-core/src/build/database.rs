@@ -13,17 +13,21 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::Ctx;
 use super::pod::{self, LIVENESS, READINESS, STARTUP};
+use super::{Ctx, RenderError};
+use crate::Object;
 use crate::crd::CustomResource;
 use crate::crd::external_secrets::{
     CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretData, ExternalSecretSpec,
-    ExternalSecretTarget, ExternalSecretTemplate, RemoteRef, SecretStoreRef, TemplateEngineVersion,
-    TemplateMergePolicy,
+    ExternalSecretTarget, ExternalSecretTemplate, RemoteRef, SecretStore, SecretStoreProvider,
+    SecretStoreRef, SecretStoreSpec, ServiceAccountSelector, TemplateEngineVersion, TemplateMergePolicy,
+    VaultAuth, VaultKubernetesAuth, VaultProvider,
 };
+use crate::crd::sealed_secrets::{SealedSecret, SealedSecretSpec, SecretTemplate, TemplateMetadata};
 use crate::meta::{Component, SyncWave};
 use crate::name::Name;
 use crate::platform::DATABASE_URL_ENV;
+use crate::profile::{SecretBackend, SecretStoreProfile};
 
 pub const POSTGRES_PORT: i32 = 5432;
 /// Name of the Postgres container and Service port.
@@ -59,11 +63,43 @@ impl DatabaseNames {
     }
 }
 
+/// Every key a database credentials Secret holds, whatever delivers it.
+pub const CREDENTIAL_KEYS: [&str; 4] = [USERNAME_KEY, PASSWORD_KEY, DBNAME_KEY, DATABASE_URL_ENV];
+
+/// What delivers `<service>-db-credentials`, by the profile's backend: an
+/// ExternalSecret, a SealedSecret of committed ciphertext, or nothing (a
+/// Secret made out of band).
+pub fn credentials(ctx: &Ctx, names: &DatabaseNames) -> Result<Option<Object>, RenderError> {
+    Ok(match &ctx.profile.secrets {
+        SecretBackend::External(store) => Some(external_credentials(ctx, store, names).into()),
+        SecretBackend::Sealed { dir } => {
+            let data = ctx.sealed.get(&names.credentials).ok_or_else(|| RenderError::MissingSealed {
+                env: ctx.profile.name.to_string(),
+                file: format!("{dir}/{}.yaml", names.credentials),
+            })?;
+            let labels = ctx.labels(&names.credentials, Component::Secret, None);
+            Some(
+                SealedSecret::new(
+                    ctx.meta(&names.credentials, &labels, SyncWave::Foundation),
+                    SealedSecretSpec {
+                        encrypted_data: data.clone(),
+                        template: SecretTemplate {
+                            type_: "Opaque".into(),
+                            metadata: TemplateMetadata { labels: labels.all() },
+                        },
+                    },
+                )
+                .into(),
+            )
+        }
+        SecretBackend::OutOfBand => None,
+    })
+}
+
 /// The ExternalSecret that writes `<service>-db-credentials` with the
 /// username, password and database name from the store, plus a
 /// `DATABASE_URL` built from them by the operator, in the cluster.
-pub fn credentials(ctx: &Ctx, names: &DatabaseNames) -> ExternalSecret {
-    let store = &ctx.profile.secrets;
+fn external_credentials(ctx: &Ctx, store: &SecretStoreProfile, names: &DatabaseNames) -> ExternalSecret {
     let remote_key = format!("{}/{}", store.key_prefix, names.database);
     let data = [USERNAME_KEY, PASSWORD_KEY, DBNAME_KEY]
         .into_iter()
@@ -216,4 +252,32 @@ pub fn headless_service(ctx: &Ctx, names: &DatabaseNames) -> Service {
         }),
         ..Default::default()
     }
+}
+
+/// The Vault `SecretStore` an environment owns (seed 002), authenticating as
+/// its own ServiceAccount through Vault's Kubernetes auth.
+pub fn vault_store(
+    ctx: &Ctx,
+    labels: &crate::meta::Labels,
+    vault: &crate::profile::VaultStore,
+) -> SecretStore {
+    CustomResource::new(
+        ctx.meta(&labels.name, labels, SyncWave::Foundation),
+        SecretStoreSpec {
+            provider: SecretStoreProvider {
+                vault: VaultProvider {
+                    server: vault.server.clone(),
+                    path: vault.mount.clone(),
+                    version: "v2".into(),
+                    auth: VaultAuth {
+                        kubernetes: VaultKubernetesAuth {
+                            mount_path: vault.auth_mount.clone(),
+                            role: vault.role.clone(),
+                            service_account_ref: ServiceAccountSelector { name: labels.name.to_string() },
+                        },
+                    },
+                },
+            },
+        },
+    )
 }

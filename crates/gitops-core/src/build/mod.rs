@@ -19,12 +19,28 @@ use crate::name::Name;
 use crate::object::Object;
 use crate::platform::{Exposure, Platform, PlatformError};
 use crate::profile::{EnvironmentProfile, Resources, Stage, SyncMode};
+
 use crate::release::ReleasePins;
+
+/// Ciphertext of the environment's SealedSecrets, by secret name, read from
+/// `kubeseal` output files by the caller (the render itself does no I/O).
+pub type SealedInputs = BTreeMap<Name, BTreeMap<String, String>>;
+
+/// The Secrets a platform's environments need, whatever delivers them (for
+/// a sealed backend: one `kubeseal` output file each), and their keys.
+pub fn credential_secrets(platform: &Platform) -> Result<Vec<Name>, RenderError> {
+    let mut names = Vec::new();
+    for svc in platform.services.iter().filter(|s| s.database.is_some()) {
+        names.push(database::DatabaseNames::of(&svc.name)?.credentials);
+    }
+    Ok(names)
+}
 
 /// What every builder of one environment needs to know.
 pub struct Ctx<'a> {
     pub platform: &'a Platform,
     pub profile: &'a EnvironmentProfile,
+    pub sealed: &'a SealedInputs,
     /// `<platform>-<environment>`, the `app.kubernetes.io/instance` label.
     pub instance: Name,
 }
@@ -62,6 +78,10 @@ pub enum RenderError {
         "environment `{env}`: no image tag for service `{service}`; add it to the environment's release file"
     )]
     MissingPin { env: String, service: String },
+    #[error(
+        "environment `{env}` seals its secrets, and `{file}` is missing; seal the Secret with `kubeseal --format yaml` into that file"
+    )]
+    MissingSealed { env: String, file: String },
     #[error(transparent)]
     Name(#[from] crate::name::NameError),
 }
@@ -139,12 +159,20 @@ fn check_profile(platform: &Platform, profile: &EnvironmentProfile) -> Result<()
             "use `IssuerKind::ClusterIssuer`, or `IssuerSource::OutOfBand` for an Issuer made elsewhere",
         ));
     }
-    let prefix = &profile.secrets.key_prefix;
-    if prefix.is_empty() || prefix.starts_with('/') || prefix.ends_with('/') {
-        return Err(err(
-            format!("secret key prefix `{prefix}`"),
-            "use a non-empty path without leading or trailing `/`, e.g. `clinicflow/dev`",
-        ));
+    if let crate::profile::SecretBackend::External(store) = &profile.secrets {
+        let prefix = &store.key_prefix;
+        if prefix.is_empty() || prefix.starts_with('/') || prefix.ends_with('/') {
+            return Err(err(
+                format!("secret key prefix `{prefix}`"),
+                "use a non-empty path without leading or trailing `/`, e.g. `clinicflow/dev`",
+            ));
+        }
+        if store.vault.is_some() && store.kind != crate::crd::external_secrets::SecretStoreKind::SecretStore {
+            return Err(err(
+                "asks the tree to create its Vault store as a ClusterSecretStore".into(),
+                "use `SecretStoreKind::SecretStore` for a store the environment owns",
+            ));
+        }
     }
     if profile.git.repo_url.is_empty() || profile.git.target_revision.is_empty() {
         return Err(err(
@@ -228,7 +256,7 @@ fn service_objects(
             let db_labels = ctx.labels(&names.database, Component::Database, None);
             let mut clients = vec![pods(&labels)];
             objects.push(hardening::service_account(ctx, &db_labels).into());
-            objects.push(database::credentials(ctx, &names).into());
+            objects.extend(database::credentials(ctx, &names)?);
             objects.push(database::statefulset(ctx, &names).into());
             objects.push(database::headless_service(ctx, &names).into());
             if let Some(migration) = &database.migration {
@@ -264,6 +292,8 @@ pub struct EnvironmentRender {
     pub shared: Vec<Object>,
     /// Each service's own objects, in platform order.
     pub services: Vec<(Name, Vec<Object>)>,
+    /// Secrets the objects read that someone creates out of band.
+    pub out_of_band: Vec<Name>,
 }
 
 impl EnvironmentRender {
@@ -279,15 +309,26 @@ impl EnvironmentRender {
     }
 }
 
-/// Every object of one environment, in a stable order.
+/// Every object of one environment, in a stable order; for profiles whose
+/// secrets are not sealed.
 pub fn render_environment(
     platform: &Platform,
     profile: &EnvironmentProfile,
     pins: &ReleasePins,
 ) -> Result<EnvironmentRender, RenderError> {
+    render_environment_with(platform, profile, pins, &SealedInputs::new())
+}
+
+/// [`render_environment`] with the ciphertext of sealed secrets.
+pub fn render_environment_with(
+    platform: &Platform,
+    profile: &EnvironmentProfile,
+    pins: &ReleasePins,
+    sealed: &SealedInputs,
+) -> Result<EnvironmentRender, RenderError> {
     platform.validate()?;
     check_profile(platform, profile)?;
-    let ctx = Ctx { platform, profile, instance: platform.name.suffixed(profile.name.as_str())? };
+    let ctx = Ctx { platform, profile, sealed, instance: platform.name.suffixed(profile.name.as_str())? };
 
     let mut shared: Vec<Object> = vec![
         namespace(&ctx).into(),
@@ -299,6 +340,13 @@ pub fn render_environment(
     shared.extend(network::acme_solver(&ctx).map(Object::from));
     shared.extend(hardening::cluster_issuer(&ctx).map(Object::from));
     shared.extend(hardening::privileged_constraint(&ctx).map(Object::from));
+    if let crate::profile::SecretBackend::External(store) = &profile.secrets
+        && let Some(vault) = &store.vault
+    {
+        let labels = ctx.labels(&store.store, Component::Secret, None);
+        shared.push(hardening::service_account(&ctx, &labels).into());
+        shared.push(database::vault_store(&ctx, &labels, vault).into());
+    }
 
     let mut services = Vec::with_capacity(platform.services.len());
     for svc in &platform.services {
@@ -311,7 +359,11 @@ pub fn render_environment(
     if let Some(ingress) = ingress::ingress(&ctx)? {
         shared.push(ingress.into());
     }
-    Ok(EnvironmentRender { shared, services })
+    let out_of_band = match profile.secrets {
+        crate::profile::SecretBackend::OutOfBand => credential_secrets(platform)?,
+        _ => Vec::new(),
+    };
+    Ok(EnvironmentRender { shared, services, out_of_band })
 }
 
 #[cfg(test)]
@@ -355,12 +407,13 @@ pub(crate) mod tests {
                 issuer: IssuerSource::OutOfBand,
             },
             storage: StorageProfile { class: name!("standard"), database_size: Memory::gib(1) },
-            secrets: SecretStoreProfile {
+            secrets: SecretBackend::External(SecretStoreProfile {
                 store: name!("vault"),
                 kind: SecretStoreKind::SecretStore,
                 key_prefix: "acme/test".into(),
                 refresh_interval: "1h",
-            },
+                vault: None,
+            }),
             postgres: PostgresProfile {
                 image: PinnedImage {
                     repository: ImageRepository::from_static("docker.io/library/postgres"),
@@ -480,7 +533,8 @@ pub(crate) mod tests {
         assert!(err.contains("web resources: memory request 4Gi is above its limit 256Mi"), "{err}");
 
         let mut bad = profile();
-        bad.secrets.key_prefix = "/acme/".into();
+        let SecretBackend::External(store) = &mut bad.secrets else { unreachable!() };
+        store.key_prefix = "/acme/".into();
         assert!(render_environment(&p, &bad, &pins(&p)).is_err());
     }
 
@@ -544,6 +598,70 @@ pub(crate) mod tests {
             err.contains("allows external egress for `mailer`, which the platform does not define"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn each_secret_backend_delivers_the_credentials_its_way() {
+        let p = Platform::new(name!("acme"))
+            .service(Service::api(name!("api"), IMG).postgres().migrations(["m"]));
+        let kinds_of = |objects: &[Object]| -> Vec<String> {
+            objects
+                .iter()
+                .filter(|o| o.name().starts_with("api-db-credentials") || o.kind().contains("Secret"))
+                .map(|o| format!("{} {}", o.kind(), o.name()))
+                .collect()
+        };
+
+        // Sealed: ciphertext in, SealedSecret out; no input, a clear error.
+        let mut sealed = profile();
+        sealed.secrets = SecretBackend::Sealed { dir: "secrets/test" };
+        let err = render_environment(&p, &sealed, &pins(&p)).unwrap_err().to_string();
+        assert!(err.contains("`secrets/test/api-db-credentials.yaml` is missing; seal the Secret"), "{err}");
+        let inputs = SealedInputs::from([(
+            name!("api-db-credentials"),
+            database::CREDENTIAL_KEYS.iter().map(|k| (k.to_string(), "AgB==".to_owned())).collect(),
+        )]);
+        let render = render_environment_with(&p, &sealed, &pins(&p), &inputs).unwrap();
+        let objects = render.into_objects();
+        assert_eq!(kinds_of(&objects), ["SealedSecret api-db-credentials"]);
+        let Some(Object::SealedSecret(s)) = objects.iter().find(|o| o.kind() == "SealedSecret") else {
+            panic!()
+        };
+        assert_eq!(s.spec.encrypted_data.len(), 4);
+        assert_eq!(s.metadata.annotations.as_ref().unwrap()[meta::SYNC_WAVE_ANNOTATION], "0");
+
+        // Out of band: nothing rendered, the name handed to the policy check.
+        let mut oob = profile();
+        oob.secrets = SecretBackend::OutOfBand;
+        let render = render_environment(&p, &oob, &pins(&p)).unwrap();
+        assert_eq!(render.out_of_band, [name!("api-db-credentials")]);
+        assert!(kinds_of(&render.into_objects()).is_empty());
+
+        // An owned Vault store: a SecretStore and its ServiceAccount, and the ExternalSecret points at it.
+        let mut vault = profile();
+        let SecretBackend::External(store) = &mut vault.secrets else { unreachable!() };
+        store.vault = Some(VaultStore {
+            server: "https://vault.example:8200".into(),
+            mount: "secret".into(),
+            role: "acme-test".into(),
+            auth_mount: "kubernetes".into(),
+        });
+        let objects = render_environment(&p, &vault, &pins(&p)).unwrap().into_objects();
+        let Some(Object::SecretStore(ss)) = objects.iter().find(|o| o.kind() == "SecretStore") else {
+            panic!()
+        };
+        let json = serde_json::to_value(&ss.spec).unwrap();
+        assert_eq!(json["provider"]["vault"]["auth"]["kubernetes"]["mountPath"], "kubernetes");
+        assert_eq!(json["provider"]["vault"]["auth"]["kubernetes"]["serviceAccountRef"]["name"], "vault");
+        assert!(objects.iter().any(|o| o.kind() == "ServiceAccount" && o.name() == "vault"));
+        let Some(Object::ExternalSecret(es)) = objects.iter().find(|o| o.kind() == "ExternalSecret") else {
+            panic!()
+        };
+        assert_eq!(es.spec.secret_store_ref.name, "vault");
+        let SecretBackend::External(store) = &mut vault.secrets else { unreachable!() };
+        store.kind = crate::crd::external_secrets::SecretStoreKind::ClusterSecretStore;
+        let err = render_environment(&p, &vault, &pins(&p)).unwrap_err().to_string();
+        assert!(err.contains("use `SecretStoreKind::SecretStore`"), "{err}");
     }
 
     #[test]

@@ -150,3 +150,4 @@ pub mod argocd;
 pub mod cert_manager;
 pub mod external_secrets;
 pub mod gatekeeper;
+pub mod sealed_secrets;
