@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     }
     let tag = ImageTag::new(tag.as_str()).expect("TAG is a sha- tag");
     let pins = ReleasePins {
-        images: platform.services.iter().map(|s| (s.name.clone(), Pin { tag: tag.clone() })).collect(),
+        images: platform.services.iter().map(|s| (s.name.clone(), Pin::tag(tag.clone()))).collect(),
     };
     let profile = minimal_example::dev();
     let render = gitops_core::render_environment(&platform, &profile, &pins).expect("renders");

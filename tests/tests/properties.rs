@@ -12,7 +12,7 @@ use std::net::Ipv4Addr;
 
 use gitops_core::build::credential_secrets;
 use gitops_core::build::database::CREDENTIAL_KEYS;
-use gitops_core::image::{ImageRepository, ImageTag};
+use gitops_core::image::{ImageDigest, ImageRepository, ImageTag};
 use gitops_core::name::{HostName, Name};
 use gitops_core::platform::{Platform, Service, Topology};
 use gitops_core::profile::SecretBackend;
@@ -119,6 +119,7 @@ struct ProfileShape {
     expose_opt_in: bool,
     /// 0: external store, 1: sealed ciphertext, 2: out of band.
     secrets: u8,
+    require_digests: bool,
 }
 
 impl ProfileShape {
@@ -131,6 +132,11 @@ impl ProfileShape {
             && self.request_mem <= self.limit_mem
             && !(production && self.automated.is_some())
     }
+
+    /// Whether pins with (or without) digests satisfy the profile.
+    fn pins_fit(&self, with_digests: bool) -> bool {
+        with_digests || !self.require_digests
+    }
 }
 
 fn profile_shape() -> impl Strategy<Value = ProfileShape> {
@@ -141,7 +147,7 @@ fn profile_shape() -> impl Strategy<Value = ProfileShape> {
         "[a-z][a-z0-9-]{0,20}[a-z0-9]",
         0u8..3,
         proptest::option::of((any::<bool>(), any::<bool>())),
-        (any::<bool>(), 0u8..3),
+        (any::<bool>(), 0u8..3, any::<bool>()),
     )
         .prop_map(
             |(
@@ -151,7 +157,7 @@ fn profile_shape() -> impl Strategy<Value = ProfileShape> {
                 storage_class,
                 stage,
                 automated,
-                (expose_opt_in, secrets),
+                (expose_opt_in, secrets, require_digests),
             )| {
                 ProfileShape {
                     api_replicas,
@@ -166,6 +172,7 @@ fn profile_shape() -> impl Strategy<Value = ProfileShape> {
                     automated,
                     expose_opt_in,
                     secrets,
+                    require_digests,
                 }
             },
         )
@@ -193,6 +200,7 @@ fn build_profile(shape: &ProfileShape, platform: &Platform) -> EnvironmentProfil
             Some(ChangeWindow { schedule: "0 20 * * 2", duration: "3h", time_zone: "Etc/UTC" });
         p.compliance = Some(Name::new("hipaa").unwrap());
     }
+    p.require_digests = shape.require_digests;
     match shape.secrets {
         1 => p.secrets = SecretBackend::Sealed { dir: "secrets/dev" },
         2 => p.secrets = SecretBackend::OutOfBand,
@@ -212,11 +220,15 @@ fn build_profile(shape: &ProfileShape, platform: &Platform) -> EnvironmentProfil
 }
 
 fn pins(platform: &Platform, tag: &str) -> ReleasePins {
+    pins_with(platform, tag, None)
+}
+
+fn pins_with(platform: &Platform, tag: &str, digest: Option<&ImageDigest>) -> ReleasePins {
     ReleasePins {
         images: platform
             .services
             .iter()
-            .map(|s| (s.name.clone(), Pin { tag: ImageTag::new(tag).unwrap() }))
+            .map(|s| (s.name.clone(), Pin { tag: ImageTag::new(tag).unwrap(), digest: digest.cloned() }))
             .collect(),
     }
 }
@@ -230,10 +242,12 @@ proptest! {
         profile_shape in profile_shape(),
         per_service in any::<bool>(),
         tag in "sha-[0-9a-f]{7,40}",
+        digest in proptest::option::of("[0-9a-f]{64}"),
     ) {
         let platform = build_platform(&shapes, per_service);
         let profile = build_profile(&profile_shape, &platform);
-        let pins = pins(&platform, &tag);
+        let digest = digest.map(|hex| ImageDigest::new(format!("sha256:{hex}")).unwrap());
+        let pins = pins_with(&platform, &tag, digest.as_ref());
         // Ciphertext as kubeseal would write it (opaque to the renderer).
         let sealed: SealedInputs = credential_secrets(&platform)
             .unwrap()
@@ -243,6 +257,10 @@ proptest! {
         let result = render_environment_with(&platform, &profile, &pins, &sealed);
         if !profile_shape.sound() {
             prop_assert!(matches!(result, Err(RenderError::Profile { .. })), "{:?}", result.map(|_| ()));
+            return Ok(());
+        }
+        if !profile_shape.pins_fit(digest.is_some()) {
+            prop_assert!(matches!(result, Err(RenderError::MissingDigest { .. })), "{:?}", result.map(|_| ()));
             return Ok(());
         }
         let render = match result {

@@ -62,7 +62,7 @@ pub fn run(root: &Path, HistoryArgs { env, max_count }: HistoryArgs) -> CmdResul
                     .images
                     .iter()
                     .map(|(service, pin)| {
-                        (service.as_str(), before.as_ref().and_then(|b| b.tag(service)), &pin.tag)
+                        (service.as_str(), before.as_ref().and_then(|b| b.pin(service)), pin)
                     })
                     .filter(|(_, old, new)| *old != Some(*new))
                     .collect();

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use gitops_core::image::{ImageTag, TagError};
+use gitops_core::image::{ImageDigest, ImageTag, TagError};
 use gitops_core::name::Name;
 use gitops_core::profile::EnvironmentProfile;
-use gitops_core::release::ReleasePins;
 use gitops_core::release::edit::{self, PinChange};
+use gitops_core::release::{Pin, ReleasePins};
 use gitops_tree::disk::{self, Outcome};
 use gitops_tree::pipeline::{Paths, release_file, render_platform_with};
 
@@ -51,6 +51,31 @@ pub fn find_services(names: &[String]) -> Result<Vec<Name>, Vec<String>> {
 /// A tag given on the command line, checked with the release file's rule.
 pub fn tag(value: &str) -> Result<ImageTag, Vec<String>> {
     ImageTag::new(value).map_err(|e| vec![format!("--tag: {e}; {}", TagError::RULE)])
+}
+
+/// The `--digest` values of a set-image run, by service: `SVC=sha256:…`,
+/// or a bare `sha256:…` when exactly one service is set.
+pub fn digests(values: &[String], services: &[Name]) -> Result<BTreeMap<Name, ImageDigest>, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for value in values {
+        let (service, digest) = match value.split_once('=') {
+            Some((service, digest)) => (find_services(&[service.to_owned()])?.remove(0), digest),
+            None if services.len() == 1 => (services[0].clone(), value.as_str()),
+            None => {
+                return Err(vec![format!(
+                    "--digest {value}: with several services, name the service: `--digest SVC=sha256:…`"
+                )]);
+            }
+        };
+        if !services.contains(&service) {
+            return Err(vec![format!("--digest {value}: `{service}` is not among the services being set")]);
+        }
+        let digest = ImageDigest::new(digest).map_err(|e| vec![format!("--digest: {e}")])?;
+        if out.insert(service.clone(), digest).is_some() {
+            return Err(vec![format!("--digest: `{service}` is given twice")]);
+        }
+    }
+    Ok(out)
 }
 
 /// One environment's release file as it is on disk.
@@ -108,9 +133,9 @@ impl Applied {
 /// only then writes: the release file (temporary file and rename), then
 /// `deploy/` (atomic swap). If the tree cannot be written, the release file
 /// is put back, so a failure at any step leaves every file as it was.
-pub fn apply(root: &Path, file: &ReleaseFile, tags: &[(Name, ImageTag)]) -> Result<Applied, Vec<String>> {
+pub fn apply(root: &Path, file: &ReleaseFile, changes: &[(Name, Pin)]) -> Result<Applied, Vec<String>> {
     let (text, pins) =
-        edit::set_tags(&file.rel, &file.text, &services(), tags).map_err(|e| vec![e.to_string()])?;
+        edit::set_pins(&file.rel, &file.text, &services(), changes).map_err(|e| vec![e.to_string()])?;
     let releases = BTreeMap::from([(file.profile.name.to_string(), text.clone())]);
     let rendered =
         render_platform_with(&clinicflow::platform(), &clinicflow::environments(), &paths(root), &releases)?;

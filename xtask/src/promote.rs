@@ -29,9 +29,10 @@ pub fn run(root: &Path, PromoteArgs { from, to, service }: PromoteArgs) -> CmdRe
     let services = if service.is_empty() { pins::services() } else { pins::find_services(&service)? };
     let source = ReleaseFile::read(root, source)?;
     let target = ReleaseFile::read(root, target)?;
-    let tags: Vec<_> =
-        services.into_iter().filter_map(|s| source.pins.tag(&s).cloned().map(|t| (s, t))).collect();
-    let applied = pins::apply(root, &target, &tags)?;
+    // Tag and digest travel together: what was tested is what ships.
+    let changes: Vec<_> =
+        services.into_iter().filter_map(|s| source.pins.pin(&s).cloned().map(|p| (s, p))).collect();
+    let applied = pins::apply(root, &target, &changes)?;
     println!("## Promote {from} to {to}\n");
     applied.print(&target.rel);
     Ok(ExitCode::SUCCESS)

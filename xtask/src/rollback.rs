@@ -33,8 +33,8 @@ pub fn run(root: &Path, RollbackArgs { env, to }: RollbackArgs) -> CmdResult {
     let old = ReleasePins::parse(&at, &old, &pins::services()).map_err(|e| {
         vec![format!("{e}\n  the pins of that commit do not fit today's platform; set the tags with `cargo xtask set-image`")]
     })?;
-    let tags: Vec<_> = old.images.into_iter().map(|(service, pin)| (service, pin.tag)).collect();
-    let applied = pins::apply(root, &file, &tags)?;
+    let changes: Vec<_> = old.images.into_iter().collect();
+    let applied = pins::apply(root, &file, &changes)?;
     println!("## Roll back {env} to the tags of {short} (`{to}`)\n");
     applied.print(&file.rel);
     Ok(ExitCode::SUCCESS)

@@ -6,6 +6,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::CmdResult;
+use gitops_core::release::Pin;
+
 use crate::pins::{self, ReleaseFile};
 
 #[derive(clap::Args)]
@@ -23,14 +25,23 @@ pub struct SetImageArgs {
     /// The new tag: `sha-` and 7 to 40 lowercase hex digits.
     #[arg(long, value_name = "TAG")]
     tag: String,
+    /// The digest the push printed: `sha256:…` for a single service, or
+    /// `SVC=sha256:…`, repeated, for several. A service set without one loses
+    /// its old digest, which belonged to the old tag.
+    #[arg(long, value_name = "[SVC=]DIGEST")]
+    digest: Vec<String>,
 }
 
-pub fn run(root: &Path, SetImageArgs { env, service, all, tag }: SetImageArgs) -> CmdResult {
+pub fn run(root: &Path, SetImageArgs { env, service, all, tag, digest }: SetImageArgs) -> CmdResult {
     let tag = pins::tag(&tag)?;
     let profile = pins::environment(&env)?;
     let services = if all { pins::services() } else { pins::find_services(&service)? };
+    let mut digests = pins::digests(&digest, &services)?;
     let file = ReleaseFile::read(root, profile)?;
-    let tags: Vec<_> = services.into_iter().map(|s| (s, tag.clone())).collect();
-    pins::apply(root, &file, &tags)?.print(&file.rel);
+    let changes: Vec<_> = services
+        .into_iter()
+        .map(|s| (s.clone(), Pin { tag: tag.clone(), digest: digests.remove(&s) }))
+        .collect();
+    pins::apply(root, &file, &changes)?.print(&file.rel);
     Ok(ExitCode::SUCCESS)
 }

@@ -10,8 +10,13 @@ use std::process::Command;
 use common::{git, read, rendered, stderr, stdout, workspace};
 
 fn pin(clone: &Path, tag: &str) -> std::process::Output {
+    pin_with(clone, tag, &[])
+}
+
+fn pin_with(clone: &Path, tag: &str, digests: &[&str]) -> std::process::Output {
     Command::new(workspace().join("examples/ci/pin-images.sh"))
         .args(["dev", tag])
+        .args(digests)
         .current_dir(clone)
         .env("XTASK", format!("{} --root .", env!("CARGO_BIN_EXE_xtask")))
         .env("GIT_CONFIG_COUNT", "2")
@@ -58,11 +63,26 @@ fn the_pin_script_commits_and_pushes_the_new_tags_once() {
     assert!(stdout(&out).contains("dev already runs sha-abcdef1"), "{}", stdout(&out));
     assert_eq!(git(&origin, &["rev-list", "--count", "main"]), "3");
 
+    // With the digests the pushes printed: pinned beside each tag.
+    let d = format!("sha256:{}", "ab".repeat(32));
+    let digests: Vec<String> = ["identity", "scheduling", "profiles", "notifications", "web"]
+        .iter()
+        .map(|s| format!("{s}={d}"))
+        .collect();
+    let refs: Vec<&str> = digests.iter().map(String::as_str).collect();
+    let out = pin_with(&clone, "sha-abcdef2", &refs);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let dev = git(&origin, &["show", "main:releases/dev.yaml"]);
+    assert_eq!(dev.matches(&format!("digest: {d}")).count(), 5, "{dev}");
+    let deployment = git(&origin, &["show", "main:deploy/dev/deployment-web.yaml"]);
+    assert!(deployment.contains(&format!("clinicflow-web:sha-abcdef2@{d}")), "{deployment}");
+    assert_eq!(git(&origin, &["rev-list", "--count", "main"]), "4");
+
     // A floating tag is refused before anything is committed.
     let out = pin(&clone, "dev-latest");
     assert!(!out.status.success());
     assert!(stderr(&out).contains("`dev-latest` is a floating tag"), "{}", stderr(&out));
-    assert_eq!(git(&origin, &["rev-list", "--count", "main"]), "3");
+    assert_eq!(git(&origin, &["rev-list", "--count", "main"]), "4");
     for dir in [repo, origin, clone] {
         std::fs::remove_dir_all(dir).unwrap();
     }
@@ -89,7 +109,8 @@ fn the_recipes_build_the_platforms_images() {
         format!("def SERVICES = [{}]", names.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", "));
     assert!(jenkins.contains(&list), "the Jenkinsfile builds every service: {list}");
     assert!(jenkins.contains("REGISTRY = 'docker.io/bludivehub'"));
-    assert!(jenkins.contains("examples/ci/pin-images.sh dev \"$TAG\""));
+    assert!(jenkins.contains("examples/ci/pin-images.sh dev \"$TAG\" $DIGESTS"));
+    assert!(jenkins.contains("{{index .RepoDigests 0}}"), "the Jenkinsfile captures each push's digest");
 
     let actions = yaml("examples/ci/github-actions.yml");
     for job in ["test", "build"] {
@@ -101,7 +122,10 @@ fn the_recipes_build_the_platforms_images() {
     let tags = steps.iter().find_map(|s| s["with"]["tags"].as_str()).unwrap();
     assert_eq!(tags, "docker.io/bludivehub/clinicflow-${{ matrix.service }}:sha-${{ github.sha }}");
     let pin = actions["jobs"]["pin"]["steps"].as_array().unwrap().last().unwrap()["run"].as_str().unwrap();
-    assert!(pin.contains("examples/ci/pin-images.sh dev \"sha-${GITHUB_SHA}\""), "{pin}");
+    assert!(pin.contains("examples/ci/pin-images.sh dev \"sha-${GITHUB_SHA}\" $(cat"), "{pin}");
+    let captured =
+        steps.iter().any(|s| s["run"].as_str().is_some_and(|r| r.contains("steps.push.outputs.digest")));
+    assert!(captured, "the workflow captures each push's digest");
 
     let ci = yaml(".github/workflows/ci.yml");
     assert!(ci["on"].get("pull_request").is_some());

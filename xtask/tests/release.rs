@@ -116,17 +116,71 @@ fn a_failed_render_leaves_the_release_file_and_deploy_as_they_were() {
 #[test]
 fn promote_copies_pins_and_prints_a_table() {
     let root = rendered("promote");
-    let out = xtask(&root, &["promote", "--from", "staging", "--to", "prod"]);
+    let out = xtask(&root, &["promote", "--from", "dev", "--to", "staging"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(tags(&pins(&root, "prod")), tags(&pins(&root, "staging")));
+    assert_eq!(tags(&pins(&root, "staging")), tags(&pins(&root, "dev")));
     let text = stdout(&out);
-    assert!(text.contains("## Promote staging to prod"), "{text}");
+    assert!(text.contains("## Promote dev to staging"), "{text}");
     assert!(text.contains("| service       | old tag       | new tag       |"), "{text}");
     for service in ["identity", "scheduling", "profiles", "notifications", "web"] {
-        assert!(text.contains(&format!("| {service:13} | `sha-0c5a6e2` | `sha-b83d2f0` |")), "{text}");
+        assert!(text.contains(&format!("| {service:13} | `sha-b83d2f0` | `sha-4e1c9a7` |")), "{text}");
     }
-    assert!(read(&root, "deploy/prod/deployment-web.yaml").contains(":sha-b83d2f0"));
+    assert!(read(&root, "deploy/staging/deployment-web.yaml").contains(":sha-4e1c9a7"));
     assert_eq!(xtask(&root, &["render", "--check"]).status.code(), Some(0));
+    fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn promotion_carries_digests_and_production_refuses_pins_without() {
+    let root = rendered("promote-digests");
+    // Staging has no digests; production requires them: refused, nothing written.
+    let before = snapshot(&root);
+    let out = xtask(&root, &["promote", "--from", "staging", "--to", "prod"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("environment `prod` requires image digests, and service `identity` has none"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(snapshot(&root), before);
+
+    // With digests set in staging, promotion carries them to production.
+    let d = format!("sha256:{}", "cd".repeat(32));
+    let digests: Vec<String> = ["identity", "scheduling", "profiles", "notifications", "web"]
+        .iter()
+        .flat_map(|s| ["--digest".to_owned(), format!("{s}={d}")])
+        .collect();
+    let mut args = vec!["set-image", "--env", "staging", "--all", "--tag", "sha-b83d2f0"];
+    args.extend(digests.iter().map(String::as_str));
+    let out = xtask(&root, &args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = xtask(&root, &["promote", "--from", "staging", "--to", "prod"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains(&format!("`sha-b83d2f0@{d}`")), "{}", stdout(&out));
+    assert!(read(&root, "deploy/prod/deployment-web.yaml").contains(&format!(":sha-b83d2f0@{d}")));
+
+    // A digest of the wrong form is refused before anything is written.
+    let before = snapshot(&root);
+    let bad = [
+        (
+            &["--env", "dev", "--service", "web", "--tag", "sha-1234567", "--digest", "sha256:abc"][..],
+            "is not an image digest",
+        ),
+        (
+            &["--env", "dev", "--all", "--tag", "sha-1234567", "--digest", &d][..],
+            "with several services, name the service",
+        ),
+        (
+            &["--env", "dev", "--service", "web", "--tag", "sha-1234567", "--digest", "api=sha256:00"][..],
+            "unknown service `api`",
+        ),
+    ];
+    for (args, message) in bad {
+        let out = xtask(&root, &[&["set-image"][..], args].concat());
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+        assert_eq!(snapshot(&root), before, "{args:?}");
+    }
     fs::remove_dir_all(root).unwrap();
 }
 

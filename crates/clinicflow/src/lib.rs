@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 
 use gitops_core::crd::argocd::ClusterRef;
 use gitops_core::crd::external_secrets::SecretStoreKind;
-use gitops_core::image::{ImageRepository, PinnedImage, VersionTag};
+use gitops_core::image::{ImageDigest, ImageRepository, PinnedImage, VersionTag};
 use gitops_core::name;
 use gitops_core::name::{HostName, Name};
 use gitops_core::platform::{Platform, Service};
@@ -82,9 +82,14 @@ pub fn platform() -> Platform {
         )
 }
 
+/// Postgres 17.6, pinned by version for readers and by the digest of its
+/// multi-platform index for the kubelet.
 const POSTGRES: PinnedImage = PinnedImage {
     repository: ImageRepository::from_static("docker.io/library/postgres"),
     version: VersionTag::from_static("17.6"),
+    digest: Some(ImageDigest::from_static(
+        "sha256:00bc86618629af00d2937fdc5a5d63db3ff8450acf52f0636ec813c7f4902929",
+    )),
 };
 
 const fn resources(req_cpu: u32, req_mem: u32, lim_cpu: u32, lim_mem: u32) -> Resources {
@@ -194,6 +199,7 @@ pub fn dev() -> EnvironmentProfile {
         gatekeeper_privileged_constraint: false,
         compliance: None,
         waivers: vec![],
+        require_digests: false,
     }
 }
 
@@ -223,6 +229,7 @@ pub fn staging() -> EnvironmentProfile {
         gatekeeper_privileged_constraint: false,
         compliance: None,
         waivers: vec![],
+        require_digests: false,
     }
 }
 
@@ -256,6 +263,8 @@ pub fn prod() -> EnvironmentProfile {
         gatekeeper_privileged_constraint: false,
         compliance: Some(name!("hipaa")),
         waivers: vec![],
+        // Production pulls exactly what was tested: tag and digest.
+        require_digests: true,
     }
 }
 

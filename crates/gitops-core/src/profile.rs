@@ -61,6 +61,9 @@ pub struct EnvironmentProfile {
     pub compliance: Option<Name>,
     /// Policy findings this environment accepts, each with its reason.
     pub waivers: Vec<Waiver>,
+    /// Every service image must be pinned by digest as well as tag (a tag
+    /// is immutable only by convention; a digest cannot be moved).
+    pub require_digests: bool,
 }
 
 /// Accepts one policy finding: rule `rule` on the object `kind`/`name`.

@@ -18,17 +18,35 @@ use schemars::JsonSchema;
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use crate::image::ImageTag;
+use crate::image::{ImageDigest, ImageTag};
 use crate::name::Name;
 use crate::yaml;
 
 pub mod edit;
 
-/// The image of one service in one environment.
+/// The image of one service in one environment: the tag CI pushed, and the
+/// digest the push printed (required where the profile says so).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pin {
     pub tag: ImageTag,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<ImageDigest>,
+}
+
+impl Pin {
+    pub fn tag(tag: ImageTag) -> Self {
+        Pin { tag, digest: None }
+    }
+}
+
+impl fmt::Display for Pin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.digest {
+            Some(digest) => write!(f, "{}@{digest}", self.tag),
+            None => write!(f, "{}", self.tag),
+        }
+    }
 }
 
 /// The parsed release file of one environment, in file order.
@@ -45,6 +63,10 @@ pub struct ReleasePins {
 impl ReleasePins {
     pub fn tag(&self, service: &Name) -> Option<&ImageTag> {
         self.images.get(service).map(|p| &p.tag)
+    }
+
+    pub fn pin(&self, service: &Name) -> Option<&Pin> {
+        self.images.get(service)
     }
 
     /// The JSON Schema of a release file for a platform whose services are
@@ -334,12 +356,18 @@ mod tests {
         assert!(parse("").unwrap_err().message.contains("the file is empty"));
         assert!(parse("images: [\n").unwrap_err().line.is_some());
         assert!(parse("imgs: {}\n").unwrap_err().message.contains("unknown key `imgs`"));
-        let err = parse(
-            "images:\n  identity:\n    tag: sha-1234567\n    digest: x\n  web:\n    tag: sha-1234567\n",
-        )
-        .unwrap_err();
-        assert!(err.message.contains("unknown field `digest`"), "{err}");
+        let err =
+            parse("images:\n  identity:\n    tag: sha-1234567\n    tga: x\n  web:\n    tag: sha-1234567\n")
+                .unwrap_err();
+        assert!(err.message.contains("unknown field `tga`, expected `tag` or `digest`"), "{err}");
         assert_eq!(err.line, Some(4), "{err}");
+        let err =
+            parse("images:\n  identity:\n    tag: sha-1234567\n    digest: sha256:abc\n  web:\n    tag: sha-1234567\n")
+                .unwrap_err();
+        assert!(
+            err.message.contains("`sha256:abc` is not an image digest; a digest is `sha256:` followed by 64"),
+            "{err}"
+        );
         let err = parse("images:\n  identity:\n    tag: [1]\n  web:\n    tag: sha-1234567\n").unwrap_err();
         assert!(err.message.contains("invalid type"), "{err}");
         let err = parse("images:\n  identity:\n    tag: sha-1234567\n  identity:\n    tag: sha-1234567\n  web:\n    tag: sha-1234567\n").unwrap_err();

@@ -19,10 +19,7 @@ pub fn dev() -> EnvironmentProfile {
         namespace: name!("hello-dev"),
         cluster: ClusterRef::in_cluster(),
         cluster_domain: HostName::new("cluster.local").expect("valid host"),
-        git: GitSource {
-            repo_url: "https://git.example.com/hello.git".into(),
-            target_revision: "main".into(),
-        },
+        git: GitSource { repo_url: "https://git.example/hello.git".into(), target_revision: "main".into() },
         sync: SyncMode::Automated { prune: true, self_heal: true },
         argocd: ArgoCdProfile { instance: name!("dev"), change_window: None, notifications: None },
         ingress: IngressProfile {
@@ -44,6 +41,7 @@ pub fn dev() -> EnvironmentProfile {
             image: PinnedImage {
                 repository: ImageRepository::from_static("docker.io/library/postgres"),
                 version: VersionTag::from_static("17.6"),
+                digest: None,
             },
             resources: small(100, 256),
         },
@@ -55,5 +53,6 @@ pub fn dev() -> EnvironmentProfile {
         gatekeeper_privileged_constraint: false,
         compliance: None,
         waivers: vec![],
+        require_digests: false,
     }
 }

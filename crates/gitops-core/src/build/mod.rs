@@ -79,6 +79,10 @@ pub enum RenderError {
     )]
     MissingPin { env: String, service: String },
     #[error(
+        "environment `{env}` requires image digests, and service `{service}` has none; add `digest: sha256:<64 hex>` under its `tag:` (`cargo xtask set-image --env {env} --service {service} --tag … --digest sha256:…`)"
+    )]
+    MissingDigest { env: String, service: String },
+    #[error(
         "environment `{env}` seals its secrets, and `{file}` is missing; seal the Secret with `kubeseal --format yaml` into that file"
     )]
     MissingSealed { env: String, file: String },
@@ -216,7 +220,7 @@ fn namespace(ctx: &Ctx) -> Namespace {
 fn service_objects(
     ctx: &Ctx,
     svc: &crate::platform::Service,
-    tag: &crate::image::ImageTag,
+    pin: &crate::release::Pin,
 ) -> Result<Vec<Object>, RenderError> {
     use network::{Allow, pods};
     let labels = ctx.labels(&svc.name, workload::component(svc.kind), None);
@@ -260,7 +264,7 @@ fn service_objects(
             objects.push(database::statefulset(ctx, &names).into());
             objects.push(database::headless_service(ctx, &names).into());
             if let Some(migration) = &database.migration {
-                let job = workload::migration_job(ctx, svc, tag, &names, migration)?;
+                let job = workload::migration_job(ctx, svc, pin, &names, migration)?;
                 let job_labels = ctx.labels(&svc.name.suffixed("migrate")?, Component::Migration, None);
                 clients.push(pods(&job_labels));
                 objects.push(hardening::service_account(ctx, &job_labels).into());
@@ -275,7 +279,7 @@ fn service_objects(
         }
         None => None,
     };
-    objects.push(workload::deployment(ctx, svc, tag, db.as_ref()).into());
+    objects.push(workload::deployment(ctx, svc, pin, db.as_ref()).into());
     objects.push(workload::service(ctx, svc).into());
     objects.push(network::workload(ctx, &labels, ingress, egress).into());
     let sizing = workload::sizing(ctx, svc);
@@ -350,11 +354,17 @@ pub fn render_environment_with(
 
     let mut services = Vec::with_capacity(platform.services.len());
     for svc in &platform.services {
-        let tag = pins.tag(&svc.name).ok_or_else(|| RenderError::MissingPin {
+        let pin = pins.pin(&svc.name).ok_or_else(|| RenderError::MissingPin {
             env: profile.name.to_string(),
             service: svc.name.to_string(),
         })?;
-        services.push((svc.name.clone(), service_objects(&ctx, svc, tag)?));
+        if profile.require_digests && pin.digest.is_none() {
+            return Err(RenderError::MissingDigest {
+                env: profile.name.to_string(),
+                service: svc.name.to_string(),
+            });
+        }
+        services.push((svc.name.clone(), service_objects(&ctx, svc, pin)?));
     }
     if let Some(ingress) = ingress::ingress(&ctx)? {
         shared.push(ingress.into());
@@ -418,6 +428,7 @@ pub(crate) mod tests {
                 image: PinnedImage {
                     repository: ImageRepository::from_static("docker.io/library/postgres"),
                     version: VersionTag::from_static("17.6"),
+                    digest: None,
                 },
                 resources: r,
             },
@@ -429,6 +440,7 @@ pub(crate) mod tests {
             gatekeeper_privileged_constraint: false,
             compliance: None,
             waivers: vec![],
+            require_digests: false,
         }
     }
 
@@ -437,7 +449,7 @@ pub(crate) mod tests {
             images: platform
                 .services
                 .iter()
-                .map(|s| (s.name.clone(), Pin { tag: ImageTag::new("sha-abcdef0").unwrap() }))
+                .map(|s| (s.name.clone(), Pin::tag(ImageTag::new("sha-abcdef0").unwrap())))
                 .collect(),
         }
     }

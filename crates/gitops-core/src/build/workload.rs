@@ -13,12 +13,13 @@ use super::Ctx;
 use super::database::DatabaseNames;
 use super::pod::{self, HTTP_PORT_NAME, LIVENESS, READINESS, STARTUP};
 use crate::crd::argocd::{HOOK_ANNOTATION, HOOK_DELETE_POLICY_ANNOTATION, HookDeletePolicy, HookPhase};
-use crate::image::{ImageTag, image_reference};
+use crate::image::image_reference;
 use crate::meta::{Component, SyncWave};
 use crate::name::Name;
 use crate::platform::{
     self, DATABASE_URL_ENV, Migration, PORT_ENV, SERVICE_PORT, Service as PlatformService, ServiceKind,
 };
+use crate::release::Pin;
 
 pub(crate) fn component(kind: ServiceKind) -> Component {
     match kind {
@@ -66,17 +67,12 @@ pub(crate) fn sizing(ctx: &Ctx, svc: &PlatformService) -> crate::profile::Worklo
     }
 }
 
-pub fn deployment(
-    ctx: &Ctx,
-    svc: &PlatformService,
-    tag: &ImageTag,
-    db: Option<&DatabaseNames>,
-) -> Deployment {
+pub fn deployment(ctx: &Ctx, svc: &PlatformService, pin: &Pin, db: Option<&DatabaseNames>) -> Deployment {
     let sizing = sizing(ctx, svc);
-    let labels = ctx.labels(&svc.name, component(svc.kind), Some(tag.to_string()));
+    let labels = ctx.labels(&svc.name, component(svc.kind), Some(pin.tag.to_string()));
     let (volumes, mounts) = tmp_volumes(svc);
 
-    let mut c = pod::container(svc.name.as_str(), image_reference(&svc.image, tag));
+    let mut c = pod::container(svc.name.as_str(), image_reference(&svc.image, &pin.tag, pin.digest.as_ref()));
     c.ports = Some(vec![pod::port(HTTP_PORT_NAME, i32::from(svc.port))]);
     c.env = Some(environment(ctx, svc, db));
     c.resources = Some(sizing.resources.to_k8s());
@@ -145,15 +141,15 @@ pub fn service(ctx: &Ctx, svc: &PlatformService) -> Service {
 pub fn migration_job(
     ctx: &Ctx,
     svc: &PlatformService,
-    tag: &ImageTag,
+    pin: &Pin,
     db: &DatabaseNames,
     migration: &Migration,
 ) -> Result<Job, crate::name::NameError> {
     let name = svc.name.suffixed("migrate")?;
-    let labels = ctx.labels(&name, Component::Migration, Some(tag.to_string()));
+    let labels = ctx.labels(&name, Component::Migration, Some(pin.tag.to_string()));
     let (volumes, mounts) = tmp_volumes(svc);
 
-    let mut c = pod::container("migrate", image_reference(&svc.image, tag));
+    let mut c = pod::container("migrate", image_reference(&svc.image, &pin.tag, pin.digest.as_ref()));
     c.command = Some(migration.command.clone());
     let mut env = vec![pod::plain_env("HOME", "/tmp")];
     env.extend(svc.env.iter().map(|(k, v)| pod::plain_env(k, v.clone())));

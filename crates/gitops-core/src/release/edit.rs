@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 use std::ops::Range;
 
-use super::{ReleaseError, ReleasePins};
+use super::{Pin, ReleaseError, ReleasePins};
 use crate::image::ImageTag;
 use crate::name::Name;
 
@@ -28,10 +28,10 @@ pub fn with_schema_directive(text: &str, schema_url: &str) -> String {
     format!("{SCHEMA_DIRECTIVE}{schema_url}\n{rest}")
 }
 
-/// The tags of `pins` with `tags` applied: what an edit must produce.
-fn expected(pins: &ReleasePins, tags: &[(Name, ImageTag)], file: &str) -> Result<ReleasePins, ReleaseError> {
+/// `pins` with `changes` applied: what an edit must produce.
+fn expected(pins: &ReleasePins, changes: &[(Name, Pin)], file: &str) -> Result<ReleasePins, ReleaseError> {
     let mut want = pins.clone();
-    for (service, tag) in tags {
+    for (service, new) in changes {
         let Some(pin) = want.images.get_mut(service) else {
             let known: Vec<&str> = pins.images.keys().map(Name::as_str).collect();
             return Err(ReleaseError {
@@ -41,28 +41,30 @@ fn expected(pins: &ReleasePins, tags: &[(Name, ImageTag)], file: &str) -> Result
                 message: format!("unknown service `{service}`; the file pins: {}", known.join(", ")),
             });
         };
-        pin.tag = tag.clone();
+        *pin = new.clone();
     }
     Ok(want)
 }
 
-/// Sets the tag of each service in `tags` in the release file `text`, read
-/// from `file`, for a platform whose services are `services`. Returns the
-/// new text and its pins; everything but those tags is kept byte for byte.
+/// Sets the pin (tag, and digest or none) of each service in `changes` in
+/// the release file `text`, read from `file`, for a platform whose services
+/// are `services`. Returns the new text and its pins; everything but those
+/// lines is kept byte for byte. A pin without a digest removes the old
+/// digest line: it belonged to the old tag.
 ///
 /// The file must parse before the edit, and each tag must sit on a block
 /// `tag:` line under its service (the layout `cargo xtask` and CI write).
-pub fn set_tags(
+pub fn set_pins(
     file: &str,
     text: &str,
     services: &[Name],
-    tags: &[(Name, ImageTag)],
+    changes: &[(Name, Pin)],
 ) -> Result<(String, ReleasePins), ReleaseError> {
     let old = ReleasePins::parse(file, text, services)?;
-    let want = expected(&old, tags, file)?;
-    let mut spans = Vec::with_capacity(tags.len());
-    for (service, tag) in tags {
-        let span = tag_value(text, service.as_str()).map_err(|line| ReleaseError {
+    let want = expected(&old, changes, file)?;
+    let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+    for (service, pin) in changes {
+        let lines = pin_lines(text, service.as_str()).map_err(|line| ReleaseError {
             file: file.into(),
             line,
             column: None,
@@ -72,13 +74,22 @@ pub fn set_tags(
                 old.tag(service).map(ImageTag::as_str).unwrap_or("sha-…")
             ),
         })?;
-        spans.push((span, tag.as_str()));
+        edits.push((lines.tag, pin.tag.to_string()));
+        match (&lines.digest, &pin.digest) {
+            (Some(digest), Some(new)) => edits.push((digest.value.clone(), new.to_string())),
+            (Some(digest), None) => edits.push((digest.line.clone(), String::new())),
+            (None, Some(new)) => {
+                let line = format!("{}digest: {new}{}", " ".repeat(lines.indent), lines.newline);
+                edits.push((lines.tag_line_end..lines.tag_line_end, line));
+            }
+            (None, None) => {}
+        }
     }
     // Replace from the end, so the earlier byte ranges stay valid.
-    spans.sort_by_key(|(span, _)| std::cmp::Reverse(span.start));
+    edits.sort_by_key(|(span, _)| std::cmp::Reverse((span.start, span.end)));
     let mut new_text = text.to_owned();
-    for (span, tag) in spans {
-        new_text.replace_range(span, tag);
+    for (span, replacement) in edits {
+        new_text.replace_range(span, &replacement);
     }
     let new = ReleasePins::parse(file, &new_text, services)?;
     if new != want {
@@ -86,10 +97,21 @@ pub fn set_tags(
             file: file.into(),
             line: None,
             column: None,
-            message: "editing the tags in place would change other pins; set the tags by hand".into(),
+            message: "editing the pins in place would change other pins; set them by hand".into(),
         });
     }
     Ok((new_text, new))
+}
+
+/// [`set_pins`] with tags only (no digests).
+pub fn set_tags(
+    file: &str,
+    text: &str,
+    services: &[Name],
+    tags: &[(Name, ImageTag)],
+) -> Result<(String, ReleasePins), ReleaseError> {
+    let changes: Vec<(Name, Pin)> = tags.iter().map(|(s, t)| (s.clone(), Pin::tag(t.clone()))).collect();
+    set_pins(file, text, services, &changes)
 }
 
 /// A line's indentation, and its key when it is a `key:` line.
@@ -103,21 +125,58 @@ fn key_of(line: &str) -> (usize, Option<&str>) {
     (indent, key)
 }
 
-/// The byte range of the value of `service`'s block `tag:` line in `text`,
-/// quotes included, trailing comment and whitespace excluded. Without one,
-/// the 1-based line of the service's key if it was found.
-fn tag_value(text: &str, service: &str) -> Result<Range<usize>, Option<usize>> {
+/// Where one service's pin sits in the text.
+struct PinLines {
+    /// The tag's value, quotes included, comment excluded.
+    tag: Range<usize>,
+    /// Where the line after the `tag:` line starts, and that line's
+    /// indentation and line ending, for inserting a `digest:` line.
+    tag_line_end: usize,
+    indent: usize,
+    newline: &'static str,
+    digest: Option<DigestLine>,
+}
+
+struct DigestLine {
+    /// The whole line, line ending included.
+    line: Range<usize>,
+    value: Range<usize>,
+}
+
+/// The byte range of a scalar value after `key:` on `line` (which starts at
+/// `start` in the text): quotes included, a trailing comment excluded.
+/// `None` for a flow or block value.
+fn scalar_value(line: &str, start: usize) -> Option<Range<usize>> {
+    let colon = line.find(':')?;
+    let after = &line[colon + 1..];
+    let value = after.trim_start();
+    let value_start = colon + 1 + (after.len() - value.len());
+    // A quoted value ends at its closing quote, a plain one at the first
+    // blank (tags and digests hold none); a comment may follow.
+    let len = match value.chars().next() {
+        Some(q @ ('"' | '\'')) => value[1..].find(q).map(|end| end + 2),
+        Some('{' | '[' | '|' | '>') | None => None,
+        Some(_) => Some(value.find(char::is_whitespace).unwrap_or(value.len())),
+    }?;
+    Some(start + value_start..start + value_start + len)
+}
+
+/// The lines of `service`'s pin in `text`. Without a block `tag:` line, the
+/// 1-based line of the service's key if it was found.
+fn pin_lines(text: &str, service: &str) -> Result<PinLines, Option<usize>> {
     let mut in_images = false;
     // The indentation of the service keys below `images:`.
     let mut services_indent = None;
     // The indentation of the service's key while inside its block.
     let mut current: Option<usize> = None;
     let mut service_line = None;
+    let mut found: Option<PinLines> = None;
+    let mut digest = None;
     let mut offset = 0;
-    for (n, line) in text.split_inclusive('\n').enumerate() {
+    for (n, raw) in text.split_inclusive('\n').enumerate() {
         let start = offset;
-        offset += line.len();
-        let line = line.trim_end_matches(['\n', '\r']);
+        offset += raw.len();
+        let line = raw.trim_end_matches(['\n', '\r']);
         let (indent, Some(key)) = key_of(line) else { continue };
         if indent == 0 {
             in_images = key == "images";
@@ -130,49 +189,51 @@ fn tag_value(text: &str, service: &str) -> Result<Range<usize>, Option<usize>> {
         let services_indent = *services_indent.get_or_insert(indent);
         match current {
             Some(service_indent) if indent > service_indent && key == "tag" => {
-                let colon = line.find(':').expect("a key line has a colon");
-                let after = &line[colon + 1..];
-                let value = after.trim_start();
-                let value_start = colon + 1 + (after.len() - value.len());
-                // A quoted tag ends at its closing quote, a plain one at the
-                // first blank (a tag holds none); a comment may follow.
-                let len = match value.chars().next() {
-                    Some(q @ ('"' | '\'')) => value[1..].find(q).map(|end| end + 2),
-                    Some('{' | '[' | '|' | '>') | None => None,
-                    Some(_) => Some(value.find(char::is_whitespace).unwrap_or(value.len())),
-                };
-                let Some(len) = len else { return Err(service_line) };
-                return Ok(start + value_start..start + value_start + len);
+                let Some(tag) = scalar_value(line, start) else { return Err(service_line) };
+                let newline = if raw.ends_with("\r\n") { "\r\n" } else { "\n" };
+                found = Some(PinLines { tag, tag_line_end: offset, indent, newline, digest: None });
+            }
+            Some(service_indent) if indent > service_indent && key == "digest" => {
+                let Some(value) = scalar_value(line, start) else { return Err(service_line) };
+                digest = Some(DigestLine { line: start..offset, value });
             }
             _ if indent == services_indent && key == service => {
                 current = Some(indent);
                 service_line = Some(n + 1);
             }
-            _ if indent <= services_indent => current = None,
+            _ if indent <= services_indent => {
+                if found.is_some() {
+                    break;
+                }
+                current = None;
+            }
             _ => {}
         }
     }
-    Err(service_line)
+    match found {
+        Some(lines) => Ok(PinLines { digest, ..lines }),
+        None => Err(service_line),
+    }
 }
 
-/// One service whose tag an edit changes.
+/// One service whose pin an edit changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PinChange {
     pub service: Name,
-    pub old: ImageTag,
-    pub new: ImageTag,
+    pub old: Pin,
+    pub new: Pin,
 }
 
-/// Every service whose tag differs between `old` and `new`, in `new`'s order.
+/// Every service whose pin differs between `old` and `new`, in `new`'s order.
 pub fn changes(old: &ReleasePins, new: &ReleasePins) -> Vec<PinChange> {
     new.images
         .iter()
         .filter_map(|(service, pin)| {
-            let before = old.tag(service)?;
-            (before != &pin.tag).then(|| PinChange {
+            let before = old.pin(service)?;
+            (before != pin).then(|| PinChange {
                 service: service.clone(),
                 old: before.clone(),
-                new: pin.tag.clone(),
+                new: pin.clone(),
             })
         })
         .collect()
@@ -273,9 +334,46 @@ images:
         let err = set("images: [\n", &[(name!("identity"), "sha-abcdef0")]).unwrap_err();
         assert!(err.line.is_some(), "{err}");
         let err = ReleasePins::parse("f", FILE, &SERVICES)
-            .and_then(|pins| expected(&pins, &[(name!("nope"), tag("sha-abcdef0"))], "f"))
+            .and_then(|pins| expected(&pins, &[(name!("nope"), Pin::tag(tag("sha-abcdef0")))], "f"))
             .unwrap_err();
         assert!(err.message.contains("unknown service `nope`; the file pins: identity, web, tag"), "{err}");
+    }
+
+    fn digest(hex: char) -> crate::image::ImageDigest {
+        crate::image::ImageDigest::new(format!("sha256:{}", hex.to_string().repeat(64))).unwrap()
+    }
+
+    #[test]
+    fn a_digest_is_added_replaced_and_removed_beside_its_tag() {
+        let pin = |t: &str, d: Option<char>| Pin { tag: tag(t), digest: d.map(digest) };
+        let file = "releases/prod.yaml";
+        let (added, pins) =
+            set_pins(file, FILE, &SERVICES, &[(name!("identity"), pin("sha-abcdef0", Some('a')))]).unwrap();
+        let line = format!("    tag: sha-abcdef0\t# built by Jenkins\n    digest: {}\n", digest('a'));
+        assert!(added.contains(&line), "{added}");
+        assert_eq!(pins.pin(&name!("identity")).unwrap().digest, Some(digest('a')));
+
+        let (replaced, _) =
+            set_pins(file, &added, &SERVICES, &[(name!("identity"), pin("sha-abcdef1", Some('b')))]).unwrap();
+        assert_eq!(
+            replaced,
+            added.replace("sha-abcdef0", "sha-abcdef1").replace(digest('a').as_str(), digest('b').as_str())
+        );
+
+        // A new tag without a digest drops the old tag's digest.
+        let (removed, pins) =
+            set_pins(file, &replaced, &SERVICES, &[(name!("identity"), pin("sha-abcdef2", None))]).unwrap();
+        assert_eq!(removed, FILE.replace("sha-1111111", "sha-abcdef2"));
+        assert_eq!(pins.pin(&name!("identity")).unwrap().digest, None);
+
+        // CRLF files get a CRLF digest line.
+        let crlf = FILE.replace('\n', "\r\n");
+        let (text, _) =
+            set_pins(file, &crlf, &SERVICES, &[(name!("web"), pin("sha-abcdef0", Some('c')))]).unwrap();
+        assert!(
+            text.contains(&format!("    tag: sha-abcdef0\r\n    digest: {}\r\n", digest('c'))),
+            "{text:?}"
+        );
     }
 
     #[test]
@@ -297,7 +395,11 @@ images:
         let changes = changes(&old, &new);
         assert_eq!(
             changes,
-            [PinChange { service: name!("tag"), old: tag("sha-3333333"), new: tag("sha-abcdef0") }]
+            [PinChange {
+                service: name!("tag"),
+                old: Pin::tag(tag("sha-3333333")),
+                new: Pin::tag(tag("sha-abcdef0"))
+            }]
         );
         assert_eq!(
             summary_table(&changes),

@@ -71,7 +71,9 @@ impl Workload {
 
     /// The image split into repository and tag (`None` when untagged).
     pub fn image_parts(&self) -> Option<(&str, Option<&str>)> {
+        // A digest (`@sha256:…`) follows the tag; the tag is what people read.
         let image = self.image.as_deref()?;
+        let image = image.split_once('@').map_or(image, |(named, _)| named);
         Some(match image.rsplit_once(':') {
             Some((repo, tag)) if !tag.contains('/') => (repo, Some(tag)),
             _ => (image, None),
