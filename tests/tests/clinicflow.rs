@@ -140,7 +140,7 @@ fn migrations_use_the_release_image_and_prisma() {
             // `repo:tag`, or `repo:tag@digest` where the release pins one.
             let pin = pins.images.iter().find(|(n, _)| n.as_str() == svc).unwrap().1;
             let image = format!("docker.io/bludivehub/clinicflow-{svc}:{pin}");
-            assert_eq!(pin.digest.is_some(), profile.require_digests, "{}: {svc}", profile.name);
+            assert!(pin.digest.is_some() || !profile.require_digests, "{}: {svc}", profile.name);
             let all = workloads(&objects);
             let job = all.iter().find(|w| w.1 == format!("{svc}-migrate")).unwrap();
             let deploy = all.iter().find(|w| w.0 == "Deployment" && w.1 == svc).unwrap();

@@ -21,9 +21,14 @@ fn web_tag_line(text: &str) -> usize {
     text.lines().enumerate().filter(|(_, l)| l.trim_start().starts_with("tag:")).last().unwrap().0 + 1
 }
 
+/// `text` with the value of web's `tag:` line (the last one) replaced; the
+/// lines after it (its digest) stay.
 fn set_web_tag(text: &str, tag: &str) -> String {
-    let (head, _) = text.trim_end().rsplit_once("tag: ").unwrap();
-    format!("{head}tag: {tag}\n")
+    let n = web_tag_line(text) - 1;
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| if i == n { format!("    tag: {tag}\n") } else { format!("{l}\n") })
+        .collect()
 }
 
 struct Case {

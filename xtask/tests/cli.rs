@@ -38,10 +38,16 @@ fn bad_tags_fail_with_file_line_and_rule_and_write_nothing() {
 
         let file = root.join("releases/staging.yaml");
         let text = fs::read_to_string(&file).unwrap();
-        // The web pin is the last entry: its tag is on the last line.
-        let line = text.lines().count();
-        let (head, _) = text.trim_end().rsplit_once("tag: ").unwrap();
-        fs::write(&file, format!("{head}tag: {bad}\n")).unwrap();
+        // The web pin is the last entry: its tag is on the last `tag:` line.
+        let line =
+            text.lines().enumerate().filter(|(_, l)| l.trim_start().starts_with("tag:")).last().unwrap().0
+                + 1;
+        let edited: String = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| if i + 1 == line { format!("    tag: {bad}\n") } else { format!("{l}\n") })
+            .collect();
+        fs::write(&file, edited).unwrap();
 
         let out = xtask(&root, &["render"]);
         assert_eq!(out.status.code(), Some(1), "{bad}");

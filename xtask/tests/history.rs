@@ -58,6 +58,17 @@ fn history_lists_the_pins_each_commit_set_newest_first() {
     // The first commit sets every pin.
     assert!(text.trim_end().ends_with("    web            sha-4e1c9a7"), "{text}");
 
+    // Digests show beside their tags.
+    let d = format!("sha256:{}", "ef".repeat(32));
+    set(&root, &["--service", "web", "--tag", "sha-3333333", "--digest", &d]);
+    commit(&root, "Deploy web by digest");
+    let out = xtask(&root, &["history", "--env", "dev", "-n", "1"]);
+    assert!(
+        stdout(&out).contains(&format!("    web            sha-2222222 -> sha-3333333@{d}\n")),
+        "{}",
+        stdout(&out)
+    );
+
     let out = xtask(&root, &["history", "--env", "dev", "-n", "1"]);
     assert_eq!(stdout(&out).lines().filter(|l| !l.starts_with(' ')).count(), 1, "{}", stdout(&out));
     fs::remove_dir_all(root).unwrap();

@@ -22,9 +22,21 @@ pub fn scratch(name: &str) -> PathBuf {
     root
 }
 
-/// [`scratch`] with `deploy/` rendered.
+/// [`scratch`] with `deploy/` rendered, where dev and staging pin tags
+/// only (production requires digests and keeps them): the tag-editing tests
+/// read simpler, and the digest tests add digests where they need them.
 pub fn rendered(name: &str) -> PathBuf {
     let root = scratch(name);
+    for env in ["dev", "staging"] {
+        let file = root.join(format!("releases/{env}.yaml"));
+        let text = fs::read_to_string(&file).unwrap();
+        let tags_only: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("digest:"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        fs::write(&file, tags_only).unwrap();
+    }
     let out = xtask(&root, &["render"]);
     assert!(out.status.success(), "{}", stderr(&out));
     root

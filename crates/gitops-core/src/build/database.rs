@@ -151,8 +151,10 @@ pub fn statefulset(ctx: &Ctx, names: &DatabaseNames) -> StatefulSet {
     let mut c = pod::container("postgres", image.reference());
     c.ports = Some(vec![pod::port(PORT_NAME, POSTGRES_PORT)]);
     c.env = Some(vec![
-        pod::secret_env("POSTGRES_USER", credentials, USERNAME_KEY),
-        pod::secret_env("POSTGRES_DB", credentials, DBNAME_KEY),
+        // Every credential as a file: the image's entrypoint reads `*_FILE`,
+        // so no secret sits in the process environment.
+        pod::plain_env("POSTGRES_USER_FILE", format!("{CREDENTIALS_MOUNT}/{USERNAME_KEY}")),
+        pod::plain_env("POSTGRES_DB_FILE", format!("{CREDENTIALS_MOUNT}/{DBNAME_KEY}")),
         pod::plain_env("POSTGRES_PASSWORD_FILE", format!("{CREDENTIALS_MOUNT}/{PASSWORD_KEY}")),
         pod::plain_env("PGDATA", PGDATA),
     ]);
@@ -165,11 +167,10 @@ pub fn statefulset(ctx: &Ctx, names: &DatabaseNames) -> StatefulSet {
     ]);
     // TCP, not the socket: during initdb the entrypoint runs a temporary
     // server on the socket only, which must not count as ready.
-    let ready = [
-        "/bin/sh",
-        "-c",
-        "exec pg_isready --host=127.0.0.1 --port=5432 --username=\"$POSTGRES_USER\" --dbname=\"$POSTGRES_DB\"",
-    ];
+    let ready_command = format!(
+        "exec pg_isready --host=127.0.0.1 --port=5432 --username=\"$(cat {CREDENTIALS_MOUNT}/{USERNAME_KEY})\" --dbname=\"$(cat {CREDENTIALS_MOUNT}/{DBNAME_KEY})\""
+    );
+    let ready = ["/bin/sh", "-c", ready_command.as_str()];
     c.startup_probe = Some(pod::exec_probe(&ready, STARTUP));
     c.readiness_probe = Some(pod::exec_probe(&ready, READINESS));
     c.liveness_probe = Some(pod::exec_probe(&ready, LIVENESS));
@@ -181,11 +182,12 @@ pub fn statefulset(ctx: &Ctx, names: &DatabaseNames) -> StatefulSet {
             name: CREDENTIALS_VOLUME.into(),
             secret: Some(SecretVolumeSource {
                 secret_name: Some(credentials.into()),
-                items: Some(vec![KeyToPath {
-                    key: PASSWORD_KEY.into(),
-                    path: PASSWORD_KEY.into(),
-                    mode: None,
-                }]),
+                items: Some(
+                    [USERNAME_KEY, PASSWORD_KEY, DBNAME_KEY]
+                        .into_iter()
+                        .map(|key| KeyToPath { key: key.into(), path: key.into(), mode: None })
+                        .collect(),
+                ),
                 default_mode: Some(0o440),
                 optional: Some(false),
             }),

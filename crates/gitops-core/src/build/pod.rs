@@ -63,13 +63,15 @@ pub fn pod_spec(
     }
 }
 
-/// A container with the restricted security context and `IfNotPresent` pulls
-/// (tags are immutable, so a cached image is the right one).
+/// A container with the restricted security context. Pulls are `Always`:
+/// the kubelet checks the registry (and the pull credentials) at every start,
+/// which costs a manifest request, not a download, for a tag or digest it
+/// already has; security scanners (kube-score, Checkov, Polaris) ask for it.
 pub fn container(name: &str, image: String) -> Container {
     Container {
         name: name.into(),
         image: Some(image),
-        image_pull_policy: Some("IfNotPresent".into()),
+        image_pull_policy: Some("Always".into()),
         security_context: Some(container_security_context()),
         ..Default::default()
     }
