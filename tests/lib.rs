@@ -7,7 +7,7 @@ use gitops_core::Object;
 use gitops_core::image::ImageRepository;
 use gitops_core::name;
 use gitops_core::platform::{Platform, Service, Topology};
-use gitops_core::profile::EnvironmentProfile;
+use gitops_core::profile::{EnvironmentProfile, Routing};
 use gitops_core::release::ReleasePins;
 use gitops_tree::pipeline::{Paths, render_platform};
 use gitops_tree::{EnvironmentObjects, Tree, layout};
@@ -48,6 +48,39 @@ pub fn clinicflow_objects() -> Vec<(EnvironmentProfile, Vec<Object>)> {
             (profile, objects)
         })
         .collect()
+}
+
+/// `profile` routed through Gateway API instead of its Ingress: an
+/// HTTPRoute attached to the listener `https` of the Gateway
+/// `gateway-system/shared`.
+pub fn via_gateway(mut profile: EnvironmentProfile) -> EnvironmentProfile {
+    profile.ingress.routing = Routing::GatewayApi {
+        gateway: name!("shared"),
+        namespace: name!("gateway-system"),
+        section_name: Some(name!("https")),
+    };
+    profile
+}
+
+/// ClinicFlow's environments routed [`via_gateway`], rendered and checked as
+/// `cargo xtask render` would: each environment with its typed objects, and the tree.
+pub fn clinicflow_via_gateway() -> (Vec<(EnvironmentProfile, Vec<Object>)>, Tree) {
+    let root = root();
+    let platform = clinicflow::platform();
+    let profiles: Vec<EnvironmentProfile> = clinicflow::environments().into_iter().map(via_gateway).collect();
+    let paths = Paths { root: &root, releases: "releases", policies: "policies", deploy: "deploy" };
+    let rendered = render_platform(&platform, &profiles, &paths).expect("ClinicFlow renders via a Gateway");
+    assert_eq!(rendered.report.blocking(), 0, "{}", rendered.report.to_text());
+    let objects = profiles
+        .into_iter()
+        .map(|profile| {
+            let objects = gitops_core::render_environment(&platform, &profile, &pins(profile.name.as_str()))
+                .expect("environment renders")
+                .into_objects();
+            (profile, objects)
+        })
+        .collect();
+    (objects, rendered.tree)
 }
 
 /// The text of a rendered file.

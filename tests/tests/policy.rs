@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 use gitops_core::Object;
 use gitops_core::crd::gateway_api::HttpRouteSpec;
 use gitops_core::meta::SYNC_WAVE_ANNOTATION;
-use gitops_core::name::Name;
-use gitops_core::profile::{EnvironmentProfile, Routing, Waiver};
+use gitops_core::profile::{EnvironmentProfile, Waiver};
 use gitops_policy::{Environment, Finding, Policies, Report, Target, check, rules};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
@@ -288,12 +287,8 @@ fn each_fixture_breaks_its_rule_and_the_baseline_passes_it() {
 /// missing Service, or a port its Service does not have, breaks the rule.
 #[test]
 fn http_route_backends_are_checked_like_ingress_backends() {
-    let mut profile = clinicflow::environments().into_iter().find(|p| p.name.as_str() == "dev").unwrap();
-    profile.ingress.routing = Routing::GatewayApi {
-        gateway: Name::new("shared").unwrap(),
-        namespace: Name::new("gateway-system").unwrap(),
-        section_name: Some(Name::new("https").unwrap()),
-    };
+    let (dev, _) = env_objects("dev");
+    let profile = workspace_tests::via_gateway(dev);
     let objects = gitops_core::render_environment(&clinicflow::platform(), &profile, &pins("dev"))
         .unwrap()
         .into_objects();
