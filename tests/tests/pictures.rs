@@ -228,32 +228,10 @@ fn check_traffic(platform: &Platform, objects: &[Object], mermaid: &str) {
     }
     assert_eq!(chart.nodes.values().filter(|n| n.1).count(), databases, "no database is invented");
 
-    // (host, path, service) of every Ingress path and HTTPRoute rule.
-    let mut wanted: Vec<(&str, &str, &str)> = Vec::new();
-    for o in objects {
-        match o {
-            Object::Ingress(ing) => {
-                for rule in ing.spec.as_ref().unwrap().rules.as_ref().unwrap() {
-                    for p in &rule.http.as_ref().unwrap().paths {
-                        let service = p.backend.service.as_ref().unwrap().name.as_str();
-                        wanted.push((rule.host.as_deref().unwrap(), p.path.as_deref().unwrap(), service));
-                    }
-                }
-            }
-            Object::HttpRoute(route) => {
-                for host in &route.spec.hostnames {
-                    for rule in &route.spec.rules {
-                        let path = rule.matches[0].path.as_ref().unwrap().value.as_deref().unwrap();
-                        wanted.push((host, path, &rule.backend_refs[0].name));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
+    let wanted = workspace_tests::entry_routes(objects);
     assert!(!wanted.is_empty(), "every example exposes something");
     let mut routes = BTreeSet::new();
-    for (host, path, service) in wanted {
+    for (host, path, service) in &wanted {
         let host = chart.id_of(&format!("https://{host}"));
         let route = chart.id_of(path);
         let backend = chart.id_of(service);

@@ -25,6 +25,7 @@ use gitops_core::{Object, RenderError, SealedInputs, render_environment, render_
 use gitops_policy::{Environment, Policies, Target, check};
 use gitops_tree::layout::{EnvironmentObjects, HEADER, environment_dirs, file_name, layout};
 use proptest::prelude::*;
+use workspace_tests::entry_routes;
 
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(96)
@@ -232,39 +233,6 @@ fn build_profile(shape: &ProfileShape, platform: &Platform) -> EnvironmentProfil
     p
 }
 
-/// `(host, path, service)` of every route of the Ingresses and HTTPRoutes among `objects`.
-fn routes(objects: Vec<&Object>) -> Vec<(String, String, String)> {
-    let mut routes = Vec::new();
-    for o in objects {
-        match o {
-            Object::Ingress(ing) => {
-                for rule in ing.spec.iter().flat_map(|s| s.rules.iter().flatten()) {
-                    for p in rule.http.iter().flat_map(|h| &h.paths) {
-                        let service = p.backend.service.as_ref().map(|s| s.name.clone()).unwrap_or_default();
-                        routes.push((
-                            rule.host.clone().unwrap_or_default(),
-                            p.path.clone().unwrap_or_default(),
-                            service,
-                        ));
-                    }
-                }
-            }
-            Object::HttpRoute(route) => {
-                for host in &route.spec.hostnames {
-                    for rule in &route.spec.rules {
-                        for (m, b) in rule.matches.iter().zip(&rule.backend_refs) {
-                            let path = m.path.as_ref().and_then(|p| p.value.clone()).unwrap_or_default();
-                            routes.push((host.clone(), path, b.name.clone()));
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    routes
-}
-
 fn pins(platform: &Platform, tag: &str) -> ReleasePins {
     pins_with(platform, tag, None)
 }
@@ -324,8 +292,8 @@ proptest! {
         let others = |r: &gitops_core::EnvironmentRender| r.objects().filter(|o| !entry(o)).cloned().collect::<Vec<_>>();
         prop_assert_eq!(others(&render), others(&ingress_render));
         let entries: Vec<&Object> = render.objects().filter(entry).collect();
-        let expected = routes(ingress_render.objects().filter(entry).collect());
-        prop_assert_eq!(routes(entries.clone()), expected);
+        let expected = entry_routes(ingress_render.objects().filter(entry));
+        prop_assert_eq!(entry_routes(entries.clone()), expected);
         let kinds: Vec<&str> = entries.iter().map(|o| o.kind()).collect();
         let want = if profile_shape.gateway.is_some() { "HTTPRoute" } else { "Ingress" };
         prop_assert!(kinds.iter().all(|k| *k == want), "{:?}", kinds);
