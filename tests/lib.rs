@@ -7,7 +7,7 @@ use gitops_core::Object;
 use gitops_core::image::ImageRepository;
 use gitops_core::name;
 use gitops_core::platform::{Platform, Service, Topology};
-use gitops_core::profile::EnvironmentProfile;
+use gitops_core::profile::{EnvironmentProfile, Routing};
 use gitops_core::release::ReleasePins;
 use gitops_tree::pipeline::{Paths, render_platform};
 use gitops_tree::{EnvironmentObjects, Tree, layout};
@@ -19,10 +19,14 @@ pub fn root() -> PathBuf {
 
 /// The full ClinicFlow tree, as `cargo xtask render` lays it out.
 pub fn clinicflow_tree() -> Tree {
+    tree_of(&clinicflow::environments())
+}
+
+/// ClinicFlow in `profiles`, rendered and checked as `cargo xtask render` does.
+fn tree_of(profiles: &[EnvironmentProfile]) -> Tree {
     let root = root();
     let paths = Paths { root: &root, releases: "releases", policies: "policies", deploy: "deploy" };
-    let rendered = render_platform(&clinicflow::platform(), &clinicflow::environments(), &paths)
-        .expect("ClinicFlow renders");
+    let rendered = render_platform(&clinicflow::platform(), profiles, &paths).expect("ClinicFlow renders");
     assert_eq!(rendered.report.blocking(), 0, "{}", rendered.report.to_text());
     rendered.tree
 }
@@ -38,8 +42,12 @@ pub fn pins(env: &str) -> ReleasePins {
 
 /// Every environment with its typed objects.
 pub fn clinicflow_objects() -> Vec<(EnvironmentProfile, Vec<Object>)> {
+    objects_of(clinicflow::environments())
+}
+
+fn objects_of(profiles: Vec<EnvironmentProfile>) -> Vec<(EnvironmentProfile, Vec<Object>)> {
     let platform = clinicflow::platform();
-    clinicflow::environments()
+    profiles
         .into_iter()
         .map(|profile| {
             let objects = gitops_core::render_environment(&platform, &profile, &pins(profile.name.as_str()))
@@ -48,6 +56,63 @@ pub fn clinicflow_objects() -> Vec<(EnvironmentProfile, Vec<Object>)> {
             (profile, objects)
         })
         .collect()
+}
+
+/// `profile` routed through Gateway API instead of its Ingress: an
+/// HTTPRoute attached to the listener `https` of the Gateway
+/// `gateway-system/shared`.
+pub fn via_gateway(mut profile: EnvironmentProfile) -> EnvironmentProfile {
+    profile.ingress.routing = Routing::GatewayApi {
+        gateway: name!("shared"),
+        namespace: name!("gateway-system"),
+        section_name: Some(name!("https")),
+    };
+    profile
+}
+
+/// ClinicFlow's environments routed [`via_gateway`], rendered and checked as
+/// `cargo xtask render` would: each environment with its typed objects, and the tree.
+pub fn clinicflow_via_gateway() -> (Vec<(EnvironmentProfile, Vec<Object>)>, Tree) {
+    let profiles: Vec<EnvironmentProfile> = clinicflow::environments().into_iter().map(via_gateway).collect();
+    let tree = tree_of(&profiles);
+    (objects_of(profiles), tree)
+}
+
+/// `(host, path, service)` of every route of the Ingresses and HTTPRoutes among
+/// `objects`, in their order.
+pub fn entry_routes<'a>(objects: impl IntoIterator<Item = &'a Object>) -> Vec<(String, String, String)> {
+    let mut routes = Vec::new();
+    for o in objects {
+        match o {
+            Object::Ingress(ing) => {
+                for rule in ing.spec.iter().flat_map(|s| s.rules.iter().flatten()) {
+                    for p in rule.http.iter().flat_map(|h| &h.paths) {
+                        let service = p.backend.service.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+                        routes.push((
+                            rule.host.clone().unwrap_or_default(),
+                            p.path.clone().unwrap_or_default(),
+                            service,
+                        ));
+                    }
+                }
+            }
+            Object::HttpRoute(route) => {
+                for host in &route.spec.hostnames {
+                    for rule in &route.spec.rules {
+                        // Every match of a rule goes to its backends.
+                        for m in &rule.matches {
+                            let path = m.path.as_ref().and_then(|p| p.value.clone()).unwrap_or_default();
+                            for b in &rule.backend_refs {
+                                routes.push((host.clone(), path.clone(), b.name.clone()));
+                            }
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    routes
 }
 
 /// The text of a rendered file.

@@ -228,22 +228,15 @@ fn check_traffic(platform: &Platform, objects: &[Object], mermaid: &str) {
     }
     assert_eq!(chart.nodes.values().filter(|n| n.1).count(), databases, "no database is invented");
 
+    let wanted = workspace_tests::entry_routes(objects);
+    assert!(!wanted.is_empty(), "every example exposes something");
     let mut routes = BTreeSet::new();
-    for o in objects {
-        let Object::Ingress(ing) = o else { continue };
-        for rule in ing.spec.as_ref().unwrap().rules.as_ref().unwrap() {
-            let host = chart.id_of(&format!("https://{}", rule.host.as_ref().unwrap()));
-            for p in &rule.http.as_ref().unwrap().paths {
-                let path = p.path.as_deref().unwrap();
-                let route = chart.id_of(path);
-                let backend = chart.id_of(&p.backend.service.as_ref().unwrap().name);
-                assert!(
-                    chart.has_edge(host, "-->", route) && chart.has_edge(route, "-->", backend),
-                    "{path}"
-                );
-                routes.insert(route);
-            }
-        }
+    for (host, path, service) in &wanted {
+        let host = chart.id_of(&format!("https://{host}"));
+        let route = chart.id_of(path);
+        let backend = chart.id_of(service);
+        assert!(chart.has_edge(host, "-->", route) && chart.has_edge(route, "-->", backend), "{path}");
+        routes.insert(route);
     }
     let route_edges = chart.edges.iter().filter(|(from, _, _)| routes.contains(from.as_str())).count();
     assert_eq!(route_edges, routes.len(), "each path reaches exactly one service");
@@ -263,6 +256,26 @@ fn every_environment_has_a_readme_whose_diagram_shows_all_it_runs() {
     assert!(prod.nodes.values().all(|(lines, _)| lines[0] != "/notifications"));
     let dev = parse_flowchart(mermaid_block(text(&tree, "dev/README.md"))).unwrap();
     assert!(dev.nodes.values().any(|(lines, _)| lines[0] == "/notifications"));
+}
+
+#[test]
+fn a_gateway_environment_draws_its_http_route() {
+    let (environments, tree) = workspace_tests::clinicflow_via_gateway();
+    let platform = clinicflow::platform();
+    for (profile, objects) in environments {
+        let readme = text(&tree, &format!("{}/README.md", profile.name));
+        let mermaid = mermaid_block(readme);
+        check_traffic(&platform, &objects, mermaid);
+        assert!(
+            mermaid.contains("[\"HTTPRoute clinicflow (Gateway gateway-system/shared, listener https)\"]"),
+            "the route's box names the Gateway and listener:\n{mermaid}"
+        );
+        assert!(!mermaid.contains("Ingress"), "{mermaid}");
+        let (header, rows) = table(readme, "Start order");
+        let last = rows.last().unwrap();
+        assert_eq!(last[column(&header, "wave")], "4");
+        assert!(last[column(&header, "objects")].contains("HTTPRoute `clinicflow`"), "{last:?}");
+    }
 }
 
 #[test]

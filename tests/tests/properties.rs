@@ -1,6 +1,7 @@
 //! Properties of every platform and profile a team might write, generated:
 //! rendering succeeds exactly when the inputs are sound and otherwise
-//! returns a typed error; a rendered environment is deterministic, passes
+//! returns a typed error; a rendered environment is deterministic, routes the
+//! same paths whether the profile chooses an Ingress or Gateway API, passes
 //! every built-in rule (unique objects, one workload per Service, routes
 //! that resolve, waves in order, security) and its YAML parses back into
 //! the same typed objects.
@@ -17,13 +18,14 @@ use gitops_core::name::{HostName, Name};
 use gitops_core::platform::{Platform, Service, Topology};
 use gitops_core::profile::SecretBackend;
 use gitops_core::profile::{
-    ChangeWindow, Compute, Cpu, EnvironmentProfile, Memory, Resources, Stage, SyncMode,
+    ChangeWindow, Compute, Cpu, EnvironmentProfile, Memory, Resources, Routing, Stage, SyncMode,
 };
 use gitops_core::release::{Pin, ReleasePins};
 use gitops_core::{Object, RenderError, SealedInputs, render_environment, render_environment_with, yaml};
 use gitops_policy::{Environment, Policies, Target, check};
 use gitops_tree::layout::{EnvironmentObjects, HEADER, environment_dirs, file_name, layout};
 use proptest::prelude::*;
+use workspace_tests::entry_routes;
 
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(96)
@@ -120,6 +122,8 @@ struct ProfileShape {
     /// 0: external store, 1: sealed ciphertext, 2: out of band.
     secrets: u8,
     require_digests: bool,
+    /// Gateway API instead of the Ingress: `Some(attach to the listener `https`)`.
+    gateway: Option<bool>,
 }
 
 impl ProfileShape {
@@ -148,6 +152,7 @@ fn profile_shape() -> impl Strategy<Value = ProfileShape> {
         0u8..3,
         proptest::option::of((any::<bool>(), any::<bool>())),
         (any::<bool>(), 0u8..3, any::<bool>()),
+        proptest::option::of(any::<bool>()),
     )
         .prop_map(
             |(
@@ -158,6 +163,7 @@ fn profile_shape() -> impl Strategy<Value = ProfileShape> {
                 stage,
                 automated,
                 (expose_opt_in, secrets, require_digests),
+                gateway,
             )| {
                 ProfileShape {
                     api_replicas,
@@ -173,6 +179,7 @@ fn profile_shape() -> impl Strategy<Value = ProfileShape> {
                     expose_opt_in,
                     secrets,
                     require_digests,
+                    gateway,
                 }
             },
         )
@@ -205,6 +212,13 @@ fn build_profile(shape: &ProfileShape, platform: &Platform) -> EnvironmentProfil
         1 => p.secrets = SecretBackend::Sealed { dir: "secrets/dev" },
         2 => p.secrets = SecretBackend::OutOfBand,
         _ => {}
+    }
+    if let Some(listener) = shape.gateway {
+        p.ingress.routing = Routing::GatewayApi {
+            gateway: Name::new("shared").unwrap(),
+            namespace: Name::new("gateway-system").unwrap(),
+            section_name: listener.then(|| Name::new("https").unwrap()),
+        };
     }
     if shape.expose_opt_in {
         p.ingress.expose_opt_in = platform
@@ -268,6 +282,21 @@ proptest! {
             Err(e) => return Err(TestCaseError::fail(format!("a sound input failed: {e}"))),
         };
         prop_assert_eq!(&render_environment_with(&platform, &profile, &pins, &sealed).unwrap(), &render, "deterministic");
+
+        // The routing choice changes the entry point's kind, nothing else: an
+        // HTTPRoute has exactly the routes the Ingress would have had.
+        let mut via_ingress = profile.clone();
+        via_ingress.ingress.routing = Routing::Ingress { class_name: Name::new("nginx").unwrap() };
+        let ingress_render = render_environment_with(&platform, &via_ingress, &pins, &sealed).unwrap();
+        let entry = |o: &&Object| matches!(o, Object::Ingress(_) | Object::HttpRoute(_));
+        let others = |r: &gitops_core::EnvironmentRender| r.objects().filter(|o| !entry(o)).cloned().collect::<Vec<_>>();
+        prop_assert_eq!(others(&render), others(&ingress_render));
+        let entries: Vec<&Object> = render.objects().filter(entry).collect();
+        let expected = entry_routes(ingress_render.objects().filter(entry));
+        prop_assert_eq!(entry_routes(entries.clone()), expected);
+        let kinds: Vec<&str> = entries.iter().map(|o| o.kind()).collect();
+        let want = if profile_shape.gateway.is_some() { "HTTPRoute" } else { "Ingress" };
+        prop_assert!(kinds.iter().all(|k| *k == want), "{:?}", kinds);
 
         // Every object passes every built-in rule.
         let dirs = environment_dirs(&platform, profile.name.as_str(), &render).unwrap();

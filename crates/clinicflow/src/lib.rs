@@ -146,7 +146,9 @@ fn secrets(env: &str) -> SecretBackend {
 
 fn ingress(env: &str, lb_ip: Ipv4Addr, expose_opt_in: Vec<Name>) -> IngressProfile {
     IngressProfile {
-        class_name: name!("nginx"),
+        // ingress-nginx, as the clusters run it today; it was retired in
+        // March 2026, and `Routing::GatewayApi` is the way off it.
+        routing: gitops_core::profile::Routing::Ingress { class_name: name!("nginx") },
         host: host(env, lb_ip),
         tls_issuer: IssuerRef { name: name!("clinicflow-internal-ca"), kind: IssuerKind::ClusterIssuer },
         expose_opt_in,

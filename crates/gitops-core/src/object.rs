@@ -18,6 +18,7 @@ use crate::crd::argocd::{AppProject, AppProjectSpec, Application, ApplicationSpe
 use crate::crd::cert_manager::{ClusterIssuer, IssuerSpec};
 use crate::crd::external_secrets::{ExternalSecret, ExternalSecretSpec, SecretStore, SecretStoreSpec};
 use crate::crd::gatekeeper::{ConstraintSpec, PrivilegedContainerConstraint};
+use crate::crd::gateway_api::{HttpRoute, HttpRouteSpec};
 use crate::crd::sealed_secrets::{SealedSecret, SealedSecretSpec};
 use crate::meta::{SYNC_WAVE_ANNOTATION, SyncWave};
 
@@ -104,6 +105,7 @@ objects! {
     PodDisruptionBudget(PodDisruptionBudget) = PodDisruptionBudget;
     HorizontalPodAutoscaler(HorizontalPodAutoscaler) = HorizontalPodAutoscaler;
     Ingress(Ingress) = Ingress;
+    HttpRoute(HttpRoute) = Crd<HttpRouteSpec>;
     SecretStore(SecretStore) = Crd<SecretStoreSpec>;
     ExternalSecret(ExternalSecret) = Crd<ExternalSecretSpec>;
     SealedSecret(SealedSecret) = Crd<SealedSecretSpec>;

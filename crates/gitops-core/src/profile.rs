@@ -80,7 +80,10 @@ pub struct Waiver {
 #[derive(Debug, Clone)]
 pub struct NetworkProfile {
     /// The namespace of the ingress controller, the only source of traffic
-    /// from outside the namespace (`ingress-nginx`).
+    /// from outside the namespace (`ingress-nginx`). With
+    /// [`Routing::GatewayApi`], the namespace of the pods that proxy the
+    /// Gateway's traffic: where they run depends on the implementation (the
+    /// Gateway's own namespace for some, the controller's for others).
     pub ingress_namespace: Name,
     /// Traffic leaving the cluster, per service.
     pub external_egress: Vec<ExternalEgress>,
@@ -200,15 +203,36 @@ pub enum SyncMode {
 /// The single HTTPS entry point of an environment.
 #[derive(Debug, Clone)]
 pub struct IngressProfile {
-    /// `spec.ingressClassName`, e.g. `nginx`.
-    pub class_name: Name,
+    /// Which API routes the host's paths: an Ingress or a Gateway API HTTPRoute.
+    pub routing: Routing,
     pub host: HostName,
-    /// cert-manager issuer that signs the host's certificate.
+    /// cert-manager issuer that signs the host's certificate. With
+    /// [`Routing::GatewayApi`] the Gateway's owner names it in the Gateway's
+    /// `cert-manager.io/cluster-issuer` (or `issuer`) annotation.
     pub tls_issuer: IssuerRef,
     /// Services whose opt-in routes this environment exposes.
     pub expose_opt_in: Vec<Name>,
     /// Whether the tree creates the issuer named by `tls_issuer`, and how.
     pub issuer: IssuerSource,
+}
+
+/// How requests for the host reach the services: exactly one of the two, so
+/// a profile cannot ask for both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Routing {
+    /// A `networking.k8s.io/v1` Ingress of this class (`nginx`), terminating
+    /// TLS with a certificate cert-manager's ingress-shim requests. The seed's
+    /// clusters run ingress-nginx, which was retired in March 2026 and gets no
+    /// more security fixes: plan the move to [`Routing::GatewayApi`].
+    Ingress { class_name: Name },
+    /// A `gateway.networking.k8s.io/v1` HTTPRoute with the same host and
+    /// paths, attached to the Gateway `namespace`/`gateway` (and to its
+    /// listener `section_name`, or every listener that admits the route).
+    /// The Gateway is not part of this tree: its owner gives it an HTTPS
+    /// listener for the host, whose certificate cert-manager's gateway-shim
+    /// requests from the issuer in the Gateway's annotation, and an
+    /// `allowedRoutes.namespaces` that admits the environment's namespace.
+    GatewayApi { gateway: Name, namespace: Name, section_name: Option<Name> },
 }
 
 /// Where the certificate issuer comes from.
@@ -221,7 +245,8 @@ pub enum IssuerSource {
     /// addresses, which Let's Encrypt cannot reach for HTTP-01.
     InternalCa { secret_name: Name },
     /// A ClusterIssuer for Let's Encrypt, answering HTTP-01 through the
-    /// ingress class; only for hosts reachable from the internet.
+    /// ingress class, or through the Gateway with [`Routing::GatewayApi`];
+    /// only for hosts reachable from the internet.
     LetsEncrypt { email: String, staging: bool },
 }
 

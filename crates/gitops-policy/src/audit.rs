@@ -306,39 +306,80 @@ pub(crate) fn service_port_exists(rule: &Rule, env: &Environment, sink: &mut Sin
     }
 }
 
+/// The port a route's backend names: by name (an Ingress may), by number
+/// (an Ingress may; an HTTPRoute must), or none.
+#[derive(Clone, Copy)]
+enum BackendPort<'e> {
+    Name(&'e str),
+    Number(i32),
+    Missing,
+}
+
+/// A Service port a routing object (Ingress or HTTPRoute) sends traffic to.
+struct Backend<'e> {
+    service: &'e str,
+    port: BackendPort<'e>,
+}
+
+fn backends(o: &Object) -> Vec<Backend<'_>> {
+    match o {
+        Object::Ingress(ing) => {
+            let Some(spec) = &ing.spec else { return Vec::new() };
+            let rule_backends = spec
+                .rules
+                .iter()
+                .flatten()
+                .flat_map(|r| r.http.iter().flat_map(|h| h.paths.iter().map(|p| &p.backend)));
+            spec.default_backend
+                .iter()
+                .chain(rule_backends)
+                .filter_map(|b| b.service.as_ref())
+                .map(|b| Backend {
+                    service: &b.name,
+                    port: match b.port.as_ref().map(|p| (p.name.as_deref(), p.number)) {
+                        Some((Some(name), _)) => BackendPort::Name(name),
+                        Some((None, Some(number))) => BackendPort::Number(number),
+                        _ => BackendPort::Missing,
+                    },
+                })
+                .collect()
+        }
+        Object::HttpRoute(route) => route
+            .spec
+            .backend_refs()
+            .map(|b| Backend {
+                service: &b.name,
+                port: b.port.map_or(BackendPort::Missing, BackendPort::Number),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 pub(crate) fn ingress_backend_exists(rule: &Rule, env: &Environment, sink: &mut Sink) {
     let index = Index::build(env);
     for (i, t) in env.targets.iter().enumerate() {
-        let Object::Ingress(ing) = t.object else { continue };
-        let Some(spec) = &ing.spec else { continue };
-        let rule_backends = spec
-            .rules
-            .iter()
-            .flatten()
-            .flat_map(|r| r.http.iter().flat_map(|h| h.paths.iter().map(|p| &p.backend)));
-        for backend in spec.default_backend.iter().chain(rule_backends) {
-            let Some(b) = &backend.service else { continue };
-            let Some(&svc_index) = index.services.get(b.name.as_str()) else {
+        for b in backends(t.object) {
+            let Some(&svc_index) = index.services.get(b.service) else {
                 sink.report(
                     rule,
                     i,
-                    format!("a backend names Service `{}`, which the environment does not have", b.name),
+                    format!("a backend names Service `{}`, which the environment does not have", b.service),
                 );
                 continue;
             };
             let Object::Service(svc) = env.targets[svc_index].object else { continue };
             let ports = svc.spec.as_ref().and_then(|s| s.ports.as_ref());
-            let wanted = b.port.as_ref();
-            let found = ports.into_iter().flatten().any(|p| match wanted {
-                Some(w) if w.name.is_some() => p.name == w.name,
-                Some(w) => Some(p.port) == w.number,
-                None => false,
+            let found = ports.into_iter().flatten().any(|p| match b.port {
+                BackendPort::Name(name) => p.name.as_deref() == Some(name),
+                BackendPort::Number(n) => p.port == n,
+                BackendPort::Missing => false,
             });
             if !found {
                 sink.report(
                     rule,
                     i,
-                    format!("a backend names a port of Service `{}` that it does not have", b.name),
+                    format!("a backend names a port of Service `{}` that it does not have", b.service),
                 );
             }
         }

@@ -23,7 +23,7 @@ pub fn dev() -> EnvironmentProfile {
         sync: SyncMode::Automated { prune: true, self_heal: true },
         argocd: ArgoCdProfile { instance: name!("dev"), change_window: None, notifications: None },
         ingress: IngressProfile {
-            class_name: name!("nginx"),
+            routing: Routing::Ingress { class_name: name!("nginx") },
             host: HostName::nip_io(&name!("hello-dev"), std::net::Ipv4Addr::new(10, 0, 0, 10)),
             tls_issuer: IssuerRef { name: name!("internal-ca"), kind: IssuerKind::ClusterIssuer },
             expose_opt_in: vec![],

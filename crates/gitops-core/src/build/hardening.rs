@@ -21,13 +21,14 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use super::Ctx;
 use crate::crd::CustomResource;
 use crate::crd::cert_manager::{
-    AcmeIssuer, AcmeSolver, CaIssuer, ClusterIssuer, Http01Ingress, Http01Solver, IssuerSpec, IssuerType,
-    SecretKeySelector,
+    AcmeIssuer, AcmeSolver, CaIssuer, ClusterIssuer, Http01GatewayHttpRoute, Http01Ingress, Http01Route,
+    Http01Solver, IssuerSpec, IssuerType, SecretKeySelector,
 };
 use crate::crd::gatekeeper::{ConstraintMatch, ConstraintSpec, MatchKinds, PrivilegedContainerConstraint};
+use crate::crd::gateway_api::ParentReference;
 use crate::meta::{self, Labels, SyncWave};
 use crate::platform::ServiceKind;
-use crate::profile::{Compute, Cpu, IssuerSource, Memory, Resources, WorkloadSizing};
+use crate::profile::{Compute, Cpu, IssuerSource, Memory, Resources, Routing, WorkloadSizing};
 
 /// The ServiceAccount a workload runs as: its own, without a token.
 pub fn service_account(ctx: &Ctx, labels: &Labels) -> ServiceAccount {
@@ -199,6 +200,21 @@ pub fn limit_range(ctx: &Ctx) -> LimitRange {
     }
 }
 
+/// Where cert-manager routes an HTTP-01 challenge: through the ingress class,
+/// or through the Gateway that serves the host.
+fn http01_route(routing: &Routing) -> Http01Route {
+    match routing {
+        Routing::Ingress { class_name } => {
+            Http01Route::Ingress(Http01Ingress { ingress_class_name: class_name.to_string() })
+        }
+        Routing::GatewayApi { gateway, namespace, section_name } => {
+            Http01Route::GatewayHttpRoute(Http01GatewayHttpRoute {
+                parent_refs: vec![ParentReference::gateway(gateway, namespace, section_name.as_ref())],
+            })
+        }
+    }
+}
+
 /// The ClusterIssuer the profile asks the tree to create, if any.
 pub fn cluster_issuer(ctx: &Ctx) -> Option<ClusterIssuer> {
     let ingress = &ctx.profile.ingress;
@@ -217,11 +233,7 @@ pub fn cluster_issuer(ctx: &Ctx) -> Option<ClusterIssuer> {
             private_key_secret_ref: SecretKeySelector {
                 name: format!("{}-account-key", ingress.tls_issuer.name),
             },
-            solvers: vec![AcmeSolver {
-                http01: Http01Solver {
-                    ingress: Http01Ingress { ingress_class_name: ingress.class_name.to_string() },
-                },
-            }],
+            solvers: vec![AcmeSolver { http01: Http01Solver { route: http01_route(&ingress.routing) } }],
         }),
     };
     let name = &ingress.tls_issuer.name;

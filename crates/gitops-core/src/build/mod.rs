@@ -292,7 +292,7 @@ fn service_objects(
 /// The objects of one environment, grouped by who owns them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnvironmentRender {
-    /// Objects of the whole environment: the Namespace and the Ingress.
+    /// Objects of the whole environment: the Namespace, the Ingress or HTTPRoute, …
     pub shared: Vec<Object>,
     /// Each service's own objects, in platform order.
     pub services: Vec<(Name, Vec<Object>)>,
@@ -366,9 +366,7 @@ pub fn render_environment_with(
         }
         services.push((svc.name.clone(), service_objects(&ctx, svc, pin)?));
     }
-    if let Some(ingress) = ingress::ingress(&ctx)? {
-        shared.push(ingress.into());
-    }
+    shared.extend(ingress::entry_point(&ctx)?);
     let out_of_band = match profile.secrets {
         crate::profile::SecretBackend::OutOfBand => credential_secrets(platform)?,
         _ => Vec::new(),
@@ -410,7 +408,7 @@ pub(crate) mod tests {
             sync: SyncMode::Manual,
             argocd: ArgoCdProfile { instance: name!("test"), change_window: None, notifications: None },
             ingress: IngressProfile {
-                class_name: name!("nginx"),
+                routing: Routing::Ingress { class_name: name!("nginx") },
                 host: HostName::nip_io(&name!("acme"), Ipv4Addr::new(10, 0, 0, 1)),
                 tls_issuer: IssuerRef { name: name!("ca"), kind: IssuerKind::Issuer },
                 expose_opt_in: vec![],
@@ -674,6 +672,90 @@ pub(crate) mod tests {
         store.kind = crate::crd::external_secrets::SecretStoreKind::ClusterSecretStore;
         let err = render_environment(&p, &vault, &pins(&p)).unwrap_err().to_string();
         assert!(err.contains("use `SecretStoreKind::SecretStore`"), "{err}");
+    }
+
+    #[test]
+    fn gateway_api_routes_the_same_paths_with_an_http_route_and_no_ingress() {
+        use crate::crd::cert_manager::{Http01Route, IssuerType};
+        use crate::crd::gateway_api::PathMatchType;
+        let p = Platform::new(name!("acme"))
+            .service(Service::web(name!("web"), IMG).route("/"))
+            .service(Service::api(name!("api"), IMG).route("/api"))
+            .service(Service::api(name!("admin"), IMG).opt_in_route("/admin"));
+        let mut prof = profile();
+        prof.ingress.expose_opt_in = vec![name!("admin")];
+        let via_ingress = render_environment(&p, &prof, &pins(&p)).unwrap().into_objects();
+        prof.ingress.routing = Routing::GatewayApi {
+            gateway: name!("shared"),
+            namespace: name!("infra"),
+            section_name: Some(name!("https")),
+        };
+        prof.ingress.tls_issuer.kind = IssuerKind::ClusterIssuer;
+        prof.ingress.issuer = IssuerSource::LetsEncrypt { email: "ops@example.com".into(), staging: true };
+        let objects = render_environment(&p, &prof, &pins(&p)).unwrap().into_objects();
+        assert!(objects.iter().all(|o| o.kind() != "Ingress"), "no Ingress beside the HTTPRoute");
+
+        let Some(Object::Ingress(ing)) = via_ingress.iter().find(|o| o.kind() == "Ingress") else { panic!() };
+        let ingress_routes: Vec<(String, String)> = ing.spec.as_ref().unwrap().rules.as_ref().unwrap()[0]
+            .http
+            .as_ref()
+            .unwrap()
+            .paths
+            .iter()
+            .map(|p| (p.path.clone().unwrap(), p.backend.service.as_ref().unwrap().name.clone()))
+            .collect();
+        let Some(Object::HttpRoute(route)) = objects.iter().find(|o| o.kind() == "HTTPRoute") else {
+            panic!()
+        };
+        let routes: Vec<(String, String)> = route
+            .spec
+            .rules
+            .iter()
+            .map(|r| {
+                let path = r.matches[0].path.as_ref().unwrap();
+                assert_eq!(path.type_, Some(PathMatchType::PathPrefix));
+                assert_eq!(r.backend_refs[0].port, Some(crate::platform::SERVICE_PORT), "the Service port");
+                (path.value.clone().unwrap(), r.backend_refs[0].name.clone())
+            })
+            .collect();
+        assert_eq!(routes, ingress_routes, "the same paths to the same services, in the same order");
+        assert_eq!(routes.len(), 3);
+        assert_eq!(route.spec.hostnames, [prof.ingress.host.to_string()]);
+        let parent = &route.spec.parent_refs[..];
+        assert_eq!(parent.len(), 1);
+        assert_eq!(
+            (parent[0].group.as_deref(), parent[0].kind.as_deref(), parent[0].namespace.as_deref()),
+            (Some("gateway.networking.k8s.io"), Some("Gateway"), Some("infra"))
+        );
+        assert_eq!((parent[0].name.as_str(), parent[0].section_name.as_deref()), ("shared", Some("https")));
+        assert_eq!(route.metadata.name.as_deref(), ing.metadata.name.as_deref());
+        let wave = |kind: &str, objects: &[Object]| objects.iter().find(|o| o.kind() == kind).unwrap().wave();
+        assert_eq!(wave("HTTPRoute", &objects), Some(SyncWave::Ingress));
+        assert_eq!(wave("HTTPRoute", &objects), wave("Ingress", &via_ingress), "the Ingress's wave");
+        let annotations = route.metadata.annotations.as_ref().unwrap();
+        assert!(
+            annotations.keys().all(|k| !k.starts_with("cert-manager.io/")),
+            "the Gateway carries the certificate, not the route"
+        );
+
+        // Let's Encrypt answers HTTP-01 through the Gateway; its solver pods
+        // run in the Gateway's namespace, so this one needs no policy for them.
+        let Some(Object::ClusterIssuer(issuer)) = objects.iter().find(|o| o.kind() == "ClusterIssuer") else {
+            panic!()
+        };
+        let IssuerType::Acme(acme) = &issuer.spec.issuer else { panic!() };
+        let Http01Route::GatewayHttpRoute(solver) = &acme.solvers[0].http01.route else { panic!() };
+        assert_eq!(&solver.parent_refs[..], parent);
+        assert!(objects.iter().all(|o| o.name() != "allow-acme-http01-solver"));
+        // The Gateway's proxies reach the exposed services, from the profile's namespace.
+        let Some(Object::NetworkPolicy(web)) =
+            objects.iter().find(|o| o.kind() == "NetworkPolicy" && o.name() == "web")
+        else {
+            panic!()
+        };
+        let from = &web.spec.as_ref().unwrap().ingress.as_ref().unwrap()[0].from.as_ref().unwrap()[0];
+        let ns = from.namespace_selector.as_ref().unwrap().match_labels.as_ref().unwrap();
+        assert_eq!(ns["kubernetes.io/metadata.name"], "ingress-nginx");
     }
 
     #[test]

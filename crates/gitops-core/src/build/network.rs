@@ -1,5 +1,6 @@
 //! NetworkPolicies: everything denied, then exactly the traffic the platform
-//! declares: DNS; the ingress controller to the exposed services; each
+//! declares: DNS; the ingress controller (or the Gateway's proxies, from the
+//! same profile field) to the exposed services; each
 //! service and its migration Job to their own database; service to service
 //! along declared dependencies; out of the cluster only where the profile
 //! says so.
@@ -17,7 +18,7 @@ use super::Ctx;
 use crate::crd::cert_manager::{HTTP01_SOLVER_LABEL, HTTP01_SOLVER_PORT};
 use crate::meta::{self, Labels, SyncWave};
 use crate::name::Name;
-use crate::profile::IssuerSource;
+use crate::profile::{IssuerSource, Routing};
 
 /// The label every namespace carries with its own name (Kubernetes sets it).
 const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -131,9 +132,14 @@ pub fn allow_dns(ctx: &Ctx) -> NetworkPolicy {
 }
 
 /// With a Let's Encrypt issuer, the ingress controller must reach
-/// cert-manager's HTTP-01 solver pods in this namespace.
+/// cert-manager's HTTP-01 solver pods in this namespace. With Gateway API the
+/// certificate, and so its challenge and solver pods, live in the Gateway's
+/// namespace: nothing to allow here.
 pub fn acme_solver(ctx: &Ctx) -> Option<NetworkPolicy> {
-    if !matches!(ctx.profile.ingress.issuer, IssuerSource::LetsEncrypt { .. }) {
+    let ingress = &ctx.profile.ingress;
+    if !matches!(ingress.issuer, IssuerSource::LetsEncrypt { .. })
+        || !matches!(ingress.routing, Routing::Ingress { .. })
+    {
         return None;
     }
     let labels = shared_labels(ctx, crate::name!("allow-acme-http01-solver"));

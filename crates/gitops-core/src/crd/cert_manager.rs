@@ -1,9 +1,10 @@
 //! cert-manager `ClusterIssuer` (`cert-manager.io/v1`): an internal CA, or
-//! Let's Encrypt through ACME HTTP-01 answered by the ingress class.
+//! Let's Encrypt through ACME HTTP-01 answered by the ingress class or a Gateway.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::gateway_api::ParentReference;
 use super::{CustomResource, CustomResourceSpec};
 
 /// An issuer's spec: exactly one issuer type, flattened so that it is written
@@ -58,10 +59,31 @@ pub struct AcmeSolver {
     pub http01: Http01Solver,
 }
 
+/// How the challenge is routed to cert-manager's solver pods: exactly one
+/// of the two, flattened so that it is written as the key `ingress:` or
+/// `gatewayHTTPRoute:`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Http01Solver {
+    #[serde(flatten)]
+    pub route: Http01Route,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub enum Http01Route {
+    /// An Ingress of a class, created in the Certificate's namespace.
+    #[serde(rename = "ingress")]
+    Ingress(Http01Ingress),
+    /// An HTTPRoute attached to a Gateway, created in the Certificate's
+    /// namespace: with the gateway-shim, the Gateway's own. cert-manager
+    /// must run with its Gateway API support enabled.
+    #[serde(rename = "gatewayHTTPRoute")]
+    GatewayHttpRoute(Http01GatewayHttpRoute),
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Http01Solver {
-    pub ingress: Http01Ingress,
+pub struct Http01GatewayHttpRoute {
+    pub parent_refs: Vec<ParentReference>,
 }
 
 /// `ingressClassName`, the field cert-manager recommends (the older `class`
@@ -107,6 +129,19 @@ spec:
         let ca: ClusterIssuer =
             crate::yaml::from_str("apiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata: {name: ca}\nspec:\n  ca:\n    secretName: ca-key-pair\n").unwrap();
         assert_eq!(ca.spec.issuer, IssuerType::Ca(CaIssuer { secret_name: "ca-key-pair".into() }));
+        let gateway = documented.replace(
+            "        ingress:\n          ingressClassName: nginx\n",
+            "        gatewayHTTPRoute:\n          parentRefs:\n          - name: shared\n            namespace: infra\n            kind: Gateway\n",
+        );
+        let issuer: ClusterIssuer = crate::yaml::from_str(&gateway).unwrap();
+        let IssuerType::Acme(acme) = &issuer.spec.issuer else { panic!() };
+        let Http01Route::GatewayHttpRoute(route) = &acme.solvers[0].http01.route else { panic!() };
+        assert_eq!(
+            (route.parent_refs[0].name.as_str(), route.parent_refs[0].group.as_deref()),
+            ("shared", None)
+        );
+        let want: serde_json::Value = crate::yaml::from_str(&gateway).unwrap();
+        assert_eq!(serde_json::to_value(&issuer).unwrap(), want);
         let text = crate::yaml::to_string(&ca).unwrap();
         assert!(
             text.contains("spec:\n  ca:\n    secretName: ca-key-pair\n"),

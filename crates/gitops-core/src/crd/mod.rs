@@ -150,4 +150,5 @@ pub mod argocd;
 pub mod cert_manager;
 pub mod external_secrets;
 pub mod gatekeeper;
+pub mod gateway_api;
 pub mod sealed_secrets;

@@ -4,8 +4,8 @@
 //!
 //! An [`EnvironmentPicture`] is read from the typed model, never from YAML:
 //! the service-to-service calls the [`Platform`] declares, and everything
-//! else from the rendered [`Object`]s (the Ingress, the workloads, their sync
-//! waves). [`graph`] draws its traffic as Mermaid or Graphviz DOT; [`readme`]
+//! else from the rendered [`Object`]s (the Ingress or HTTPRoute, the
+//! workloads, their sync waves). [`graph`] draws its traffic as Mermaid or Graphviz DOT; [`readme`]
 //! writes the `README.md` of each environment directory.
 
 pub mod graph;
@@ -14,25 +14,33 @@ pub mod readme;
 use std::collections::{BTreeMap, BTreeSet};
 
 use gitops_core::crd::argocd::HOOK_ANNOTATION;
+use gitops_core::crd::gateway_api::HttpRoute;
 use gitops_core::name::Name;
 use gitops_core::platform::{Platform, ServiceKind};
 use gitops_core::profile::EnvironmentProfile;
 use gitops_core::{EnvironmentRender, Object};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
+use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use self::graph::{Cluster, Edge, EdgeStyle, Graph, Node, Shape, node_id};
 
-/// One host of an Ingress and the paths it routes.
+/// One host of an Ingress or HTTPRoute and the paths it routes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// The Ingress object's name.
-    pub ingress: String,
-    pub class: Option<String>,
+    /// The routing object's kind, `Ingress` or `HTTPRoute`.
+    pub kind: &'static str,
+    /// The routing object's name.
+    pub name: String,
+    /// What serves it: the Ingress class (`nginx`), or the Gateway an
+    /// HTTPRoute attaches to (`Gateway infra/shared, listener https`).
+    pub via: Option<String>,
     pub host: String,
-    /// Whether the Ingress terminates TLS for this host.
+    /// Whether TLS is terminated for this host: by the Ingress itself; for an
+    /// HTTPRoute always, since the Gateway's HTTPS listener terminates it
+    /// (the route has no TLS settings of its own).
     pub tls: bool,
-    /// In the Ingress's order.
+    /// In the object's order.
     pub routes: Vec<Route>,
 }
 
@@ -161,14 +169,14 @@ fn workload(name: &str, replicas: Option<i32>, template: &PodTemplateSpec, stora
     }
 }
 
-fn entries<'a>(objects: impl Iterator<Item = &'a Object>) -> Vec<Entry> {
-    let mut entries = Vec::new();
-    for object in objects {
-        let Object::Ingress(ingress) = object else { continue };
-        let Some(spec) = &ingress.spec else { continue };
-        let tls_hosts: BTreeSet<&str> =
-            spec.tls.iter().flatten().flat_map(|t| t.hosts.iter().flatten()).map(String::as_str).collect();
-        for rule in spec.rules.iter().flatten() {
+fn ingress_entries(name: &str, ingress: &Ingress) -> Vec<Entry> {
+    let Some(spec) = &ingress.spec else { return Vec::new() };
+    let tls_hosts: BTreeSet<&str> =
+        spec.tls.iter().flatten().flat_map(|t| t.hosts.iter().flatten()).map(String::as_str).collect();
+    spec.rules
+        .iter()
+        .flatten()
+        .map(|rule| {
             let host = rule.host.clone().unwrap_or_else(|| "*".into());
             let routes = rule
                 .http
@@ -179,16 +187,69 @@ fn entries<'a>(objects: impl Iterator<Item = &'a Object>) -> Vec<Entry> {
                     Some(Route { path: p.path.clone().unwrap_or_else(|| "/".into()), service })
                 })
                 .collect();
-            entries.push(Entry {
-                ingress: object.name().into(),
-                class: spec.ingress_class_name.clone(),
+            Entry {
+                kind: "Ingress",
+                name: name.into(),
+                via: spec.ingress_class_name.clone(),
                 tls: tls_hosts.contains(host.as_str()),
                 host,
                 routes,
-            });
-        }
-    }
-    entries
+            }
+        })
+        .collect()
+}
+
+fn http_route_entries(name: &str, route: &HttpRoute) -> Vec<Entry> {
+    let spec = &route.spec;
+    let gateways: Vec<String> = spec
+        .parent_refs
+        .iter()
+        .map(|p| {
+            let namespace = p.namespace.as_deref().map(|ns| format!("{ns}/")).unwrap_or_default();
+            let listener = p.section_name.as_deref().map(|l| format!(", listener {l}")).unwrap_or_default();
+            format!("{} {namespace}{}{listener}", p.kind.as_deref().unwrap_or("Gateway"), p.name)
+        })
+        .collect();
+    // Upstream defaults: no match is a `/` prefix match, and no path value is `/`.
+    let routes: Vec<Route> = spec
+        .rules
+        .iter()
+        .flat_map(|rule| {
+            let paths: Vec<String> = if rule.matches.is_empty() {
+                vec!["/".into()]
+            } else {
+                rule.matches
+                    .iter()
+                    .map(|m| m.path.as_ref().and_then(|p| p.value.clone()).unwrap_or_else(|| "/".into()))
+                    .collect()
+            };
+            paths.into_iter().flat_map(move |path| {
+                rule.backend_refs.iter().map(move |b| Route { path: path.clone(), service: b.name.clone() })
+            })
+        })
+        .collect();
+    let hosts = if spec.hostnames.is_empty() { vec!["*".to_owned()] } else { spec.hostnames.clone() };
+    hosts
+        .into_iter()
+        .map(|host| Entry {
+            kind: "HTTPRoute",
+            name: name.into(),
+            via: (!gateways.is_empty()).then(|| gateways.join("; ")),
+            host,
+            tls: true,
+            routes: routes.clone(),
+        })
+        .collect()
+}
+
+fn entries<'a>(objects: impl Iterator<Item = &'a Object>) -> Vec<Entry> {
+    objects
+        .flat_map(|object| match object {
+            Object::Ingress(ingress) => ingress_entries(object.name(), ingress),
+            Object::HttpRoute(route) => http_route_entries(object.name(), route),
+            _ => Vec::new(),
+        })
+        .collect()
 }
 
 fn waves<'a>(objects: impl Iterator<Item = &'a Object>) -> Vec<Wave> {
@@ -282,7 +343,7 @@ impl EnvironmentPicture {
             .collect()
     }
 
-    /// The traffic: each Ingress host and its paths, the services they reach,
+    /// The traffic: each Ingress or HTTPRoute host and its paths, the services they reach,
     /// each service's databases (solid arrows) and the calls services make
     /// to each other (dotted arrows).
     pub fn traffic(&self) -> Graph {
@@ -341,10 +402,10 @@ impl EnvironmentPicture {
                 }
                 route_edges.push(solid(&route_id, &target));
             }
-            let class = entry.class.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+            let via = entry.via.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
             clusters.push(Cluster {
-                id: node_id("ingress", &format!("{}_{}", entry.ingress, i + 1)),
-                label: format!("Ingress {}{class}", entry.ingress),
+                id: node_id("ingress", &format!("{}_{}", entry.name, i + 1)),
+                label: format!("{} {}{via}", entry.kind, entry.name),
                 nodes,
             });
         }
