@@ -248,6 +248,16 @@ mod tests {
     }
 
     #[test]
+    fn reads_certificates_and_refuses_anything_else() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../examples/brainsait-rcm/sealed-secrets-example.pem");
+        let key = public_key(&std::fs::read(example).unwrap()).unwrap();
+        assert_eq!(rsa::traits::PublicKeyParts::size(&key), 512, "a 4096-bit key, as the controller makes");
+        let err = public_key(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap_err();
+        assert!(err.starts_with("is not a PEM certificate"), "{err}");
+    }
+
+    #[test]
     fn input_is_key_value_lines_and_errors_never_show_a_value() {
         let data = parse_input("# comment\n\nusername=rcm\nMONGODB_URI=mongodb://u:p@h/d?a=b\n").unwrap();
         assert_eq!(data["MONGODB_URI"], "mongodb://u:p@h/d?a=b", "everything after the first `=`");
