@@ -13,9 +13,19 @@ use gitops_core::profile::EnvironmentProfile;
 use crate::disk::{self, Outcome};
 use crate::pipeline::{Paths, render_platform};
 
-/// Runs the command with `args` (without the program name); `package` names
-/// the crate in the usage line. Prints what it did; 0 on success, 1 on an
+/// The whole `main` of a platform crate: runs the command with the
+/// process's arguments. Prints what it did; exits 0 on success, 1 on an
 /// error or drift, 2 on a usage error.
+pub fn main(platform: &Platform, profiles: &[EnvironmentProfile], paths: &Paths) -> ExitCode {
+    let mut args = std::env::args_os();
+    // `cargo run -p <crate>` runs the binary named after the crate.
+    let program = args.next().map(PathBuf::from);
+    let package = program.as_deref().and_then(|p| p.file_stem()).map(|s| s.to_string_lossy().into_owned());
+    render_command(package.as_deref().unwrap_or("<crate>"), platform, profiles, paths, args)
+}
+
+/// The command with `args` (without the program name); `package` names the
+/// crate in the usage line.
 pub fn render_command(
     package: &str,
     platform: &Platform,
