@@ -94,7 +94,7 @@ fn an_empty_storage_class_or_bad_host_cannot_be_built() {
 fn profile_mistakes_name_the_environment_and_the_fix() {
     let err = render_dev(|p| p, |e| e.web.replicas = 0);
     assert_eq!(err, "environment `dev`: web replicas are 0; run at least one replica");
-    let err = render_dev(|p| p, |e| e.postgres.resources.requests.memory = Memory::gib(8));
+    let err = render_dev(|p| p, |e| e.databases[0].resources.requests.memory = Memory::gib(8));
     assert_eq!(
         err,
         "environment `dev`: postgres resources: memory request 8Gi is above its limit 512Mi; raise the limit or lower the request"

@@ -12,13 +12,13 @@
 use std::net::Ipv4Addr;
 
 use gitops_core::build::credential_secrets;
-use gitops_core::build::database::CREDENTIAL_KEYS;
-use gitops_core::image::{ImageDigest, ImageRepository, ImageTag};
+use gitops_core::image::{ImageDigest, ImageRepository, ImageTag, PinnedImage, VersionTag};
 use gitops_core::name::{HostName, Name};
-use gitops_core::platform::{Platform, Service, Topology};
+use gitops_core::platform::{DatabaseEngine, Platform, Service, Topology};
 use gitops_core::profile::SecretBackend;
 use gitops_core::profile::{
-    ChangeWindow, Compute, Cpu, EnvironmentProfile, Memory, Resources, Routing, Stage, SyncMode,
+    ChangeWindow, Compute, Cpu, DatabaseProfile, EnvironmentProfile, Memory, Resources, Routing, Stage,
+    SyncMode,
 };
 use gitops_core::release::{Pin, ReleasePins};
 use gitops_core::{Object, RenderError, SealedInputs, render_environment, render_environment_with, yaml};
@@ -36,6 +36,8 @@ fn cases() -> u32 {
 struct ServiceShape {
     web: bool,
     database: bool,
+    /// MongoDB rather than Postgres, when it has a database.
+    mongodb: bool,
     migrations: bool,
     /// 0: internal, 1: always routed, 2: routed where the profile opts in.
     route: u8,
@@ -49,13 +51,15 @@ fn service_shape() -> impl Strategy<Value = ServiceShape> {
         any::<bool>(),
         any::<bool>(),
         any::<bool>(),
+        any::<bool>(),
         0u8..3,
         proptest::collection::vec(0usize..8, 0..3),
         "[a-z]{0,6}",
     )
-        .prop_map(|(web, database, migrations, route, deps, suffix)| ServiceShape {
+        .prop_map(|(web, database, mongodb, migrations, route, deps, suffix)| ServiceShape {
             web,
             database,
+            mongodb,
             migrations,
             route,
             deps,
@@ -86,7 +90,7 @@ fn build_platform(shapes: &[ServiceShape], per_service: bool) -> Platform {
             _ => s,
         };
         if shape.database {
-            s = s.postgres();
+            s = if shape.mongodb { s.mongodb() } else { s.postgres() };
             if shape.migrations {
                 s = s.migrations(["migrate", "up"]);
             }
@@ -195,6 +199,15 @@ fn build_profile(shape: &ProfileShape, platform: &Platform) -> EnvironmentProfil
     p.web.replicas = shape.web_replicas;
     p.api.resources = sized;
     p.web.resources = sized;
+    p.databases.push(DatabaseProfile {
+        engine: DatabaseEngine::MongoDb,
+        image: PinnedImage {
+            repository: ImageRepository::from_static("docker.io/library/mongo"),
+            version: VersionTag::from_static("8.0.12"),
+            digest: None,
+        },
+        resources: p.databases[0].resources,
+    });
     p.ingress.host = HostName::nip_io(&Name::new("acme-dev").unwrap(), Ipv4Addr::from(shape.ip));
     p.storage.class = Name::new(shape.storage_class.clone()).unwrap();
     p.sync = match shape.automated {
@@ -266,7 +279,7 @@ proptest! {
         let sealed: SealedInputs = credential_secrets(&platform)
             .unwrap()
             .into_iter()
-            .map(|s| (s, CREDENTIAL_KEYS.iter().map(|k| (k.to_string(), format!("AgB{k}=="))).collect()))
+            .map(|(s, keys)| (s, keys.iter().map(|k| (k.to_string(), format!("AgB{k}=="))).collect()))
             .collect();
         let result = render_environment_with(&platform, &profile, &pins, &sealed);
         if !profile_shape.sound() {

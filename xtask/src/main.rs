@@ -11,6 +11,7 @@ mod promote;
 mod render;
 mod rollback;
 mod schema;
+mod seal;
 mod set_image;
 mod smoke;
 
@@ -61,6 +62,8 @@ enum Command {
     Schema(schema::SchemaArgs),
     /// GET /health through every exposed ingress path of an environment.
     Smoke(smoke::SmokeArgs),
+    /// Seal KEY=VALUE lines from stdin into a SealedSecret, as kubeseal does, with a cluster's certificate.
+    Seal(seal::SealArgs),
 }
 
 fn workspace_root() -> PathBuf {
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::History(args) => history::run(&root, args),
         Command::Schema(args) => schema::run(&root, args),
         Command::Smoke(args) => smoke::run(&root, args),
+        Command::Seal(args) => seal::run(&root, args),
     };
     match result {
         Ok(code) => code,

@@ -11,12 +11,12 @@ use gitops_core::crd::external_secrets::SecretStoreKind;
 use gitops_core::image::{ImageDigest, ImageRepository, PinnedImage, VersionTag};
 use gitops_core::name;
 use gitops_core::name::{HostName, Name};
-use gitops_core::platform::{Platform, Service};
+use gitops_core::platform::{DatabaseEngine, Platform, Service};
 use gitops_core::profile::{
-    ArgoCdProfile, Autoscaling, AvailabilityProfile, ChangeWindow, Compute, Cpu, EnvironmentProfile,
-    ExternalEgress, GitSource, IngressProfile, IssuerKind, IssuerRef, IssuerSource, Memory, NetworkProfile,
-    PostgresProfile, Resources, SecretBackend, SecretStoreProfile, SlackNotifications, Stage, StorageProfile,
-    SyncMode, WorkloadSizing,
+    ArgoCdProfile, Autoscaling, AvailabilityProfile, ChangeWindow, Compute, Cpu, DatabaseProfile,
+    EnvironmentProfile, ExternalEgress, GitSource, IngressProfile, IssuerKind, IssuerRef, IssuerSource,
+    Memory, NetworkProfile, Resources, SecretBackend, SecretStoreProfile, SlackNotifications, Stage,
+    StorageProfile, SyncMode, WorkloadSizing,
 };
 
 pub const PLATFORM: Name = name!("clinicflow");
@@ -91,6 +91,11 @@ const POSTGRES: PinnedImage = PinnedImage {
         "sha256:00bc86618629af00d2937fdc5a5d63db3ff8450acf52f0636ec813c7f4902929",
     )),
 };
+
+/// Every ClinicFlow database is Postgres, sized per environment.
+fn postgres(resources: Resources) -> DatabaseProfile {
+    DatabaseProfile { engine: DatabaseEngine::Postgres, image: POSTGRES, resources }
+}
 
 const fn resources(req_cpu: u32, req_mem: u32, lim_cpu: u32, lim_mem: u32) -> Resources {
     Resources {
@@ -191,7 +196,7 @@ pub fn dev() -> EnvironmentProfile {
         ingress: ingress("dev", lb_ip, vec![NOTIFICATIONS]),
         storage: StorageProfile { class: name!("nfs-dev"), database_size: Memory::gib(5) },
         secrets: secrets("dev"),
-        postgres: PostgresProfile { image: POSTGRES, resources: resources(100, 256, 500, 512) },
+        databases: vec![postgres(resources(100, 256, 500, 512))],
         api: WorkloadSizing { replicas: 1, resources: resources(100, 128, 500, 256) },
         web: WorkloadSizing { replicas: 1, resources: resources(100, 128, 500, 256) },
         migration: resources(100, 128, 500, 256),
@@ -221,7 +226,7 @@ pub fn staging() -> EnvironmentProfile {
         ingress: ingress("staging", lb_ip, vec![NOTIFICATIONS]),
         storage: StorageProfile { class: name!("nfs-staging"), database_size: Memory::gib(10) },
         secrets: secrets("staging"),
-        postgres: PostgresProfile { image: POSTGRES, resources: resources(250, 512, 1000, 1024) },
+        databases: vec![postgres(resources(250, 512, 1000, 1024))],
         api: WorkloadSizing { replicas: 2, resources: resources(200, 256, 1000, 512) },
         web: WorkloadSizing { replicas: 2, resources: resources(200, 256, 1000, 512) },
         migration: resources(100, 256, 500, 512),
@@ -252,7 +257,7 @@ pub fn prod() -> EnvironmentProfile {
         ingress: ingress("prod", lb_ip, vec![]),
         storage: StorageProfile { class: name!("nfs-prod"), database_size: Memory::gib(20) },
         secrets: secrets("prod"),
-        postgres: PostgresProfile { image: POSTGRES, resources: resources(500, 1024, 2000, 2048) },
+        databases: vec![postgres(resources(500, 1024, 2000, 2048))],
         api: WorkloadSizing { replicas: 3, resources: resources(250, 384, 1000, 768) },
         web: WorkloadSizing { replicas: 3, resources: resources(250, 384, 1000, 768) },
         migration: resources(100, 256, 500, 512),

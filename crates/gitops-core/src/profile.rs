@@ -13,6 +13,7 @@ use crate::crd::argocd::ClusterRef;
 use crate::crd::external_secrets::SecretStoreKind;
 use crate::image::PinnedImage;
 use crate::name::{HostName, Name};
+use crate::platform::DatabaseEngine;
 
 /// One environment of a platform: `dev`, `staging`, `prod`, …
 ///
@@ -43,7 +44,10 @@ pub struct EnvironmentProfile {
     pub storage: StorageProfile,
     /// How database credentials reach the cluster.
     pub secrets: SecretBackend,
-    pub postgres: PostgresProfile,
+    /// The image pin and size of every database engine the platform's
+    /// services use, one entry per engine (an engine no service uses may be
+    /// listed too).
+    pub databases: Vec<DatabaseProfile>,
     /// Replicas and resources of `ServiceKind::Api` services.
     pub api: WorkloadSizing,
     /// Replicas and resources of `ServiceKind::Web` services.
@@ -324,10 +328,20 @@ pub struct VaultStore {
     pub auth_mount: String,
 }
 
+/// How one database engine runs in an environment: the pinned image of
+/// every database of that engine, and the size of each.
 #[derive(Debug, Clone)]
-pub struct PostgresProfile {
+pub struct DatabaseProfile {
+    pub engine: DatabaseEngine,
     pub image: PinnedImage,
     pub resources: Resources,
+}
+
+impl EnvironmentProfile {
+    /// The profile of `engine`'s databases, if the environment pins one.
+    pub fn database(&self, engine: DatabaseEngine) -> Option<&DatabaseProfile> {
+        self.databases.iter().find(|d| d.engine == engine)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -11,7 +11,6 @@ use std::fs;
 use std::path::Path;
 
 use gitops_core::build::credential_secrets;
-use gitops_core::build::database::CREDENTIAL_KEYS;
 use gitops_core::crd::sealed_secrets::parse_kubeseal_output;
 use gitops_core::platform::Platform;
 use gitops_core::profile::EnvironmentProfile;
@@ -79,19 +78,13 @@ fn read_sealed(
 ) -> Result<SealedInputs, String> {
     let SecretBackend::Sealed { dir } = profile.secrets else { return Ok(SealedInputs::new()) };
     let mut sealed = SealedInputs::new();
-    for secret in credential_secrets(platform).map_err(|e| e.to_string())? {
+    for (secret, keys) in credential_secrets(platform).map_err(|e| e.to_string())? {
         let file = format!("{dir}/{secret}.yaml");
         let text = fs::read_to_string(paths.root.join(&file)).map_err(|e| {
             format!("{file}: cannot read the sealed secret ({e}); environment `{}` seals its secrets: seal `{secret}` with `kubeseal --format yaml` into that file", profile.name)
         })?;
-        let data = parse_kubeseal_output(
-            &file,
-            &text,
-            secret.as_str(),
-            profile.namespace.as_str(),
-            &CREDENTIAL_KEYS,
-        )
-        .map_err(|e| e.to_string())?;
+        let data = parse_kubeseal_output(&file, &text, secret.as_str(), profile.namespace.as_str(), &keys)
+            .map_err(|e| e.to_string())?;
         sealed.insert(secret, data);
     }
     Ok(sealed)

@@ -1,5 +1,4 @@
-//! The smallest platform: one service with a database, one environment.
-//! Copy this crate to start a platform of your own.
+//! The smallest platform (one service with a database, one environment): copy it to start yours.
 use gitops_core::crd::{argocd::ClusterRef, external_secrets::SecretStoreKind};
 use gitops_core::{image::*, name, name::HostName, platform::*, profile::*};
 
@@ -37,14 +36,15 @@ pub fn dev() -> EnvironmentProfile {
             refresh_interval: "1h",
             vault: None,
         }),
-        postgres: PostgresProfile {
+        databases: vec![DatabaseProfile {
+            engine: DatabaseEngine::Postgres,
             image: PinnedImage {
                 repository: ImageRepository::from_static("docker.io/library/postgres"),
                 version: VersionTag::from_static("17.6"),
                 digest: None,
             },
             resources: small(100, 256),
-        },
+        }],
         api: WorkloadSizing { replicas: 1, resources: small(100, 128) },
         web: WorkloadSizing { replicas: 1, resources: small(100, 128) },
         migration: small(100, 128),

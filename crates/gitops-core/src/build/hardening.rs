@@ -136,8 +136,11 @@ pub fn quota(ctx: &Ctx) -> ResourceQuota {
         pods += count;
         if let Some(db) = &svc.database {
             databases += 1;
-            add(&mut requests, profile.postgres.resources.requests, 1);
-            add(&mut limits, profile.postgres.resources.limits, 1);
+            // Every engine a service uses is pinned (the profile checks say so).
+            if let Some(engine) = profile.database(db.engine) {
+                add(&mut requests, engine.resources.requests, 1);
+                add(&mut limits, engine.resources.limits, 1);
+            }
             pods += 1;
             if db.migration.is_some() {
                 add(&mut requests, profile.migration.requests, 1);
@@ -169,7 +172,8 @@ pub fn quota(ctx: &Ctx) -> ResourceQuota {
 /// ceiling no container may pass: the largest size the profile gives.
 pub fn limit_range(ctx: &Ctx) -> LimitRange {
     let p = ctx.profile;
-    let all = [p.api.resources, p.web.resources, p.postgres.resources, p.migration];
+    let mut all = vec![p.api.resources, p.web.resources, p.migration];
+    all.extend(p.databases.iter().map(|d| d.resources));
     let max = Compute {
         cpu: all.iter().map(|r| r.limits.cpu).max().unwrap_or(Cpu(0)),
         memory: all.iter().map(|r| r.limits.memory).max().unwrap_or(Memory(0)),

@@ -17,8 +17,8 @@ use crate::crd::argocd::{SYNC_OPTIONS_ANNOTATION, SyncOption};
 use crate::meta::{self, Component, LABEL_MANAGED_BY, LABEL_PART_OF, Labels, MANAGED_BY, SyncWave};
 use crate::name::Name;
 use crate::object::Object;
-use crate::platform::{Exposure, Platform, PlatformError};
-use crate::profile::{EnvironmentProfile, Resources, Stage, SyncMode};
+use crate::platform::{DatabaseEngine, Exposure, Platform, PlatformError};
+use crate::profile::{DatabaseProfile, EnvironmentProfile, Resources, Stage, SyncMode};
 
 use crate::release::ReleasePins;
 
@@ -27,13 +27,16 @@ use crate::release::ReleasePins;
 pub type SealedInputs = BTreeMap<Name, BTreeMap<String, String>>;
 
 /// The Secrets a platform's environments need, whatever delivers them (for
-/// a sealed backend: one `kubeseal` output file each), and their keys.
-pub fn credential_secrets(platform: &Platform) -> Result<Vec<Name>, RenderError> {
-    let mut names = Vec::new();
-    for svc in platform.services.iter().filter(|s| s.database.is_some()) {
-        names.push(database::DatabaseNames::of(&svc.name)?.credentials);
+/// a sealed backend: one `kubeseal` output file each), with their keys.
+pub fn credential_secrets(platform: &Platform) -> Result<Vec<(Name, [&'static str; 4])>, RenderError> {
+    let mut secrets = Vec::new();
+    for svc in &platform.services {
+        if let Some(db) = &svc.database {
+            let names = database::DatabaseNames::of(&svc.name, db.engine)?;
+            secrets.push((names.credentials, database::credential_keys(db.engine)));
+        }
     }
-    Ok(names)
+    Ok(secrets)
 }
 
 /// What every builder of one environment needs to know.
@@ -96,15 +99,25 @@ fn check_profile(platform: &Platform, profile: &EnvironmentProfile) -> Result<()
         problem,
         fix: fix.into(),
     };
-    let sized: [(&str, &Resources); 4] = [
-        ("api", &profile.api.resources),
-        ("web", &profile.web.resources),
-        ("migration", &profile.migration),
-        ("postgres", &profile.postgres.resources),
-    ];
-    for (what, resources) in sized {
+    let sized: [(&str, &Resources); 3] =
+        [("api", &profile.api.resources), ("web", &profile.web.resources), ("migration", &profile.migration)];
+    let databases = profile.databases.iter().map(|d| (d.engine.as_str(), &d.resources));
+    for (what, resources) in sized.into_iter().chain(databases) {
         if let Some(problem) = resources.problem() {
             return Err(err(format!("{what} resources: {problem}"), "raise the limit or lower the request"));
+        }
+    }
+    for (i, db) in profile.databases.iter().enumerate() {
+        if profile.databases[..i].iter().any(|other| other.engine == db.engine) {
+            return Err(err(
+                format!("lists {} twice in `databases`", db.engine),
+                "keep one entry per database engine",
+            ));
+        }
+    }
+    for svc in &platform.services {
+        if let Some(db) = &svc.database {
+            database_profile(profile, svc, db.engine)?;
         }
     }
     for (what, sizing) in [("api", profile.api), ("web", profile.web)] {
@@ -187,6 +200,20 @@ fn check_profile(platform: &Platform, profile: &EnvironmentProfile) -> Result<()
     Ok(())
 }
 
+/// How `profile` runs the `engine` database of `svc`: every engine a
+/// service uses must be pinned.
+fn database_profile<'p>(
+    profile: &'p EnvironmentProfile,
+    svc: &crate::platform::Service,
+    engine: DatabaseEngine,
+) -> Result<&'p DatabaseProfile, RenderError> {
+    profile.database(engine).ok_or_else(|| RenderError::Profile {
+        env: profile.name.to_string(),
+        problem: format!("pins no {engine} image, which service `{}` needs", svc.name),
+        fix: "add a `DatabaseProfile` for that engine to `databases`".into(),
+    })
+}
+
 /// The Namespace, first object of the first wave. It is never pruned: it
 /// holds the database volumes.
 fn namespace(ctx: &Ctx) -> Namespace {
@@ -256,12 +283,13 @@ fn service_objects(
 
     let db = match &svc.database {
         Some(database) => {
-            let names = database::DatabaseNames::of(&svc.name)?;
+            let names = database::DatabaseNames::of(&svc.name, database.engine)?;
+            let profile = database_profile(ctx.profile, svc, database.engine)?;
             let db_labels = ctx.labels(&names.database, Component::Database, None);
             let mut clients = vec![pods(&labels)];
             objects.push(hardening::service_account(ctx, &db_labels).into());
             objects.extend(database::credentials(ctx, &names)?);
-            objects.push(database::statefulset(ctx, &names).into());
+            objects.push(database::statefulset(ctx, &names, profile).into());
             objects.push(database::headless_service(ctx, &names).into());
             if let Some(migration) = &database.migration {
                 let job = workload::migration_job(ctx, svc, pin, &names, migration)?;
@@ -269,12 +297,12 @@ fn service_objects(
                 clients.push(pods(&job_labels));
                 objects.push(hardening::service_account(ctx, &job_labels).into());
                 objects.push(job.into());
-                let to_db = Allow::named_port(vec![pods(&db_labels)], database::PORT_NAME);
+                let to_db = Allow::named_port(vec![pods(&db_labels)], names.port_name());
                 objects.push(network::workload(ctx, &job_labels, Vec::new(), vec![to_db]).into());
             }
-            let from_clients = Allow::named_port(clients, database::PORT_NAME);
+            let from_clients = Allow::named_port(clients, names.port_name());
             objects.push(network::workload(ctx, &db_labels, vec![from_clients], Vec::new()).into());
-            egress.push(Allow::named_port(vec![pods(&db_labels)], database::PORT_NAME));
+            egress.push(Allow::named_port(vec![pods(&db_labels)], names.port_name()));
             Some(names)
         }
         None => None,
@@ -368,7 +396,9 @@ pub fn render_environment_with(
     }
     shared.extend(ingress::entry_point(&ctx)?);
     let out_of_band = match profile.secrets {
-        crate::profile::SecretBackend::OutOfBand => credential_secrets(platform)?,
+        crate::profile::SecretBackend::OutOfBand => {
+            credential_secrets(platform)?.into_iter().map(|(name, _)| name).collect()
+        }
         _ => Vec::new(),
     };
     Ok(EnvironmentRender { shared, services, out_of_band })
@@ -379,6 +409,7 @@ pub(crate) mod tests {
     use std::net::Ipv4Addr;
 
     use super::*;
+    use crate::build::pod;
     use crate::crd::argocd::ClusterRef;
     use crate::crd::external_secrets::SecretStoreKind;
     use crate::image::{ImageRepository, ImageTag, PinnedImage, VersionTag};
@@ -422,14 +453,26 @@ pub(crate) mod tests {
                 refresh_interval: "1h",
                 vault: None,
             }),
-            postgres: PostgresProfile {
-                image: PinnedImage {
-                    repository: ImageRepository::from_static("docker.io/library/postgres"),
-                    version: VersionTag::from_static("17.6"),
-                    digest: None,
+            databases: vec![
+                DatabaseProfile {
+                    engine: DatabaseEngine::Postgres,
+                    image: PinnedImage {
+                        repository: ImageRepository::from_static("docker.io/library/postgres"),
+                        version: VersionTag::from_static("17.6"),
+                        digest: None,
+                    },
+                    resources: r,
                 },
-                resources: r,
-            },
+                DatabaseProfile {
+                    engine: DatabaseEngine::MongoDb,
+                    image: PinnedImage {
+                        repository: ImageRepository::from_static("docker.io/library/mongo"),
+                        version: VersionTag::from_static("8.0.12"),
+                        digest: None,
+                    },
+                    resources: r,
+                },
+            ],
             api: WorkloadSizing { replicas: 2, resources: r },
             web: WorkloadSizing { replicas: 1, resources: r },
             migration: r,
@@ -522,6 +565,73 @@ pub(crate) mod tests {
         let p = Platform::new(name!("acme")).service(Service::api(name!("api"), IMG).postgres());
         let objects = render_environment(&p, &profile(), &pins(&p)).unwrap().into_objects();
         assert!(objects.iter().all(|o| o.kind() != "Job"));
+    }
+
+    #[test]
+    fn a_mongodb_database_has_its_own_image_port_probe_data_path_and_connection_string() {
+        let p = Platform::new(name!("acme")).service(Service::api(name!("api"), IMG).mongodb());
+        let objects = render_environment(&p, &profile(), &pins(&p)).unwrap().into_objects();
+        let find = |kind: &str, name: &str| {
+            objects.iter().find(|o| o.kind() == kind && o.name() == name).unwrap_or_else(|| panic!("{kind}"))
+        };
+        let Object::StatefulSet(sts) = find("StatefulSet", "api-db") else { panic!() };
+        let pod = sts.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+        assert_eq!(pod.security_context, Some(pod::pod_security_context()), "non-root, restricted");
+        let c = &pod.containers[0];
+        assert_eq!(c.image.as_deref(), Some("docker.io/library/mongo:8.0.12"));
+        assert_eq!(c.security_context, Some(pod::container_security_context()));
+        let port = &c.ports.as_ref().unwrap()[0];
+        assert_eq!((port.name.as_deref(), port.container_port), (Some("mongodb"), 27017));
+        let mounts: Vec<(&str, &str)> =
+            c.volume_mounts.iter().flatten().map(|m| (m.name.as_str(), m.mount_path.as_str())).collect();
+        assert_eq!(mounts, [("data", "/data/db"), ("tmp", "/tmp"), ("credentials", "/run/secrets/mongodb")]);
+        let env: Vec<&str> = c.env.iter().flatten().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            env,
+            [
+                "MONGO_INITDB_ROOT_USERNAME_FILE",
+                "MONGO_INITDB_ROOT_PASSWORD_FILE",
+                "MONGO_INITDB_DATABASE",
+                "POD_IP"
+            ]
+        );
+        let probe = c.readiness_probe.as_ref().unwrap();
+        let command = probe.exec.as_ref().unwrap().command.as_ref().unwrap().join(" ");
+        assert!(command.contains("mongosh --quiet --norc --host \"$POD_IP\" --port 27017"), "{command}");
+        assert!(command.contains("db.adminCommand({ ping: 1 }).ok === 1"), "{command}");
+        assert_eq!(probe.timeout_seconds, Some(10));
+
+        let Object::Service(svc) = find("Service", "api-db") else { panic!() };
+        let port = &svc.spec.as_ref().unwrap().ports.as_ref().unwrap()[0];
+        assert_eq!((port.name.as_deref(), port.port), (Some("mongodb"), 27017));
+        let Object::ExternalSecret(es) = find("ExternalSecret", "api-db-credentials") else { panic!() };
+        let template = &es.spec.target.template.as_ref().unwrap().data;
+        assert_eq!(
+            template["MONGODB_URI"],
+            "mongodb://{{ .username | urlquery }}:{{ .password | urlquery }}@api-db.acme-test.svc.cluster.local:27017/{{ .dbname }}?authSource=admin"
+        );
+        assert!(!template.contains_key("DATABASE_URL"));
+        let Object::Deployment(d) = find("Deployment", "api") else { panic!() };
+        let c = &d.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0];
+        let uri = c.env.iter().flatten().find(|e| e.name == "MONGODB_URI").expect("connection string");
+        let from = uri.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
+        assert_eq!((from.name.as_str(), from.key.as_str()), ("api-db-credentials", "MONGODB_URI"));
+        let Object::NetworkPolicy(np) = find("NetworkPolicy", "api-db") else { panic!() };
+        let json = serde_json::to_value(np).unwrap();
+        assert_eq!(json["spec"]["ingress"][0]["ports"][0]["port"], "mongodb");
+
+        // An engine the profile does not pin is refused with the fix.
+        let mut postgres_only = profile();
+        postgres_only.databases.retain(|d| d.engine == DatabaseEngine::Postgres);
+        let err = render_environment(&p, &postgres_only, &pins(&p)).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "environment `test`: pins no mongodb image, which service `api` needs; add a `DatabaseProfile` for that engine to `databases`"
+        );
+        let mut twice = profile();
+        twice.databases.push(twice.databases[0].clone());
+        let err = render_environment(&p, &twice, &pins(&p)).unwrap_err().to_string();
+        assert!(err.contains("lists postgres twice in `databases`"), "{err}");
     }
 
     #[test]
@@ -629,7 +739,10 @@ pub(crate) mod tests {
         assert!(err.contains("`secrets/test/api-db-credentials.yaml` is missing; seal the Secret"), "{err}");
         let inputs = SealedInputs::from([(
             name!("api-db-credentials"),
-            database::CREDENTIAL_KEYS.iter().map(|k| (k.to_string(), "AgB==".to_owned())).collect(),
+            database::credential_keys(DatabaseEngine::Postgres)
+                .iter()
+                .map(|k| (k.to_string(), "AgB==".to_owned()))
+                .collect(),
         )]);
         let render = render_environment_with(&p, &sealed, &pins(&p), &inputs).unwrap();
         let objects = render.into_objects();

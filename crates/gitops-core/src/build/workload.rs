@@ -16,9 +16,7 @@ use crate::crd::argocd::{HOOK_ANNOTATION, HOOK_DELETE_POLICY_ANNOTATION, HookDel
 use crate::image::image_reference;
 use crate::meta::{Component, SyncWave};
 use crate::name::Name;
-use crate::platform::{
-    self, DATABASE_URL_ENV, Migration, PORT_ENV, SERVICE_PORT, Service as PlatformService, ServiceKind,
-};
+use crate::platform::{self, Migration, PORT_ENV, SERVICE_PORT, Service as PlatformService, ServiceKind};
 use crate::release::Pin;
 
 pub(crate) fn component(kind: ServiceKind) -> Component {
@@ -30,7 +28,8 @@ pub(crate) fn component(kind: ServiceKind) -> Component {
 
 /// Variables every container of the service gets: its port, its
 /// configuration, its dependencies' cluster DNS addresses and, when it owns a
-/// database, `DATABASE_URL` from the credentials Secret.
+/// database, its connection string (`DATABASE_URL`, `MONGODB_URI`) from
+/// the credentials Secret.
 fn environment(ctx: &Ctx, svc: &PlatformService, db: Option<&DatabaseNames>) -> Vec<EnvVar> {
     let mut env = vec![pod::plain_env(PORT_ENV, svc.port.to_string())];
     env.extend(svc.env.iter().map(|(k, v)| pod::plain_env(k, v.clone())));
@@ -41,9 +40,15 @@ fn environment(ctx: &Ctx, svc: &PlatformService, db: Option<&DatabaseNames>) -> 
         pod::plain_env(&platform::dependency_env(dep), format!("http://{}:{SERVICE_PORT}", ctx.fqdn(dep)))
     }));
     if let Some(db) = db {
-        env.push(pod::secret_env(DATABASE_URL_ENV, db.credentials.as_str(), DATABASE_URL_ENV));
+        env.push(connection_env(db));
     }
     env
+}
+
+/// The database's connection string, read from its credentials Secret.
+fn connection_env(db: &DatabaseNames) -> EnvVar {
+    let key = db.engine.connection_env();
+    pod::secret_env(key, db.credentials.as_str(), key)
 }
 
 fn tmp_volumes(
@@ -153,7 +158,7 @@ pub fn migration_job(
     c.command = Some(migration.command.clone());
     let mut env = vec![pod::plain_env("HOME", "/tmp")];
     env.extend(svc.env.iter().map(|(k, v)| pod::plain_env(k, v.clone())));
-    env.push(pod::secret_env(DATABASE_URL_ENV, db.credentials.as_str(), DATABASE_URL_ENV));
+    env.push(connection_env(db));
     c.env = Some(env);
     c.resources = Some(ctx.profile.migration.to_k8s());
     c.volume_mounts = Some(mounts);
