@@ -71,7 +71,11 @@ fn projects_allow_only_the_repository_the_environment_and_the_kinds_it_renders()
         assert!(!spec.permits_destination(&ClusterRef::in_cluster(), "kube-system"));
         let cluster_kinds: Vec<_> =
             spec.cluster_resource_whitelist.iter().map(|gk| gk.kind.as_str()).collect();
-        assert_eq!(cluster_kinds, ["Namespace"]);
+        assert_eq!(
+            cluster_kinds,
+            ["Namespace", "ClusterIssuer"],
+            "the Namespace, and the issuer the profile has the tree create"
+        );
         for o in objects {
             let (group, kind) = o.group_kind();
             assert!(spec.permits_kind(group, kind, o.namespace().is_some()), "{env}: {kind}");

@@ -67,7 +67,8 @@ fn each_environment_holds_the_seeds_objects() {
         assert_eq!(names_of(&objects, "ExternalSecret").len(), 4, "{env}");
         assert!(names_of(&objects, "Secret").is_empty(), "{env}: no Secret object, ever");
         for o in &objects {
-            if o.kind() != "Namespace" {
+            // Cluster-scoped: the Namespace itself and the issuer the profile creates.
+            if !matches!(o.kind(), "Namespace" | "ClusterIssuer") {
                 assert_eq!(o.namespace(), Some(ns.as_str()), "{env}: {} {}", o.kind(), o.name());
             }
         }
@@ -79,11 +80,16 @@ fn waves_follow_the_seed_and_hooks_can_rerun() {
     for (profile, objects) in clinicflow_objects() {
         for o in &objects {
             let want = match o.kind() {
-                "Namespace" | "ExternalSecret" => SyncWave::Foundation,
+                // What must exist before any pod: namespace, secrets, identities,
+                // network rules, quota, the issuer.
+                "Namespace" | "ExternalSecret" | "ServiceAccount" | "NetworkPolicy" | "ResourceQuota"
+                | "LimitRange" | "ClusterIssuer" => SyncWave::Foundation,
                 "StatefulSet" => SyncWave::Database,
                 "Service" if o.name().ends_with("-db") => SyncWave::Database,
                 "Job" => SyncWave::Migration,
-                "Deployment" | "Service" => SyncWave::Application,
+                "Deployment" | "Service" | "PodDisruptionBudget" | "HorizontalPodAutoscaler" => {
+                    SyncWave::Application
+                }
                 "Ingress" => SyncWave::Ingress,
                 other => panic!("unexpected kind {other}"),
             };
@@ -100,12 +106,41 @@ fn waves_follow_the_seed_and_hooks_can_rerun() {
 }
 
 #[test]
+fn production_does_not_render_without_digests() {
+    let prod = clinicflow::prod();
+    let mut pins = pins("prod");
+    let web = gitops_core::name!("web");
+    pins.images.get_mut(&web).unwrap().digest = None;
+    let err = gitops_core::render_environment(&clinicflow::platform(), &prod, &pins).unwrap_err().to_string();
+    assert!(err.contains("environment `prod` requires image digests, and service `web` has none"), "{err}");
+    assert!(err.contains("--digest sha256:"), "names the fix: {err}");
+}
+
+#[test]
+fn every_container_runs_with_a_high_uid_and_gid() {
+    for (profile, objects) in clinicflow_objects() {
+        for (kind, name, _, template) in workloads(&objects) {
+            let spec = template.spec.as_ref().unwrap();
+            let pod = spec.security_context.as_ref().unwrap();
+            for c in &spec.containers {
+                let sc = c.security_context.as_ref();
+                let uid = sc.and_then(|s| s.run_as_user).or(pod.run_as_user).unwrap();
+                let gid = sc.and_then(|s| s.run_as_group).or(pod.run_as_group).unwrap();
+                assert!(uid >= 10000 && gid >= 10000, "{}: {kind} {name}: {uid}:{gid}", profile.name);
+            }
+        }
+    }
+}
+
+#[test]
 fn migrations_use_the_release_image_and_prisma() {
     for (profile, objects) in clinicflow_objects() {
         let pins = pins(profile.name.as_str());
         for svc in APIS {
-            let tag = pins.images.iter().find(|(n, _)| n.as_str() == svc).unwrap().1.tag.as_str();
-            let image = format!("docker.io/bludivehub/clinicflow-{svc}:{tag}");
+            // `repo:tag`, or `repo:tag@digest` where the release pins one.
+            let pin = pins.images.iter().find(|(n, _)| n.as_str() == svc).unwrap().1;
+            let image = format!("docker.io/bludivehub/clinicflow-{svc}:{pin}");
+            assert!(pin.digest.is_some() || !profile.require_digests, "{}: {svc}", profile.name);
             let all = workloads(&objects);
             let job = all.iter().find(|w| w.1 == format!("{svc}-migrate")).unwrap();
             let deploy = all.iter().find(|w| w.0 == "Deployment" && w.1 == svc).unwrap();
@@ -280,7 +315,13 @@ fn databases_use_the_environments_storage_and_a_real_readiness_check() {
             let class = pvc.spec.as_ref().unwrap().storage_class_name.as_deref();
             assert_eq!(class, Some(format!("nfs-{}", profile.name).as_str()));
             let c = &spec.template.spec.as_ref().unwrap().containers[0];
-            assert_eq!(c.image.as_deref(), Some("docker.io/library/postgres:17.6"));
+            assert_eq!(
+                c.image.as_deref(),
+                Some(
+                    "docker.io/library/postgres:17.6@sha256:00bc86618629af00d2937fdc5a5d63db3ff8450acf52f0636ec813c7f4902929"
+                ),
+                "pinned by version and digest"
+            );
             let env: BTreeMap<_, _> = c.env.iter().flatten().map(|e| (e.name.as_str(), e)).collect();
             let pgdata = env["PGDATA"].value.as_deref().unwrap();
             let mount = &c.volume_mounts.as_ref().unwrap()[0];
@@ -303,7 +344,8 @@ fn kustomizations_list_every_file_of_their_directory() {
         let files: Vec<&str> = tree
             .paths()
             .filter_map(|p| p.strip_prefix(&prefix))
-            .filter(|f| *f != "kustomization.yaml" && !f.contains('/'))
+            // Only objects are resources: the environment's README.md is for people.
+            .filter(|f| *f != "kustomization.yaml" && f.ends_with(".yaml") && !f.contains('/'))
             .collect();
         let text = text(&tree, &format!("{dir}/kustomization.yaml"));
         let listed: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("- ")).collect();

@@ -29,13 +29,22 @@ fn the_minimal_example_renders_one_service_in_one_environment() {
             "argocd/dev/bootstrap/application-hello-root.yaml",
             "argocd/dev/bootstrap/appproject-hello-bootstrap.yaml",
             "argocd/dev/bootstrap/kustomization.yaml",
+            "dev/README.md",
             "dev/deployment-hello.yaml",
             "dev/externalsecret-hello-db-credentials.yaml",
             "dev/ingress-hello.yaml",
             "dev/kustomization.yaml",
+            "dev/limitrange-hello.yaml",
             "dev/namespace-hello-dev.yaml",
+            "dev/networkpolicy-allow-dns.yaml",
+            "dev/networkpolicy-default-deny.yaml",
+            "dev/networkpolicy-hello-db.yaml",
+            "dev/networkpolicy-hello.yaml",
+            "dev/resourcequota-hello.yaml",
             "dev/service-hello-db.yaml",
             "dev/service-hello.yaml",
+            "dev/serviceaccount-hello-db.yaml",
+            "dev/serviceaccount-hello.yaml",
             "dev/statefulset-hello-db.yaml",
         ]
     );
@@ -43,28 +52,7 @@ fn the_minimal_example_renders_one_service_in_one_environment() {
 
 #[test]
 fn the_per_service_topology_gives_each_service_its_directory_and_application() {
-    use gitops_core::image::ImageRepository;
-    use gitops_core::name;
-    use gitops_core::platform::{Platform, Service, Topology};
-    use gitops_core::release::ReleasePins;
-    use gitops_tree::{EnvironmentObjects, layout};
-
-    let image = ImageRepository::from_static("docker.io/acme/x");
-    let platform = Platform::new(name!("acme"))
-        .topology(Topology::PerService)
-        .service(Service::api(name!("claims"), image.clone()).route("/claims").postgres())
-        .service(Service::web(name!("web"), image).route("/"));
-    let profile = minimal_example::dev();
-    let services = [name!("claims"), name!("web")];
-    let pins = ReleasePins::parse(
-        "releases/dev.yaml",
-        "images:\n  claims: {tag: sha-1234567}\n  web: {tag: sha-1234567}\n",
-        &services,
-    )
-    .unwrap();
-    let render = gitops_core::render_environment(&platform, &profile, &pins).unwrap();
-    let tree = layout(&platform, &[EnvironmentObjects { profile: &profile, render }], "deploy").unwrap();
-
+    let (_, _, tree) = workspace_tests::per_service_example();
     let dirs: Vec<&str> = tree.paths().filter_map(|p| p.strip_suffix("/kustomization.yaml")).collect();
     assert_eq!(dirs, ["argocd/dev/apps", "argocd/dev/bootstrap", "dev/claims", "dev/platform", "dev/web"]);
     assert!(tree.get("dev/claims/statefulset-claims-db.yaml").is_some());
@@ -75,4 +63,47 @@ fn the_per_service_topology_gives_each_service_its_directory_and_application() {
     assert_eq!(apps, ["acme-dev.yaml", "claims-dev.yaml", "web-dev.yaml"]);
     let claims = workspace_tests::text(&tree, "argocd/dev/apps/application-claims-dev.yaml");
     assert!(claims.contains("path: deploy/dev/claims"), "{claims}");
+}
+
+#[test]
+fn sealed_secrets_come_from_committed_kubeseal_output() {
+    use gitops_core::profile::SecretBackend;
+    let scratch = std::env::temp_dir().join(format!("sealed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(scratch.join("releases")).unwrap();
+    std::fs::create_dir_all(scratch.join("secrets/dev")).unwrap();
+    std::fs::copy(
+        workspace_tests::root().join("examples/minimal/releases/dev.yaml"),
+        scratch.join("releases/dev.yaml"),
+    )
+    .unwrap();
+    let mut profile = minimal_example::dev();
+    profile.secrets = SecretBackend::Sealed { dir: "secrets/dev" };
+    let paths = Paths { root: &scratch, releases: "releases", policies: "policies", deploy: "deploy" };
+    let render = || render_platform(&minimal_example::platform(), std::slice::from_ref(&profile), &paths);
+
+    let err = render().err().unwrap().join("\n");
+    assert!(err.contains("secrets/dev/hello-db-credentials.yaml: cannot read the sealed secret"), "{err}");
+
+    // The shape `kubeseal --format yaml` writes (the ciphertext is opaque here).
+    let sealed = |namespace: &str| {
+        format!(
+            "---\napiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  creationTimestamp: null\n  name: hello-db-credentials\n  namespace: {namespace}\nspec:\n  encryptedData:\n    DATABASE_URL: AgA1==\n    dbname: AgA2==\n    password: AgA3==\n    username: AgA4==\n  template:\n    metadata:\n      creationTimestamp: null\n      name: hello-db-credentials\n      namespace: {namespace}\n"
+        )
+    };
+    let file = scratch.join("secrets/dev/hello-db-credentials.yaml");
+    std::fs::write(&file, sealed("hello-prod")).unwrap();
+    let err = render().err().unwrap().join("\n");
+    assert!(
+        err.contains("is sealed for hello-prod/hello-db-credentials, not hello-dev/hello-db-credentials"),
+        "{err}"
+    );
+
+    std::fs::write(&file, sealed("hello-dev")).unwrap();
+    let rendered = render().unwrap();
+    assert_eq!(rendered.report.findings, [], "the SealedSecret satisfies every reference");
+    let text = workspace_tests::text(&rendered.tree, "dev/sealedsecret-hello-db-credentials.yaml");
+    assert!(text.contains("password: AgA3=="), "{text}");
+    assert!(!rendered.tree.paths().any(|p| p.contains("externalsecret")));
+    std::fs::remove_dir_all(scratch).unwrap();
 }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use gitops_core::Object;
+use gitops_core::crd::gateway_api::HttpRouteSpec;
 use gitops_core::meta::SYNC_WAVE_ANNOTATION;
 use gitops_core::profile::{EnvironmentProfile, Waiver};
 use gitops_policy::{Environment, Finding, Policies, Report, Target, check, rules};
@@ -32,7 +33,7 @@ fn run(profile: &EnvironmentProfile, objects: &[Object], policies: &Policies) ->
             object: o,
         })
         .collect();
-    check(&Environment { profile, targets }, policies).unwrap()
+    check(&Environment { profile, targets, out_of_band: Vec::new() }, policies).unwrap()
 }
 
 fn find<'a>(objects: &'a mut [Object], kind: &str, name: &str) -> &'a mut Object {
@@ -279,6 +280,42 @@ fn each_fixture_breaks_its_rule_and_the_baseline_passes_it() {
             assert!(f.file.as_deref().is_none_or(|p| p.starts_with(&format!("deploy/{env}/"))), "{f:?}");
         }
     }
+}
+
+/// The HTTPRoute case of `ingress-backend-exists`: ClinicFlow's dev
+/// environment routed through a Gateway passes, and a backendRef naming a
+/// missing Service, or a port its Service does not have, breaks the rule.
+#[test]
+fn http_route_backends_are_checked_like_ingress_backends() {
+    let (dev, _) = env_objects("dev");
+    let profile = workspace_tests::via_gateway(dev);
+    let objects = gitops_core::render_environment(&clinicflow::platform(), &profile, &pins("dev"))
+        .unwrap()
+        .into_objects();
+    assert!(objects.iter().all(|o| o.kind() != "Ingress"));
+    assert_eq!(run(&profile, &objects, &Policies::none()), [], "the baseline passes every rule");
+
+    let broken = |mutate: fn(&mut HttpRouteSpec)| {
+        let mut objects = objects.clone();
+        let Object::HttpRoute(route) = find(&mut objects, "HTTPRoute", "clinicflow") else { panic!() };
+        mutate(&mut route.spec);
+        let findings = run(&profile, &objects, &Policies::none());
+        let hits: Vec<(&str, &str, bool)> = findings
+            .iter()
+            .filter(|f| f.rule == "ingress-backend-exists")
+            .map(|f| (f.file.as_deref().unwrap(), f.message.as_str(), f.blocks()))
+            .collect();
+        assert_eq!(hits.len(), 1, "{findings:#?}");
+        assert_eq!(hits[0].0, "deploy/dev/httproute-clinicflow.yaml");
+        assert!(hits[0].2, "an error");
+        hits[0].1.to_owned()
+    };
+    let missing = broken(|spec| spec.rules[0].backend_refs[0].name = "nope".into());
+    assert_eq!(missing, "a backend names Service `nope`, which the environment does not have");
+    let port = broken(|spec| spec.rules[0].backend_refs[0].port = Some(8080));
+    assert!(port.contains("names a port of Service"), "{port}");
+    let no_port = broken(|spec| spec.rules[0].backend_refs[0].port = None);
+    assert!(no_port.contains("names a port of Service"), "{no_port}");
 }
 
 #[test]

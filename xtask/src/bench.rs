@@ -72,7 +72,7 @@ fn run_phases(root: &Path, case: &Case, out: &Path) -> Result<(Phases, Size), Ve
     let mut phases = Phases::default();
     let start = Instant::now();
     let sources = (case.sources)(case.services);
-    let pins = sources.pins(root)?;
+    let inputs = sources.inputs(root)?;
     let mut last = Instant::now();
     phases.render += last - start;
     let policies = load_policies(root)?;
@@ -82,7 +82,7 @@ fn run_phases(root: &Path, case: &Case, out: &Path) -> Result<(Phases, Size), Ve
     let rendered = render_pinned_observed(
         &sources.platform,
         &sources.profiles,
-        &pins,
+        &inputs,
         &policies,
         DEPLOY_DIR,
         &mut |phase| {
@@ -103,7 +103,9 @@ fn run_phases(root: &Path, case: &Case, out: &Path) -> Result<(Phases, Size), Ve
     let start = Instant::now();
     disk::write_atomically(&tree, out).map_err(|e| vec![format!("{}: {e}", out.display())])?;
     phases.write = start.elapsed();
-    let objects = tree.paths().filter(|p| !p.ends_with("/kustomization.yaml")).count();
+    // One object per file, but for kustomization.yaml and README.md.
+    let objects =
+        tree.paths().filter(|p| p.ends_with(".yaml") && !p.ends_with("/kustomization.yaml")).count();
     Ok((phases, Size { objects, files: tree.len(), bytes: tree.total_bytes() }))
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::CmdResult;
-use crate::render::{PlatformArgs, render_checked};
+use crate::render::{PlatformArgs, render_sources};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum Format {
@@ -24,7 +24,7 @@ pub struct CheckArgs {
 }
 
 pub fn run(root: &Path, CheckArgs { platform, format }: CheckArgs) -> CmdResult {
-    let report = render_checked(root, &platform.sources()?)?.report;
+    let report = render_sources(root, &platform.sources()?)?.report;
     match format {
         Format::Text if report.findings.is_empty() => println!("no findings"),
         Format::Text => print!("{}", report.to_text()),

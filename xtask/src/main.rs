@@ -3,7 +3,18 @@
 
 mod bench;
 mod check;
+mod diff;
+mod git;
+mod graph;
+mod history;
+mod pins;
+mod promote;
 mod render;
+mod rollback;
+mod schema;
+mod seal;
+mod set_image;
+mod smoke;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -21,7 +32,7 @@ pub const POLICIES_DIR: &str = "policies";
 pub type CmdResult = Result<ExitCode, Vec<String>>;
 
 #[derive(Parser)]
-#[command(name = "cargo xtask", about = "Render, check and benchmark the ClinicFlow GitOps tree")]
+#[command(name = "cargo xtask", about = "Render, check, release and benchmark the ClinicFlow GitOps tree")]
 struct Cli {
     /// Repository root (default: this workspace).
     #[arg(long, global = true, value_name = "DIR")]
@@ -36,6 +47,24 @@ enum Command {
     Render(render::RenderArgs),
     /// Run the policy check over every environment and report the findings.
     Check(check::CheckArgs),
+    /// Print one environment's traffic diagram (Mermaid, or DOT with --format dot).
+    Graph(graph::GraphArgs),
+    /// Set the image tag of services in one environment and re-render.
+    SetImage(set_image::SetImageArgs),
+    /// Copy image tags from one environment to another and re-render.
+    Promote(promote::PromoteArgs),
+    /// Show what a render would change in deploy/ as a unified diff; exit 1 if anything.
+    Diff(diff::DiffArgs),
+    /// Restore an environment's image tags as they were at a commit and re-render.
+    Rollback(rollback::RollbackArgs),
+    /// List the image tags each commit set in an environment, newest first.
+    History(history::HistoryArgs),
+    /// Write the release files' JSON Schema and point each release file at it.
+    Schema(schema::SchemaArgs),
+    /// GET /health through every exposed ingress path of an environment.
+    Smoke(smoke::SmokeArgs),
+    /// Seal KEY=VALUE lines from stdin into a SealedSecret, as kubeseal does, with a cluster's certificate.
+    Seal(seal::SealArgs),
     /// Time render, check and write of ClinicFlow and of synthetic platforms (run from a release build).
     Bench(bench::BenchArgs),
 }
@@ -50,6 +79,15 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => render::run(&root, args),
         Command::Check(args) => check::run(&root, args),
+        Command::Graph(args) => graph::run(&root, args),
+        Command::SetImage(args) => set_image::run(&root, args),
+        Command::Promote(args) => promote::run(&root, args),
+        Command::Diff(args) => diff::run(&root, args),
+        Command::Rollback(args) => rollback::run(&root, args),
+        Command::History(args) => history::run(&root, args),
+        Command::Schema(args) => schema::run(&root, args),
+        Command::Smoke(args) => smoke::run(&root, args),
+        Command::Seal(args) => seal::run(&root, args),
         Command::Bench(args) => bench::run(&root, args),
     };
     match result {

@@ -12,10 +12,9 @@ use std::process::ExitCode;
 
 use gitops_core::platform::Platform;
 use gitops_core::profile::EnvironmentProfile;
-use gitops_core::release::ReleasePins;
-use gitops_policy::Policies;
+use gitops_policy::{Policies, Report};
 use gitops_tree::disk::{self, Outcome};
-use gitops_tree::pipeline::{Paths, Rendered, read_pins, render_pinned};
+use gitops_tree::pipeline::{Inputs, Paths, Rendered, read_inputs, render_pinned, render_platform};
 
 use crate::{CmdResult, DEPLOY_DIR, POLICIES_DIR, RELEASES_DIR};
 
@@ -52,47 +51,53 @@ impl PlatformArgs {
     }
 }
 
-/// A platform, its environments, and where its release pins come from.
+/// A platform, its environments, and where their inputs come from.
 pub struct Sources {
     pub platform: Platform,
     pub profiles: Vec<EnvironmentProfile>,
-    /// Whether the pins are ClinicFlow's release files (or generated).
-    pins_from_files: bool,
+    /// ClinicFlow's inputs are its release files (and the tree is committed);
+    /// the synthetic platform's are generated.
+    committed: bool,
 }
 
 impl Sources {
     pub fn clinicflow() -> Self {
-        Sources {
-            platform: clinicflow::platform(),
-            profiles: clinicflow::environments(),
-            pins_from_files: true,
-        }
+        Sources { platform: clinicflow::platform(), profiles: clinicflow::environments(), committed: true }
     }
 
     pub fn synthetic(services: usize) -> Self {
         Sources {
             platform: synthetic::platform(services),
             profiles: synthetic::environments(),
-            pins_from_files: false,
+            committed: false,
         }
     }
 
     /// Whether the tree belongs in the repository's deploy/ (only ClinicFlow's does).
     pub fn is_committed(&self) -> bool {
-        self.pins_from_files
+        self.committed
     }
 
-    /// The release pins of each environment, in profile order.
-    pub fn pins(&self, root: &Path) -> Result<Vec<ReleasePins>, Vec<String>> {
-        if self.pins_from_files {
-            read_pins(&self.platform, &self.profiles, &paths(root))
+    /// Each environment's inputs, in profile order: read below `root`, or generated.
+    pub fn inputs(&self, root: &Path) -> Result<Vec<Inputs>, Vec<String>> {
+        if !self.committed {
+            return Ok(self.profiles.iter().map(|_| Inputs::pins(synthetic::pins(&self.platform))).collect());
+        }
+        let (inputs, errors): (Vec<_>, Vec<_>) = self
+            .profiles
+            .iter()
+            .map(|profile| read_inputs(&self.platform, profile, &paths(root), None))
+            .partition(Result::is_ok);
+        if errors.is_empty() {
+            Ok(inputs.into_iter().filter_map(Result::ok).collect())
         } else {
-            Ok(self.profiles.iter().map(|_| synthetic::pins(&self.platform)).collect())
+            Err(errors.into_iter().filter_map(Result::err).collect())
         }
     }
 }
 
-fn paths(root: &Path) -> Paths<'_> {
+/// Where the sources below `root` are and where the tree goes.
+pub fn paths(root: &Path) -> Paths<'_> {
     Paths { root, releases: RELEASES_DIR, policies: POLICIES_DIR, deploy: DEPLOY_DIR }
 }
 
@@ -101,11 +106,35 @@ pub fn load_policies(root: &Path) -> Result<Policies, Vec<String>> {
     Policies::load_dir(root, POLICIES_DIR).map_err(|e| vec![e.to_string()])
 }
 
-/// The tree and its policy report, as the sources at `root` render it.
-pub fn render_checked(root: &Path, sources: &Sources) -> Result<Rendered, Vec<String>> {
+/// The tree and its policy report, as `sources` render at `root`: through
+/// `render_pinned`, after reading ClinicFlow's release files (and checking
+/// for stray ones) or generating the synthetic pins.
+pub fn render_sources(root: &Path, sources: &Sources) -> Result<Rendered, Vec<String>> {
+    if sources.committed {
+        return render_platform(&sources.platform, &sources.profiles, &paths(root));
+    }
     let policies = load_policies(root)?;
-    let pins = sources.pins(root)?;
-    render_pinned(&sources.platform, &sources.profiles, &pins, &policies, DEPLOY_DIR)
+    let inputs = sources.inputs(root)?;
+    render_pinned(&sources.platform, &sources.profiles, &inputs, &policies, DEPLOY_DIR)
+}
+
+/// The ClinicFlow tree and its policy report, as the sources at `root` render it.
+pub fn render_checked(root: &Path) -> Result<Rendered, Vec<String>> {
+    render_sources(root, &Sources::clinicflow())
+}
+
+/// Prints the findings, if any, and refuses to go on when one blocks: a
+/// render never writes a tree with an unwaived error.
+pub fn refuse_blocking(report: &Report) -> Result<(), Vec<String>> {
+    if !report.findings.is_empty() {
+        eprint!("{}", report.to_text());
+    }
+    match report.blocking() {
+        0 => Ok(()),
+        n => Err(vec![format!(
+            "{n} blocking policy finding(s); change the sources, or waive a finding in the environment's profile with a reason"
+        )]),
+    }
 }
 
 #[derive(clap::Args)]
@@ -127,16 +156,8 @@ pub fn run(root: &Path, RenderArgs { platform, out, check }: RenderArgs) -> CmdR
             "the synthetic platform renders only with --out DIR; {DEPLOY_DIR}/ holds ClinicFlow's tree"
         )]);
     }
-    let Rendered { tree, report } = render_checked(root, &sources)?;
-    if !report.findings.is_empty() {
-        eprint!("{}", report.to_text());
-    }
-    let blocking = report.blocking();
-    if blocking > 0 {
-        return Err(vec![format!(
-            "{blocking} blocking policy finding(s); change the sources, or waive a finding in the environment's profile with a reason"
-        )]);
-    }
+    let Rendered { tree, report } = render_sources(root, &sources)?;
+    refuse_blocking(&report)?;
     let dest = out.unwrap_or_else(|| root.join(DEPLOY_DIR));
     let io_err = |e: std::io::Error| vec![format!("{}: {e}", dest.display())];
     if check {

@@ -1,35 +1,12 @@
 //! `cargo xtask render` as a user runs it: exit codes, messages, and the
 //! promise that a failed run leaves `deploy/` byte-for-byte as it was.
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
+use common::{scratch, stderr, stdout, workspace, xtask};
 use gitops_tree::disk::read_tree;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-/// A scratch repository root holding a copy of the committed release files.
-fn scratch(name: &str) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("xtask-cli-{name}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&root);
-    fs::create_dir_all(root.join("releases")).unwrap();
-    for env in ["dev", "staging", "prod"] {
-        let from = workspace().join(format!("releases/{env}.yaml"));
-        fs::copy(from, root.join(format!("releases/{env}.yaml"))).unwrap();
-    }
-    root
-}
-
-fn xtask(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask")).arg("--root").arg(root).args(args).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 #[test]
 fn render_writes_the_layout_and_is_idempotent() {
@@ -61,10 +38,16 @@ fn bad_tags_fail_with_file_line_and_rule_and_write_nothing() {
 
         let file = root.join("releases/staging.yaml");
         let text = fs::read_to_string(&file).unwrap();
-        // The web pin is the last entry: its tag is on the last line.
-        let line = text.lines().count();
-        let (head, _) = text.trim_end().rsplit_once("tag: ").unwrap();
-        fs::write(&file, format!("{head}tag: {bad}\n")).unwrap();
+        // The web pin is the last entry: its tag is on the last `tag:` line.
+        let line =
+            text.lines().enumerate().filter(|(_, l)| l.trim_start().starts_with("tag:")).last().unwrap().0
+                + 1;
+        let edited: String = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| if i + 1 == line { format!("    tag: {bad}\n") } else { format!("{l}\n") })
+            .collect();
+        fs::write(&file, edited).unwrap();
 
         let out = xtask(&root, &["render"]);
         assert_eq!(out.status.code(), Some(1), "{bad}");
@@ -165,11 +148,11 @@ fn the_synthetic_platform_renders_to_out_through_the_same_checks() {
     let out = xtask(&root, &["render", "--platform", "synthetic", "--services", "12", "--out", dir]);
     assert!(out.status.success(), "{}", stderr(&out));
     let tree = read_tree(&out_dir).unwrap();
-    // 3 environments × (6 objects per service + Namespace + Ingress +
-    // kustomization.yaml + 5 files in argocd/<env>/apps + 3 in bootstrap).
-    assert_eq!(tree.len(), 3 * (6 * 12 + 3 + 5 + 3));
+    // 39 files per service over the three environments, 51 that do not grow
+    // with the platform (as tests/tests/synthetic.rs details).
+    assert_eq!(tree.len(), 39 * 12 + 51);
     assert!(tree.get("staging/statefulset-svc-0012-db.yaml").is_some());
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{dir}: written, 249 files")));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{dir}: written, 519 files")));
     assert!(!root.join("deploy").exists(), "deploy/ is ClinicFlow's");
 
     let refused = xtask(&root, &["render", "--platform", "synthetic", "--services", "12"]);
@@ -210,12 +193,79 @@ fn bench_prints_every_figure_for_clinicflow_and_each_size() {
         .map(|l| l.split_whitespace().collect())
         .collect();
     let sizes: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r[0], r[1], r[3])).collect();
-    assert_eq!(sizes, [("clinicflow", "5", "111"), ("synthetic", "1", "51"), ("synthetic", "3", "87")]);
+    let committed = read_tree(&workspace().join("deploy")).unwrap().len().to_string();
+    let synthetic = |n: usize| (39 * n + 51).to_string();
+    assert_eq!(
+        sizes,
+        [
+            ("clinicflow", "5", committed.as_str()),
+            ("synthetic", "1", synthetic(1).as_str()),
+            ("synthetic", "3", synthetic(3).as_str())
+        ]
+    );
     for row in &rows {
         assert_eq!(row.len(), 13, "{row:?}");
         assert!(row[5..].iter().all(|f| f.parse::<f64>().is_ok_and(|x| x >= 0.0)), "{row:?}");
         assert!(row[12].parse::<f64>().unwrap() > 0.0, "the child's peak memory is read: {row:?}");
     }
     assert!(stderr(&out).contains("debug build") == cfg!(debug_assertions));
+    fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn graph_prints_the_readme_diagram_of_one_environment() {
+    let root = scratch("graph");
+    for env in ["dev", "staging", "prod"] {
+        let out = xtask(&root, &["graph", "--env", env]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let readme = fs::read_to_string(workspace().join(format!("deploy/{env}/README.md"))).unwrap();
+        let block = format!("```mermaid\n{}```\n", stdout(&out));
+        assert!(readme.contains(&block), "{env}: the README shows what `graph` prints");
+        let explicit = xtask(&root, &["graph", "--env", env, "--format", "mermaid"]);
+        assert_eq!(stdout(&explicit), stdout(&out), "mermaid is the default");
+    }
+    assert!(!root.join("deploy").exists(), "graph writes nothing");
+    fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn graph_prints_dot_with_quoted_ids_and_declared_nodes() {
+    let root = scratch("dot");
+    let out = xtask(&root, &["graph", "--env", "prod", "--format", "dot"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dot = stdout(&out);
+    assert!(dot.starts_with("digraph \"clinicflow-prod\" {\n") && dot.ends_with("}\n"), "{dot}");
+    assert_eq!(dot.matches('{').count(), dot.matches('}').count(), "balanced braces");
+    let mut nodes = Vec::new();
+    let mut edges = Vec::new();
+    for line in dot.lines().map(str::trim) {
+        let quoted: Vec<&str> = line.split('"').collect();
+        if line.starts_with('"') && line.contains(" -> ") {
+            // "from" -> "to"[ [style=dashed]];
+            assert_eq!(quoted.len(), 5, "{line}");
+            edges.push((quoted[1].to_owned(), quoted[3].to_owned()));
+        } else if line.starts_with('"') {
+            assert!(line.ends_with("];") && line.contains(" [label=\""), "{line}");
+            nodes.push(quoted[1].to_owned());
+        }
+    }
+    for (from, to) in &edges {
+        assert!(nodes.contains(from) && nodes.contains(to), "{from} -> {to}");
+    }
+    for label in ["/identity", "scheduling-db", "web"] {
+        assert!(dot.contains(&format!("label=\"{label}")), "{label}");
+    }
+    assert!(!dot.contains("label=\"/notifications\""), "prod does not expose /notifications");
+    fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn graph_of_an_unknown_environment_names_the_known_ones() {
+    let root = scratch("unknown");
+    let out = xtask(&root, &["graph", "--env", "qa"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("unknown environment `qa`") && err.contains("dev, staging, prod"), "{err}");
+    assert!(stdout(&out).is_empty());
     fs::remove_dir_all(root).unwrap();
 }

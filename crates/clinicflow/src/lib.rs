@@ -8,13 +8,14 @@ use std::net::Ipv4Addr;
 
 use gitops_core::crd::argocd::ClusterRef;
 use gitops_core::crd::external_secrets::SecretStoreKind;
-use gitops_core::image::{ImageRepository, PinnedImage, VersionTag};
+use gitops_core::image::{ImageDigest, ImageRepository, PinnedImage, VersionTag};
 use gitops_core::name;
 use gitops_core::name::{HostName, Name};
-use gitops_core::platform::{Platform, Service};
+use gitops_core::platform::{DatabaseEngine, Platform, Service};
 use gitops_core::profile::{
-    ArgoCdProfile, ChangeWindow, Compute, Cpu, EnvironmentProfile, GitSource, IngressProfile, IssuerKind,
-    IssuerRef, Memory, PostgresProfile, Resources, SecretStoreProfile, SlackNotifications, Stage,
+    ArgoCdProfile, Autoscaling, AvailabilityProfile, ChangeWindow, Compute, Cpu, DatabaseProfile,
+    EnvironmentProfile, ExternalEgress, GitSource, IngressProfile, IssuerKind, IssuerRef, IssuerSource,
+    Memory, NetworkProfile, Resources, SecretBackend, SecretStoreProfile, SlackNotifications, Stage,
     StorageProfile, SyncMode, WorkloadSizing,
 };
 
@@ -84,10 +85,20 @@ pub fn platform() -> Platform {
         )
 }
 
+/// Postgres 17.6, pinned by version for readers and by the digest of its
+/// multi-platform index for the kubelet.
 const POSTGRES: PinnedImage = PinnedImage {
     repository: ImageRepository::from_static("docker.io/library/postgres"),
     version: VersionTag::from_static("17.6"),
+    digest: Some(ImageDigest::from_static(
+        "sha256:00bc86618629af00d2937fdc5a5d63db3ff8450acf52f0636ec813c7f4902929",
+    )),
 };
+
+/// Every ClinicFlow database is Postgres, sized per environment.
+fn postgres(resources: Resources) -> DatabaseProfile {
+    DatabaseProfile { engine: DatabaseEngine::Postgres, image: POSTGRES, resources }
+}
 
 const fn resources(req_cpu: u32, req_mem: u32, lim_cpu: u32, lim_mem: u32) -> Resources {
     Resources {
@@ -126,21 +137,48 @@ fn argocd(env: Name, lb_ip: Ipv4Addr, change_window: Option<ChangeWindow>) -> Ar
 const PROD_CHANGE_WINDOW: ChangeWindow =
     ChangeWindow { schedule: "0 20 * * 2,4", duration: "3h", time_zone: "Etc/UTC" };
 
-fn secrets(env: &str) -> SecretStoreProfile {
-    SecretStoreProfile {
+/// Database credentials come from the ClusterSecretStore `clinicflow-secrets`
+/// (keys `clinicflow/<env>/<svc>-db`) in every environment. Dev is meant to
+/// move to SealedSecrets (`SecretBackend::Sealed { dir: "secrets/dev" }`) as
+/// soon as its ciphertext, sealed with the dev cluster's certificate, is
+/// committed there; nothing else changes.
+fn secrets(env: &str) -> SecretBackend {
+    SecretBackend::External(SecretStoreProfile {
         store: name!("clinicflow-secrets"),
         kind: SecretStoreKind::ClusterSecretStore,
         key_prefix: format!("clinicflow/{env}"),
         refresh_interval: "1h",
-    }
+        vault: None,
+    })
 }
 
 fn ingress(env: &str, lb_ip: Ipv4Addr, expose_opt_in: Vec<Name>) -> IngressProfile {
     IngressProfile {
-        class_name: name!("nginx"),
+        // ingress-nginx, as the clusters run it today; it was retired in
+        // March 2026, and `Routing::GatewayApi` is the way off it.
+        routing: gitops_core::profile::Routing::Ingress { class_name: name!("nginx") },
         host: host(env, lb_ip),
         tls_issuer: IssuerRef { name: name!("clinicflow-internal-ca"), kind: IssuerKind::ClusterIssuer },
         expose_opt_in,
+        // The nip.io hosts resolve to private MetalLB addresses that Let's
+        // Encrypt cannot reach for HTTP-01, so certificates come from an
+        // internal CA whose key pair lives in cert-manager's namespace.
+        issuer: IssuerSource::InternalCa { secret_name: name!("clinicflow-internal-ca-key-pair") },
+    }
+}
+
+/// The ingress controller is the only way in; notifications may send mail
+/// through an SMTP relay outside the cluster, nothing else leaves it.
+fn network() -> NetworkProfile {
+    NetworkProfile {
+        ingress_namespace: name!("ingress-nginx"),
+        external_egress: vec![ExternalEgress {
+            service: NOTIFICATIONS,
+            purpose: "SMTP relay (submission) for e-mail notifications",
+            cidr: "0.0.0.0/0",
+            except: &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
+            ports: &[587],
+        }],
     }
 }
 
@@ -161,12 +199,17 @@ pub fn dev() -> EnvironmentProfile {
         ingress: ingress("dev", lb_ip, vec![NOTIFICATIONS]),
         storage: StorageProfile { class: name!("nfs-dev"), database_size: Memory::gib(5) },
         secrets: secrets("dev"),
-        postgres: PostgresProfile { image: POSTGRES, resources: resources(100, 256, 500, 512) },
+        databases: vec![postgres(resources(100, 256, 500, 512))],
         api: WorkloadSizing { replicas: 1, resources: resources(100, 128, 500, 256) },
         web: WorkloadSizing { replicas: 1, resources: resources(100, 128, 500, 256) },
         migration: resources(100, 128, 500, 256),
+        network: network(),
+        availability: AvailabilityProfile { spread_across_nodes: false, autoscaling: None },
+        // The clusters run no Gatekeeper (seed 000's add-ons); Pod Security Admission enforces instead.
+        gatekeeper_privileged_constraint: false,
         compliance: None,
         waivers: vec![],
+        require_digests: false,
     }
 }
 
@@ -186,12 +229,17 @@ pub fn staging() -> EnvironmentProfile {
         ingress: ingress("staging", lb_ip, vec![NOTIFICATIONS]),
         storage: StorageProfile { class: name!("nfs-staging"), database_size: Memory::gib(10) },
         secrets: secrets("staging"),
-        postgres: PostgresProfile { image: POSTGRES, resources: resources(250, 512, 1000, 1024) },
+        databases: vec![postgres(resources(250, 512, 1000, 1024))],
         api: WorkloadSizing { replicas: 2, resources: resources(200, 256, 1000, 512) },
         web: WorkloadSizing { replicas: 2, resources: resources(200, 256, 1000, 512) },
         migration: resources(100, 256, 500, 512),
+        network: network(),
+        availability: AvailabilityProfile { spread_across_nodes: true, autoscaling: None },
+        // The clusters run no Gatekeeper (seed 000's add-ons); Pod Security Admission enforces instead.
+        gatekeeper_privileged_constraint: false,
         compliance: None,
         waivers: vec![],
+        require_digests: false,
     }
 }
 
@@ -212,12 +260,21 @@ pub fn prod() -> EnvironmentProfile {
         ingress: ingress("prod", lb_ip, vec![]),
         storage: StorageProfile { class: name!("nfs-prod"), database_size: Memory::gib(20) },
         secrets: secrets("prod"),
-        postgres: PostgresProfile { image: POSTGRES, resources: resources(500, 1024, 2000, 2048) },
+        databases: vec![postgres(resources(500, 1024, 2000, 2048))],
         api: WorkloadSizing { replicas: 3, resources: resources(250, 384, 1000, 768) },
         web: WorkloadSizing { replicas: 3, resources: resources(250, 384, 1000, 768) },
         migration: resources(100, 256, 500, 512),
+        network: network(),
+        availability: AvailabilityProfile {
+            spread_across_nodes: true,
+            autoscaling: Some(Autoscaling { max_replicas: 6, cpu_utilization: 70 }),
+        },
+        // The clusters run no Gatekeeper (seed 000's add-ons); Pod Security Admission enforces instead.
+        gatekeeper_privileged_constraint: false,
         compliance: Some(name!("hipaa")),
         waivers: vec![],
+        // Production pulls exactly what was tested: tag and digest.
+        require_digests: true,
     }
 }
 

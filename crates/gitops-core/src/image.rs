@@ -181,6 +181,96 @@ impl schemars::JsonSchema for ImageTag {
     }
 }
 
+/// A content digest, `sha256:` and 64 lowercase hex digits: what a registry
+/// cannot move, unlike a tag.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ImageDigest(Cow<'static, str>);
+
+/// Why a string is not an [`ImageDigest`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not an image digest; a digest is `sha256:` followed by 64 lowercase hex digits, as `docker push` prints it"
+)]
+pub struct DigestError(pub String);
+
+const fn digest_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 71 {
+        return false;
+    }
+    let prefix = b"sha256:";
+    let mut i = 0;
+    while i < 7 {
+        if b[i] != prefix[i] {
+            return false;
+        }
+        i += 1;
+    }
+    while i < 71 {
+        if !(b[i].is_ascii_digit() || (b[i] >= b'a' && b[i] <= b'f')) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+impl ImageDigest {
+    pub const fn from_static(s: &'static str) -> Self {
+        if !digest_ok(s) {
+            panic!("an image digest is `sha256:` followed by 64 lowercase hex digits");
+        }
+        ImageDigest(Cow::Borrowed(s))
+    }
+
+    pub fn new(s: impl Into<String>) -> Result<Self, DigestError> {
+        let s = s.into();
+        if digest_ok(&s) { Ok(ImageDigest(Cow::Owned(s))) } else { Err(DigestError(s)) }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ImageDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ImageDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl Serialize for ImageDigest {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ImageDigest {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        ImageDigest::new(String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+impl schemars::JsonSchema for ImageDigest {
+    fn schema_name() -> Cow<'static, str> {
+        "ImageDigest".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^sha256:[0-9a-f]{64}$",
+            "description": "The digest `docker push` printed for this tag; what the kubelet pulls.",
+        })
+    }
+}
+
 /// The version tag of a third-party image (`17.6`), never floating.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct VersionTag(Cow<'static, str>);
@@ -223,22 +313,31 @@ impl fmt::Debug for VersionTag {
     }
 }
 
-/// A third-party image pinned by version, e.g. `docker.io/library/postgres:17.6`.
+/// A third-party image pinned by version and digest, e.g.
+/// `docker.io/library/postgres:17.6@sha256:…`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PinnedImage {
     pub repository: ImageRepository,
     pub version: VersionTag,
+    pub digest: Option<ImageDigest>,
 }
 
 impl PinnedImage {
     pub fn reference(&self) -> String {
-        format!("{}:{}", self.repository, self.version.as_str())
+        match &self.digest {
+            Some(digest) => format!("{}:{}@{digest}", self.repository, self.version.as_str()),
+            None => format!("{}:{}", self.repository, self.version.as_str()),
+        }
     }
 }
 
-/// `repository:tag` of a service image.
-pub fn image_reference(repository: &ImageRepository, tag: &ImageTag) -> String {
-    format!("{repository}:{tag}")
+/// `repository:tag`, or `repository:tag@digest`: the tag stays readable in
+/// reviews, and the digest is what the kubelet pulls.
+pub fn image_reference(repository: &ImageRepository, tag: &ImageTag, digest: Option<&ImageDigest>) -> String {
+    match digest {
+        Some(digest) => format!("{repository}:{tag}@{digest}"),
+        None => format!("{repository}:{tag}"),
+    }
 }
 
 #[cfg(test)]
@@ -287,6 +386,28 @@ mod tests {
         for bad in ["", "postgres", "docker.io/library/postgres:17", "docker.io//x", "Docker.io/x"] {
             assert!(ImageRepository::new(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn digests_are_sha256_and_64_lowercase_hex() {
+        let ok = format!("sha256:{}", "0123456789abcdef".repeat(4));
+        assert_eq!(ImageDigest::new(ok.clone()).unwrap().as_str(), ok);
+        for bad in [
+            String::new(),
+            "sha256:abc".into(),
+            format!("sha256:{}", "A".repeat(64)),
+            format!("sha512:{}", "a".repeat(64)),
+            format!("sha256:{}", "a".repeat(65)),
+            format!("sha256:{}g", "a".repeat(63)),
+        ] {
+            let err = ImageDigest::new(bad.clone()).unwrap_err().to_string();
+            assert!(err.contains("`sha256:` followed by 64 lowercase hex digits"), "{bad}: {err}");
+        }
+        let repo = ImageRepository::from_static("docker.io/acme/a");
+        let tag = ImageTag::new("sha-1234567").unwrap();
+        let digest = ImageDigest::new(ok.clone()).unwrap();
+        assert_eq!(image_reference(&repo, &tag, Some(&digest)), format!("docker.io/acme/a:sha-1234567@{ok}"));
+        assert_eq!(image_reference(&repo, &tag, None), "docker.io/acme/a:sha-1234567");
     }
 
     #[test]

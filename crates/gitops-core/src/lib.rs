@@ -8,7 +8,8 @@
 //!
 //! - [`name`], [`image`]: validated names, hosts and image references.
 //! - [`meta`]: labels, selectors and sync waves, computed in one place.
-//! - [`crd`]: custom resources (Argo CD, External Secrets) with upstream field names.
+//! - [`crd`]: custom resources (Argo CD, External Secrets, Sealed Secrets, cert-manager,
+//!   Gatekeeper, Gateway API) with upstream field names.
 //! - [`build`]: the builders, one module per building block.
 //! - [`yaml`]: the only module that knows the YAML library.
 //! - [`par`]: order-keeping data parallelism on scoped threads.
@@ -26,5 +27,5 @@ pub mod profile;
 pub mod release;
 pub mod yaml;
 
-pub use build::{EnvironmentRender, RenderError, render_environment};
+pub use build::{EnvironmentRender, RenderError, SealedInputs, render_environment, render_environment_with};
 pub use object::Object;

@@ -62,6 +62,8 @@ pub enum Component {
     Migration,
     Secret,
     Ingress,
+    /// Objects of the whole namespace: quota, limits, default network policies.
+    Platform,
 }
 
 impl Component {
@@ -73,6 +75,7 @@ impl Component {
             Component::Migration => "migration",
             Component::Secret => "secret",
             Component::Ingress => "ingress",
+            Component::Platform => "platform",
         }
     }
 }

@@ -87,7 +87,16 @@ impl Name {
     }
 }
 
-/// `name!("identity")` is a [`Name`] checked at compile time.
+/// `name!("identity")` is a [`Name`] checked at compile time: an invalid
+/// name, such as an empty storage class, does not compile.
+///
+/// ```compile_fail
+/// let storage_class = gitops_core::name!("");
+/// ```
+///
+/// ```compile_fail
+/// let service = gitops_core::name!("Identity_Service");
+/// ```
 #[macro_export]
 macro_rules! name {
     ($s:expr) => {

@@ -1,92 +1,121 @@
-//! The typed objects of a rendered environment.
+//! The typed objects of a rendered environment: a closed set of kinds, each
+//! a k8s-openapi struct or a typed custom resource.
 
 use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PodTemplateSpec, Secret, Service};
-use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, LimitRange, Namespace, PodTemplateSpec, ResourceQuota, Secret, Service, ServiceAccount,
+};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::{Serialize, Serializer};
 
 use crate::crd::CustomResourceSpec;
 use crate::crd::argocd::{AppProject, AppProjectSpec, Application, ApplicationSpec};
-use crate::crd::external_secrets::{ExternalSecret, ExternalSecretSpec};
+use crate::crd::cert_manager::{ClusterIssuer, IssuerSpec};
+use crate::crd::external_secrets::{ExternalSecret, ExternalSecretSpec, SecretStore, SecretStoreSpec};
+use crate::crd::gatekeeper::{ConstraintSpec, PrivilegedContainerConstraint};
+use crate::crd::gateway_api::{HttpRoute, HttpRouteSpec};
+use crate::crd::sealed_secrets::{SealedSecret, SealedSecretSpec};
 use crate::meta::{SYNC_WAVE_ANNOTATION, SyncWave};
 
-/// Every kind the renderer emits. Variants are boxed: the k8s-openapi structs
-/// are large and differ in size.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Object {
-    Namespace(Box<Namespace>),
-    ConfigMap(Box<ConfigMap>),
-    Secret(Box<Secret>),
-    Service(Box<Service>),
-    Deployment(Box<Deployment>),
-    StatefulSet(Box<StatefulSet>),
-    Job(Box<Job>),
-    CronJob(Box<CronJob>),
-    DaemonSet(Box<DaemonSet>),
-    Ingress(Box<Ingress>),
-    ExternalSecret(Box<ExternalSecret>),
-    Application(Box<Application>),
-    AppProject(Box<AppProject>),
+/// Declares `Object` and everything that dispatches on its kinds, from one
+/// list: variant, Rust type, and where its `apiVersion` and `kind` come from.
+macro_rules! objects {
+    ($($variant:ident($ty:ty) = $meta:ty;)+) => {
+        /// Every kind the renderer emits. Variants are boxed: the
+        /// k8s-openapi structs are large and differ in size.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Object {
+            $($variant(Box<$ty>),)+
+        }
+
+        impl Object {
+            pub fn api_version(&self) -> &'static str {
+                match self { $(Object::$variant(_) => <$meta>::API_VERSION,)+ }
+            }
+
+            pub fn kind(&self) -> &'static str {
+                match self { $(Object::$variant(_) => <$meta>::KIND,)+ }
+            }
+
+            pub fn metadata(&self) -> &ObjectMeta {
+                match self { $(Object::$variant(o) => &o.metadata,)+ }
+            }
+
+            /// Mutable access to the metadata, for post-processing and test fixtures.
+            pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
+                match self { $(Object::$variant(o) => &mut o.metadata,)+ }
+            }
+
+            /// Reads an object back from its JSON form (for instance a
+            /// rendered YAML file parsed with [`crate::yaml::from_str`]), by
+            /// `apiVersion` and `kind`.
+            pub fn from_json(value: serde_json::Value) -> Result<Object, String> {
+                let api_version = value.get("apiVersion").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+                let kind = value.get("kind").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+                $(
+                    if api_version == <$meta>::API_VERSION && kind == <$meta>::KIND {
+                        return serde_json::from_value::<$ty>(value).map(Into::into).map_err(|e| e.to_string());
+                    }
+                )+
+                Err(format!("`{api_version}` `{kind}` is not a kind this renderer emits"))
+            }
+        }
+
+        impl Serialize for Object {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self { $(Object::$variant(o) => o.serialize(s),)+ }
+            }
+        }
+
+        $(impl From<$ty> for Object {
+            fn from(o: $ty) -> Self {
+                Object::$variant(Box::new(o))
+            }
+        })+
+    };
+}
+
+/// `apiVersion` and `kind` of a custom resource, read from its spec type.
+struct Crd<S>(S);
+
+impl<S: CustomResourceSpec> Crd<S> {
+    const API_VERSION: &'static str = S::API_VERSION;
+    const KIND: &'static str = S::KIND;
+}
+
+objects! {
+    Namespace(Namespace) = Namespace;
+    ServiceAccount(ServiceAccount) = ServiceAccount;
+    ConfigMap(ConfigMap) = ConfigMap;
+    Secret(Secret) = Secret;
+    ResourceQuota(ResourceQuota) = ResourceQuota;
+    LimitRange(LimitRange) = LimitRange;
+    NetworkPolicy(NetworkPolicy) = NetworkPolicy;
+    Service(Service) = Service;
+    Deployment(Deployment) = Deployment;
+    StatefulSet(StatefulSet) = StatefulSet;
+    DaemonSet(DaemonSet) = DaemonSet;
+    Job(Job) = Job;
+    CronJob(CronJob) = CronJob;
+    PodDisruptionBudget(PodDisruptionBudget) = PodDisruptionBudget;
+    HorizontalPodAutoscaler(HorizontalPodAutoscaler) = HorizontalPodAutoscaler;
+    Ingress(Ingress) = Ingress;
+    HttpRoute(HttpRoute) = Crd<HttpRouteSpec>;
+    SecretStore(SecretStore) = Crd<SecretStoreSpec>;
+    ExternalSecret(ExternalSecret) = Crd<ExternalSecretSpec>;
+    SealedSecret(SealedSecret) = Crd<SealedSecretSpec>;
+    ClusterIssuer(ClusterIssuer) = Crd<IssuerSpec>;
+    PrivilegedContainerConstraint(PrivilegedContainerConstraint) = Crd<ConstraintSpec>;
+    Application(Application) = Crd<ApplicationSpec>;
+    AppProject(AppProject) = Crd<AppProjectSpec>;
 }
 
 impl Object {
-    pub fn api_version(&self) -> &'static str {
-        match self {
-            Object::Namespace(_) => Namespace::API_VERSION,
-            Object::ConfigMap(_) => ConfigMap::API_VERSION,
-            Object::Secret(_) => Secret::API_VERSION,
-            Object::Service(_) => Service::API_VERSION,
-            Object::Deployment(_) => Deployment::API_VERSION,
-            Object::StatefulSet(_) => StatefulSet::API_VERSION,
-            Object::Job(_) => Job::API_VERSION,
-            Object::CronJob(_) => CronJob::API_VERSION,
-            Object::DaemonSet(_) => DaemonSet::API_VERSION,
-            Object::Ingress(_) => Ingress::API_VERSION,
-            Object::ExternalSecret(_) => ExternalSecretSpec::API_VERSION,
-            Object::Application(_) => ApplicationSpec::API_VERSION,
-            Object::AppProject(_) => AppProjectSpec::API_VERSION,
-        }
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Object::Namespace(_) => Namespace::KIND,
-            Object::ConfigMap(_) => ConfigMap::KIND,
-            Object::Secret(_) => Secret::KIND,
-            Object::Service(_) => Service::KIND,
-            Object::Deployment(_) => Deployment::KIND,
-            Object::StatefulSet(_) => StatefulSet::KIND,
-            Object::Job(_) => Job::KIND,
-            Object::CronJob(_) => CronJob::KIND,
-            Object::DaemonSet(_) => DaemonSet::KIND,
-            Object::Ingress(_) => Ingress::KIND,
-            Object::ExternalSecret(_) => ExternalSecretSpec::KIND,
-            Object::Application(_) => ApplicationSpec::KIND,
-            Object::AppProject(_) => AppProjectSpec::KIND,
-        }
-    }
-
-    pub fn metadata(&self) -> &ObjectMeta {
-        match self {
-            Object::Namespace(o) => &o.metadata,
-            Object::ConfigMap(o) => &o.metadata,
-            Object::Secret(o) => &o.metadata,
-            Object::Service(o) => &o.metadata,
-            Object::Deployment(o) => &o.metadata,
-            Object::StatefulSet(o) => &o.metadata,
-            Object::Job(o) => &o.metadata,
-            Object::CronJob(o) => &o.metadata,
-            Object::DaemonSet(o) => &o.metadata,
-            Object::Ingress(o) => &o.metadata,
-            Object::ExternalSecret(o) => &o.metadata,
-            Object::Application(o) => &o.metadata,
-            Object::AppProject(o) => &o.metadata,
-        }
-    }
-
     pub fn name(&self) -> &str {
         self.metadata().name.as_deref().unwrap_or_default()
     }
@@ -110,26 +139,6 @@ impl Object {
         }
     }
 
-    /// Mutable access to the metadata, for post-processing such as labels a
-    /// profile adds to every object.
-    pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        match self {
-            Object::Namespace(o) => &mut o.metadata,
-            Object::ConfigMap(o) => &mut o.metadata,
-            Object::Secret(o) => &mut o.metadata,
-            Object::Service(o) => &mut o.metadata,
-            Object::Deployment(o) => &mut o.metadata,
-            Object::StatefulSet(o) => &mut o.metadata,
-            Object::Job(o) => &mut o.metadata,
-            Object::CronJob(o) => &mut o.metadata,
-            Object::DaemonSet(o) => &mut o.metadata,
-            Object::Ingress(o) => &mut o.metadata,
-            Object::ExternalSecret(o) => &mut o.metadata,
-            Object::Application(o) => &mut o.metadata,
-            Object::AppProject(o) => &mut o.metadata,
-        }
-    }
-
     /// `(group, kind)`, the way RBAC and Argo CD AppProjects name a kind.
     pub fn group_kind(&self) -> (&'static str, &'static str) {
         let group = self.api_version().rsplit_once('/').map_or("", |(group, _)| group);
@@ -142,49 +151,3 @@ impl Object {
         SyncWave::from_annotation(annotations.get(SYNC_WAVE_ANNOTATION)?)
     }
 }
-
-impl Serialize for Object {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Object::Namespace(o) => o.serialize(s),
-            Object::ConfigMap(o) => o.serialize(s),
-            Object::Secret(o) => o.serialize(s),
-            Object::Service(o) => o.serialize(s),
-            Object::Deployment(o) => o.serialize(s),
-            Object::StatefulSet(o) => o.serialize(s),
-            Object::Job(o) => o.serialize(s),
-            Object::CronJob(o) => o.serialize(s),
-            Object::DaemonSet(o) => o.serialize(s),
-            Object::Ingress(o) => o.serialize(s),
-            Object::ExternalSecret(o) => o.serialize(s),
-            Object::Application(o) => o.serialize(s),
-            Object::AppProject(o) => o.serialize(s),
-        }
-    }
-}
-
-macro_rules! from_object {
-    ($($variant:ident($ty:ty)),+ $(,)?) => {
-        $(impl From<$ty> for Object {
-            fn from(o: $ty) -> Self {
-                Object::$variant(Box::new(o))
-            }
-        })+
-    };
-}
-
-from_object!(
-    Namespace(Namespace),
-    ConfigMap(ConfigMap),
-    Secret(Secret),
-    Service(Service),
-    Deployment(Deployment),
-    StatefulSet(StatefulSet),
-    Job(Job),
-    CronJob(CronJob),
-    DaemonSet(DaemonSet),
-    Ingress(Ingress),
-    ExternalSecret(ExternalSecret),
-    Application(Application),
-    AppProject(AppProject),
-);

@@ -6,6 +6,7 @@
 //! calls. The environment decides sizes, hosts and storage.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::panic::Location;
 
 use crate::hash::FxHashSet;
 use crate::image::ImageRepository;
@@ -43,6 +44,9 @@ pub enum ServiceKind {
 #[derive(Debug, Clone)]
 pub struct Service {
     pub name: Name,
+    /// Where the service is defined (`Service::api` / `Service::web` record
+    /// their caller), so errors point at the line to change.
+    pub defined_at: &'static Location<'static>,
     pub kind: ServiceKind,
     pub image: ImageRepository,
     /// The port the container listens on.
@@ -83,9 +87,52 @@ pub struct Database {
     pub migration: Option<Migration>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The database a service owns. Each engine brings its own image (pinned by
+/// the environment's profile), port, readiness probe, data path and
+/// connection-string variable; credentials, ExternalSecrets, NetworkPolicies
+/// and the quota treat every engine alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DatabaseEngine {
+    /// PostgreSQL (`docker.io/library/postgres`); the service reads `DATABASE_URL`.
     Postgres,
+    /// MongoDB (`docker.io/library/mongo`); the service reads `MONGODB_URI`.
+    MongoDb,
+}
+
+impl DatabaseEngine {
+    pub const ALL: [DatabaseEngine; 2] = [DatabaseEngine::Postgres, DatabaseEngine::MongoDb];
+
+    /// Lowercase name: the database container's name and port name, and
+    /// how profile errors name the engine (`postgres`, `mongodb`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatabaseEngine::Postgres => "postgres",
+            DatabaseEngine::MongoDb => "mongodb",
+        }
+    }
+
+    /// The port the database listens on.
+    pub fn port(self) -> i32 {
+        match self {
+            DatabaseEngine::Postgres => 5432,
+            DatabaseEngine::MongoDb => 27017,
+        }
+    }
+
+    /// The variable (and credentials Secret key) that carries the
+    /// connection string the owning service reads.
+    pub fn connection_env(self) -> &'static str {
+        match self {
+            DatabaseEngine::Postgres => DATABASE_URL_ENV,
+            DatabaseEngine::MongoDb => MONGODB_URI_ENV,
+        }
+    }
+}
+
+impl std::fmt::Display for DatabaseEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,8 +142,10 @@ pub struct Migration {
 
 /// Port every Service of the platform listens on.
 pub const SERVICE_PORT: i32 = 80;
-/// The variable that carries a database connection string.
+/// The variable that carries a Postgres connection string.
 pub const DATABASE_URL_ENV: &str = "DATABASE_URL";
+/// The variable that carries a MongoDB connection string.
+pub const MONGODB_URI_ENV: &str = "MONGODB_URI";
 /// The variable that carries the listening port.
 pub const PORT_ENV: &str = "PORT";
 
@@ -119,6 +168,15 @@ impl Platform {
         self.services.iter().find(|s| s.name.as_str() == name)
     }
 
+    /// The services with a route in an environment that exposes `opt_in`,
+    /// in platform order: what that environment's ingress serves.
+    pub fn exposed_routes<'a>(
+        &'a self,
+        opt_in: &'a [Name],
+    ) -> impl Iterator<Item = (&'a Service, &'a Route)> {
+        self.services.iter().filter_map(move |s| s.exposed_route(opt_in).map(|r| (s, r)))
+    }
+
     /// Checks what the type system cannot: unique names, known dependencies,
     /// distinct routes, names that stay valid once suffixed.
     pub fn validate(&self) -> Result<(), PlatformError> {
@@ -128,6 +186,7 @@ impl Platform {
         let mut routes: BTreeMap<&str, &Name> = BTreeMap::new();
         for s in &self.services {
             let err = |problem: String, fix: &str| PlatformError {
+                defined_at: s.defined_at.to_string(),
                 service: s.name.to_string(),
                 problem,
                 fix: fix.to_owned(),
@@ -179,12 +238,12 @@ impl Platform {
             }
             for key in s.env.keys() {
                 let generated = key == PORT_ENV
-                    || key == DATABASE_URL_ENV
+                    || DatabaseEngine::ALL.iter().any(|e| key == e.connection_env())
                     || s.depends_on.iter().any(|d| *key == dependency_env(d));
                 if !is_env_name(key) || generated {
                     return Err(err(
                         format!("sets variable `{key}`"),
-                        "use a name of letters, digits and `_` that the renderer does not set itself (PORT, DATABASE_URL, <DEPENDENCY>_URL)",
+                        "use a name of letters, digits and `_` that the renderer does not set itself (PORT, DATABASE_URL, MONGODB_URI, <DEPENDENCY>_URL)",
                     ));
                 }
             }
@@ -219,17 +278,21 @@ fn is_env_name(k: &str) -> bool {
 
 /// A platform definition that cannot render, and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("service `{service}` {problem}; {fix}")]
+#[error("{defined_at}: service `{service}` {problem}; {fix}")]
 pub struct PlatformError {
+    /// `file:line:column` of the service's definition.
+    pub defined_at: String,
     pub service: String,
     pub problem: String,
     pub fix: String,
 }
 
 impl Service {
+    #[track_caller]
     fn new(name: Name, kind: ServiceKind, image: ImageRepository) -> Self {
         Service {
             name,
+            defined_at: Location::caller(),
             kind,
             image,
             port: 3000,
@@ -243,11 +306,13 @@ impl Service {
     }
 
     /// A backend API listening on port 3000 with `/health`.
+    #[track_caller]
     pub fn api(name: Name, image: ImageRepository) -> Self {
         Self::new(name, ServiceKind::Api, image)
     }
 
     /// A web front end listening on port 3000 with `/health`.
+    #[track_caller]
     pub fn web(name: Name, image: ImageRepository) -> Self {
         Self::new(name, ServiceKind::Web, image)
     }
@@ -275,12 +340,25 @@ impl Service {
     }
 
     /// Gives the service its own Postgres database.
-    pub fn postgres(mut self) -> Self {
-        self.database = Some(Database { engine: DatabaseEngine::Postgres, migration: None });
+    pub fn postgres(self) -> Self {
+        self.database(DatabaseEngine::Postgres)
+    }
+
+    /// Gives the service its own MongoDB database.
+    pub fn mongodb(self) -> Self {
+        self.database(DatabaseEngine::MongoDb)
+    }
+
+    /// Gives the service its own database of `engine`, keeping migrations
+    /// already declared.
+    pub fn database(mut self, engine: DatabaseEngine) -> Self {
+        let migration = self.database.take().and_then(|db| db.migration);
+        self.database = Some(Database { engine, migration });
         self
     }
 
-    /// Runs `command` with the service's image before each rollout. Requires a database.
+    /// Runs `command` with the service's image before each rollout. Without
+    /// a database declared first, the service gets a Postgres one.
     pub fn migrations<I: IntoIterator<Item = S>, S: Into<String>>(mut self, command: I) -> Self {
         let command = command.into_iter().map(Into::into).collect();
         let db = self.database.get_or_insert(Database { engine: DatabaseEngine::Postgres, migration: None });
@@ -334,7 +412,9 @@ mod tests {
     #[test]
     fn duplicate_names_are_refused() {
         let p = ok_platform().service(Service::api(name!("api"), IMG));
-        assert_eq!(problem(p), "service `api` is defined twice; give each service a unique name");
+        let text = problem(p);
+        assert!(text.starts_with("crates/gitops-core/src/platform.rs:"), "names the defining line: {text}");
+        assert!(text.ends_with("service `api` is defined twice; give each service a unique name"), "{text}");
     }
 
     #[test]
@@ -357,7 +437,7 @@ mod tests {
 
     #[test]
     fn generated_variables_cannot_be_overridden() {
-        for key in ["PORT", "DATABASE_URL", "API_URL", "1X", "A-B"] {
+        for key in ["PORT", "DATABASE_URL", "MONGODB_URI", "API_URL", "1X", "A-B"] {
             let p =
                 ok_platform().service(Service::api(name!("x"), IMG).depends_on([name!("api")]).env(key, "v"));
             assert!(problem(p).contains(&format!("sets variable `{key}`")), "{key}");
@@ -369,6 +449,16 @@ mod tests {
         let long = Name::new("s".repeat(49)).unwrap();
         let p = ok_platform().service(Service::api(long, IMG).postgres());
         assert!(problem(p).contains("shorten the service name"));
+    }
+
+    #[test]
+    fn the_engine_can_change_and_migrations_stay() {
+        let s = Service::api(name!("x"), IMG).postgres().migrations(["m"]).mongodb();
+        let db = s.database.unwrap();
+        assert_eq!(db.engine, DatabaseEngine::MongoDb);
+        assert_eq!(db.migration.unwrap().command, ["m"]);
+        assert_eq!(DatabaseEngine::MongoDb.connection_env(), "MONGODB_URI");
+        assert_eq!(DatabaseEngine::Postgres.connection_env(), DATABASE_URL_ENV);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::crd::argocd::ClusterRef;
 use crate::crd::external_secrets::SecretStoreKind;
 use crate::image::PinnedImage;
 use crate::name::{HostName, Name};
+use crate::platform::DatabaseEngine;
 
 /// One environment of a platform: `dev`, `staging`, `prod`, …
 ///
@@ -41,19 +42,32 @@ pub struct EnvironmentProfile {
     pub argocd: ArgoCdProfile,
     pub ingress: IngressProfile,
     pub storage: StorageProfile,
-    pub secrets: SecretStoreProfile,
-    pub postgres: PostgresProfile,
+    /// How database credentials reach the cluster.
+    pub secrets: SecretBackend,
+    /// The image pin and size of every database engine the platform's
+    /// services use, one entry per engine (an engine no service uses may be
+    /// listed too).
+    pub databases: Vec<DatabaseProfile>,
     /// Replicas and resources of `ServiceKind::Api` services.
     pub api: WorkloadSizing,
     /// Replicas and resources of `ServiceKind::Web` services.
     pub web: WorkloadSizing,
     /// Resources of a migration job.
     pub migration: Resources,
+    pub network: NetworkProfile,
+    pub availability: AvailabilityProfile,
+    /// Emit seed 002's Gatekeeper constraint that forbids privileged
+    /// containers in the namespace (needs Gatekeeper and the
+    /// `K8sPSPPrivilegedContainer` template from its library in the cluster).
+    pub gatekeeper_privileged_constraint: bool,
     /// The value of the `compliance` label every object carries (seed 002:
     /// production objects must have one), or `None`.
     pub compliance: Option<Name>,
     /// Policy findings this environment accepts, each with its reason.
     pub waivers: Vec<Waiver>,
+    /// Every service image must be pinned by digest as well as tag (a tag
+    /// is immutable only by convention; a digest cannot be moved).
+    pub require_digests: bool,
 }
 
 /// Accepts one policy finding: rule `rule` on the object `kind`/`name`.
@@ -64,6 +78,49 @@ pub struct Waiver {
     pub kind: &'static str,
     pub name: &'static str,
     pub reason: &'static str,
+}
+
+/// Who may talk to whom, beyond the default deny.
+#[derive(Debug, Clone)]
+pub struct NetworkProfile {
+    /// The namespace of the ingress controller, the only source of traffic
+    /// from outside the namespace (`ingress-nginx`). With
+    /// [`Routing::GatewayApi`], the namespace of the pods that proxy the
+    /// Gateway's traffic: where they run depends on the implementation (the
+    /// Gateway's own namespace for some, the controller's for others).
+    pub ingress_namespace: Name,
+    /// Traffic leaving the cluster, per service.
+    pub external_egress: Vec<ExternalEgress>,
+}
+
+/// One service's permitted traffic to outside the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalEgress {
+    pub service: Name,
+    /// Why, for the reader of the NetworkPolicy (`SMTP relay`).
+    pub purpose: &'static str,
+    /// Where, as a CIDR (`0.0.0.0/0`), less `except`.
+    pub cidr: &'static str,
+    pub except: &'static [&'static str],
+    /// TCP ports.
+    pub ports: &'static [u16],
+}
+
+/// How many pods survive a disruption, and how they scale and spread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AvailabilityProfile {
+    /// Spread each Deployment's pods across nodes (topology spread on
+    /// `kubernetes.io/hostname`).
+    pub spread_across_nodes: bool,
+    /// HorizontalPodAutoscalers for the services: between the profile's
+    /// replicas and `max_replicas`, at `cpu_utilization` percent of requests.
+    pub autoscaling: Option<Autoscaling>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Autoscaling {
+    pub max_replicas: u16,
+    pub cpu_utilization: u8,
 }
 
 /// Where Argo CD reads the rendered tree from.
@@ -150,13 +207,51 @@ pub enum SyncMode {
 /// The single HTTPS entry point of an environment.
 #[derive(Debug, Clone)]
 pub struct IngressProfile {
-    /// `spec.ingressClassName`, e.g. `nginx`.
-    pub class_name: Name,
+    /// Which API routes the host's paths: an Ingress or a Gateway API HTTPRoute.
+    pub routing: Routing,
     pub host: HostName,
-    /// cert-manager issuer that signs the host's certificate.
+    /// cert-manager issuer that signs the host's certificate. With
+    /// [`Routing::GatewayApi`] the Gateway's owner names it in the Gateway's
+    /// `cert-manager.io/cluster-issuer` (or `issuer`) annotation.
     pub tls_issuer: IssuerRef,
     /// Services whose opt-in routes this environment exposes.
     pub expose_opt_in: Vec<Name>,
+    /// Whether the tree creates the issuer named by `tls_issuer`, and how.
+    pub issuer: IssuerSource,
+}
+
+/// How requests for the host reach the services: exactly one of the two, so
+/// a profile cannot ask for both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Routing {
+    /// A `networking.k8s.io/v1` Ingress of this class (`nginx`), terminating
+    /// TLS with a certificate cert-manager's ingress-shim requests. The seed's
+    /// clusters run ingress-nginx, which was retired in March 2026 and gets no
+    /// more security fixes: plan the move to [`Routing::GatewayApi`].
+    Ingress { class_name: Name },
+    /// A `gateway.networking.k8s.io/v1` HTTPRoute with the same host and
+    /// paths, attached to the Gateway `namespace`/`gateway` (and to its
+    /// listener `section_name`, or every listener that admits the route).
+    /// The Gateway is not part of this tree: its owner gives it an HTTPS
+    /// listener for the host, whose certificate cert-manager's gateway-shim
+    /// requests from the issuer in the Gateway's annotation, and an
+    /// `allowedRoutes.namespaces` that admits the environment's namespace.
+    GatewayApi { gateway: Name, namespace: Name, section_name: Option<Name> },
+}
+
+/// Where the certificate issuer comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssuerSource {
+    /// Someone else creates it; the tree only names it.
+    OutOfBand,
+    /// A ClusterIssuer that signs with a CA key pair held in a Secret of
+    /// cert-manager's namespace. Right for nip.io hosts on private MetalLB
+    /// addresses, which Let's Encrypt cannot reach for HTTP-01.
+    InternalCa { secret_name: Name },
+    /// A ClusterIssuer for Let's Encrypt, answering HTTP-01 through the
+    /// ingress class, or through the Gateway with [`Routing::GatewayApi`];
+    /// only for hosts reachable from the internet.
+    LetsEncrypt { email: String, staging: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,6 +286,21 @@ pub struct StorageProfile {
     pub database_size: Memory,
 }
 
+/// How an environment's secrets reach the cluster. In every case the
+/// repository holds no secret value: a reference, or ciphertext only the
+/// cluster's Sealed Secrets controller can open.
+#[derive(Debug, Clone)]
+pub enum SecretBackend {
+    /// ExternalSecrets read the keys from a secret store.
+    External(SecretStoreProfile),
+    /// SealedSecrets whose ciphertext is `kubeseal` output committed as
+    /// `<dir>/<secret>.yaml` (relative to the repository root).
+    Sealed { dir: &'static str },
+    /// Secrets someone creates by hand (`kubectl create secret`); the tree
+    /// only references them.
+    OutOfBand,
+}
+
 /// The secret store database credentials are read from.
 #[derive(Debug, Clone)]
 pub struct SecretStoreProfile {
@@ -200,12 +310,38 @@ pub struct SecretStoreProfile {
     pub key_prefix: String,
     /// How often the operator re-reads the store (a Go duration, `1h`).
     pub refresh_interval: &'static str,
+    /// When the environment owns its store: a Vault `SecretStore` the tree
+    /// creates (seed 002), authenticating with Kubernetes auth.
+    pub vault: Option<VaultStore>,
 }
 
+/// A HashiCorp Vault KV v2 store, reached with Vault's Kubernetes auth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultStore {
+    /// `https://vault.example:8200`.
+    pub server: String,
+    /// The KV mount, e.g. `secret`.
+    pub mount: String,
+    /// The Vault role bound to the store's ServiceAccount.
+    pub role: String,
+    /// Where Vault's Kubernetes auth method is mounted (`kubernetes`).
+    pub auth_mount: String,
+}
+
+/// How one database engine runs in an environment: the pinned image of
+/// every database of that engine, and the size of each.
 #[derive(Debug, Clone)]
-pub struct PostgresProfile {
+pub struct DatabaseProfile {
+    pub engine: DatabaseEngine,
     pub image: PinnedImage,
     pub resources: Resources,
+}
+
+impl EnvironmentProfile {
+    /// The profile of `engine`'s databases, if the environment pins one.
+    pub fn database(&self, engine: DatabaseEngine) -> Option<&DatabaseProfile> {
+        self.databases.iter().find(|d| d.engine == engine)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,15 +19,35 @@ use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::hash::FxHashMap;
-use crate::image::ImageTag;
+use crate::image::{ImageDigest, ImageTag};
 use crate::name::Name;
 use crate::yaml;
 
-/// The image of one service in one environment.
+pub mod edit;
+
+/// The image of one service in one environment: the tag CI pushed, and the
+/// digest the push printed (required where the profile says so).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pin {
     pub tag: ImageTag,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<ImageDigest>,
+}
+
+impl Pin {
+    pub fn tag(tag: ImageTag) -> Self {
+        Pin { tag, digest: None }
+    }
+}
+
+impl fmt::Display for Pin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.digest {
+            Some(digest) => write!(f, "{}@{digest}", self.tag),
+            None => write!(f, "{}", self.tag),
+        }
+    }
 }
 
 /// The parsed release file of one environment, in file order.
@@ -44,6 +64,26 @@ pub struct ReleasePins {
 impl ReleasePins {
     pub fn tag(&self, service: &Name) -> Option<&ImageTag> {
         self.images.get(service).map(|p| &p.tag)
+    }
+
+    pub fn pin(&self, service: &Name) -> Option<&Pin> {
+        self.images.get(service)
+    }
+
+    /// The JSON Schema of a release file for a platform whose services are
+    /// `services`: the generic schema, with `images` narrowed to exactly those
+    /// services so that editors complete their names and flag a missing one.
+    pub fn json_schema(services: &[Name]) -> serde_json::Value {
+        let mut schema = schemars::schema_for!(ReleasePins).to_value();
+        let pin = serde_json::json!({ "$ref": "#/$defs/Pin" });
+        schema["properties"]["images"] = serde_json::json!({
+            "description": "Every service of the platform, each with the tag of its image.",
+            "type": "object",
+            "properties": services.iter().map(|s| (s.to_string(), pin.clone())).collect::<serde_json::Map<_, _>>(),
+            "required": services,
+            "additionalProperties": false,
+        });
+        schema
     }
 
     /// Parses `text`, read from `file`, for a platform whose services are `services`.
@@ -68,6 +108,10 @@ impl ReleasePins {
         let services = Services { all: services, index: &index };
         yaml::from_str_seed(text, FileSeed { services, bad_key: &bad_key }).map_err(|e| {
             let mut err = located(e);
+            // Messages of the YAML library itself say what is wrong, not what to do.
+            if !err.message.contains("; ") {
+                err.message.push_str(&format!("; {SHAPE}"));
+            }
             // The YAML library places errors raised on a mapping key at the
             // mapping; point at the key itself.
             if let Some((line, column)) =
@@ -80,6 +124,10 @@ impl ReleasePins {
         })
     }
 }
+
+/// What a release file looks like, for error messages.
+const SHAPE: &str =
+    "a release file is `images:` followed by `<service>:` and an indented `tag: sha-<hex>` for every service";
 
 /// A release file that does not parse: where, and what to change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -251,6 +299,18 @@ mod tests {
     use super::*;
     use crate::name;
 
+    #[test]
+    fn the_schema_names_every_service_and_nothing_else() {
+        let schema = ReleasePins::json_schema(&SERVICES);
+        let images = &schema["properties"]["images"];
+        assert_eq!(images["required"], serde_json::json!(["identity", "web"]));
+        assert_eq!(images["additionalProperties"], false);
+        assert_eq!(images["properties"]["web"]["$ref"], "#/$defs/Pin");
+        assert!(images.get("patternProperties").is_none(), "{images}");
+        assert_eq!(schema["$defs"]["ImageTag"]["pattern"], "^sha-[0-9a-f]{7,40}$");
+        assert_eq!(schema["$defs"]["Pin"]["additionalProperties"], false);
+    }
+
     const SERVICES: [Name; 2] = [name!("identity"), name!("web")];
 
     fn parse(text: &str) -> Result<ReleasePins, ReleaseError> {
@@ -307,16 +367,75 @@ mod tests {
         assert!(parse("").unwrap_err().message.contains("the file is empty"));
         assert!(parse("images: [\n").unwrap_err().line.is_some());
         assert!(parse("imgs: {}\n").unwrap_err().message.contains("unknown key `imgs`"));
-        let err = parse(
-            "images:\n  identity:\n    tag: sha-1234567\n    digest: x\n  web:\n    tag: sha-1234567\n",
-        )
-        .unwrap_err();
-        assert!(err.message.contains("unknown field `digest`"), "{err}");
+        let err =
+            parse("images:\n  identity:\n    tag: sha-1234567\n    tga: x\n  web:\n    tag: sha-1234567\n")
+                .unwrap_err();
+        assert!(err.message.contains("unknown field `tga`, expected `tag` or `digest`"), "{err}");
         assert_eq!(err.line, Some(4), "{err}");
+        let err =
+            parse("images:\n  identity:\n    tag: sha-1234567\n    digest: sha256:abc\n  web:\n    tag: sha-1234567\n")
+                .unwrap_err();
+        assert!(
+            err.message.contains("`sha256:abc` is not an image digest; a digest is `sha256:` followed by 64"),
+            "{err}"
+        );
         let err = parse("images:\n  identity:\n    tag: [1]\n  web:\n    tag: sha-1234567\n").unwrap_err();
         assert!(err.message.contains("invalid type"), "{err}");
         let err = parse("images:\n  identity:\n    tag: sha-1234567\n  identity:\n    tag: sha-1234567\n  web:\n    tag: sha-1234567\n").unwrap_err();
         assert!(err.message.contains("service `identity` is pinned twice"), "{err}");
         assert_eq!(err.line, Some(4), "{err}");
+    }
+}
+
+/// Fuzzing the parser with proptest: arbitrary text, arbitrary bytes and
+/// random edits of a valid file must give a value or an error, never a
+/// panic. `PROPTEST_CASES=100000 cargo test -p gitops-core release::fuzz`
+/// runs it longer.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::name;
+
+    const SERVICES: [Name; 2] = [name!("identity"), name!("web")];
+    const VALID: &str = "# pins\nimages:\n  identity:\n    tag: sha-1234567\n  web:\n    tag: sha-89abcde\n";
+
+    fn cases() -> u32 {
+        std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(512)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+        #[test]
+        fn arbitrary_text_never_panics(text in ".{0,200}") {
+            let _ = ReleasePins::parse("f.yaml", &text, &SERVICES);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = ReleasePins::parse("f.yaml", &String::from_utf8_lossy(&bytes), &SERVICES);
+        }
+
+        #[test]
+        fn edits_of_a_valid_file_parse_or_fail_with_a_location(
+            at in 0..VALID.len(),
+            cut in 0usize..6,
+            insert in "[ -~\n:\\-\\[\\]{}'\"#]{0,6}",
+        ) {
+            let end = (at + cut).min(VALID.len());
+            let text = format!("{}{}{}", &VALID[..at], insert, &VALID[end..]);
+            match ReleasePins::parse("f.yaml", &text, &SERVICES) {
+                Ok(pins) => prop_assert_eq!(pins.images.len(), 2),
+                Err(e) => {
+                    prop_assert_eq!(e.file.as_str(), "f.yaml");
+                    prop_assert!(!e.message.is_empty());
+                    if let Some(line) = e.line {
+                        prop_assert!(line >= 1 && line <= text.lines().count().max(1) + 1, "line {} of {:?}", line, text);
+                    }
+                }
+            }
+        }
     }
 }

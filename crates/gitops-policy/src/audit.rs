@@ -40,8 +40,10 @@ impl Source {
 
 /// Something that makes a Secret or ConfigMap exist in the cluster.
 struct Producer<'e> {
-    index: usize,
-    keys: Vec<&'e str>,
+    /// The object that produces it; `None` for a Secret made out of band.
+    index: Option<usize>,
+    /// The keys it holds; `None` when they cannot be known (out of band).
+    keys: Option<Vec<&'e str>>,
     /// Hosts the produced data points at (templates of an ExternalSecret).
     templates: Vec<&'e str>,
 }
@@ -165,7 +167,7 @@ impl<'e> Index<'e> {
                         .flat_map(|t| t.data.values())
                         .map(String::as_str)
                         .collect();
-                    let p = Producer { index: i, keys: es.spec.target_keys(), templates };
+                    let p = Producer { index: Some(i), keys: Some(es.spec.target_keys()), templates };
                     producers.insert((Source::Secret, es.spec.target.name.as_str()), p);
                 }
                 Object::Secret(s) => {
@@ -175,8 +177,8 @@ impl<'e> Index<'e> {
                         .flat_map(|d| d.keys())
                         .chain(s.string_data.iter().flat_map(|d| d.keys()));
                     let p = Producer {
-                        index: i,
-                        keys: keys.map(String::as_str).collect(),
+                        index: Some(i),
+                        keys: Some(keys.map(String::as_str).collect()),
                         templates: Vec::new(),
                     };
                     producers.insert((Source::Secret, t.object.name()), p);
@@ -188,11 +190,16 @@ impl<'e> Index<'e> {
                         .flat_map(|d| d.keys())
                         .chain(cm.binary_data.iter().flat_map(|d| d.keys()));
                     let p = Producer {
-                        index: i,
-                        keys: keys.map(String::as_str).collect(),
+                        index: Some(i),
+                        keys: Some(keys.map(String::as_str).collect()),
                         templates: Vec::new(),
                     };
                     producers.insert((Source::ConfigMap, t.object.name()), p);
+                }
+                Object::SealedSecret(s) => {
+                    let keys = s.spec.encrypted_data.keys().map(String::as_str).collect();
+                    let p = Producer { index: Some(i), keys: Some(keys), templates: Vec::new() };
+                    producers.insert((Source::Secret, t.object.name()), p);
                 }
                 _ => {}
             }
@@ -201,6 +208,10 @@ impl<'e> Index<'e> {
             for (k, v) in labels.into_iter().flatten() {
                 postings.entry((k.as_str(), v.as_str())).or_default().push(i);
             }
+        }
+        for name in &env.out_of_band {
+            let p = Producer { index: None, keys: None, templates: Vec::new() };
+            producers.entry((Source::Secret, name.as_str())).or_insert(p);
         }
         Index { services, producers, postings }
     }
@@ -295,39 +306,80 @@ pub(crate) fn service_port_exists(rule: &Rule, env: &Environment, sink: &mut Sin
     }
 }
 
+/// The port a route's backend names: by name (an Ingress may), by number
+/// (an Ingress may; an HTTPRoute must), or none.
+#[derive(Clone, Copy)]
+enum BackendPort<'e> {
+    Name(&'e str),
+    Number(i32),
+    Missing,
+}
+
+/// A Service port a routing object (Ingress or HTTPRoute) sends traffic to.
+struct Backend<'e> {
+    service: &'e str,
+    port: BackendPort<'e>,
+}
+
+fn backends(o: &Object) -> Vec<Backend<'_>> {
+    match o {
+        Object::Ingress(ing) => {
+            let Some(spec) = &ing.spec else { return Vec::new() };
+            let rule_backends = spec
+                .rules
+                .iter()
+                .flatten()
+                .flat_map(|r| r.http.iter().flat_map(|h| h.paths.iter().map(|p| &p.backend)));
+            spec.default_backend
+                .iter()
+                .chain(rule_backends)
+                .filter_map(|b| b.service.as_ref())
+                .map(|b| Backend {
+                    service: &b.name,
+                    port: match b.port.as_ref().map(|p| (p.name.as_deref(), p.number)) {
+                        Some((Some(name), _)) => BackendPort::Name(name),
+                        Some((None, Some(number))) => BackendPort::Number(number),
+                        _ => BackendPort::Missing,
+                    },
+                })
+                .collect()
+        }
+        Object::HttpRoute(route) => route
+            .spec
+            .backend_refs()
+            .map(|b| Backend {
+                service: &b.name,
+                port: b.port.map_or(BackendPort::Missing, BackendPort::Number),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 pub(crate) fn ingress_backend_exists(rule: &Rule, env: &Environment, sink: &mut Sink) {
     let index = sink.index;
     for (i, t) in env.targets.iter().enumerate() {
-        let Object::Ingress(ing) = t.object else { continue };
-        let Some(spec) = &ing.spec else { continue };
-        let rule_backends = spec
-            .rules
-            .iter()
-            .flatten()
-            .flat_map(|r| r.http.iter().flat_map(|h| h.paths.iter().map(|p| &p.backend)));
-        for backend in spec.default_backend.iter().chain(rule_backends) {
-            let Some(b) = &backend.service else { continue };
-            let Some(&svc_index) = index.services.get(b.name.as_str()) else {
+        for b in backends(t.object) {
+            let Some(&svc_index) = index.services.get(b.service) else {
                 sink.report(
                     rule,
                     i,
-                    format!("a backend names Service `{}`, which the environment does not have", b.name),
+                    format!("a backend names Service `{}`, which the environment does not have", b.service),
                 );
                 continue;
             };
             let Object::Service(svc) = env.targets[svc_index].object else { continue };
             let ports = svc.spec.as_ref().and_then(|s| s.ports.as_ref());
-            let wanted = b.port.as_ref();
-            let found = ports.into_iter().flatten().any(|p| match wanted {
-                Some(w) if w.name.is_some() => p.name == w.name,
-                Some(w) => Some(p.port) == w.number,
-                None => false,
+            let found = ports.into_iter().flatten().any(|p| match b.port {
+                BackendPort::Name(name) => p.name.as_deref() == Some(name),
+                BackendPort::Number(n) => p.port == n,
+                BackendPort::Missing => false,
             });
             if !found {
                 sink.report(
                     rule,
                     i,
-                    format!("a backend names a port of Service `{}` that it does not have", b.name),
+                    format!("a backend names a port of Service `{}` that it does not have", b.service),
                 );
             }
         }
@@ -345,8 +397,8 @@ pub(crate) fn config_reference_exists(rule: &Rule, env: &Environment, sink: &mut
                     r.name
                 )),
                 Some(p) => {
-                    if let Some(key) = r.key
-                        && !p.keys.contains(&key)
+                    if let (Some(key), Some(keys)) = (r.key, &p.keys)
+                        && !keys.contains(&key)
                     {
                         sink.report(rule, i, format!("reads key `{key}` of {} `{}`, which does not have it", r.source.as_str(), r.name));
                     }
@@ -468,7 +520,8 @@ pub(crate) fn wave_order(rule: &Rule, env: &Environment, sink: &mut Sink) {
                 continue;
             }
             let Some(p) = index.producers.get(&(r.source, r.name)) else { continue };
-            let pw = wave(env.targets[p.index].object);
+            let Some(producer) = p.index else { continue };
+            let pw = wave(env.targets[producer].object);
             if pw >= w {
                 sink.report(rule, i, format!(
                     "is in wave {w} but reads {} `{}`, produced in wave {pw}; move the producer to an earlier wave",

@@ -81,6 +81,8 @@ pub struct Target<'a> {
 pub struct Environment<'a> {
     pub profile: &'a EnvironmentProfile,
     pub targets: Vec<Target<'a>>,
+    /// Secrets created out of band: they exist, with keys the check cannot see.
+    pub out_of_band: Vec<String>,
 }
 
 /// Collects the findings of one environment; only [`check`] creates one.

@@ -102,7 +102,7 @@ pub static ALL: &[Rule] = &[
     ),
     rule!(
         "ingress-backend-exists",
-        "Every Ingress backend names a Service of the environment and one of its ports.",
+        "Every Ingress backend and HTTPRoute backendRef names a Service of the environment and one of its ports.",
         audit::ingress_backend_exists
     ),
     rule!(

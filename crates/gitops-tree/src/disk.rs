@@ -85,6 +85,36 @@ pub fn compare(rendered: &Tree, on_disk: &Tree) -> Vec<Drift> {
     drift
 }
 
+/// Replaces the single file `path` with `bytes`: writes a temporary file
+/// beside it, flushes it to disk and renames it over `path`, keeping the old
+/// file's permissions. Readers see the old content or the new, never a part;
+/// on error `path` is as it was. Creates the parent directory if needed.
+pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write as _;
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the destination has no file name"))?;
+    let tmp = path.with_file_name(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)?;
+    }
+    let result = (|| {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        match fs::metadata(path) {
+            Ok(old) => fs::set_permissions(&tmp, old.permissions())?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// What [`write_atomically`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -248,11 +278,7 @@ mod tests {
     }
 
     fn tree(files: &[(&str, &str)]) -> Tree {
-        let mut t = Tree::new();
-        for (p, b) in files {
-            t.insert((*p).into(), b.as_bytes().to_vec());
-        }
-        t
+        files.iter().copied().collect()
     }
 
     #[test]
@@ -305,6 +331,30 @@ mod tests {
         fs::write(stale.join("dev/half.yaml"), "x").unwrap();
         write_atomically(&tree(&[("dev/a.yaml", "a")]), &dest).unwrap();
         assert!(!stale.exists());
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn a_single_file_is_replaced_whole_or_not_at_all() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tmp("file");
+        let file = root.join("releases/dev.yaml");
+        write_file_atomically(&file, b"one\n").unwrap();
+        assert_eq!(fs::read(&file).unwrap(), b"one\n");
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o640)).unwrap();
+        write_file_atomically(&file, b"two\n").unwrap();
+        assert_eq!(fs::read(&file).unwrap(), b"two\n");
+        assert_eq!(fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o640);
+
+        // A directory in the way: the rename fails, nothing is left behind.
+        let dir = root.join("releases/prod.yaml");
+        fs::create_dir_all(dir.join("x")).unwrap();
+        assert!(write_file_atomically(&dir, b"three\n").is_err());
+        assert!(dir.join("x").is_dir());
+        let mut left: Vec<_> =
+            fs::read_dir(root.join("releases")).unwrap().map(|e| e.unwrap().file_name()).collect();
+        left.sort();
+        assert_eq!(left, [OsString::from("dev.yaml"), OsString::from("prod.yaml")]);
         fs::remove_dir_all(root).unwrap();
     }
 

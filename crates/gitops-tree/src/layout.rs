@@ -5,6 +5,7 @@
 //! <env>/platform/…, <env>/<service>/…           per-service topology: shared objects, each service
 //!     kustomization.yaml                        in every directory: `kubectl kustomize <dir>` works
 //!     <kind>-<name>.yaml                        one object per file
+//! <env>/README.md                               pictures of the environment (not a kustomize resource)
 //! argocd/<instance>/bootstrap/                  `kubectl apply -k` once: root project + root Application
 //! argocd/<instance>/apps/                       what the root syncs: AppProjects, Applications, argocd-cm,
 //!                                               argocd-notifications-cm
@@ -24,6 +25,8 @@ use gitops_core::{EnvironmentRender, Object};
 use serde::Serialize;
 
 use crate::argocd;
+use crate::picture::EnvironmentPicture;
+use crate::picture::readme::environment_readme;
 use crate::tree::Tree;
 
 /// First line of every rendered file.
@@ -34,6 +37,8 @@ pub const HEADER: &str =
 pub const ARGOCD_DIR: &str = "argocd";
 /// In the per-service topology, the directory of an environment's shared objects.
 pub const SHARED_DIR: &str = "platform";
+/// The pictures of an environment, in its directory; not a kustomize resource.
+pub const README: &str = "README.md";
 
 /// The rendered objects of one environment.
 pub struct EnvironmentObjects<'a> {
@@ -67,6 +72,13 @@ struct Kustomization<'a> {
     api_version: &'static str,
     kind: &'static str,
     resources: Vec<&'a str>,
+}
+
+/// The directories of the tree that `profile`'s environment renders into:
+/// its own, and its Argo CD instance's (shared with the instance's other
+/// environments, if any).
+pub fn environment_roots(profile: &EnvironmentProfile) -> [String; 2] {
+    [profile.name.to_string(), format!("{ARGOCD_DIR}/{}", profile.argocd.instance)]
 }
 
 /// `<kind>-<name>.yaml`, lowercase: stable, unique per kind and name.
@@ -220,9 +232,9 @@ impl<'p> Layout<'p> {
             return Err(LayoutError::EnvironmentName(env_name.into()));
         }
         check_namespaces(env)?;
-        let (apps, _) =
-            self.instances.entry(&profile.argocd.instance).or_insert_with(|| (Vec::new(), &profile.git));
-        apps.push(argocd::environment_project(platform, profile, env.render.objects())?.into());
+        // The environment's own Argo CD objects: its project, then its Applications.
+        let mut env_apps: Vec<Object> =
+            vec![argocd::environment_project(platform, profile, env.render.objects())?.into()];
         let app_name = argocd::environment_app_name(platform, profile)?;
         for dir in environment_dirs(platform, env_name, &env.render)? {
             emit_dir(&mut self.tree, &dir.path, dir.objects)?;
@@ -232,8 +244,15 @@ impl<'p> Layout<'p> {
                 Some(service) => argocd::service_app_name(service, profile)?,
             };
             let path = format!("{}/{}", self.repo_dir, dir.path);
-            apps.push(argocd::application(platform, profile, &name, &path)?.into());
+            env_apps.push(argocd::application(platform, profile, &name, &path)?.into());
         }
+        let picture = EnvironmentPicture::of(platform, profile, &env.render);
+        let readme = environment_readme(&picture, &env_apps);
+        let inserted = self.tree.insert(format!("{env_name}/{README}"), readme.into_bytes());
+        debug_assert!(inserted, "objects are `.yaml` files and environment names are unique");
+        let (apps, _) =
+            self.instances.entry(&profile.argocd.instance).or_insert_with(|| (Vec::new(), &profile.git));
+        apps.extend(env_apps);
         if let Some(n) = &profile.argocd.notifications
             && !apps.iter().any(|o| o.name() == "argocd-notifications-cm")
         {

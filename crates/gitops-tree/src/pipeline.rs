@@ -9,18 +9,21 @@
 //!    written to ([`check_environment`]);
 //! 3. layout: paths, Argo CD wiring and YAML bytes ([`Layout`]).
 //!
-//! [`render_platform`] is the same path with the pins read from
-//! `<releases>/<env>.yaml`. Every release file is read and every environment
-//! tried, so one run reports every broken file (or, when all read, every
-//! environment that does not render); nothing is written here.
+//! [`render_platform`] is the same path with the inputs read from disk
+//! (`<releases>/<env>.yaml`, sealed secrets). Every environment is tried, so
+//! one run reports every input error; nothing is written here.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
+use gitops_core::build::credential_secrets;
+use gitops_core::crd::sealed_secrets::parse_kubeseal_output;
 use gitops_core::platform::Platform;
 use gitops_core::profile::EnvironmentProfile;
+use gitops_core::profile::SecretBackend;
 use gitops_core::release::ReleasePins;
-use gitops_core::render_environment;
+use gitops_core::{EnvironmentRender, SealedInputs, render_environment_with};
 use gitops_policy::{Environment, Finding, Policies, Report, Target};
 
 use crate::layout::{EnvironmentObjects, Layout, environment_dirs, file_name};
@@ -46,43 +49,94 @@ pub struct Rendered {
     pub report: Report,
 }
 
-/// Reads and parses `<releases>/<env>.yaml` for every profile, in profile
-/// order. On failure, the error of every file that does not read or parse.
-pub fn read_pins(
-    platform: &Platform,
-    profiles: &[EnvironmentProfile],
-    paths: &Paths,
-) -> Result<Vec<ReleasePins>, Vec<String>> {
-    let services: Vec<_> = platform.services.iter().map(|s| s.name.clone()).collect();
-    let mut pins = Vec::with_capacity(profiles.len());
-    let mut errors = Vec::new();
-    for profile in profiles {
-        let rel = format!("{}/{}.yaml", paths.releases, profile.name);
-        let parsed = fs::read_to_string(paths.root.join(&rel))
-            .map_err(|e| {
-                format!("{rel}: cannot read the release file ({e}); create it with an `images:` entry for every service")
-            })
-            .and_then(|text| ReleasePins::parse(&rel, &text, &services).map_err(|e| e.to_string()));
-        match parsed {
-            Ok(p) => pins.push(p),
-            Err(e) => errors.push(e),
-        }
-    }
-    if errors.is_empty() { Ok(pins) } else { Err(errors) }
+/// The release file of `profile`, relative to the root: `releases/<env>.yaml`.
+pub fn release_file(paths: &Paths, profile: &EnvironmentProfile) -> String {
+    format!("{}/{}.yaml", paths.releases, profile.name)
 }
 
-/// Phase 1: the typed objects of every environment; `pins[i]` are the pins
-/// of `profiles[i]`. On failure, the error of every environment that fails.
+/// What one environment renders from besides the platform and its profile:
+/// the release pins, and the ciphertext of its sealed secrets (if sealed).
+pub struct Inputs {
+    pub pins: ReleasePins,
+    pub sealed: SealedInputs,
+}
+
+impl Inputs {
+    /// Pins alone, for an environment whose secrets are not sealed.
+    pub fn pins(pins: ReleasePins) -> Self {
+        Inputs { pins, sealed: SealedInputs::new() }
+    }
+}
+
+/// Reads one environment's inputs: its release file (or `text`, when given:
+/// a changed release file is rendered before it is written) and its sealed
+/// secrets. The error names the file and the fix.
+pub fn read_inputs(
+    platform: &Platform,
+    profile: &EnvironmentProfile,
+    paths: &Paths,
+    text: Option<&str>,
+) -> Result<Inputs, String> {
+    let services: Vec<_> = platform.services.iter().map(|s| s.name.clone()).collect();
+    let rel = release_file(paths, profile);
+    let text = match text {
+        Some(text) => text.to_owned(),
+        None => fs::read_to_string(paths.root.join(&rel)).map_err(|e| {
+            format!("{rel}: cannot read the release file ({e}); create it with an `images:` entry for every service")
+        })?,
+    };
+    let pins = ReleasePins::parse(&rel, &text, &services).map_err(|e| e.to_string())?;
+    let sealed = read_sealed(platform, profile, paths)?;
+    Ok(Inputs { pins, sealed })
+}
+
+/// Renders one environment from its release file, or from `text` when given,
+/// without the policy check. The error names the file or the environment,
+/// and the fix.
+pub fn render_one(
+    platform: &Platform,
+    profile: &EnvironmentProfile,
+    paths: &Paths,
+    text: Option<&str>,
+) -> Result<EnvironmentRender, String> {
+    let inputs = read_inputs(platform, profile, paths, text)?;
+    render_environment_with(platform, profile, &inputs.pins, &inputs.sealed).map_err(|e| e.to_string())
+}
+
+/// For an environment whose secrets are sealed: the ciphertext of every
+/// credentials Secret, from `<dir>/<secret>.yaml` (`kubeseal` output).
+fn read_sealed(
+    platform: &Platform,
+    profile: &EnvironmentProfile,
+    paths: &Paths,
+) -> Result<SealedInputs, String> {
+    let SecretBackend::Sealed { dir } = profile.secrets else { return Ok(SealedInputs::new()) };
+    let mut sealed = SealedInputs::new();
+    for (secret, keys) in credential_secrets(platform).map_err(|e| e.to_string())? {
+        let file = format!("{dir}/{secret}.yaml");
+        let text = fs::read_to_string(paths.root.join(&file)).map_err(|e| {
+            format!("{file}: cannot read the sealed secret ({e}); environment `{}` seals its secrets: seal `{secret}` with `kubeseal --format yaml` into that file", profile.name)
+        })?;
+        let data = parse_kubeseal_output(&file, &text, secret.as_str(), profile.namespace.as_str(), &keys)
+            .map_err(|e| e.to_string())?;
+        sealed.insert(secret, data);
+    }
+    Ok(sealed)
+}
+
+/// Phase 1 for every environment, without the check: the typed objects of
+/// each; `inputs[i]` are the inputs of `profiles[i]`. On failure, the error
+/// of every environment that fails.
 pub fn render_environments<'p>(
     platform: &Platform,
     profiles: &'p [EnvironmentProfile],
-    pins: &[ReleasePins],
+    inputs: &[Inputs],
 ) -> Result<Vec<EnvironmentObjects<'p>>, Vec<String>> {
-    assert_eq!(profiles.len(), pins.len(), "one set of pins per environment");
+    assert_eq!(profiles.len(), inputs.len(), "one set of inputs per environment");
     let mut errors = Vec::new();
     let mut envs = Vec::with_capacity(profiles.len());
-    for (profile, pins) in profiles.iter().zip(pins) {
-        match render_environment(platform, profile, pins) {
+    for (profile, inputs) in profiles.iter().zip(inputs) {
+        match render_environment_with(platform, profile, &inputs.pins, &inputs.sealed) {
             Ok(render) => envs.push(EnvironmentObjects { profile, render }),
             Err(e) => errors.push(e.to_string()),
         }
@@ -108,7 +162,8 @@ pub fn check_environment(
                 .map(|o| Target { file: format!("{deploy}/{}/{}", dir.path, file_name(o)), object: o })
         })
         .collect();
-    gitops_policy::check(&Environment { profile: env.profile, targets }, policies)
+    let out_of_band = env.render.out_of_band.iter().map(|n| n.to_string()).collect();
+    gitops_policy::check(&Environment { profile: env.profile, targets, out_of_band }, policies)
         .map_err(|e| vec![e.to_string()])
 }
 
@@ -124,17 +179,17 @@ pub enum Phase {
 }
 
 /// Renders, checks and lays out `platform` in every environment of
-/// `profiles`, with `pins[i]` the release pins of `profiles[i]`. `deploy`
-/// is the tree's place in the repository. The one path every platform
-/// takes, whatever its pins come from.
+/// `profiles`, with `inputs[i]` the release pins (and sealed secrets) of
+/// `profiles[i]`. `deploy` is the tree's place in the repository. The one
+/// path every platform takes, whatever its inputs come from.
 pub fn render_pinned(
     platform: &Platform,
     profiles: &[EnvironmentProfile],
-    pins: &[ReleasePins],
+    inputs: &[Inputs],
     policies: &Policies,
     deploy: &str,
 ) -> Result<Rendered, Vec<String>> {
-    render_pinned_observed(platform, profiles, pins, policies, deploy, &mut |_| {})
+    render_pinned_observed(platform, profiles, inputs, policies, deploy, &mut |_| {})
 }
 
 /// [`render_pinned`], calling `done` at the end of every step with the
@@ -148,19 +203,19 @@ pub fn render_pinned(
 pub fn render_pinned_observed(
     platform: &Platform,
     profiles: &[EnvironmentProfile],
-    pins: &[ReleasePins],
+    inputs: &[Inputs],
     policies: &Policies,
     deploy: &str,
     done: &mut dyn FnMut(Phase),
 ) -> Result<Rendered, Vec<String>> {
-    assert_eq!(profiles.len(), pins.len(), "one set of pins per environment");
+    assert_eq!(profiles.len(), inputs.len(), "one set of inputs per environment");
     let mut render_errors = Vec::new();
     // The first check or layout error; render errors take precedence.
     let mut failed = None;
     let mut report = Report::default();
     let mut layout = Layout::new(platform, deploy);
-    for (profile, pins) in profiles.iter().zip(pins) {
-        let render = render_environment(platform, profile, pins);
+    for (profile, inputs) in profiles.iter().zip(inputs) {
+        let render = render_environment_with(platform, profile, &inputs.pins, &inputs.sealed);
         done(Phase::Render);
         match render {
             Err(e) => render_errors.push(e.to_string()),
@@ -195,15 +250,75 @@ pub fn render_pinned_observed(
     Ok(Rendered { tree, report })
 }
 
-/// [`render_pinned`] with the policies and release files read below
-/// `paths.root`. On failure, every input error found, each naming its file
-/// or environment.
+/// Renders `platform` in every environment of `profiles` and checks it,
+/// reading the policies, release files and sealed secrets below
+/// `paths.root`: the inputs of [`render_pinned`]. On failure, every input
+/// error found, each naming its file or environment.
 pub fn render_platform(
     platform: &Platform,
     profiles: &[EnvironmentProfile],
     paths: &Paths,
 ) -> Result<Rendered, Vec<String>> {
+    render_platform_with(platform, profiles, paths, &BTreeMap::new())
+}
+
+/// [`render_platform`] with the release file of some environments given as
+/// text (environment name -> file content) instead of read from disk.
+pub fn render_platform_with(
+    platform: &Platform,
+    profiles: &[EnvironmentProfile],
+    paths: &Paths,
+    releases: &BTreeMap<String, String>,
+) -> Result<Rendered, Vec<String>> {
     let policies = Policies::load_dir(paths.root, paths.policies).map_err(|e| vec![e.to_string()])?;
-    let pins = read_pins(platform, profiles, paths)?;
-    render_pinned(platform, profiles, &pins, &policies, paths.deploy)
+    let read: Vec<Result<Inputs, String>> = profiles
+        .iter()
+        .map(|profile| {
+            let text = releases.get(profile.name.as_str()).map(String::as_str);
+            read_inputs(platform, profile, paths, text)
+        })
+        .collect();
+    let stray = stray_release_files(profiles, paths);
+    if !stray.is_empty() || read.iter().any(Result::is_err) {
+        // Every environment's error, in order: what it could not read, or
+        // (when it read) why it does not render; then the stray files.
+        let mut errors: Vec<String> = profiles
+            .iter()
+            .zip(&read)
+            .filter_map(|(profile, read)| match read {
+                Err(e) => Some(e.clone()),
+                Ok(i) => render_environment_with(platform, profile, &i.pins, &i.sealed)
+                    .err()
+                    .map(|e| e.to_string()),
+            })
+            .collect();
+        errors.extend(stray);
+        return Err(errors);
+    }
+    let inputs: Vec<Inputs> = read.into_iter().filter_map(Result::ok).collect();
+    render_pinned(platform, profiles, &inputs, &policies, paths.deploy)
+}
+
+/// Release files for environments the platform does not define: a renamed
+/// or removed environment, or a typo in a file name. Each would silently be
+/// ignored, so each is an error.
+fn stray_release_files(profiles: &[EnvironmentProfile], paths: &Paths) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(paths.root.join(paths.releases)) else { return Vec::new() };
+    let known: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
+    let mut stray: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".yaml")).map(str::to_owned))
+        .filter(|env| !known.contains(&env.as_str()))
+        .collect();
+    stray.sort();
+    stray
+        .into_iter()
+        .map(|env| {
+            format!(
+                "{}/{env}.yaml: there is no environment `{env}`; the environments are {}; rename or remove the file, or define the environment",
+                paths.releases,
+                known.join(", ")
+            )
+        })
+        .collect()
 }

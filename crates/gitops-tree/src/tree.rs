@@ -45,6 +45,11 @@ impl Tree {
         self.files.keys().map(String::as_str)
     }
 
+    /// Keeps only the files whose path `keep` accepts.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str) -> bool) {
+        self.files.retain(|path, _| keep(path));
+    }
+
     pub fn len(&self) -> usize {
         self.files.len()
     }
@@ -55,5 +60,16 @@ impl Tree {
 
     pub fn total_bytes(&self) -> usize {
         self.files.values().map(Vec::len).sum()
+    }
+}
+
+/// A tree of the given files; a repeated path keeps its first bytes.
+impl<P: Into<String>, B: Into<Vec<u8>>> FromIterator<(P, B)> for Tree {
+    fn from_iter<I: IntoIterator<Item = (P, B)>>(files: I) -> Self {
+        let mut tree = Tree::new();
+        for (path, bytes) in files {
+            tree.insert(path.into(), bytes.into());
+        }
+        tree
     }
 }

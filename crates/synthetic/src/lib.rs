@@ -8,7 +8,7 @@
 //! Only the platform and its in-memory release pins live here; every
 //! mechanism is in `gitops-core`, every setting in ClinicFlow's profiles.
 
-use gitops_core::image::{ImageRepository, ImageTag};
+use gitops_core::image::{ImageDigest, ImageRepository, ImageTag};
 use gitops_core::name;
 use gitops_core::name::Name;
 use gitops_core::platform::Platform;
@@ -19,6 +19,9 @@ pub const PLATFORM: Name = name!("synthetic");
 
 /// The tag every synthetic service runs, in every environment.
 pub const TAG: &str = "sha-5e1ec7a";
+/// Its digest: production requires one (`require_digests`).
+pub const DIGEST: ImageDigest =
+    ImageDigest::from_static("sha256:5e1ec7a05e1ec7a05e1ec7a05e1ec7a05e1ec7a05e1ec7a05e1ec7a05e1ec7a0");
 
 /// `svc-0001` … `svc-<n>`: zero-padded so that names sort in platform order.
 pub fn service_name(i: usize, n: usize) -> Name {
@@ -42,22 +45,22 @@ pub fn platform(n: usize) -> Platform {
     })
 }
 
-/// ClinicFlow's dev, staging and prod profiles, unchanged but for the
-/// opt-in exposure of `notifications`, a service this platform does not have.
+/// ClinicFlow's dev, staging and prod profiles, unchanged but for what
+/// they grant `notifications`, a service this platform does not have: its
+/// opt-in route and its external egress (mail).
 pub fn environments() -> Vec<EnvironmentProfile> {
     let mut envs = clinicflow::environments();
     for env in &mut envs {
         env.ingress.expose_opt_in.clear();
+        env.network.external_egress.clear();
     }
     envs
 }
 
-/// The release pins of one environment: [`TAG`] for every service.
+/// The release pins of one environment: [`TAG`] and [`DIGEST`] for every service.
 pub fn pins(platform: &Platform) -> ReleasePins {
-    let tag = ImageTag::new(TAG).expect("a valid tag");
-    ReleasePins {
-        images: platform.services.iter().map(|s| (s.name.clone(), Pin { tag: tag.clone() })).collect(),
-    }
+    let pin = Pin { tag: ImageTag::new(TAG).expect("a valid tag"), digest: Some(DIGEST) };
+    ReleasePins { images: platform.services.iter().map(|s| (s.name.clone(), pin.clone())).collect() }
 }
 
 #[cfg(test)]

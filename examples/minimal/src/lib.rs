@@ -1,10 +1,6 @@
-//! The smallest platform: one service with a database, one environment.
-//! Copy this crate to start a platform of your own.
+//! The smallest platform (one service with a database, one environment): copy it to start yours.
 use gitops_core::crd::{argocd::ClusterRef, external_secrets::SecretStoreKind};
-use gitops_core::image::{ImageRepository, PinnedImage, VersionTag};
-use gitops_core::name::HostName;
-use gitops_core::platform::{Platform, Service};
-use gitops_core::{name, profile::*};
+use gitops_core::{image::*, name, name::HostName, platform::*, profile::*};
 
 pub fn platform() -> Platform {
     let image = ImageRepository::from_static("docker.io/acme/hello");
@@ -22,36 +18,41 @@ pub fn dev() -> EnvironmentProfile {
         namespace: name!("hello-dev"),
         cluster: ClusterRef::in_cluster(),
         cluster_domain: HostName::new("cluster.local").expect("valid host"),
-        git: GitSource {
-            repo_url: "https://git.example.com/hello.git".into(),
-            target_revision: "main".into(),
-        },
+        git: GitSource { repo_url: "https://git.example/hello.git".into(), target_revision: "main".into() },
         sync: SyncMode::Automated { prune: true, self_heal: true },
         argocd: ArgoCdProfile { instance: name!("dev"), change_window: None, notifications: None },
         ingress: IngressProfile {
-            class_name: name!("nginx"),
+            routing: Routing::Ingress { class_name: name!("nginx") },
             host: HostName::nip_io(&name!("hello-dev"), std::net::Ipv4Addr::new(10, 0, 0, 10)),
             tls_issuer: IssuerRef { name: name!("internal-ca"), kind: IssuerKind::ClusterIssuer },
             expose_opt_in: vec![],
+            issuer: IssuerSource::OutOfBand,
         },
         storage: StorageProfile { class: name!("standard"), database_size: Memory::gib(1) },
-        secrets: SecretStoreProfile {
+        secrets: SecretBackend::External(SecretStoreProfile {
             store: name!("vault"),
             kind: SecretStoreKind::ClusterSecretStore,
             key_prefix: "hello/dev".into(),
             refresh_interval: "1h",
-        },
-        postgres: PostgresProfile {
+            vault: None,
+        }),
+        databases: vec![DatabaseProfile {
+            engine: DatabaseEngine::Postgres,
             image: PinnedImage {
                 repository: ImageRepository::from_static("docker.io/library/postgres"),
                 version: VersionTag::from_static("17.6"),
+                digest: None,
             },
             resources: small(100, 256),
-        },
+        }],
         api: WorkloadSizing { replicas: 1, resources: small(100, 128) },
         web: WorkloadSizing { replicas: 1, resources: small(100, 128) },
         migration: small(100, 128),
+        network: NetworkProfile { ingress_namespace: name!("ingress-nginx"), external_egress: vec![] },
+        availability: AvailabilityProfile { spread_across_nodes: false, autoscaling: None },
+        gatekeeper_privileged_constraint: false,
         compliance: None,
         waivers: vec![],
+        require_digests: false,
     }
 }

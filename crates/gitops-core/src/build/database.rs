@@ -1,5 +1,7 @@
-//! A service's Postgres database: credentials from the secret store, a
+//! A service's own database: credentials from the secret backend, a
 //! StatefulSet on the environment's StorageClass, and a headless Service.
+//! What differs between engines (image, port, probe, data path, how the
+//! password is read) is in [`container`]; the rest is the same for all.
 
 use std::collections::BTreeMap;
 
@@ -7,62 +9,115 @@ use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
 };
 use k8s_openapi::api::core::v1::{
-    KeyToPath, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodTemplateSpec, SecretVolumeSource,
-    Service, ServicePort, ServiceSpec, Volume, VolumeResourceRequirements,
+    Container, KeyToPath, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodTemplateSpec,
+    SecretVolumeSource, Service, ServicePort, ServiceSpec, Volume, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::Ctx;
-use super::pod::{self, LIVENESS, READINESS, STARTUP};
+use super::pod::{self, LIVENESS, ProbeTiming, READINESS, STARTUP};
+use super::{Ctx, RenderError};
+use crate::Object;
 use crate::crd::CustomResource;
 use crate::crd::external_secrets::{
     CreationPolicy, DeletionPolicy, ExternalSecret, ExternalSecretData, ExternalSecretSpec,
-    ExternalSecretTarget, ExternalSecretTemplate, RemoteRef, SecretStoreRef, TemplateEngineVersion,
-    TemplateMergePolicy,
+    ExternalSecretTarget, ExternalSecretTemplate, RemoteRef, SecretStore, SecretStoreProvider,
+    SecretStoreRef, SecretStoreSpec, ServiceAccountSelector, TemplateEngineVersion, TemplateMergePolicy,
+    VaultAuth, VaultKubernetesAuth, VaultProvider,
 };
+use crate::crd::sealed_secrets::{SealedSecret, SealedSecretSpec, SecretTemplate, TemplateMetadata};
 use crate::meta::{Component, SyncWave};
 use crate::name::Name;
-use crate::platform::DATABASE_URL_ENV;
+use crate::platform::DatabaseEngine;
+use crate::profile::{DatabaseProfile, SecretBackend, SecretStoreProfile};
 
-pub const POSTGRES_PORT: i32 = 5432;
-const PORT_NAME: &str = "postgres";
 const DATA_VOLUME: &str = "data";
-const DATA_MOUNT: &str = "/var/lib/postgresql/data";
-/// A subdirectory of the volume: NFS and many block volumes carry
-/// `lost+found` at their root, which `initdb` refuses.
-const PGDATA: &str = "/var/lib/postgresql/data/pgdata";
-const RUN_VOLUME: &str = "run";
-const SOCKET_DIR: &str = "/var/run/postgresql";
 const CREDENTIALS_VOLUME: &str = "credentials";
-const CREDENTIALS_MOUNT: &str = "/run/secrets/postgres";
 
 /// The keys of a database credentials Secret.
 pub const USERNAME_KEY: &str = "username";
 pub const PASSWORD_KEY: &str = "password";
 pub const DBNAME_KEY: &str = "dbname";
 
-/// The names derived from a service that owns a database.
+/// The names derived from a service that owns a database, and its engine.
 pub struct DatabaseNames {
     /// StatefulSet and headless Service: `<service>-db`.
     pub database: Name,
     /// ExternalSecret and the Secret it writes: `<service>-db-credentials`.
     pub credentials: Name,
+    pub engine: DatabaseEngine,
 }
 
 impl DatabaseNames {
-    pub fn of(service: &Name) -> Result<Self, crate::name::NameError> {
+    pub fn of(service: &Name, engine: DatabaseEngine) -> Result<Self, crate::name::NameError> {
         let database = service.suffixed("db")?;
         let credentials = database.suffixed("credentials")?;
-        Ok(DatabaseNames { database, credentials })
+        Ok(DatabaseNames { database, credentials, engine })
+    }
+
+    /// The named container and Service port: the engine's name (`postgres`).
+    pub fn port_name(&self) -> &'static str {
+        self.engine.as_str()
+    }
+}
+
+/// Every key a credentials Secret for `engine` holds, whatever delivers it:
+/// username, password, database name and the connection string.
+pub fn credential_keys(engine: DatabaseEngine) -> [&'static str; 4] {
+    [USERNAME_KEY, PASSWORD_KEY, DBNAME_KEY, engine.connection_env()]
+}
+
+/// What delivers `<service>-db-credentials`, by the profile's backend: an
+/// ExternalSecret, a SealedSecret of committed ciphertext, or nothing (a
+/// Secret made out of band).
+pub fn credentials(ctx: &Ctx, names: &DatabaseNames) -> Result<Option<Object>, RenderError> {
+    Ok(match &ctx.profile.secrets {
+        SecretBackend::External(store) => Some(external_credentials(ctx, store, names).into()),
+        SecretBackend::Sealed { dir } => {
+            let data = ctx.sealed.get(&names.credentials).ok_or_else(|| RenderError::MissingSealed {
+                env: ctx.profile.name.to_string(),
+                file: format!("{dir}/{}.yaml", names.credentials),
+            })?;
+            let labels = ctx.labels(&names.credentials, Component::Secret, None);
+            Some(
+                SealedSecret::new(
+                    ctx.meta(&names.credentials, &labels, SyncWave::Foundation),
+                    SealedSecretSpec {
+                        encrypted_data: data.clone(),
+                        template: SecretTemplate {
+                            type_: "Opaque".into(),
+                            metadata: TemplateMetadata { labels: labels.all() },
+                        },
+                    },
+                )
+                .into(),
+            )
+        }
+        SecretBackend::OutOfBand => None,
+    })
+}
+
+/// The connection string of a database as an External Secrets template over
+/// the username, password and database name keys.
+fn connection_template(ctx: &Ctx, names: &DatabaseNames) -> String {
+    let host = ctx.fqdn(&names.database);
+    let port = names.engine.port();
+    let user = format!("{{{{ .{USERNAME_KEY} | urlquery }}}}");
+    let password = format!("{{{{ .{PASSWORD_KEY} | urlquery }}}}");
+    let db = format!("{{{{ .{DBNAME_KEY} }}}}");
+    match names.engine {
+        DatabaseEngine::Postgres => {
+            format!("postgresql://{user}:{password}@{host}:{port}/{db}?schema=public")
+        }
+        // The image's entrypoint creates the user in `admin`.
+        DatabaseEngine::MongoDb => format!("mongodb://{user}:{password}@{host}:{port}/{db}?authSource=admin"),
     }
 }
 
 /// The ExternalSecret that writes `<service>-db-credentials` with the
-/// username, password and database name from the store, plus a
-/// `DATABASE_URL` built from them by the operator, in the cluster.
-pub fn credentials(ctx: &Ctx, names: &DatabaseNames) -> ExternalSecret {
-    let store = &ctx.profile.secrets;
+/// username, password and database name from the store, plus the
+/// connection string built from them by the operator, in the cluster.
+fn external_credentials(ctx: &Ctx, store: &SecretStoreProfile, names: &DatabaseNames) -> ExternalSecret {
     let remote_key = format!("{}/{}", store.key_prefix, names.database);
     let data = [USERNAME_KEY, PASSWORD_KEY, DBNAME_KEY]
         .into_iter()
@@ -71,15 +126,11 @@ pub fn credentials(ctx: &Ctx, names: &DatabaseNames) -> ExternalSecret {
             remote_ref: RemoteRef::property(&remote_key, key),
         })
         .collect();
-    let url = format!(
-        "postgresql://{{{{ .{USERNAME_KEY} | urlquery }}}}:{{{{ .{PASSWORD_KEY} | urlquery }}}}@{}:{POSTGRES_PORT}/{{{{ .{DBNAME_KEY} }}}}?schema=public",
-        ctx.fqdn(&names.database)
-    );
     let template = BTreeMap::from([
         (USERNAME_KEY.to_owned(), format!("{{{{ .{USERNAME_KEY} }}}}")),
         (PASSWORD_KEY.to_owned(), format!("{{{{ .{PASSWORD_KEY} }}}}")),
         (DBNAME_KEY.to_owned(), format!("{{{{ .{DBNAME_KEY} }}}}")),
-        (DATABASE_URL_ENV.to_owned(), url),
+        (names.engine.connection_env().to_owned(), connection_template(ctx, names)),
     ]);
     let labels = ctx.labels(&names.credentials, Component::Secret, None);
     CustomResource::new(
@@ -103,58 +154,109 @@ pub fn credentials(ctx: &Ctx, names: &DatabaseNames) -> ExternalSecret {
     )
 }
 
-/// The Postgres StatefulSet: one replica, a volume on the environment's
-/// StorageClass, the password read from a file, and a readiness probe that
-/// passes only once the server accepts TCP connections.
-pub fn statefulset(ctx: &Ctx, names: &DatabaseNames) -> StatefulSet {
-    let image = &ctx.profile.postgres.image;
-    let labels = ctx.labels(&names.database, Component::Database, Some(image.version.as_str().into()));
+/// The database container of `names.engine` and the volumes it needs
+/// besides its data volume. Every engine runs with the restricted security
+/// context as UID 10001 (neither image needs root: their entrypoints only
+/// change owners and drop privileges when started as root), keeps its data
+/// on the volume, reads the password from a mounted file, and counts as
+/// ready only when the real server accepts connections, never the temporary
+/// one each image runs while it initialises a new volume.
+fn container(names: &DatabaseNames, profile: &DatabaseProfile) -> (Container, Vec<Volume>) {
     let credentials = names.credentials.as_str();
+    let engine = names.engine;
+    let mut c = pod::container(engine.as_str(), profile.image.reference());
+    c.ports = Some(vec![pod::port(names.port_name(), engine.port())]);
+    c.resources = Some(profile.resources.to_k8s());
+    let (ready, timing, volumes) = match engine {
+        DatabaseEngine::Postgres => {
+            const DATA: &str = "/var/lib/postgresql/data";
+            const SECRETS: &str = "/run/secrets/postgres";
+            const RUN_VOLUME: &str = "run";
+            c.env = Some(vec![
+                // Every credential as a file: the entrypoint reads `*_FILE`,
+                // so no secret sits in the process environment.
+                pod::plain_env("POSTGRES_USER_FILE", format!("{SECRETS}/{USERNAME_KEY}")),
+                pod::plain_env("POSTGRES_DB_FILE", format!("{SECRETS}/{DBNAME_KEY}")),
+                pod::plain_env("POSTGRES_PASSWORD_FILE", format!("{SECRETS}/{PASSWORD_KEY}")),
+                // A subdirectory of the volume: NFS and many block volumes
+                // carry `lost+found` at their root, which `initdb` refuses.
+                pod::plain_env("PGDATA", format!("{DATA}/pgdata")),
+            ]);
+            c.volume_mounts = Some(vec![
+                pod::mount(DATA_VOLUME, DATA, false),
+                pod::mount(RUN_VOLUME, "/var/run/postgresql", false),
+                pod::mount(pod::TMP_VOLUME, "/tmp", false),
+                pod::mount(CREDENTIALS_VOLUME, SECRETS, true),
+            ]);
+            // TCP, not the socket: during initdb the entrypoint runs a
+            // temporary server on the socket only, which must not count as ready.
+            let ready = "exec pg_isready --host=127.0.0.1 --port=5432 --username=\"$(cat /run/secrets/postgres/username)\" --dbname=\"$(cat /run/secrets/postgres/dbname)\"";
+            let volumes = vec![pod::empty_dir(RUN_VOLUME, "16Mi"), pod::empty_dir(pod::TMP_VOLUME, "64Mi")];
+            (ready, [STARTUP, READINESS, LIVENESS], volumes)
+        }
+        DatabaseEngine::MongoDb => {
+            const SECRETS: &str = "/run/secrets/mongodb";
+            c.env = Some(vec![
+                pod::plain_env("MONGO_INITDB_ROOT_USERNAME_FILE", format!("{SECRETS}/{USERNAME_KEY}")),
+                pod::plain_env("MONGO_INITDB_ROOT_PASSWORD_FILE", format!("{SECRETS}/{PASSWORD_KEY}")),
+                pod::secret_env("MONGO_INITDB_DATABASE", credentials, DBNAME_KEY),
+                pod::field_env(POD_IP_ENV, "status.podIP"),
+            ]);
+            // `/data/db` is the image's data path; mongod writes its socket
+            // and the entrypoint its temporary files to `/tmp`.
+            c.volume_mounts = Some(vec![
+                pod::mount(DATA_VOLUME, "/data/db", false),
+                pod::mount(pod::TMP_VOLUME, "/tmp", false),
+                pod::mount(CREDENTIALS_VOLUME, SECRETS, true),
+            ]);
+            // The pod IP, not 127.0.0.1: while it initialises a new volume
+            // the entrypoint runs a temporary mongod without authentication
+            // on 127.0.0.1 only. `ping` needs no credentials.
+            let ready = "exec mongosh --quiet --norc --host \"$POD_IP\" --port 27017 --eval 'quit(db.adminCommand({ ping: 1 }).ok === 1 ? 0 : 1)'";
+            (ready, MONGOSH_TIMING, vec![pod::empty_dir(pod::TMP_VOLUME, "64Mi")])
+        }
+    };
+    let ready = ["/bin/sh", "-c", ready];
+    let [startup, readiness, liveness] = timing;
+    c.startup_probe = Some(pod::exec_probe(&ready, startup));
+    c.readiness_probe = Some(pod::exec_probe(&ready, readiness));
+    c.liveness_probe = Some(pod::exec_probe(&ready, liveness));
+    let mut volumes = volumes;
+    volumes.push(Volume {
+        name: CREDENTIALS_VOLUME.into(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(credentials.into()),
+            items: Some(
+                [USERNAME_KEY, PASSWORD_KEY, DBNAME_KEY]
+                    .into_iter()
+                    .map(|key| KeyToPath { key: key.into(), path: key.into(), mode: None })
+                    .collect(),
+            ),
+            default_mode: Some(0o440),
+            optional: Some(false),
+        }),
+        ..Default::default()
+    });
+    (c, volumes)
+}
 
-    let mut c = pod::container("postgres", image.reference());
-    c.ports = Some(vec![pod::port(PORT_NAME, POSTGRES_PORT)]);
-    c.env = Some(vec![
-        pod::secret_env("POSTGRES_USER", credentials, USERNAME_KEY),
-        pod::secret_env("POSTGRES_DB", credentials, DBNAME_KEY),
-        pod::plain_env("POSTGRES_PASSWORD_FILE", format!("{CREDENTIALS_MOUNT}/{PASSWORD_KEY}")),
-        pod::plain_env("PGDATA", PGDATA),
-    ]);
-    c.resources = Some(ctx.profile.postgres.resources.to_k8s());
-    c.volume_mounts = Some(vec![
-        pod::mount(DATA_VOLUME, DATA_MOUNT, false),
-        pod::mount(RUN_VOLUME, SOCKET_DIR, false),
-        pod::mount(pod::TMP_VOLUME, "/tmp", false),
-        pod::mount(CREDENTIALS_VOLUME, CREDENTIALS_MOUNT, true),
-    ]);
-    // TCP, not the socket: during initdb the entrypoint runs a temporary
-    // server on the socket only, which must not count as ready.
-    let ready = [
-        "/bin/sh",
-        "-c",
-        "exec pg_isready --host=127.0.0.1 --port=5432 --username=\"$POSTGRES_USER\" --dbname=\"$POSTGRES_DB\"",
-    ];
-    c.startup_probe = Some(pod::exec_probe(&ready, STARTUP));
-    c.readiness_probe = Some(pod::exec_probe(&ready, READINESS));
-    c.liveness_probe = Some(pod::exec_probe(&ready, LIVENESS));
+/// The variable that carries the pod's IP (downward API).
+const POD_IP_ENV: &str = "POD_IP";
 
-    let volumes = vec![
-        pod::empty_dir(RUN_VOLUME, "16Mi"),
-        pod::empty_dir(pod::TMP_VOLUME, "64Mi"),
-        Volume {
-            name: CREDENTIALS_VOLUME.into(),
-            secret: Some(SecretVolumeSource {
-                secret_name: Some(credentials.into()),
-                items: Some(vec![KeyToPath {
-                    key: PASSWORD_KEY.into(),
-                    path: PASSWORD_KEY.into(),
-                    mode: None,
-                }]),
-                default_mode: Some(0o440),
-                optional: Some(false),
-            }),
-            ..Default::default()
-        },
-    ];
+/// `mongosh` is a Node.js program: starting it takes most of a second of
+/// CPU, so MongoDB's probes allow 10 seconds (startup still up to 3 minutes).
+const MONGOSH_TIMING: [ProbeTiming; 3] = [
+    ProbeTiming { period: 10, timeout: 10, failure_threshold: 18 },
+    ProbeTiming { period: 10, timeout: 10, failure_threshold: READINESS.failure_threshold },
+    ProbeTiming { period: LIVENESS.period, timeout: 10, failure_threshold: LIVENESS.failure_threshold },
+];
+
+/// The database StatefulSet: one replica of the engine's container, a
+/// volume on the environment's StorageClass kept when the StatefulSet goes.
+pub fn statefulset(ctx: &Ctx, names: &DatabaseNames, profile: &DatabaseProfile) -> StatefulSet {
+    let labels =
+        ctx.labels(&names.database, Component::Database, Some(profile.image.version.as_str().into()));
+    let (c, volumes) = container(names, profile);
 
     StatefulSet {
         metadata: ctx.meta(&names.database, &labels, SyncWave::Database),
@@ -168,7 +270,7 @@ pub fn statefulset(ctx: &Ctx, names: &DatabaseNames) -> StatefulSet {
             }),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(labels.all()), ..Default::default() }),
-                spec: Some(pod::pod_spec(vec![c], volumes, None)),
+                spec: Some(pod::pod_spec(names.database.as_str(), vec![c], volumes, None)),
             },
             volume_claim_templates: Some(vec![PersistentVolumeClaim {
                 metadata: ObjectMeta {
@@ -205,9 +307,9 @@ pub fn headless_service(ctx: &Ctx, names: &DatabaseNames) -> Service {
             cluster_ip: Some("None".into()),
             selector: Some(labels.selector()),
             ports: Some(vec![ServicePort {
-                name: Some(PORT_NAME.into()),
-                port: POSTGRES_PORT,
-                target_port: Some(IntOrString::String(PORT_NAME.into())),
+                name: Some(names.port_name().into()),
+                port: names.engine.port(),
+                target_port: Some(IntOrString::String(names.port_name().into())),
                 protocol: Some("TCP".into()),
                 ..Default::default()
             }]),
@@ -215,4 +317,32 @@ pub fn headless_service(ctx: &Ctx, names: &DatabaseNames) -> Service {
         }),
         ..Default::default()
     }
+}
+
+/// The Vault `SecretStore` an environment owns (seed 002), authenticating as
+/// its own ServiceAccount through Vault's Kubernetes auth.
+pub fn vault_store(
+    ctx: &Ctx,
+    labels: &crate::meta::Labels,
+    vault: &crate::profile::VaultStore,
+) -> SecretStore {
+    CustomResource::new(
+        ctx.meta(&labels.name, labels, SyncWave::Foundation),
+        SecretStoreSpec {
+            provider: SecretStoreProvider {
+                vault: VaultProvider {
+                    server: vault.server.clone(),
+                    path: vault.mount.clone(),
+                    version: "v2".into(),
+                    auth: VaultAuth {
+                        kubernetes: VaultKubernetesAuth {
+                            mount_path: vault.auth_mount.clone(),
+                            role: vault.role.clone(),
+                            service_account_ref: ServiceAccountSelector { name: labels.name.to_string() },
+                        },
+                    },
+                },
+            },
+        },
+    )
 }

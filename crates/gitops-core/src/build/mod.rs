@@ -2,7 +2,9 @@
 //! objects of one environment. Pure: no I/O, no YAML.
 
 pub mod database;
+pub mod hardening;
 pub mod ingress;
+pub mod network;
 pub mod pod;
 pub mod workload;
 
@@ -16,14 +18,32 @@ use crate::meta::{self, Component, LABEL_MANAGED_BY, LABEL_PART_OF, Labels, MANA
 use crate::name::Name;
 use crate::object::Object;
 use crate::par;
-use crate::platform::{Exposure, Platform, PlatformError};
-use crate::profile::{EnvironmentProfile, Resources, Stage, SyncMode};
+use crate::platform::{DatabaseEngine, Exposure, Platform, PlatformError};
+use crate::profile::{DatabaseProfile, EnvironmentProfile, Resources, Stage, SyncMode};
 use crate::release::ReleasePins;
+
+/// Ciphertext of the environment's SealedSecrets, by secret name, read from
+/// `kubeseal` output files by the caller (the render itself does no I/O).
+pub type SealedInputs = BTreeMap<Name, BTreeMap<String, String>>;
+
+/// The Secrets a platform's environments need, whatever delivers them (for
+/// a sealed backend: one `kubeseal` output file each), with their keys.
+pub fn credential_secrets(platform: &Platform) -> Result<Vec<(Name, [&'static str; 4])>, RenderError> {
+    let mut secrets = Vec::new();
+    for svc in &platform.services {
+        if let Some(db) = &svc.database {
+            let names = database::DatabaseNames::of(&svc.name, db.engine)?;
+            secrets.push((names.credentials, database::credential_keys(db.engine)));
+        }
+    }
+    Ok(secrets)
+}
 
 /// What every builder of one environment needs to know.
 pub struct Ctx<'a> {
     pub platform: &'a Platform,
     pub profile: &'a EnvironmentProfile,
+    pub sealed: &'a SealedInputs,
     /// `<platform>-<environment>`, the `app.kubernetes.io/instance` label.
     pub instance: Name,
 }
@@ -61,6 +81,14 @@ pub enum RenderError {
         "environment `{env}`: no image tag for service `{service}`; add it to the environment's release file"
     )]
     MissingPin { env: String, service: String },
+    #[error(
+        "environment `{env}` requires image digests, and service `{service}` has none; add `digest: sha256:<64 hex>` under its `tag:` (`cargo xtask set-image --env {env} --service {service} --tag … --digest sha256:…`)"
+    )]
+    MissingDigest { env: String, service: String },
+    #[error(
+        "environment `{env}` seals its secrets, and `{file}` is missing; seal the Secret with `kubeseal --format yaml` into that file"
+    )]
+    MissingSealed { env: String, file: String },
     #[error(transparent)]
     Name(#[from] crate::name::NameError),
 }
@@ -71,15 +99,25 @@ fn check_profile(platform: &Platform, profile: &EnvironmentProfile) -> Result<()
         problem,
         fix: fix.into(),
     };
-    let sized: [(&str, &Resources); 4] = [
-        ("api", &profile.api.resources),
-        ("web", &profile.web.resources),
-        ("migration", &profile.migration),
-        ("postgres", &profile.postgres.resources),
-    ];
-    for (what, resources) in sized {
+    let sized: [(&str, &Resources); 3] =
+        [("api", &profile.api.resources), ("web", &profile.web.resources), ("migration", &profile.migration)];
+    let databases = profile.databases.iter().map(|d| (d.engine.as_str(), &d.resources));
+    for (what, resources) in sized.into_iter().chain(databases) {
         if let Some(problem) = resources.problem() {
             return Err(err(format!("{what} resources: {problem}"), "raise the limit or lower the request"));
+        }
+    }
+    for (i, db) in profile.databases.iter().enumerate() {
+        if profile.databases[..i].iter().any(|other| other.engine == db.engine) {
+            return Err(err(
+                format!("lists {} twice in `databases`", db.engine),
+                "keep one entry per database engine",
+            ));
+        }
+    }
+    for svc in &platform.services {
+        if let Some(db) = &svc.database {
+            database_profile(profile, svc, db.engine)?;
         }
     }
     for (what, sizing) in [("api", profile.api), ("web", profile.web)] {
@@ -122,12 +160,36 @@ fn check_profile(platform: &Platform, profile: &EnvironmentProfile) -> Result<()
     {
         return Err(err(format!("Slack channel `{}`", n.channel), "name the channel without spaces"));
     }
-    let prefix = &profile.secrets.key_prefix;
-    if prefix.is_empty() || prefix.starts_with('/') || prefix.ends_with('/') {
+    for e in &profile.network.external_egress {
+        if platform.find(e.service.as_str()).is_none() {
+            return Err(err(
+                format!("allows external egress for `{}`, which the platform does not define", e.service),
+                "name a service of the platform in `network.external_egress`",
+            ));
+        }
+    }
+    if profile.ingress.issuer != crate::profile::IssuerSource::OutOfBand
+        && profile.ingress.tls_issuer.kind != crate::profile::IssuerKind::ClusterIssuer
+    {
         return Err(err(
-            format!("secret key prefix `{prefix}`"),
-            "use a non-empty path without leading or trailing `/`, e.g. `clinicflow/dev`",
+            "asks the tree to create its issuer, which is a namespaced Issuer".into(),
+            "use `IssuerKind::ClusterIssuer`, or `IssuerSource::OutOfBand` for an Issuer made elsewhere",
         ));
+    }
+    if let crate::profile::SecretBackend::External(store) = &profile.secrets {
+        let prefix = &store.key_prefix;
+        if prefix.is_empty() || prefix.starts_with('/') || prefix.ends_with('/') {
+            return Err(err(
+                format!("secret key prefix `{prefix}`"),
+                "use a non-empty path without leading or trailing `/`, e.g. `clinicflow/dev`",
+            ));
+        }
+        if store.vault.is_some() && store.kind != crate::crd::external_secrets::SecretStoreKind::SecretStore {
+            return Err(err(
+                "asks the tree to create its Vault store as a ClusterSecretStore".into(),
+                "use `SecretStoreKind::SecretStore` for a store the environment owns",
+            ));
+        }
     }
     if profile.git.repo_url.is_empty() || profile.git.target_revision.is_empty() {
         return Err(err(
@@ -136,6 +198,20 @@ fn check_profile(platform: &Platform, profile: &EnvironmentProfile) -> Result<()
         ));
     }
     Ok(())
+}
+
+/// How `profile` runs the `engine` database of `svc`: every engine a
+/// service uses must be pinned.
+fn database_profile<'p>(
+    profile: &'p EnvironmentProfile,
+    svc: &crate::platform::Service,
+    engine: DatabaseEngine,
+) -> Result<&'p DatabaseProfile, RenderError> {
+    profile.database(engine).ok_or_else(|| RenderError::Profile {
+        env: profile.name.to_string(),
+        problem: format!("pins no {engine} image, which service `{}` needs", svc.name),
+        fix: "add a `DatabaseProfile` for that engine to `databases`".into(),
+    })
 }
 
 /// The Namespace, first object of the first wave. It is never pruned: it
@@ -166,13 +242,90 @@ fn namespace(ctx: &Ctx) -> Namespace {
     }
 }
 
+/// Everything one service owns: its ServiceAccounts, database, migration,
+/// Deployment, Service, NetworkPolicies, and disruption budget and autoscaler.
+fn service_objects(
+    ctx: &Ctx,
+    svc: &crate::platform::Service,
+    pin: &crate::release::Pin,
+) -> Result<Vec<Object>, RenderError> {
+    use network::{Allow, pods};
+    let labels = ctx.labels(&svc.name, workload::component(svc.kind), None);
+    let peer = |name: &Name| pods(&ctx.labels(name, Component::Api, None));
+    let mut objects: Vec<Object> = vec![hardening::service_account(ctx, &labels).into()];
+    let mut ingress = Vec::new();
+    let mut egress = Vec::new();
+    if svc.exposed_route(&ctx.profile.ingress.expose_opt_in).is_some() {
+        ingress.push(Allow::named_port(
+            vec![network::namespace(&ctx.profile.network.ingress_namespace)],
+            pod::HTTP_PORT_NAME,
+        ));
+    }
+    let dependents: Vec<_> = ctx
+        .platform
+        .services
+        .iter()
+        .filter(|s| s.depends_on.contains(&svc.name))
+        .map(|s| peer(&s.name))
+        .collect();
+    if !dependents.is_empty() {
+        ingress.push(Allow::named_port(dependents, pod::HTTP_PORT_NAME));
+    }
+    let mut deps = svc.depends_on.clone();
+    deps.sort();
+    deps.dedup();
+    if !deps.is_empty() {
+        egress.push(Allow::named_port(deps.iter().map(peer).collect(), pod::HTTP_PORT_NAME));
+    }
+    for e in ctx.profile.network.external_egress.iter().filter(|e| e.service == svc.name) {
+        egress.push(network::external(e.cidr, e.except, e.ports));
+    }
+
+    let db = match &svc.database {
+        Some(database) => {
+            let names = database::DatabaseNames::of(&svc.name, database.engine)?;
+            let profile = database_profile(ctx.profile, svc, database.engine)?;
+            let db_labels = ctx.labels(&names.database, Component::Database, None);
+            let mut clients = vec![pods(&labels)];
+            objects.push(hardening::service_account(ctx, &db_labels).into());
+            objects.extend(database::credentials(ctx, &names)?);
+            objects.push(database::statefulset(ctx, &names, profile).into());
+            objects.push(database::headless_service(ctx, &names).into());
+            if let Some(migration) = &database.migration {
+                let job = workload::migration_job(ctx, svc, pin, &names, migration)?;
+                let job_labels = ctx.labels(&svc.name.suffixed("migrate")?, Component::Migration, None);
+                clients.push(pods(&job_labels));
+                objects.push(hardening::service_account(ctx, &job_labels).into());
+                objects.push(job.into());
+                let to_db = Allow::named_port(vec![pods(&db_labels)], names.port_name());
+                objects.push(network::workload(ctx, &job_labels, Vec::new(), vec![to_db]).into());
+            }
+            let from_clients = Allow::named_port(clients, names.port_name());
+            objects.push(network::workload(ctx, &db_labels, vec![from_clients], Vec::new()).into());
+            egress.push(Allow::named_port(vec![pods(&db_labels)], names.port_name()));
+            Some(names)
+        }
+        None => None,
+    };
+    objects.push(workload::deployment(ctx, svc, pin, db.as_ref()).into());
+    objects.push(workload::service(ctx, svc).into());
+    objects.push(network::workload(ctx, &labels, ingress, egress).into());
+    let sizing = workload::sizing(ctx, svc);
+    let min_replicas = sizing.replicas;
+    objects.extend(hardening::disruption_budget(ctx, &labels, min_replicas).map(Object::from));
+    objects.extend(hardening::autoscaler(ctx, &labels, sizing).map(Object::from));
+    Ok(objects)
+}
+
 /// The objects of one environment, grouped by who owns them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnvironmentRender {
-    /// Objects of the whole environment: the Namespace and the Ingress.
+    /// Objects of the whole environment: the Namespace, the Ingress or HTTPRoute, …
     pub shared: Vec<Object>,
     /// Each service's own objects, in platform order.
     pub services: Vec<(Name, Vec<Object>)>,
+    /// Secrets the objects read that someone creates out of band.
+    pub out_of_band: Vec<Name>,
 }
 
 impl EnvironmentRender {
@@ -188,55 +341,77 @@ impl EnvironmentRender {
     }
 }
 
-/// Every object of one environment, in a stable order.
+/// Every object of one environment, in a stable order; for profiles whose
+/// secrets are not sealed.
 pub fn render_environment(
     platform: &Platform,
     profile: &EnvironmentProfile,
     pins: &ReleasePins,
 ) -> Result<EnvironmentRender, RenderError> {
+    render_environment_with(platform, profile, pins, &SealedInputs::new())
+}
+
+/// [`render_environment`] with the ciphertext of sealed secrets.
+pub fn render_environment_with(
+    platform: &Platform,
+    profile: &EnvironmentProfile,
+    pins: &ReleasePins,
+    sealed: &SealedInputs,
+) -> Result<EnvironmentRender, RenderError> {
     platform.validate()?;
     check_profile(platform, profile)?;
-    let ctx = Ctx { platform, profile, instance: platform.name.suffixed(profile.name.as_str())? };
+    let ctx = Ctx { platform, profile, sealed, instance: platform.name.suffixed(profile.name.as_str())? };
 
-    let mut shared: Vec<Object> = vec![namespace(&ctx).into()];
-    let service_objects = |svc: &crate::platform::Service| -> Result<(Name, Vec<Object>), RenderError> {
-        let tag = pins.tag(&svc.name).ok_or_else(|| RenderError::MissingPin {
+    let mut shared: Vec<Object> = vec![
+        namespace(&ctx).into(),
+        network::default_deny(&ctx).into(),
+        network::allow_dns(&ctx).into(),
+        hardening::quota(&ctx).into(),
+        hardening::limit_range(&ctx).into(),
+    ];
+    shared.extend(network::acme_solver(&ctx).map(Object::from));
+    shared.extend(hardening::cluster_issuer(&ctx).map(Object::from));
+    shared.extend(hardening::privileged_constraint(&ctx).map(Object::from));
+    if let crate::profile::SecretBackend::External(store) = &profile.secrets
+        && let Some(vault) = &store.vault
+    {
+        let labels = ctx.labels(&store.store, Component::Secret, None);
+        shared.push(hardening::service_account(&ctx, &labels).into());
+        shared.push(database::vault_store(&ctx, &labels, vault).into());
+    }
+
+    let service = |svc: &crate::platform::Service| -> Result<(Name, Vec<Object>), RenderError> {
+        let pin = pins.pin(&svc.name).ok_or_else(|| RenderError::MissingPin {
             env: profile.name.to_string(),
             service: svc.name.to_string(),
         })?;
-        let mut objects: Vec<Object> = Vec::new();
-        let db = match &svc.database {
-            Some(database) => {
-                let names = database::DatabaseNames::of(&svc.name)?;
-                objects.push(database::credentials(&ctx, &names).into());
-                objects.push(database::statefulset(&ctx, &names).into());
-                objects.push(database::headless_service(&ctx, &names).into());
-                if let Some(migration) = &database.migration {
-                    objects.push(workload::migration_job(&ctx, svc, tag, &names, migration)?.into());
-                }
-                Some(names)
-            }
-            None => None,
-        };
-        objects.push(workload::deployment(&ctx, svc, tag, db.as_ref()).into());
-        objects.push(workload::service(&ctx, svc).into());
-        Ok((svc.name.clone(), objects))
+        if profile.require_digests && pin.digest.is_none() {
+            return Err(RenderError::MissingDigest {
+                env: profile.name.to_string(),
+                service: svc.name.to_string(),
+            });
+        }
+        Ok((svc.name.clone(), service_objects(&ctx, svc, pin)?))
     };
     // Services are independent: large platforms build them on every CPU,
     // in chunks, and keep platform order (and the first error in it).
     let chunks = par::map(
         par::worth_threads(platform.services.len() * 6),
         &par::chunks(&platform.services, 4, 32),
-        |chunk| chunk.iter().map(service_objects).collect::<Result<Vec<_>, _>>(),
+        |chunk| chunk.iter().map(service).collect::<Result<Vec<_>, _>>(),
     );
     let mut services = Vec::with_capacity(platform.services.len());
     for chunk in chunks {
         services.extend(chunk?);
     }
-    if let Some(ingress) = ingress::ingress(&ctx)? {
-        shared.push(ingress.into());
-    }
-    Ok(EnvironmentRender { shared, services })
+    shared.extend(ingress::entry_point(&ctx)?);
+    let out_of_band = match profile.secrets {
+        crate::profile::SecretBackend::OutOfBand => {
+            credential_secrets(platform)?.into_iter().map(|(name, _)| name).collect()
+        }
+        _ => Vec::new(),
+    };
+    Ok(EnvironmentRender { shared, services, out_of_band })
 }
 
 #[cfg(test)]
@@ -244,6 +419,7 @@ pub(crate) mod tests {
     use std::net::Ipv4Addr;
 
     use super::*;
+    use crate::build::pod;
     use crate::crd::argocd::ClusterRef;
     use crate::crd::external_secrets::SecretStoreKind;
     use crate::image::{ImageRepository, ImageTag, PinnedImage, VersionTag};
@@ -273,30 +449,49 @@ pub(crate) mod tests {
             sync: SyncMode::Manual,
             argocd: ArgoCdProfile { instance: name!("test"), change_window: None, notifications: None },
             ingress: IngressProfile {
-                class_name: name!("nginx"),
+                routing: Routing::Ingress { class_name: name!("nginx") },
                 host: HostName::nip_io(&name!("acme"), Ipv4Addr::new(10, 0, 0, 1)),
                 tls_issuer: IssuerRef { name: name!("ca"), kind: IssuerKind::Issuer },
                 expose_opt_in: vec![],
+                issuer: IssuerSource::OutOfBand,
             },
             storage: StorageProfile { class: name!("standard"), database_size: Memory::gib(1) },
-            secrets: SecretStoreProfile {
+            secrets: SecretBackend::External(SecretStoreProfile {
                 store: name!("vault"),
                 kind: SecretStoreKind::SecretStore,
                 key_prefix: "acme/test".into(),
                 refresh_interval: "1h",
-            },
-            postgres: PostgresProfile {
-                image: PinnedImage {
-                    repository: ImageRepository::from_static("docker.io/library/postgres"),
-                    version: VersionTag::from_static("17.6"),
+                vault: None,
+            }),
+            databases: vec![
+                DatabaseProfile {
+                    engine: DatabaseEngine::Postgres,
+                    image: PinnedImage {
+                        repository: ImageRepository::from_static("docker.io/library/postgres"),
+                        version: VersionTag::from_static("17.6"),
+                        digest: None,
+                    },
+                    resources: r,
                 },
-                resources: r,
-            },
+                DatabaseProfile {
+                    engine: DatabaseEngine::MongoDb,
+                    image: PinnedImage {
+                        repository: ImageRepository::from_static("docker.io/library/mongo"),
+                        version: VersionTag::from_static("8.0.12"),
+                        digest: None,
+                    },
+                    resources: r,
+                },
+            ],
             api: WorkloadSizing { replicas: 2, resources: r },
             web: WorkloadSizing { replicas: 1, resources: r },
             migration: r,
+            network: NetworkProfile { ingress_namespace: name!("ingress-nginx"), external_egress: vec![] },
+            availability: AvailabilityProfile { spread_across_nodes: false, autoscaling: None },
+            gatekeeper_privileged_constraint: false,
             compliance: None,
             waivers: vec![],
+            require_digests: false,
         }
     }
 
@@ -305,7 +500,7 @@ pub(crate) mod tests {
             images: platform
                 .services
                 .iter()
-                .map(|s| (s.name.clone(), Pin { tag: ImageTag::new("sha-abcdef0").unwrap() }))
+                .map(|s| (s.name.clone(), Pin::tag(ImageTag::new("sha-abcdef0").unwrap())))
                 .collect(),
         }
     }
@@ -320,8 +515,19 @@ pub(crate) mod tests {
         let objects = render_environment(&p, &profile(), &pins(&p)).unwrap().into_objects();
         assert_eq!(
             kinds(&objects),
-            [("Namespace", "acme-test"), ("Deployment", "worker"), ("Service", "worker")],
-            "no Ingress when nothing is exposed"
+            [
+                ("Namespace", "acme-test"),
+                ("NetworkPolicy", "default-deny"),
+                ("NetworkPolicy", "allow-dns"),
+                ("ResourceQuota", "acme"),
+                ("LimitRange", "acme"),
+                ("ServiceAccount", "worker"),
+                ("Deployment", "worker"),
+                ("Service", "worker"),
+                ("NetworkPolicy", "worker"),
+                ("PodDisruptionBudget", "worker"),
+            ],
+            "no Ingress when nothing is exposed; a budget for two replicas"
         );
     }
 
@@ -334,22 +540,33 @@ pub(crate) mod tests {
             kinds(&objects),
             [
                 ("Namespace", "acme-test"),
+                ("NetworkPolicy", "default-deny"),
+                ("NetworkPolicy", "allow-dns"),
+                ("ResourceQuota", "acme"),
+                ("LimitRange", "acme"),
                 ("Ingress", "acme"),
+                ("ServiceAccount", "api"),
+                ("ServiceAccount", "api-db"),
                 ("ExternalSecret", "api-db-credentials"),
                 ("StatefulSet", "api-db"),
                 ("Service", "api-db"),
+                ("ServiceAccount", "api-migrate"),
                 ("Job", "api-migrate"),
+                ("NetworkPolicy", "api-migrate"),
+                ("NetworkPolicy", "api-db"),
                 ("Deployment", "api"),
                 ("Service", "api"),
+                ("NetworkPolicy", "api"),
+                ("PodDisruptionBudget", "api"),
             ]
         );
-        let Object::Ingress(ing) = &objects[1] else { panic!() };
+        let Object::Ingress(ing) = &objects[5] else { panic!() };
         let annotations = ing.metadata.annotations.as_ref().unwrap();
         assert_eq!(
             annotations["cert-manager.io/issuer"], "ca",
             "a namespaced Issuer uses its own annotation"
         );
-        let Object::Deployment(d) = &objects[6] else { panic!() };
+        let Object::Deployment(d) = &objects[15] else { panic!() };
         assert_eq!(d.spec.as_ref().unwrap().replicas, Some(2), "api sizing applies");
     }
 
@@ -358,6 +575,73 @@ pub(crate) mod tests {
         let p = Platform::new(name!("acme")).service(Service::api(name!("api"), IMG).postgres());
         let objects = render_environment(&p, &profile(), &pins(&p)).unwrap().into_objects();
         assert!(objects.iter().all(|o| o.kind() != "Job"));
+    }
+
+    #[test]
+    fn a_mongodb_database_has_its_own_image_port_probe_data_path_and_connection_string() {
+        let p = Platform::new(name!("acme")).service(Service::api(name!("api"), IMG).mongodb());
+        let objects = render_environment(&p, &profile(), &pins(&p)).unwrap().into_objects();
+        let find = |kind: &str, name: &str| {
+            objects.iter().find(|o| o.kind() == kind && o.name() == name).unwrap_or_else(|| panic!("{kind}"))
+        };
+        let Object::StatefulSet(sts) = find("StatefulSet", "api-db") else { panic!() };
+        let pod = sts.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+        assert_eq!(pod.security_context, Some(pod::pod_security_context()), "non-root, restricted");
+        let c = &pod.containers[0];
+        assert_eq!(c.image.as_deref(), Some("docker.io/library/mongo:8.0.12"));
+        assert_eq!(c.security_context, Some(pod::container_security_context()));
+        let port = &c.ports.as_ref().unwrap()[0];
+        assert_eq!((port.name.as_deref(), port.container_port), (Some("mongodb"), 27017));
+        let mounts: Vec<(&str, &str)> =
+            c.volume_mounts.iter().flatten().map(|m| (m.name.as_str(), m.mount_path.as_str())).collect();
+        assert_eq!(mounts, [("data", "/data/db"), ("tmp", "/tmp"), ("credentials", "/run/secrets/mongodb")]);
+        let env: Vec<&str> = c.env.iter().flatten().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            env,
+            [
+                "MONGO_INITDB_ROOT_USERNAME_FILE",
+                "MONGO_INITDB_ROOT_PASSWORD_FILE",
+                "MONGO_INITDB_DATABASE",
+                "POD_IP"
+            ]
+        );
+        let probe = c.readiness_probe.as_ref().unwrap();
+        let command = probe.exec.as_ref().unwrap().command.as_ref().unwrap().join(" ");
+        assert!(command.contains("mongosh --quiet --norc --host \"$POD_IP\" --port 27017"), "{command}");
+        assert!(command.contains("db.adminCommand({ ping: 1 }).ok === 1"), "{command}");
+        assert_eq!(probe.timeout_seconds, Some(10));
+
+        let Object::Service(svc) = find("Service", "api-db") else { panic!() };
+        let port = &svc.spec.as_ref().unwrap().ports.as_ref().unwrap()[0];
+        assert_eq!((port.name.as_deref(), port.port), (Some("mongodb"), 27017));
+        let Object::ExternalSecret(es) = find("ExternalSecret", "api-db-credentials") else { panic!() };
+        let template = &es.spec.target.template.as_ref().unwrap().data;
+        assert_eq!(
+            template["MONGODB_URI"],
+            "mongodb://{{ .username | urlquery }}:{{ .password | urlquery }}@api-db.acme-test.svc.cluster.local:27017/{{ .dbname }}?authSource=admin"
+        );
+        assert!(!template.contains_key("DATABASE_URL"));
+        let Object::Deployment(d) = find("Deployment", "api") else { panic!() };
+        let c = &d.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0];
+        let uri = c.env.iter().flatten().find(|e| e.name == "MONGODB_URI").expect("connection string");
+        let from = uri.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
+        assert_eq!((from.name.as_str(), from.key.as_str()), ("api-db-credentials", "MONGODB_URI"));
+        let Object::NetworkPolicy(np) = find("NetworkPolicy", "api-db") else { panic!() };
+        let json = serde_json::to_value(np).unwrap();
+        assert_eq!(json["spec"]["ingress"][0]["ports"][0]["port"], "mongodb");
+
+        // An engine the profile does not pin is refused with the fix.
+        let mut postgres_only = profile();
+        postgres_only.databases.retain(|d| d.engine == DatabaseEngine::Postgres);
+        let err = render_environment(&p, &postgres_only, &pins(&p)).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "environment `test`: pins no mongodb image, which service `api` needs; add a `DatabaseProfile` for that engine to `databases`"
+        );
+        let mut twice = profile();
+        twice.databases.push(twice.databases[0].clone());
+        let err = render_environment(&p, &twice, &pins(&p)).unwrap_err().to_string();
+        assert!(err.contains("lists postgres twice in `databases`"), "{err}");
     }
 
     #[test]
@@ -379,7 +663,8 @@ pub(crate) mod tests {
         assert!(err.contains("web resources: memory request 4Gi is above its limit 256Mi"), "{err}");
 
         let mut bad = profile();
-        bad.secrets.key_prefix = "/acme/".into();
+        let SecretBackend::External(store) = &mut bad.secrets else { unreachable!() };
+        store.key_prefix = "/acme/".into();
         assert!(render_environment(&p, &bad, &pins(&p)).is_err());
     }
 
@@ -409,6 +694,194 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn lets_encrypt_and_gatekeeper_bring_their_objects() {
+        let p = Platform::new(name!("acme")).service(Service::api(name!("api"), IMG).route("/api"));
+        let mut prof = profile();
+        prof.ingress.tls_issuer.kind = IssuerKind::ClusterIssuer;
+        prof.ingress.issuer = IssuerSource::LetsEncrypt { email: "ops@example.com".into(), staging: false };
+        prof.gatekeeper_privileged_constraint = true;
+        let objects = render_environment(&p, &prof, &pins(&p)).unwrap().into_objects();
+        let find = |kind: &str| objects.iter().find(|o| o.kind() == kind).unwrap_or_else(|| panic!("{kind}"));
+        let Object::ClusterIssuer(issuer) = find("ClusterIssuer") else { panic!() };
+        assert!(issuer.metadata.namespace.is_none(), "cluster-scoped");
+        let json = serde_json::to_value(&issuer.spec).unwrap();
+        assert_eq!(json["acme"]["solvers"][0]["http01"]["ingress"]["ingressClassName"], "nginx");
+        let solver = objects.iter().find(|o| o.name() == "allow-acme-http01-solver").expect("solver policy");
+        assert_eq!(solver.kind(), "NetworkPolicy");
+        let Object::PrivilegedContainerConstraint(c) = find("K8sPSPPrivilegedContainer") else { panic!() };
+        assert_eq!(c.spec.match_.namespaces, ["acme-test"]);
+
+        // A namespaced Issuer cannot be created by the tree, and egress needs a real service.
+        prof.ingress.tls_issuer.kind = IssuerKind::Issuer;
+        let err = render_environment(&p, &prof, &pins(&p)).unwrap_err().to_string();
+        assert!(err.contains("use `IssuerKind::ClusterIssuer`"), "{err}");
+        let mut prof = profile();
+        prof.network.external_egress.push(ExternalEgress {
+            service: name!("mailer"),
+            purpose: "SMTP",
+            cidr: "0.0.0.0/0",
+            except: &[],
+            ports: &[587],
+        });
+        let err = render_environment(&p, &prof, &pins(&p)).unwrap_err().to_string();
+        assert!(
+            err.contains("allows external egress for `mailer`, which the platform does not define"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn each_secret_backend_delivers_the_credentials_its_way() {
+        let p = Platform::new(name!("acme"))
+            .service(Service::api(name!("api"), IMG).postgres().migrations(["m"]));
+        let kinds_of = |objects: &[Object]| -> Vec<String> {
+            objects
+                .iter()
+                .filter(|o| o.name().starts_with("api-db-credentials") || o.kind().contains("Secret"))
+                .map(|o| format!("{} {}", o.kind(), o.name()))
+                .collect()
+        };
+
+        // Sealed: ciphertext in, SealedSecret out; no input, a clear error.
+        let mut sealed = profile();
+        sealed.secrets = SecretBackend::Sealed { dir: "secrets/test" };
+        let err = render_environment(&p, &sealed, &pins(&p)).unwrap_err().to_string();
+        assert!(err.contains("`secrets/test/api-db-credentials.yaml` is missing; seal the Secret"), "{err}");
+        let inputs = SealedInputs::from([(
+            name!("api-db-credentials"),
+            database::credential_keys(DatabaseEngine::Postgres)
+                .iter()
+                .map(|k| (k.to_string(), "AgB==".to_owned()))
+                .collect(),
+        )]);
+        let render = render_environment_with(&p, &sealed, &pins(&p), &inputs).unwrap();
+        let objects = render.into_objects();
+        assert_eq!(kinds_of(&objects), ["SealedSecret api-db-credentials"]);
+        let Some(Object::SealedSecret(s)) = objects.iter().find(|o| o.kind() == "SealedSecret") else {
+            panic!()
+        };
+        assert_eq!(s.spec.encrypted_data.len(), 4);
+        assert_eq!(s.metadata.annotations.as_ref().unwrap()[meta::SYNC_WAVE_ANNOTATION], "0");
+
+        // Out of band: nothing rendered, the name handed to the policy check.
+        let mut oob = profile();
+        oob.secrets = SecretBackend::OutOfBand;
+        let render = render_environment(&p, &oob, &pins(&p)).unwrap();
+        assert_eq!(render.out_of_band, [name!("api-db-credentials")]);
+        assert!(kinds_of(&render.into_objects()).is_empty());
+
+        // An owned Vault store: a SecretStore and its ServiceAccount, and the ExternalSecret points at it.
+        let mut vault = profile();
+        let SecretBackend::External(store) = &mut vault.secrets else { unreachable!() };
+        store.vault = Some(VaultStore {
+            server: "https://vault.example:8200".into(),
+            mount: "secret".into(),
+            role: "acme-test".into(),
+            auth_mount: "kubernetes".into(),
+        });
+        let objects = render_environment(&p, &vault, &pins(&p)).unwrap().into_objects();
+        let Some(Object::SecretStore(ss)) = objects.iter().find(|o| o.kind() == "SecretStore") else {
+            panic!()
+        };
+        let json = serde_json::to_value(&ss.spec).unwrap();
+        assert_eq!(json["provider"]["vault"]["auth"]["kubernetes"]["mountPath"], "kubernetes");
+        assert_eq!(json["provider"]["vault"]["auth"]["kubernetes"]["serviceAccountRef"]["name"], "vault");
+        assert!(objects.iter().any(|o| o.kind() == "ServiceAccount" && o.name() == "vault"));
+        let Some(Object::ExternalSecret(es)) = objects.iter().find(|o| o.kind() == "ExternalSecret") else {
+            panic!()
+        };
+        assert_eq!(es.spec.secret_store_ref.name, "vault");
+        let SecretBackend::External(store) = &mut vault.secrets else { unreachable!() };
+        store.kind = crate::crd::external_secrets::SecretStoreKind::ClusterSecretStore;
+        let err = render_environment(&p, &vault, &pins(&p)).unwrap_err().to_string();
+        assert!(err.contains("use `SecretStoreKind::SecretStore`"), "{err}");
+    }
+
+    #[test]
+    fn gateway_api_routes_the_same_paths_with_an_http_route_and_no_ingress() {
+        use crate::crd::cert_manager::{Http01Route, IssuerType};
+        use crate::crd::gateway_api::PathMatchType;
+        let p = Platform::new(name!("acme"))
+            .service(Service::web(name!("web"), IMG).route("/"))
+            .service(Service::api(name!("api"), IMG).route("/api"))
+            .service(Service::api(name!("admin"), IMG).opt_in_route("/admin"));
+        let mut prof = profile();
+        prof.ingress.expose_opt_in = vec![name!("admin")];
+        let via_ingress = render_environment(&p, &prof, &pins(&p)).unwrap().into_objects();
+        prof.ingress.routing = Routing::GatewayApi {
+            gateway: name!("shared"),
+            namespace: name!("infra"),
+            section_name: Some(name!("https")),
+        };
+        prof.ingress.tls_issuer.kind = IssuerKind::ClusterIssuer;
+        prof.ingress.issuer = IssuerSource::LetsEncrypt { email: "ops@example.com".into(), staging: true };
+        let objects = render_environment(&p, &prof, &pins(&p)).unwrap().into_objects();
+        assert!(objects.iter().all(|o| o.kind() != "Ingress"), "no Ingress beside the HTTPRoute");
+
+        let Some(Object::Ingress(ing)) = via_ingress.iter().find(|o| o.kind() == "Ingress") else { panic!() };
+        let ingress_routes: Vec<(String, String)> = ing.spec.as_ref().unwrap().rules.as_ref().unwrap()[0]
+            .http
+            .as_ref()
+            .unwrap()
+            .paths
+            .iter()
+            .map(|p| (p.path.clone().unwrap(), p.backend.service.as_ref().unwrap().name.clone()))
+            .collect();
+        let Some(Object::HttpRoute(route)) = objects.iter().find(|o| o.kind() == "HTTPRoute") else {
+            panic!()
+        };
+        let routes: Vec<(String, String)> = route
+            .spec
+            .rules
+            .iter()
+            .map(|r| {
+                let path = r.matches[0].path.as_ref().unwrap();
+                assert_eq!(path.type_, Some(PathMatchType::PathPrefix));
+                assert_eq!(r.backend_refs[0].port, Some(crate::platform::SERVICE_PORT), "the Service port");
+                (path.value.clone().unwrap(), r.backend_refs[0].name.clone())
+            })
+            .collect();
+        assert_eq!(routes, ingress_routes, "the same paths to the same services, in the same order");
+        assert_eq!(routes.len(), 3);
+        assert_eq!(route.spec.hostnames, [prof.ingress.host.to_string()]);
+        let parent = &route.spec.parent_refs[..];
+        assert_eq!(parent.len(), 1);
+        assert_eq!(
+            (parent[0].group.as_deref(), parent[0].kind.as_deref(), parent[0].namespace.as_deref()),
+            (Some("gateway.networking.k8s.io"), Some("Gateway"), Some("infra"))
+        );
+        assert_eq!((parent[0].name.as_str(), parent[0].section_name.as_deref()), ("shared", Some("https")));
+        assert_eq!(route.metadata.name.as_deref(), ing.metadata.name.as_deref());
+        let wave = |kind: &str, objects: &[Object]| objects.iter().find(|o| o.kind() == kind).unwrap().wave();
+        assert_eq!(wave("HTTPRoute", &objects), Some(SyncWave::Ingress));
+        assert_eq!(wave("HTTPRoute", &objects), wave("Ingress", &via_ingress), "the Ingress's wave");
+        let annotations = route.metadata.annotations.as_ref().unwrap();
+        assert!(
+            annotations.keys().all(|k| !k.starts_with("cert-manager.io/")),
+            "the Gateway carries the certificate, not the route"
+        );
+
+        // Let's Encrypt answers HTTP-01 through the Gateway; its solver pods
+        // run in the Gateway's namespace, so this one needs no policy for them.
+        let Some(Object::ClusterIssuer(issuer)) = objects.iter().find(|o| o.kind() == "ClusterIssuer") else {
+            panic!()
+        };
+        let IssuerType::Acme(acme) = &issuer.spec.issuer else { panic!() };
+        let Http01Route::GatewayHttpRoute(solver) = &acme.solvers[0].http01.route else { panic!() };
+        assert_eq!(&solver.parent_refs[..], parent);
+        assert!(objects.iter().all(|o| o.name() != "allow-acme-http01-solver"));
+        // The Gateway's proxies reach the exposed services, from the profile's namespace.
+        let Some(Object::NetworkPolicy(web)) =
+            objects.iter().find(|o| o.kind() == "NetworkPolicy" && o.name() == "web")
+        else {
+            panic!()
+        };
+        let from = &web.spec.as_ref().unwrap().ingress.as_ref().unwrap()[0].from.as_ref().unwrap()[0];
+        let ns = from.namespace_selector.as_ref().unwrap().match_labels.as_ref().unwrap();
+        assert_eq!(ns["kubernetes.io/metadata.name"], "ingress-nginx");
+    }
+
+    #[test]
     fn a_missing_pin_names_the_service() {
         let p = Platform::new(name!("acme")).service(Service::api(name!("api"), IMG));
         let empty = ReleasePins { images: Default::default() };
@@ -422,7 +895,11 @@ pub(crate) mod tests {
             .service(Service::api(name!("api"), IMG))
             .service(Service::web(name!("web"), IMG).depends_on([name!("api")]));
         let objects = render_environment(&p, &profile(), &pins(&p)).unwrap().into_objects();
-        let Some(Object::Deployment(web)) = objects.iter().find(|o| o.name() == "web") else { panic!() };
+        let Some(Object::Deployment(web)) =
+            objects.iter().find(|o| o.name() == "web" && o.kind() == "Deployment")
+        else {
+            panic!()
+        };
         let env =
             web.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0].env.clone().unwrap();
         let url = env.iter().find(|e| e.name == "API_URL").unwrap();

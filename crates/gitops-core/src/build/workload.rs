@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
-use k8s_openapi::api::core::v1::{EnvVar, PodTemplateSpec, Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::core::v1::{EnvVar, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -13,14 +13,13 @@ use super::Ctx;
 use super::database::DatabaseNames;
 use super::pod::{self, HTTP_PORT_NAME, LIVENESS, READINESS, STARTUP};
 use crate::crd::argocd::{HOOK_ANNOTATION, HOOK_DELETE_POLICY_ANNOTATION, HookDeletePolicy, HookPhase};
-use crate::image::{ImageTag, image_reference};
+use crate::image::image_reference;
 use crate::meta::{Component, SyncWave};
 use crate::name::Name;
-use crate::platform::{
-    self, DATABASE_URL_ENV, Migration, PORT_ENV, SERVICE_PORT, Service as PlatformService, ServiceKind,
-};
+use crate::platform::{self, Migration, PORT_ENV, SERVICE_PORT, Service as PlatformService, ServiceKind};
+use crate::release::Pin;
 
-fn component(kind: ServiceKind) -> Component {
+pub(crate) fn component(kind: ServiceKind) -> Component {
     match kind {
         ServiceKind::Api => Component::Api,
         ServiceKind::Web => Component::Web,
@@ -29,7 +28,8 @@ fn component(kind: ServiceKind) -> Component {
 
 /// Variables every container of the service gets: its port, its
 /// configuration, its dependencies' cluster DNS addresses and, when it owns a
-/// database, `DATABASE_URL` from the credentials Secret.
+/// database, its connection string (`DATABASE_URL`, `MONGODB_URI`) from
+/// the credentials Secret.
 fn environment(ctx: &Ctx, svc: &PlatformService, db: Option<&DatabaseNames>) -> Vec<EnvVar> {
     let mut env = vec![pod::plain_env(PORT_ENV, svc.port.to_string())];
     env.extend(svc.env.iter().map(|(k, v)| pod::plain_env(k, v.clone())));
@@ -40,9 +40,15 @@ fn environment(ctx: &Ctx, svc: &PlatformService, db: Option<&DatabaseNames>) -> 
         pod::plain_env(&platform::dependency_env(dep), format!("http://{}:{SERVICE_PORT}", ctx.fqdn(dep)))
     }));
     if let Some(db) = db {
-        env.push(pod::secret_env(DATABASE_URL_ENV, db.credentials.as_str(), DATABASE_URL_ENV));
+        env.push(connection_env(db));
     }
     env
+}
+
+/// The database's connection string, read from its credentials Secret.
+fn connection_env(db: &DatabaseNames) -> EnvVar {
+    let key = db.engine.connection_env();
+    pod::secret_env(key, db.credentials.as_str(), key)
 }
 
 fn tmp_volumes(
@@ -58,20 +64,20 @@ fn tmp_volumes(
     (volumes, mounts)
 }
 
-pub fn deployment(
-    ctx: &Ctx,
-    svc: &PlatformService,
-    tag: &ImageTag,
-    db: Option<&DatabaseNames>,
-) -> Deployment {
-    let sizing = match svc.kind {
+/// The replicas and resources the profile gives this kind of service.
+pub(crate) fn sizing(ctx: &Ctx, svc: &PlatformService) -> crate::profile::WorkloadSizing {
+    match svc.kind {
         ServiceKind::Api => ctx.profile.api,
         ServiceKind::Web => ctx.profile.web,
-    };
-    let labels = ctx.labels(&svc.name, component(svc.kind), Some(tag.to_string()));
+    }
+}
+
+pub fn deployment(ctx: &Ctx, svc: &PlatformService, pin: &Pin, db: Option<&DatabaseNames>) -> Deployment {
+    let sizing = sizing(ctx, svc);
+    let labels = ctx.labels(&svc.name, component(svc.kind), Some(pin.tag.to_string()));
     let (volumes, mounts) = tmp_volumes(svc);
 
-    let mut c = pod::container(svc.name.as_str(), image_reference(&svc.image, tag));
+    let mut c = pod::container(svc.name.as_str(), image_reference(&svc.image, &pin.tag, pin.digest.as_ref()));
     c.ports = Some(vec![pod::port(HTTP_PORT_NAME, i32::from(svc.port))]);
     c.env = Some(environment(ctx, svc, db));
     c.resources = Some(sizing.resources.to_k8s());
@@ -83,7 +89,9 @@ pub fn deployment(
     Deployment {
         metadata: ctx.meta(&svc.name, &labels, SyncWave::Application),
         spec: Some(DeploymentSpec {
-            replicas: Some(i32::from(sizing.replicas)),
+            // An autoscaled Deployment leaves its replica count to the HPA;
+            // a count here would be reset on every sync.
+            replicas: ctx.profile.availability.autoscaling.is_none().then_some(i32::from(sizing.replicas)),
             revision_history_limit: Some(5),
             selector: LabelSelector { match_labels: Some(labels.selector()), ..Default::default() },
             // Never below the wanted replica count during a rollout.
@@ -96,7 +104,10 @@ pub fn deployment(
             }),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(labels.all()), ..Default::default() }),
-                spec: Some(pod::pod_spec(vec![c], volumes, None)),
+                spec: Some(PodSpec {
+                    topology_spread_constraints: super::hardening::spread(ctx, &labels),
+                    ..pod::pod_spec(svc.name.as_str(), vec![c], volumes, None)
+                }),
             },
             ..Default::default()
         }),
@@ -135,19 +146,19 @@ pub fn service(ctx: &Ctx, svc: &PlatformService) -> Service {
 pub fn migration_job(
     ctx: &Ctx,
     svc: &PlatformService,
-    tag: &ImageTag,
+    pin: &Pin,
     db: &DatabaseNames,
     migration: &Migration,
 ) -> Result<Job, crate::name::NameError> {
     let name = svc.name.suffixed("migrate")?;
-    let labels = ctx.labels(&name, Component::Migration, Some(tag.to_string()));
+    let labels = ctx.labels(&name, Component::Migration, Some(pin.tag.to_string()));
     let (volumes, mounts) = tmp_volumes(svc);
 
-    let mut c = pod::container("migrate", image_reference(&svc.image, tag));
+    let mut c = pod::container("migrate", image_reference(&svc.image, &pin.tag, pin.digest.as_ref()));
     c.command = Some(migration.command.clone());
     let mut env = vec![pod::plain_env("HOME", "/tmp")];
     env.extend(svc.env.iter().map(|(k, v)| pod::plain_env(k, v.clone())));
-    env.push(pod::secret_env(DATABASE_URL_ENV, db.credentials.as_str(), DATABASE_URL_ENV));
+    env.push(connection_env(db));
     c.env = Some(env);
     c.resources = Some(ctx.profile.migration.to_k8s());
     c.volume_mounts = Some(mounts);
@@ -165,7 +176,7 @@ pub fn migration_job(
             active_deadline_seconds: Some(900),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(labels.all()), ..Default::default() }),
-                spec: Some(pod::pod_spec(vec![c], volumes, Some("Never"))),
+                spec: Some(pod::pod_spec(name.as_str(), vec![c], volumes, Some("Never"))),
             },
             ..Default::default()
         }),

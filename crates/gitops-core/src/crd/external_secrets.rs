@@ -171,3 +171,54 @@ impl ExternalSecretSpec {
         }
     }
 }
+
+/// A `SecretStore` (`external-secrets.io/v1`) backed by Vault.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretStoreSpec {
+    pub provider: SecretStoreProvider,
+}
+
+impl CustomResourceSpec for SecretStoreSpec {
+    const API_VERSION: &'static str = "external-secrets.io/v1";
+    const KIND: &'static str = "SecretStore";
+}
+
+pub type SecretStore = CustomResource<SecretStoreSpec>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretStoreProvider {
+    pub vault: VaultProvider,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VaultProvider {
+    pub server: String,
+    /// The KV mount; ESO adds `/data` for version 2.
+    pub path: String,
+    pub version: String,
+    pub auth: VaultAuth,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VaultAuth {
+    pub kubernetes: VaultKubernetesAuth,
+}
+
+/// Vault's Kubernetes auth: the JSON key is `mountPath` (the Go field is `Path`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VaultKubernetesAuth {
+    pub mount_path: String,
+    pub role: String,
+    pub service_account_ref: ServiceAccountSelector,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServiceAccountSelector {
+    pub name: String,
+}

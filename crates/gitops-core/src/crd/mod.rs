@@ -147,4 +147,8 @@ macro_rules! string_enum {
 
 // After `string_enum!`: macro_rules are visible only below their definition.
 pub mod argocd;
+pub mod cert_manager;
 pub mod external_secrets;
+pub mod gatekeeper;
+pub mod gateway_api;
+pub mod sealed_secrets;

@@ -1,0 +1,62 @@
+//! OPA Gatekeeper's `K8sPSPPrivilegedContainer` constraint
+//! (`constraints.gatekeeper.sh/v1beta1`, from the gatekeeper-library
+//! template of the same name), as seed 002 uses it.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{CustomResource, CustomResourceSpec};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConstraintSpec {
+    #[serde(rename = "match")]
+    pub match_: ConstraintMatch,
+}
+
+impl CustomResourceSpec for ConstraintSpec {
+    const API_VERSION: &'static str = "constraints.gatekeeper.sh/v1beta1";
+    const KIND: &'static str = "K8sPSPPrivilegedContainer";
+}
+
+pub type PrivilegedContainerConstraint = CustomResource<ConstraintSpec>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConstraintMatch {
+    pub kinds: Vec<MatchKinds>,
+    pub namespaces: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MatchKinds {
+    pub api_groups: Vec<String>,
+    pub kinds: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_the_seeds_constraint() {
+        let seed = r#"
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sPSPPrivilegedContainer
+metadata:
+  name: deny-privileged-containers
+spec:
+  match:
+    kinds:
+      - apiGroups: [""]
+        kinds: ["Pod"]
+    namespaces:
+      - brainsait-production
+      - brainsait-staging
+"#;
+        let c: PrivilegedContainerConstraint = crate::yaml::from_str(seed).unwrap();
+        let want: serde_json::Value = crate::yaml::from_str(seed).unwrap();
+        assert_eq!(serde_json::to_value(&c).unwrap(), want);
+    }
+}

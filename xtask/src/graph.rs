@@ -1,0 +1,49 @@
+//! `cargo xtask graph --env ENV [--format mermaid|dot]`: prints the traffic
+//! diagram of one environment, the one its `README.md` shows, for other
+//! tools (Mermaid CLI, Graphviz). Reads the release pins; writes nothing.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use gitops_tree::picture::EnvironmentPicture;
+use gitops_tree::pipeline::render_one;
+
+use crate::CmdResult;
+use crate::render::paths;
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    /// A Mermaid `flowchart`, as in the README.
+    Mermaid,
+    /// A Graphviz `digraph`.
+    Dot,
+}
+
+#[derive(clap::Args)]
+pub struct GraphArgs {
+    /// The environment to draw, e.g. `dev`.
+    #[arg(long, value_name = "ENV")]
+    env: String,
+    /// What to print.
+    #[arg(long, value_enum, default_value_t = Format::Mermaid)]
+    format: Format,
+}
+
+pub fn run(root: &Path, GraphArgs { env, format }: GraphArgs) -> CmdResult {
+    let platform = clinicflow::platform();
+    let profiles = clinicflow::environments();
+    let Some(profile) = profiles.iter().find(|p| p.name.as_str() == env) else {
+        let known: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
+        return Err(vec![format!("unknown environment `{env}`; the environments are {}", known.join(", "))]);
+    };
+    let render = render_one(&platform, profile, &paths(root), None).map_err(|e| vec![e])?;
+    let graph = EnvironmentPicture::of(&platform, profile, &render).traffic();
+    print!(
+        "{}",
+        match format {
+            Format::Mermaid => graph.mermaid(),
+            Format::Dot => graph.dot(),
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}

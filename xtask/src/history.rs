@@ -1,0 +1,82 @@
+//! `cargo xtask history`: the tags each commit set in one environment,
+//! newest first, read from `git log` of its release file. Pick a line and
+//! `cargo xtask rollback --env ENV --to COMMIT` restores it.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use gitops_core::release::ReleasePins;
+
+use crate::pins::{self, ReleaseFile};
+use crate::{CmdResult, git};
+
+#[derive(clap::Args)]
+pub struct HistoryArgs {
+    /// The environment whose release file to follow.
+    #[arg(long, value_name = "ENV")]
+    env: String,
+    /// Show at most this many commits.
+    #[arg(long, short = 'n', value_name = "N")]
+    max_count: Option<usize>,
+}
+
+/// One commit that touched the release file.
+struct Entry {
+    line: String,
+    pins: Result<Option<ReleasePins>, String>,
+}
+
+pub fn run(root: &Path, HistoryArgs { env, max_count }: HistoryArgs) -> CmdResult {
+    let profile = pins::environment(&env)?;
+    let rel = ReleaseFile::read(root, profile)?.rel;
+    let services = pins::services();
+    // Unit separators: subjects may hold any other character.
+    let log = git::git(root, &["log", "--format=%H%x1f%h %ad %an: %s", "--date=short", "--", &rel])
+        .map_err(|e| vec![format!("git log {rel}: {e}")])?;
+    let mut entries: Vec<Entry> = log
+        .lines()
+        .filter_map(|l| l.split_once('\x1f'))
+        .map(|(hash, line)| {
+            let pins = git::show(root, hash, &rel).and_then(|text| {
+                text.map(|t| ReleasePins::parse(&rel, &t, &services).map_err(|e| e.message)).transpose()
+            });
+            Entry { line: line.to_owned(), pins }
+        })
+        .collect();
+    if entries.is_empty() {
+        println!("{rel}: no commit touches it yet");
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Each commit is compared with the one before it that touched the file.
+    let older: Vec<Option<ReleasePins>> =
+        entries.iter().skip(1).map(|e| e.pins.clone().ok().flatten()).chain([None]).collect();
+    entries.truncate(max_count.unwrap_or(usize::MAX));
+    let width = services.iter().map(|s| s.as_str().len()).max().unwrap_or(0);
+    for (entry, before) in entries.iter().zip(older) {
+        println!("{}", entry.line);
+        match &entry.pins {
+            Err(e) => println!("    (does not parse with today's platform: {e})"),
+            Ok(None) => println!("    (the file was deleted)"),
+            Ok(Some(pins)) => {
+                let set: Vec<_> = pins
+                    .images
+                    .iter()
+                    .map(|(service, pin)| {
+                        (service.as_str(), before.as_ref().and_then(|b| b.pin(service)), pin)
+                    })
+                    .filter(|(_, old, new)| *old != Some(*new))
+                    .collect();
+                if set.is_empty() {
+                    println!("    (no tag changed)");
+                }
+                for (service, old, new) in set {
+                    match old {
+                        Some(old) => println!("    {service:width$}  {old} -> {new}"),
+                        None => println!("    {service:width$}  {new}"),
+                    }
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

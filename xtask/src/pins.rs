@@ -1,0 +1,162 @@
+//! What the commands that change image tags share: finding an environment
+//! and a service by name, reading a release file, and the one way a change
+//! is applied (edit in memory, render, then write).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use gitops_core::image::{ImageDigest, ImageTag, TagError};
+use gitops_core::name::Name;
+use gitops_core::profile::EnvironmentProfile;
+use gitops_core::release::edit::{self, PinChange};
+use gitops_core::release::{Pin, ReleasePins};
+use gitops_tree::disk::{self, Outcome};
+use gitops_tree::pipeline::{Paths, release_file, render_platform_with};
+
+use crate::DEPLOY_DIR;
+
+fn paths(root: &Path) -> Paths<'_> {
+    crate::render::paths(root)
+}
+
+/// The profile of the environment called `name`, or an error listing the known ones.
+pub fn environment(name: &str) -> Result<EnvironmentProfile, Vec<String>> {
+    let envs = clinicflow::environments();
+    let known: Vec<String> = envs.iter().map(|e| e.name.to_string()).collect();
+    envs.into_iter().find(|e| e.name.as_str() == name).ok_or_else(|| {
+        vec![format!("unknown environment `{name}`; the environments are: {}", known.join(", "))]
+    })
+}
+
+/// The platform's service names, in platform order.
+pub fn services() -> Vec<Name> {
+    clinicflow::platform().services.into_iter().map(|s| s.name).collect()
+}
+
+/// The services called `names`, or an error listing the known ones.
+pub fn find_services(names: &[String]) -> Result<Vec<Name>, Vec<String>> {
+    let all = services();
+    let known: Vec<&str> = all.iter().map(Name::as_str).collect();
+    names
+        .iter()
+        .map(|n| {
+            all.iter()
+                .find(|s| s.as_str() == n)
+                .cloned()
+                .ok_or_else(|| vec![format!("unknown service `{n}`; the services are: {}", known.join(", "))])
+        })
+        .collect()
+}
+
+/// A tag given on the command line, checked with the release file's rule.
+pub fn tag(value: &str) -> Result<ImageTag, Vec<String>> {
+    ImageTag::new(value).map_err(|e| vec![format!("--tag: {e}; {}", TagError::RULE)])
+}
+
+/// The `--digest` values of a set-image run, by service: `SVC=sha256:…`,
+/// or a bare `sha256:…` when exactly one service is set.
+pub fn digests(values: &[String], services: &[Name]) -> Result<BTreeMap<Name, ImageDigest>, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for value in values {
+        let (service, digest) = match value.split_once('=') {
+            Some((service, digest)) => (find_services(&[service.to_owned()])?.remove(0), digest),
+            None if services.len() == 1 => (services[0].clone(), value.as_str()),
+            None => {
+                return Err(vec![format!(
+                    "--digest {value}: with several services, name the service: `--digest SVC=sha256:…`"
+                )]);
+            }
+        };
+        if !services.contains(&service) {
+            return Err(vec![format!("--digest {value}: `{service}` is not among the services being set")]);
+        }
+        let digest = ImageDigest::new(digest).map_err(|e| vec![format!("--digest: {e}")])?;
+        if out.insert(service.clone(), digest).is_some() {
+            return Err(vec![format!("--digest: `{service}` is given twice")]);
+        }
+    }
+    Ok(out)
+}
+
+/// One environment's release file as it is on disk.
+pub struct ReleaseFile {
+    pub profile: EnvironmentProfile,
+    /// Relative to the root, for messages: `releases/dev.yaml`.
+    pub rel: String,
+    pub path: PathBuf,
+    pub text: String,
+    pub pins: ReleasePins,
+}
+
+impl ReleaseFile {
+    pub fn read(root: &Path, profile: EnvironmentProfile) -> Result<Self, Vec<String>> {
+        let rel = release_file(&paths(root), &profile);
+        let path = root.join(&rel);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            vec![format!("{rel}: cannot read the release file ({e}); run the command from the repository, or pass --root")]
+        })?;
+        let pins = ReleasePins::parse(&rel, &text, &services()).map_err(|e| vec![e.to_string()])?;
+        Ok(ReleaseFile { profile, rel, path, text, pins })
+    }
+}
+
+/// What [`apply`] changed.
+pub struct Applied {
+    pub changes: Vec<PinChange>,
+    drift: Vec<disk::Drift>,
+    outcome: Outcome,
+}
+
+impl Applied {
+    /// The pin table and the files of `deploy/` that changed.
+    pub fn print(&self, rel: &str) {
+        if self.changes.is_empty() {
+            println!("{rel}: no tag changed");
+        } else {
+            println!("{rel}: {} tag(s) changed\n", self.changes.len());
+            print!("{}", edit::summary_table(&self.changes));
+            println!();
+        }
+        match self.outcome {
+            Outcome::Unchanged => println!("{DEPLOY_DIR}: unchanged"),
+            Outcome::Replaced => {
+                println!("{DEPLOY_DIR}: written, {} file(s) changed", self.drift.len());
+                for d in &self.drift {
+                    println!("  {d}");
+                }
+            }
+        }
+    }
+}
+
+/// Sets `tags` in `file`, renders every environment with the new file and
+/// only then writes: the release file (temporary file and rename), then
+/// `deploy/` (atomic swap). If the tree cannot be written, the release file
+/// is put back, so a failure at any step leaves every file as it was.
+pub fn apply(root: &Path, file: &ReleaseFile, changes: &[(Name, Pin)]) -> Result<Applied, Vec<String>> {
+    let (text, pins) =
+        edit::set_pins(&file.rel, &file.text, &services(), changes).map_err(|e| vec![e.to_string()])?;
+    let releases = BTreeMap::from([(file.profile.name.to_string(), text.clone())]);
+    let rendered =
+        render_platform_with(&clinicflow::platform(), &clinicflow::environments(), &paths(root), &releases)?;
+    crate::render::refuse_blocking(&rendered.report)?;
+    let tree = rendered.tree;
+
+    let dest = root.join(DEPLOY_DIR);
+    let io_err = |what: &Path, e: std::io::Error| vec![format!("{}: {e}", what.display())];
+    let drift = disk::compare(&tree, &disk::read_tree(&dest).map_err(|e| io_err(&dest, e))?);
+    if text != file.text {
+        disk::write_file_atomically(&file.path, text.as_bytes()).map_err(|e| io_err(&file.path, e))?;
+    }
+    let outcome = disk::write_atomically(&tree, &dest).map_err(|e| {
+        let mut errors = io_err(&dest, e);
+        if let Err(e) = disk::write_file_atomically(&file.path, file.text.as_bytes()) {
+            errors.push(format!(
+                "{}: could not put the old pins back ({e}); restore it with `git checkout -- {}`",
+                file.rel, file.rel
+            ));
+        }
+        errors
+    })?;
+    Ok(Applied { changes: edit::changes(&file.pins, &pins), drift, outcome })
+}
