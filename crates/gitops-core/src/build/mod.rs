@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use crate::crd::argocd::{SYNC_OPTIONS_ANNOTATION, SyncOption};
+use crate::hash::FxHashMap;
 use crate::meta::{self, Component, LABEL_MANAGED_BY, LABEL_PART_OF, Labels, MANAGED_BY, SyncWave};
 use crate::name::Name;
 use crate::object::Object;
@@ -46,6 +47,9 @@ pub struct Ctx<'a> {
     pub sealed: &'a SealedInputs,
     /// `<platform>-<environment>`, the `app.kubernetes.io/instance` label.
     pub instance: Name,
+    /// The services that call each service, in platform order: found once,
+    /// so that no service's objects scan the whole platform.
+    pub callers: FxHashMap<&'a str, Vec<&'a Name>>,
 }
 
 impl Ctx<'_> {
@@ -261,13 +265,8 @@ fn service_objects(
             pod::HTTP_PORT_NAME,
         ));
     }
-    let dependents: Vec<_> = ctx
-        .platform
-        .services
-        .iter()
-        .filter(|s| s.depends_on.contains(&svc.name))
-        .map(|s| peer(&s.name))
-        .collect();
+    let dependents: Vec<_> =
+        ctx.callers.get(svc.name.as_str()).into_iter().flatten().map(|name| peer(name)).collect();
     if !dependents.is_empty() {
         ingress.push(Allow::named_port(dependents, pod::HTTP_PORT_NAME));
     }
@@ -360,7 +359,17 @@ pub fn render_environment_with(
 ) -> Result<EnvironmentRender, RenderError> {
     platform.validate()?;
     check_profile(platform, profile)?;
-    let ctx = Ctx { platform, profile, sealed, instance: platform.name.suffixed(profile.name.as_str())? };
+    let mut callers: FxHashMap<&str, Vec<&Name>> = FxHashMap::default();
+    for s in &platform.services {
+        for dep in &s.depends_on {
+            let calling = callers.entry(dep.as_str()).or_default();
+            if calling.last() != Some(&&s.name) {
+                calling.push(&s.name);
+            }
+        }
+    }
+    let instance = platform.name.suffixed(profile.name.as_str())?;
+    let ctx = Ctx { platform, profile, sealed, instance, callers };
 
     let mut shared: Vec<Object> = vec![
         namespace(&ctx).into(),

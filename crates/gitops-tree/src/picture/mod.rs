@@ -15,8 +15,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use gitops_core::crd::argocd::HOOK_ANNOTATION;
 use gitops_core::crd::gateway_api::HttpRoute;
+use gitops_core::hash::{FxHashMap, FxHashSet};
 use gitops_core::name::Name;
-use gitops_core::platform::{Platform, ServiceKind};
+use gitops_core::platform::{Platform, Service, ServiceKind};
 use gitops_core::profile::EnvironmentProfile;
 use gitops_core::{EnvironmentRender, Object};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
@@ -269,11 +270,14 @@ fn waves<'a>(objects: impl Iterator<Item = &'a Object>) -> Vec<Wave> {
 impl EnvironmentPicture {
     /// The picture of `render`, the rendered objects of `profile`'s environment of `platform`.
     pub fn of(platform: &Platform, profile: &EnvironmentProfile, render: &EnvironmentRender) -> Self {
+        // By name, so that the picture stays linear in the size of the platform.
+        let by_name: FxHashMap<&str, &Service> =
+            platform.services.iter().map(|s| (s.name.as_str(), s)).collect();
         let services = render
             .services
             .iter()
             .map(|(name, objects)| {
-                let declared = platform.find(name.as_str());
+                let declared = by_name.get(name.as_str()).copied();
                 let mut calls: Vec<Name> = declared.map(|s| s.depends_on.clone()).unwrap_or_default();
                 calls.sort();
                 calls.dedup();
@@ -333,14 +337,13 @@ impl EnvironmentPicture {
         }
     }
 
-    /// The paths that reach `service`, on any host.
-    pub fn paths_of(&self, service: &str) -> Vec<&str> {
-        self.entries
-            .iter()
-            .flat_map(|e| &e.routes)
-            .filter(|r| r.service == service)
-            .map(|r| r.path.as_str())
-            .collect()
+    /// The paths that reach each service, on any host, in route order.
+    pub fn paths_by_service(&self) -> FxHashMap<&str, Vec<&str>> {
+        let mut paths: FxHashMap<&str, Vec<&str>> = FxHashMap::default();
+        for route in self.entries.iter().flat_map(|e| &e.routes) {
+            paths.entry(route.service.as_str()).or_default().push(route.path.as_str());
+        }
+        paths
     }
 
     /// The traffic: each Ingress or HTTPRoute host and its paths, the services they reach,
@@ -376,6 +379,7 @@ impl EnvironmentPicture {
                 edges.push(solid(&id, &db_id));
             }
         }
+        let mut drawn: FxHashSet<String> = services.nodes.iter().map(|n| n.id.clone()).collect();
         let mut route_edges = Vec::new();
         let mut route_count = 0;
         for (i, entry) in self.entries.iter().enumerate() {
@@ -392,7 +396,7 @@ impl EnvironmentPicture {
                 nodes.push(Node { id: route_id.clone(), lines: vec![route.path.clone()], shape: Shape::Box });
                 route_edges.push(solid(&host_id, &route_id));
                 let target = node_id("svc", &route.service);
-                if !services.nodes.iter().any(|n| n.id == target) {
+                if drawn.insert(target.clone()) {
                     // A backend the platform does not define: still drawn, so no path leads nowhere.
                     services.nodes.push(Node {
                         id: target.clone(),

@@ -80,8 +80,9 @@ fn what_runs(out: &mut String, picture: &EnvironmentPicture) {
     out.push_str("\n## What runs\n\n");
     let mut rows = Vec::new();
     let mut db_rows = Vec::new();
+    let paths_by_service = picture.paths_by_service();
     for s in &picture.services {
-        let paths = picture.paths_of(s.name.as_str());
+        let paths = paths_by_service.get(s.name.as_str()).map_or(&[][..], Vec::as_slice);
         let path = if paths.is_empty() {
             "not exposed".to_owned()
         } else {
