@@ -235,6 +235,7 @@ pub fn render_pinned_observed(
                     failed = Some(vec![e.to_string()]);
                 }
                 drop(env);
+                release_free_memory();
                 done(Phase::Layout);
             }
         }
@@ -248,6 +249,18 @@ pub fn render_pinned_observed(
     let tree = layout.finish().map_err(|e| vec![e.to_string()])?;
     done(Phase::Layout);
     Ok(Rendered { tree, report })
+}
+
+/// Hands the pages an environment's freed objects leave behind back to
+/// the system: glibc keeps them otherwise, fragmented, and the next
+/// environment's objects pile on top (about 10 MiB of the peak at 500
+/// services, for a few milliseconds of page faults).
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap memory to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Renders `platform` in every environment of `profiles` and checks it,
