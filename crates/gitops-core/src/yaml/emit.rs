@@ -658,44 +658,29 @@ impl ser::Serializer for &mut Emitter {
     }
 }
 
-impl ser::SerializeSeq for &mut Emitter {
-    type Ok = ();
-    type Error = Fallback;
+/// The sequence-like serde traits, which all write their items alike.
+macro_rules! sequence {
+    ($($trait:ident :: $method:ident),+) => {$(
+        impl ser::$trait for &mut Emitter {
+            type Ok = ();
+            type Error = Fallback;
 
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
-        value.serialize(&mut **self)
-    }
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
+                value.serialize(&mut **self)
+            }
 
-    fn end(self) -> Result {
-        self.close()
-    }
+            fn end(self) -> Result {
+                self.close()
+            }
+        }
+    )+};
 }
 
-impl ser::SerializeTuple for &mut Emitter {
-    type Ok = ();
-    type Error = Fallback;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
-        value.serialize(&mut **self)
-    }
-
-    fn end(self) -> Result {
-        self.close()
-    }
-}
-
-impl ser::SerializeTupleStruct for &mut Emitter {
-    type Ok = ();
-    type Error = Fallback;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result {
-        value.serialize(&mut **self)
-    }
-
-    fn end(self) -> Result {
-        self.close()
-    }
-}
+sequence!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field
+);
 
 impl ser::SerializeMap for &mut Emitter {
     type Ok = ();
