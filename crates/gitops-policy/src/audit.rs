@@ -7,7 +7,7 @@ use gitops_core::Object;
 use gitops_core::crd::argocd::HOOK_ANNOTATION;
 use gitops_core::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use gitops_core::meta::SYNC_WAVE_ANNOTATION;
-use k8s_openapi::api::core::v1::{Container, PodSpec};
+use k8s_openapi::api::core::v1::{Container, KeyToPath, PodSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::rules::{Rule, containers, pods};
@@ -56,84 +56,59 @@ struct Reference<'e> {
     optional: bool,
 }
 
+impl<'e> Reference<'e> {
+    fn new(source: Source, name: &'e str, key: Option<&'e str>, optional: Option<bool>) -> Self {
+        Reference { source, name, key, optional: optional == Some(true) }
+    }
+}
+
 fn references(spec: &PodSpec) -> Vec<Reference<'_>> {
+    use Source::{ConfigMap, Secret};
     let mut refs = Vec::new();
     for c in containers(spec) {
-        for e in c.env.iter().flatten() {
-            let Some(from) = &e.value_from else { continue };
+        for from in c.env.iter().flatten().filter_map(|e| e.value_from.as_ref()) {
             if let Some(r) = &from.secret_key_ref {
-                refs.push(Reference {
-                    source: Source::Secret,
-                    name: &r.name,
-                    key: Some(&r.key),
-                    optional: r.optional == Some(true),
-                });
+                refs.push(Reference::new(Secret, &r.name, Some(&r.key), r.optional));
             }
             if let Some(r) = &from.config_map_key_ref {
-                refs.push(Reference {
-                    source: Source::ConfigMap,
-                    name: &r.name,
-                    key: Some(&r.key),
-                    optional: r.optional == Some(true),
-                });
+                refs.push(Reference::new(ConfigMap, &r.name, Some(&r.key), r.optional));
             }
         }
         for e in c.env_from.iter().flatten() {
             if let Some(r) = &e.secret_ref {
-                refs.push(Reference {
-                    source: Source::Secret,
-                    name: &r.name,
-                    key: None,
-                    optional: r.optional == Some(true),
-                });
+                refs.push(Reference::new(Secret, &r.name, None, r.optional));
             }
             if let Some(r) = &e.config_map_ref {
-                refs.push(Reference {
-                    source: Source::ConfigMap,
-                    name: &r.name,
-                    key: None,
-                    optional: r.optional == Some(true),
-                });
+                refs.push(Reference::new(ConfigMap, &r.name, None, r.optional));
             }
+        }
+    }
+    // A volume reads its source whole, and each listed key.
+    fn volume<'e>(
+        refs: &mut Vec<Reference<'e>>,
+        source: Source,
+        name: &'e str,
+        items: &'e Option<Vec<KeyToPath>>,
+        optional: Option<bool>,
+    ) {
+        refs.push(Reference::new(source, name, None, optional));
+        for item in items.iter().flatten() {
+            refs.push(Reference::new(source, name, Some(&item.key), optional));
         }
     }
     for v in spec.volumes.iter().flatten() {
         if let Some(s) = &v.secret {
-            let name = s.secret_name.as_deref().unwrap_or("");
-            let optional = s.optional == Some(true);
-            refs.push(Reference { source: Source::Secret, name, key: None, optional });
-            for item in s.items.iter().flatten() {
-                refs.push(Reference { source: Source::Secret, name, key: Some(&item.key), optional });
-            }
+            volume(&mut refs, Secret, s.secret_name.as_deref().unwrap_or(""), &s.items, s.optional);
         }
         if let Some(cm) = &v.config_map {
-            let optional = cm.optional == Some(true);
-            refs.push(Reference { source: Source::ConfigMap, name: &cm.name, key: None, optional });
-            for item in cm.items.iter().flatten() {
-                refs.push(Reference {
-                    source: Source::ConfigMap,
-                    name: &cm.name,
-                    key: Some(&item.key),
-                    optional,
-                });
-            }
+            volume(&mut refs, ConfigMap, &cm.name, &cm.items, cm.optional);
         }
         for p in v.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
             if let Some(s) = &p.secret {
-                refs.push(Reference {
-                    source: Source::Secret,
-                    name: &s.name,
-                    key: None,
-                    optional: s.optional == Some(true),
-                });
+                volume(&mut refs, Secret, &s.name, &s.items, s.optional);
             }
             if let Some(cm) = &p.config_map {
-                refs.push(Reference {
-                    source: Source::ConfigMap,
-                    name: &cm.name,
-                    key: None,
-                    optional: cm.optional == Some(true),
-                });
+                volume(&mut refs, ConfigMap, &cm.name, &cm.items, cm.optional);
             }
         }
     }
