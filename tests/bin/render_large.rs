@@ -1,14 +1,12 @@
-//! `render-large OUT_DIR SERVICES TAG`: renders a generated platform of
+//! `render-large OUT_DIR SERVICES TAG`: renders the synthetic platform of
 //! SERVICES services (each with a database and a migration) in the minimal
-//! example's environment and writes it to OUT_DIR with the atomic writer.
+//! example's one environment and writes it to OUT_DIR with the atomic writer.
 //! The crash-safety test kills this process at random moments.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use gitops_core::image::{ImageRepository, ImageTag};
-use gitops_core::name::Name;
-use gitops_core::platform::{Platform, Service};
+use gitops_core::image::ImageTag;
 use gitops_core::release::{Pin, ReleasePins};
 use gitops_tree::disk::write_atomically;
 use gitops_tree::layout::{EnvironmentObjects, layout};
@@ -20,14 +18,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let count: usize = services.parse().expect("SERVICES is a number");
-    let image = ImageRepository::from_static("docker.io/acme/generated");
-    let mut platform = Platform::new(Name::new("acme").unwrap());
-    for i in 0..count {
-        let name = Name::new(format!("svc{i}")).unwrap();
-        platform = platform.service(
-            Service::api(name, image.clone()).route(&format!("/svc{i}")).postgres().migrations(["migrate"]),
-        );
-    }
+    let platform = synthetic::platform(count);
     let tag = ImageTag::new(tag.as_str()).expect("TAG is a sha- tag");
     let pins = ReleasePins {
         images: platform.services.iter().map(|s| (s.name.clone(), Pin::tag(tag.clone()))).collect(),
