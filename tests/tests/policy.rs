@@ -370,6 +370,53 @@ fn the_seeds_rego_policies_deny_what_they_describe() {
 }
 
 #[test]
+fn scoping_policies_to_the_kinds_they_deny_changes_no_finding() {
+    let by_name = "package team.names\n\ndeny contains msg if {\n\tendswith(input.metadata.name, \"-db\")\n\tmsg := sprintf(\"%v %v ends in -db\", [input.kind, input.metadata.name])\n}\n";
+    let services = "package team.services\n\ndeny contains msg if {\n\tinput.kind in {\"Service\", \"StatefulSet\"}\n\tinput.metadata.name == \"identity-db\"\n\tmsg := \"no identity-db\"\n}\n";
+    let policies = Policies::from_sources(vec![
+        ("policies/production-policies.rego".into(), SEED_POLICIES.into()),
+        ("policies/names.rego".into(), by_name.into()),
+        ("policies/services.rego".into(), services.into()),
+    ])
+    .unwrap();
+    assert_eq!(
+        policies.scopes(),
+        [
+            ("data.brainsait.production", Some(vec!["Deployment"])),
+            ("data.team.names", None),
+            ("data.team.services", Some(vec!["Service", "StatefulSet"])),
+        ]
+    );
+    for env in ["dev", "staging", "prod"] {
+        let (profile, mut objects) = env_objects(env);
+        pod(&mut objects, "Deployment", "web").security_context = None;
+        container(&mut objects, "Deployment", "profiles").resources.as_mut().unwrap().limits = None;
+        let scoped = run(&profile, &objects, &policies);
+        let everything = run(&profile, &objects, &policies.clone().without_scopes());
+        assert_eq!(scoped, everything, "{env}");
+        let count = |rule: &str| scoped.iter().filter(|f| f.rule == rule).count();
+        // Each package found something, so the comparison compares findings.
+        assert_eq!(count("rego/brainsait.production"), 2, "{env}");
+        assert_eq!(count("rego/team.services"), 2, "{env}: the StatefulSet and its headless Service");
+        assert!(count("rego/team.names") >= 8, "{env}: four databases, each a StatefulSet and a Service");
+    }
+}
+
+#[test]
+fn a_package_split_over_two_files_is_evaluated_once() {
+    let a = "package team\n\ndeny contains \"no web\" if {\n\tinput.kind == \"Deployment\"\n\tinput.metadata.name == \"web\"\n}\n";
+    let b = "package team\n\nweb_name := \"web\"\n";
+    let policies = Policies::from_sources(vec![
+        ("policies/a.rego".into(), a.into()),
+        ("policies/b.rego".into(), b.into()),
+    ])
+    .unwrap();
+    let (profile, objects) = env_objects("dev");
+    let messages: Vec<String> = run(&profile, &objects, &policies).into_iter().map(|f| f.message).collect();
+    assert_eq!(messages, ["no web (policies/a.rego, policies/b.rego)"]);
+}
+
+#[test]
 fn rego_sees_the_environment_and_a_broken_policy_names_file_and_line() {
     let policy = "package team.rules\n\ndeny contains msg if {\n\tinput.kind == \"Ingress\"\n\tdata.environment.stage == \"production\"\n\tmsg := sprintf(\"%v: no public ingress in %v\", [input.metadata.name, data.environment.name])\n}\n";
     let policies = Policies::from_sources(vec![("policies/team.rego".into(), policy.into())]).unwrap();

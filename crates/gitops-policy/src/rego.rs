@@ -5,6 +5,7 @@
 //! finding `rego/<package>` on that object.
 
 mod input;
+mod scope;
 
 use std::fs;
 use std::path::Path;
@@ -19,8 +20,28 @@ use crate::{Severity, Sink, Target};
 #[derive(Clone, Default)]
 pub struct Policies {
     engine: Option<Engine>,
-    /// (file, package path such as `data.brainsait.production`)
-    packages: Vec<(String, String)>,
+    packages: Vec<Package>,
+}
+
+/// One Rego package: its `deny` is evaluated once per object in scope.
+#[derive(Clone)]
+struct Package {
+    /// The package's path, such as `data.brainsait.production`.
+    path: String,
+    /// `data.brainsait.production.deny`, the rule evaluated.
+    deny: String,
+    /// `rego/brainsait.production`, the id of its findings.
+    rule: String,
+    /// The files that define it, comma-separated, as findings name them.
+    files: String,
+    /// The kinds its `deny` can concern ([`scope`]); `None` for every kind.
+    kinds: scope::Scope,
+}
+
+impl Package {
+    fn concerns(&self, object: &Object) -> bool {
+        self.kinds.as_ref().is_none_or(|kinds| kinds.contains(object.kind()))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,13 +94,51 @@ impl Policies {
             return Ok(Policies::none());
         }
         let mut engine = Engine::new();
-        let mut packages = Vec::new();
+        // Package path -> its files, in file order; a package split over
+        // several files is evaluated once.
+        let mut files: Vec<(String, Vec<String>)> = Vec::new();
         for (file, text) in sources {
-            let package =
+            let path =
                 engine.add_policy(file.clone(), text).map_err(|e| PolicyError::Parse(e.to_string()))?;
-            packages.push((file, package));
+            match files.iter_mut().find(|(p, _)| *p == path) {
+                Some((_, of)) => of.push(file),
+                None => files.push((path, vec![file])),
+            }
         }
+        let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+        let ast = engine.get_ast_as_json().map_err(|e| PolicyError::Parse(e.to_string()))?;
+        let scopes = scope::scopes(&ast, &paths);
+        let packages = files
+            .into_iter()
+            .zip(scopes)
+            .map(|((path, files), kinds)| Package {
+                deny: format!("{path}.deny"),
+                rule: format!("rego/{}", path.trim_start_matches("data.")),
+                files: files.join(", "),
+                path,
+                kinds,
+            })
+            .collect();
         Ok(Policies { engine: Some(engine), packages })
+    }
+
+    /// The same policies evaluated over every object, whatever their scope:
+    /// for tests that scoping changes no finding.
+    #[doc(hidden)]
+    pub fn without_scopes(mut self) -> Self {
+        for package in &mut self.packages {
+            package.kinds = None;
+        }
+        self
+    }
+
+    /// The kinds each package's `deny` is evaluated on (`None`: every kind),
+    /// by package path.
+    pub fn scopes(&self) -> Vec<(&str, Option<Vec<&str>>)> {
+        self.packages
+            .iter()
+            .map(|p| (p.path.as_str(), p.kinds.as_ref().map(|k| k.iter().map(String::as_str).collect())))
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -113,8 +172,8 @@ impl Policies {
         // of a prepared engine share the prepared policies. The result of
         // this empty input is not used.
         engine.set_input(Value::new_object());
-        for (_, package) in &self.packages {
-            let _ = engine.eval_rule(format!("{package}.deny"));
+        for package in &self.packages {
+            let _ = engine.eval_rule(package.deny.clone());
         }
         Ok(Some(EnvironmentPolicies { engine, packages: &self.packages }))
     }
@@ -123,35 +182,40 @@ impl Policies {
 /// [`Policies`] with one environment's data, prepared.
 pub(crate) struct EnvironmentPolicies<'p> {
     engine: Engine,
-    packages: &'p [(String, String)],
+    packages: &'p [Package],
 }
 
 impl EnvironmentPolicies<'_> {
     /// Evaluates every package's `deny` with each of `targets` as `input`,
-    /// in order, on a clone of the prepared engine.
+    /// in order, on a clone of the prepared engine. An object outside every
+    /// package's scope is neither converted nor evaluated.
     pub(crate) fn evaluate(&self, targets: &[Target], sink: &mut Sink) -> Result<(), PolicyError> {
         let mut engine = self.engine.clone();
         let mut keys = input::Keys::default();
         for target in targets {
-            engine.set_input(rego_input(target.object, &mut keys));
-            for (file, package) in self.packages {
+            let object = target.object;
+            let mut packages = self.packages.iter().filter(|p| p.concerns(object)).peekable();
+            if packages.peek().is_none() {
+                continue;
+            }
+            engine.set_input(rego_input(object, &mut keys));
+            for package in packages {
                 let eval_err = |message: String| PolicyError::Eval {
-                    file: file.clone(),
-                    package: package.clone(),
-                    object: format!("{} {}", target.object.kind(), target.object.name()),
+                    file: package.files.clone(),
+                    package: package.path.clone(),
+                    object: format!("{} {}", object.kind(), object.name()),
                     message,
                 };
-                let denied =
-                    engine.eval_rule(format!("{package}.deny")).map_err(|e| eval_err(e.to_string()))?;
+                let denied = engine.eval_rule(package.deny.clone()).map_err(|e| eval_err(e.to_string()))?;
                 let messages: Vec<String> = match denied {
                     Value::Undefined | Value::Null => Vec::new(),
                     Value::Set(set) => set.iter().map(message_text).collect(),
                     Value::Array(items) => items.iter().map(message_text).collect(),
                     other => return Err(eval_err(format!("`deny` is {other}, not a set of messages"))),
                 };
-                let rule = format!("rego/{}", package.trim_start_matches("data."));
                 for message in messages {
-                    sink.push(rule.clone(), Severity::Error, Some(target), format!("{message} ({file})"));
+                    let message = format!("{message} ({})", package.files);
+                    sink.push(package.rule.clone(), Severity::Error, Some(target), message);
                 }
             }
         }
