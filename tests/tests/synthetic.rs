@@ -5,7 +5,9 @@ use gitops_core::Object;
 use gitops_core::platform::Platform;
 use gitops_core::profile::EnvironmentProfile;
 use gitops_policy::Policies;
-use gitops_tree::pipeline::{Inputs, Rendered, render_environments, render_pinned};
+use gitops_tree::pipeline::{
+    Inputs, Rendered, Schedule, render_environments, render_pinned, render_pinned_scheduled,
+};
 use pretty_assertions::assert_eq;
 
 /// The generated pins of every environment.
@@ -84,6 +86,41 @@ fn a_blocking_rego_finding_blocks_the_synthetic_platform_too() {
     let policies = Policies::from_sources(vec![("policies/team.rego".into(), policy.into())]).unwrap();
     let rendered = render_pinned(&platform, &envs, &pins, &policies, "deploy").unwrap();
     assert_eq!(rendered.report.blocking(), 2 * 3, "one finding per migration Job per environment");
+}
+
+/// Environments side by side (small platforms) and in turn (large ones)
+/// give the same bytes, the same findings and the same errors.
+#[test]
+fn both_schedules_give_the_same_tree_findings_and_errors() {
+    let platform = synthetic::platform(3);
+    let envs = synthetic::environments();
+    let policy = "package team\n\ndeny contains msg if {\n\tinput.kind == \"Job\"\n\tmsg := \"no Jobs\"\n}\n";
+    let policies = Policies::from_sources(vec![("policies/team.rego".into(), policy.into())]).unwrap();
+    let run = |envs: &[EnvironmentProfile], inputs: &[Inputs], schedule| {
+        render_pinned_scheduled(&platform, envs, inputs, &policies, "deploy", schedule, &mut |_, _| {})
+            .map(|r| (r.tree, r.report.findings))
+    };
+    let both = |envs: &[EnvironmentProfile], inputs: &[Inputs]| {
+        let (side_by_side, in_turn) =
+            (run(envs, inputs, Schedule::SideBySide), run(envs, inputs, Schedule::InTurn));
+        assert_eq!(side_by_side, in_turn);
+        side_by_side
+    };
+    let (tree, findings) = both(&envs, &inputs(&platform, &envs)).unwrap();
+    assert_eq!(findings.len(), 3 * 3, "a finding per migration Job per environment");
+    assert!(tree.len() > 100);
+
+    // Dev and prod cannot render (their pins are another platform's): both say so.
+    let mut broken = inputs(&platform, &envs);
+    for i in [0, 2] {
+        broken[i] = Inputs::pins(synthetic::pins(&synthetic::platform(1)));
+    }
+    let errors = both(&envs, &broken).unwrap_err();
+    assert_eq!(errors.len(), 2, "{errors:#?}");
+    // An environment defined twice renders, then fails in the layout.
+    let twice = [envs[0].clone(), envs[1].clone(), envs[0].clone()];
+    let errors = both(&twice, &inputs(&platform, &twice)).unwrap_err();
+    assert!(errors[0].contains("is defined twice"), "{errors:#?}");
 }
 
 /// The rendered documents take the native YAML emitter, not the serde_yaml

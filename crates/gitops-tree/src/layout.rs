@@ -99,10 +99,11 @@ fn document<T: Serialize>(what: impl FnOnce() -> String, value: &T) -> Result<Ve
         .map_err(|error| LayoutError::Yaml { what: what(), error })
 }
 
-/// Writes `objects` into `dir`, one file each, plus a `kustomization.yaml`
-/// listing them. Large directories are serialised on every CPU.
+/// `objects` as files of `dir`, one each, plus a `kustomization.yaml`
+/// listing them, appended to `files`. Large directories are serialised on
+/// every CPU.
 fn emit_dir<'a>(
-    tree: &mut Tree,
+    files: &mut Vec<(String, Vec<u8>)>,
     dir: &str,
     objects: impl IntoIterator<Item = &'a Object>,
 ) -> Result<(), LayoutError> {
@@ -113,30 +114,30 @@ fn emit_dir<'a>(
             .map(|o| document(|| format!("{} `{}`", o.kind(), o.name()), o))
             .collect::<Result<Vec<_>, _>>()
     });
-    let mut files = Vec::with_capacity(objects.len());
+    let mut names = Vec::with_capacity(objects.len());
     for (object, bytes) in
         objects.iter().zip(documents.into_iter().collect::<Result<Vec<_>, _>>()?.into_iter().flatten())
     {
         let file = file_name(object);
-        if !tree.insert(format!("{dir}/{file}"), bytes) {
-            return Err(LayoutError::Duplicate {
-                dir: dir.into(),
-                kind: object.kind().into(),
-                name: object.name().into(),
-            });
-        }
-        files.push(file);
+        files.push((format!("{dir}/{file}"), bytes));
+        names.push(file);
     }
-    files.sort();
+    names.sort_unstable();
+    if let Some(twice) = names.windows(2).position(|w| w[0] == w[1]) {
+        let (kind, name) = objects
+            .iter()
+            .find(|o| file_name(o) == names[twice])
+            .map(|o| (o.kind(), o.name()))
+            .expect("the name is an object's");
+        return Err(LayoutError::Duplicate { dir: dir.into(), kind: kind.into(), name: name.into() });
+    }
     let kustomization = Kustomization {
         api_version: "kustomize.config.k8s.io/v1beta1",
         kind: "Kustomization",
-        resources: files.iter().map(String::as_str).collect(),
+        resources: names.iter().map(String::as_str).collect(),
     };
-    tree.insert(
-        format!("{dir}/kustomization.yaml"),
-        document(|| format!("{dir}/kustomization.yaml"), &kustomization)?,
-    );
+    let bytes = document(|| format!("{dir}/kustomization.yaml"), &kustomization)?;
+    files.push((format!("{dir}/kustomization.yaml"), bytes));
     Ok(())
 }
 
@@ -204,6 +205,8 @@ pub fn layout(platform: &Platform, envs: &[EnvironmentObjects], repo_dir: &str) 
 
 /// A tree laid out one environment at a time, so that a caller may drop
 /// each environment's objects once they are files: [`layout`] in steps.
+/// [`Layout::prepare`] only reads, so environments may be prepared on
+/// several threads; [`Layout::commit`] takes them in order.
 pub struct Layout<'p> {
     platform: &'p Platform,
     repo_dir: &'p str,
@@ -211,6 +214,15 @@ pub struct Layout<'p> {
     env_names: BTreeSet<&'p str>,
     /// Each Argo CD instance's objects, and the Git source of its root.
     instances: BTreeMap<&'p Name, (Vec<Object>, &'p GitSource)>,
+}
+
+/// One environment laid out: its files, and its Argo CD objects, which go
+/// to its instance's directory. Holds no reference to the environment's
+/// objects, which may be dropped.
+pub struct PreparedEnvironment<'p> {
+    profile: &'p EnvironmentProfile,
+    files: Vec<(String, Vec<u8>)>,
+    apps: Vec<Object>,
 }
 
 impl<'p> Layout<'p> {
@@ -224,32 +236,51 @@ impl<'p> Layout<'p> {
         }
     }
 
-    /// Writes one environment's directories and records its Argo CD objects.
+    /// Lays out one environment: [`Layout::prepare`], then [`Layout::commit`].
     pub fn add(&mut self, env: &EnvironmentObjects<'p>) -> Result<(), LayoutError> {
+        let prepared = self.prepare(env)?;
+        self.commit(prepared)
+    }
+
+    /// One environment's directories, files and Argo CD objects.
+    pub fn prepare(&self, env: &EnvironmentObjects<'p>) -> Result<PreparedEnvironment<'p>, LayoutError> {
         let (platform, profile) = (self.platform, env.profile);
         let env_name = profile.name.as_str();
-        if env_name == ARGOCD_DIR || !self.env_names.insert(env_name) {
+        if env_name == ARGOCD_DIR {
             return Err(LayoutError::EnvironmentName(env_name.into()));
         }
         check_namespaces(env)?;
         // The environment's own Argo CD objects: its project, then its Applications.
-        let mut env_apps: Vec<Object> =
+        let mut apps: Vec<Object> =
             vec![argocd::environment_project(platform, profile, env.render.objects())?.into()];
         let app_name = argocd::environment_app_name(platform, profile)?;
+        let mut files = Vec::new();
         for dir in environment_dirs(platform, env_name, &env.render)? {
-            emit_dir(&mut self.tree, &dir.path, dir.objects)?;
+            emit_dir(&mut files, &dir.path, dir.objects)?;
             // The directory's Application: the environment's own, or the service's.
             let name = match dir.service {
                 None => app_name.clone(),
                 Some(service) => argocd::service_app_name(service, profile)?,
             };
             let path = format!("{}/{}", self.repo_dir, dir.path);
-            env_apps.push(argocd::application(platform, profile, &name, &path)?.into());
+            apps.push(argocd::application(platform, profile, &name, &path)?.into());
         }
         let picture = EnvironmentPicture::of(platform, profile, &env.render);
-        let readme = environment_readme(&picture, &env_apps);
-        let inserted = self.tree.insert(format!("{env_name}/{README}"), readme.into_bytes());
-        debug_assert!(inserted, "objects are `.yaml` files and environment names are unique");
+        files.push((format!("{env_name}/{README}"), environment_readme(&picture, &apps).into_bytes()));
+        Ok(PreparedEnvironment { profile, files, apps })
+    }
+
+    /// Adds a prepared environment's files to the tree, and its Argo CD
+    /// objects to its instance's. Environments are committed in order.
+    pub fn commit(&mut self, prepared: PreparedEnvironment<'p>) -> Result<(), LayoutError> {
+        let PreparedEnvironment { profile, files, apps: env_apps } = prepared;
+        if !self.env_names.insert(profile.name.as_str()) {
+            return Err(LayoutError::EnvironmentName(profile.name.to_string()));
+        }
+        for (path, bytes) in files {
+            let inserted = self.tree.insert(path, bytes);
+            debug_assert!(inserted, "each environment has its own directory, each file its own name");
+        }
         let (apps, _) =
             self.instances.entry(&profile.argocd.instance).or_insert_with(|| (Vec::new(), &profile.git));
         apps.extend(env_apps);
@@ -269,12 +300,16 @@ impl<'p> Layout<'p> {
         for (instance, (mut apps, git)) in std::mem::take(&mut self.instances) {
             apps.push(argocd::argocd_cm().into());
             let dir = format!("{ARGOCD_DIR}/{instance}");
-            emit_dir(&mut self.tree, &format!("{dir}/apps"), &apps)?;
+            let mut files = Vec::new();
+            emit_dir(&mut files, &format!("{dir}/apps"), &apps)?;
             let bootstrap: [Object; 2] = [
                 argocd::bootstrap_project(platform, &git.repo_url)?.into(),
                 argocd::root_application(platform, git, &format!("{}/{dir}/apps", self.repo_dir))?.into(),
             ];
-            emit_dir(&mut self.tree, &format!("{dir}/bootstrap"), &bootstrap)?;
+            emit_dir(&mut files, &format!("{dir}/bootstrap"), &bootstrap)?;
+            for (path, bytes) in files {
+                self.tree.insert(path, bytes);
+            }
         }
         Ok(self.tree)
     }

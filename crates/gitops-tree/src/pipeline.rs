@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use gitops_core::build::credential_secrets;
 use gitops_core::crd::sealed_secrets::parse_kubeseal_output;
@@ -23,10 +24,10 @@ use gitops_core::platform::Platform;
 use gitops_core::profile::EnvironmentProfile;
 use gitops_core::profile::SecretBackend;
 use gitops_core::release::ReleasePins;
-use gitops_core::{EnvironmentRender, SealedInputs, render_environment_with};
+use gitops_core::{EnvironmentRender, SealedInputs, par, render_environment_with};
 use gitops_policy::{Environment, Finding, Policies, Report, Target};
 
-use crate::layout::{EnvironmentObjects, Layout, environment_dirs, file_name};
+use crate::layout::{EnvironmentObjects, Layout, PreparedEnvironment, environment_dirs, file_name};
 use crate::tree::Tree;
 
 /// Where the inputs are and where the output goes in the repository.
@@ -167,7 +168,8 @@ pub fn check_environment(
         .map_err(|e| vec![e.to_string()])
 }
 
-/// A phase of [`render_pinned_observed`], reported when a step of it ends.
+/// A phase of [`render_pinned_observed`], reported with its duration when
+/// a step of it ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// An environment's typed objects are built.
@@ -189,65 +191,173 @@ pub fn render_pinned(
     policies: &Policies,
     deploy: &str,
 ) -> Result<Rendered, Vec<String>> {
-    render_pinned_observed(platform, profiles, inputs, policies, deploy, &mut |_| {})
+    render_pinned_observed(platform, profiles, inputs, policies, deploy, &mut |_, _| {})
+}
+
+/// How environments share the CPUs. Both give the same tree, findings and
+/// errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// One environment per thread: for small platforms, whose environments
+    /// are each too small to be worth threads of their own (ClinicFlow's
+    /// hold about 70 objects).
+    SideBySide,
+    /// One environment after the other, each on every CPU, its objects
+    /// freed before the next: for large platforms, whose memory is then one
+    /// environment's objects plus the tree.
+    InTurn,
+}
+
+impl Schedule {
+    /// Side by side below 16 services, in turn from there on.
+    pub fn for_platform(platform: &Platform) -> Self {
+        if platform.services.len() < 16 { Schedule::SideBySide } else { Schedule::InTurn }
+    }
+}
+
+/// What one environment's step ended with.
+enum Step<'p> {
+    /// Its objects could not be rendered.
+    RenderFailed(String),
+    /// Rendered; not checked, because an environment before it failed.
+    Rendered,
+    /// Its check or layout failed.
+    Failed(Vec<String>),
+    Done {
+        findings: Vec<Finding>,
+        prepared: PreparedEnvironment<'p>,
+    },
+}
+
+/// What every environment's step shares.
+struct Shared<'a, 'p> {
+    platform: &'a Platform,
+    policies: &'a Policies,
+    layout: &'a Layout<'p>,
+    deploy: &'a str,
+    /// Give freed memory back after each environment (when they take turns).
+    trim: bool,
+}
+
+/// Render, check and layout of one environment, each step's time recorded
+/// in `times`. Only renders when `go_on` is false.
+fn step<'p>(
+    shared: &Shared<'_, 'p>,
+    profile: &'p EnvironmentProfile,
+    inputs: &Inputs,
+    go_on: bool,
+    times: &mut Vec<(Phase, Duration)>,
+) -> Step<'p> {
+    let Shared { platform, policies, layout, deploy, trim } = *shared;
+    let mut clock = Instant::now();
+    let mut lap = |phase, times: &mut Vec<(Phase, Duration)>| {
+        let now = Instant::now();
+        times.push((phase, now - clock));
+        clock = now;
+    };
+    let render = render_environment_with(platform, profile, &inputs.pins, &inputs.sealed);
+    lap(Phase::Render, times);
+    let render = match render {
+        Err(e) => return Step::RenderFailed(e.to_string()),
+        Ok(_) if !go_on => return Step::Rendered,
+        Ok(render) => render,
+    };
+    let env = EnvironmentObjects { profile, render };
+    let checked = check_environment(platform, &env, policies, deploy);
+    lap(Phase::Check, times);
+    let step = match checked {
+        Err(e) => Step::Failed(e),
+        Ok(findings) => match layout.prepare(&env) {
+            Ok(prepared) => Step::Done { findings, prepared },
+            Err(e) => Step::Failed(vec![e.to_string()]),
+        },
+    };
+    drop(env);
+    if trim {
+        release_free_memory();
+    }
+    lap(Phase::Layout, times);
+    step
 }
 
 /// [`render_pinned`], calling `done` at the end of every step with the
-/// phase that step belonged to (a benchmark times the phases with it).
-///
-/// Environments go through the phases one at a time, and each one's typed
-/// objects are dropped once they are files: the memory a render needs is
-/// one environment's objects plus the tree, not every environment's
-/// objects. Every environment is still rendered, so every render error is
-/// reported; without one, the first check or layout error is.
+/// phase that step belonged to and its duration (a benchmark sums them).
 pub fn render_pinned_observed(
     platform: &Platform,
     profiles: &[EnvironmentProfile],
     inputs: &[Inputs],
     policies: &Policies,
     deploy: &str,
-    done: &mut dyn FnMut(Phase),
+    done: &mut dyn FnMut(Phase, Duration),
+) -> Result<Rendered, Vec<String>> {
+    let schedule = Schedule::for_platform(platform);
+    render_pinned_scheduled(platform, profiles, inputs, policies, deploy, schedule, done)
+}
+
+/// [`render_pinned_observed`] on the given [`Schedule`]. Every environment
+/// is rendered, so every render error is reported; without one, the first
+/// check or layout error in environment order is.
+pub fn render_pinned_scheduled(
+    platform: &Platform,
+    profiles: &[EnvironmentProfile],
+    inputs: &[Inputs],
+    policies: &Policies,
+    deploy: &str,
+    schedule: Schedule,
+    done: &mut dyn FnMut(Phase, Duration),
 ) -> Result<Rendered, Vec<String>> {
     assert_eq!(profiles.len(), inputs.len(), "one set of inputs per environment");
-    let mut render_errors = Vec::new();
-    // The first check or layout error; render errors take precedence.
-    let mut failed = None;
-    let mut report = Report::default();
     let mut layout = Layout::new(platform, deploy);
-    for (profile, inputs) in profiles.iter().zip(inputs) {
-        let render = render_environment_with(platform, profile, &inputs.pins, &inputs.sealed);
-        done(Phase::Render);
-        match render {
-            Err(e) => render_errors.push(e.to_string()),
-            // Once something has failed, the others only report render errors.
-            Ok(_) if !render_errors.is_empty() || failed.is_some() => {}
-            Ok(render) => {
-                let env = EnvironmentObjects { profile, render };
-                let checked = check_environment(platform, &env, policies, deploy);
-                done(Phase::Check);
-                match checked {
-                    Ok(findings) => report.findings.extend(findings),
-                    Err(e) => failed = Some(e),
-                }
-                if failed.is_none()
-                    && let Err(e) = layout.add(&env)
-                {
-                    failed = Some(vec![e.to_string()]);
-                }
-                drop(env);
-                release_free_memory();
-                done(Phase::Layout);
-            }
+    let envs: Vec<(&EnvironmentProfile, &Inputs)> = profiles.iter().zip(inputs).collect();
+    let side_by_side = schedule == Schedule::SideBySide;
+    let shared = Shared { platform, policies, layout: &layout, deploy, trim: !side_by_side };
+    let steps: Vec<Step> = if side_by_side {
+        let steps = par::map(true, &envs, |&(profile, inputs)| {
+            let mut times = Vec::new();
+            let step = step(&shared, profile, inputs, true, &mut times);
+            (step, times)
+        });
+        steps
+            .into_iter()
+            .map(|(step, times)| {
+                times.into_iter().for_each(|(phase, spent)| done(phase, spent));
+                step
+            })
+            .collect()
+    } else {
+        let mut steps = Vec::with_capacity(envs.len());
+        for &(profile, inputs) in &envs {
+            let go_on = steps.iter().all(|s| matches!(s, Step::Done { .. }));
+            let mut times = Vec::new();
+            steps.push(step(&shared, profile, inputs, go_on, &mut times));
+            times.into_iter().for_each(|(phase, spent)| done(phase, spent));
         }
-    }
+        steps
+    };
+    let render_errors: Vec<String> = steps
+        .iter()
+        .filter_map(|s| match s {
+            Step::RenderFailed(e) => Some(e.clone()),
+            _ => None,
+        })
+        .collect();
     if !render_errors.is_empty() {
         return Err(render_errors);
     }
-    if let Some(errors) = failed {
-        return Err(errors);
+    let mut report = Report::default();
+    for step in steps {
+        match step {
+            Step::Done { findings, prepared } => {
+                report.findings.extend(findings);
+                layout.commit(prepared).map_err(|e| vec![e.to_string()])?;
+            }
+            Step::Failed(errors) => return Err(errors),
+            Step::RenderFailed(_) | Step::Rendered => unreachable!("only after a failure, which returned"),
+        }
     }
+    let start = Instant::now();
     let tree = layout.finish().map_err(|e| vec![e.to_string()])?;
-    done(Phase::Layout);
+    done(Phase::Layout, start.elapsed());
     Ok(Rendered { tree, report })
 }
 
