@@ -1,15 +1,18 @@
 //! `render-large OUT_DIR SERVICES TAG`: renders the synthetic platform of
 //! SERVICES services (each with a database and a migration) in the minimal
-//! example's one environment and writes it to OUT_DIR with the atomic writer.
-//! The crash-safety test kills this process at random moments.
+//! example's one environment and writes it to OUT_DIR the way `xtask
+//! render` does: staged while it is laid out, then swapped in whole. The
+//! crash-safety test kills this process at random moments.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use gitops_core::image::ImageTag;
 use gitops_core::release::{Pin, ReleasePins};
-use gitops_tree::disk::write_atomically;
-use gitops_tree::layout::{EnvironmentObjects, layout};
+use gitops_policy::Policies;
+use gitops_tree::disk::Staged;
+use gitops_tree::layout::Files;
+use gitops_tree::pipeline::{Inputs, Schedule, render_pinned_to};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -23,10 +26,22 @@ fn main() -> ExitCode {
     let pins = ReleasePins {
         images: platform.services.iter().map(|s| (s.name.clone(), Pin::tag(tag.clone()))).collect(),
     };
-    let profile = minimal_example::dev();
-    let render = gitops_core::render_environment(&platform, &profile, &pins).expect("renders");
-    let tree =
-        layout(&platform, &[EnvironmentObjects { profile: &profile, render }], "deploy").expect("lays out");
-    write_atomically(&tree, &PathBuf::from(out)).expect("writes");
+    let profiles = [minimal_example::dev()];
+    let out = PathBuf::from(out);
+    let staged = Staged::begin(&out, &|_| Ok(())).expect("stages");
+    let write = |files: Files| staged.add(files).map_err(|e| e.to_string());
+    let schedule = Schedule::for_platform(&platform);
+    render_pinned_to(
+        &platform,
+        &profiles,
+        &[Inputs::pins(pins)],
+        &Policies::none(),
+        "deploy",
+        schedule,
+        &mut |_, _| {},
+        &write,
+    )
+    .expect("renders");
+    staged.finish().expect("writes");
     ExitCode::SUCCESS
 }

@@ -6,7 +6,7 @@ use gitops_core::platform::Platform;
 use gitops_core::profile::EnvironmentProfile;
 use gitops_policy::Policies;
 use gitops_tree::pipeline::{
-    Inputs, Rendered, Schedule, render_environments, render_pinned, render_pinned_scheduled,
+    Inputs, Rendered, Schedule, into_tree, render_environments, render_pinned, render_pinned_to,
 };
 use pretty_assertions::assert_eq;
 
@@ -97,8 +97,10 @@ fn both_schedules_give_the_same_tree_findings_and_errors() {
     let policy = "package team\n\ndeny contains msg if {\n\tinput.kind == \"Job\"\n\tmsg := \"no Jobs\"\n}\n";
     let policies = Policies::from_sources(vec![("policies/team.rego".into(), policy.into())]).unwrap();
     let run = |envs: &[EnvironmentProfile], inputs: &[Inputs], schedule| {
-        render_pinned_scheduled(&platform, envs, inputs, &policies, "deploy", schedule, &mut |_, _| {})
-            .map(|r| (r.tree, r.report.findings))
+        into_tree(|out| {
+            render_pinned_to(&platform, envs, inputs, &policies, "deploy", schedule, &mut |_, _| {}, out)
+        })
+        .map(|r| (r.tree, r.report.findings))
     };
     let both = |envs: &[EnvironmentProfile], inputs: &[Inputs]| {
         let (side_by_side, in_turn) =

@@ -6,9 +6,10 @@
 //! - in this process, `render_pinned` (the path `xtask render` takes) with
 //!   its phases timed apart: render (platform, pins, typed objects), check
 //!   (policies loaded and evaluated), layout (paths, Argo CD, YAML, freeing
-//!   the objects) and write (the atomic write into a fresh directory), and
-//!   the whole run's wall time (less than the phases' sum for a small
-//!   platform, whose environments go side by side);
+//!   the objects) and write (each environment's files staged in a fresh
+//!   directory while the next renders, then swapped in), each summed over
+//!   the environments, and the whole run's wall time (less than the sum,
+//!   since environments and writes overlap);
 //! - `xtask render` as a child process into a fresh directory, from start to
 //!   exit, and the child's peak resident memory (`ru_maxrss` from `wait4`).
 //!
@@ -20,8 +21,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use gitops_tree::disk;
-use gitops_tree::pipeline::{Phase, render_pinned_observed};
+use std::sync::{Mutex, PoisonError};
+
+use gitops_tree::disk::Staged;
+use gitops_tree::layout::Files;
+use gitops_tree::pipeline::{Phase, Schedule, render_pinned_to};
 
 use crate::render::{Sources, load_policies};
 use crate::{CmdResult, DEPLOY_DIR};
@@ -71,9 +75,11 @@ struct Size {
     bytes: usize,
 }
 
-/// One render through `render_pinned`, the path `xtask render` takes,
-/// timed phase by phase, then written to `out` (which must not exist).
+/// One render through `render_pinned_to`, the path `xtask render` takes,
+/// timed phase by phase, and written to `out` (which must not exist) as it
+/// is laid out.
 fn run_phases(root: &Path, case: &Case, out: &Path) -> Result<(Phases, Size), Vec<String>> {
+    let io_err = |e: std::io::Error| vec![format!("{}: {e}", out.display())];
     let mut phases = Phases::default();
     let start = Instant::now();
     let sources = (case.sources)(case.services);
@@ -82,30 +88,46 @@ fn run_phases(root: &Path, case: &Case, out: &Path) -> Result<(Phases, Size), Ve
     phases.render += loaded - start;
     let policies = load_policies(root)?;
     phases.check += loaded.elapsed();
-    let rendered = render_pinned_observed(
-        &sources.platform,
-        &sources.profiles,
+    let staged = Staged::begin(out, &|_| Ok(())).map_err(io_err)?;
+    // Files, objects, bytes, and the time spent writing (on other threads).
+    let written = Mutex::new((Size { objects: 0, files: 0, bytes: 0 }, Duration::ZERO));
+    let write = |batch: Files| {
+        let started = Instant::now();
+        let objects =
+            batch.iter().filter(|(p, _)| p.ends_with(".yaml") && !p.ends_with("/kustomization.yaml")).count();
+        let (files, bytes) = (batch.len(), batch.iter().map(|(_, b)| b.len()).sum::<usize>());
+        let result = staged.add(batch).map_err(|e| format!("{}: {e}", out.display()));
+        let mut written = written.lock().unwrap_or_else(PoisonError::into_inner);
+        written.0.objects += objects;
+        written.0.files += files;
+        written.0.bytes += bytes;
+        written.1 += started.elapsed();
+        result
+    };
+    let (platform, profiles) = (&sources.platform, &sources.profiles);
+    let report = render_pinned_to(
+        platform,
+        profiles,
         &inputs,
         &policies,
         DEPLOY_DIR,
+        Schedule::for_platform(platform),
         &mut |phase, spent| match phase {
             Phase::Render => phases.render += spent,
             Phase::Check => phases.check += spent,
             Phase::Layout => phases.layout += spent,
         },
+        &write,
     )?;
-    if rendered.report.blocking() > 0 {
-        return Err(vec![format!("{}: blocking findings\n{}", case.label, rendered.report.to_text())]);
+    if report.blocking() > 0 {
+        return Err(vec![format!("{}: blocking findings\n{}", case.label, report.to_text())]);
     }
-    let tree = rendered.tree;
-    let written = Instant::now();
-    disk::write_atomically(&tree, out).map_err(|e| vec![format!("{}: {e}", out.display())])?;
-    phases.write = written.elapsed();
+    let finishing = Instant::now();
+    staged.finish().map_err(io_err)?;
+    let (size, writing) = written.into_inner().unwrap_or_else(PoisonError::into_inner);
+    phases.write = writing + finishing.elapsed();
     phases.wall = start.elapsed();
-    // One object per file, but for kustomization.yaml and README.md.
-    let objects =
-        tree.paths().filter(|p| p.ends_with(".yaml") && !p.ends_with("/kustomization.yaml")).count();
-    Ok((phases, Size { objects, files: tree.len(), bytes: tree.total_bytes() }))
+    Ok((phases, size))
 }
 
 /// `xtask render …` as a child process: wall time from spawn to exit, and
@@ -270,7 +292,7 @@ pub fn run(root: &Path, BenchArgs { services, runs }: BenchArgs) -> CmdResult {
     fs::create_dir_all(&dir).map_err(|e| vec![format!("{}: {e}", dir.display())])?;
     println!(
         "median of {runs} run(s); 3 environments each; times in ms, per service in µs; \
-         render, check and layout summed over the environments (side by side below 16 services), \
+         phases summed over environments and writer threads (they overlap), \
          total = in-process wall time; \
          process = `xtask render` from start to exit, peak = its maximum resident set; \
          trees written below {} ({}), {} CPU(s)",

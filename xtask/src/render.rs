@@ -13,8 +13,14 @@ use std::process::ExitCode;
 use gitops_core::platform::Platform;
 use gitops_core::profile::EnvironmentProfile;
 use gitops_policy::{Policies, Report};
-use gitops_tree::disk::{self, Outcome};
-use gitops_tree::pipeline::{Inputs, Paths, Rendered, read_inputs, render_pinned, render_platform};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gitops_tree::disk::{self, Outcome, Staged};
+use gitops_tree::layout::Files;
+use gitops_tree::pipeline::{
+    Inputs, Output, Paths, Rendered, Schedule, read_inputs, render_pinned, render_pinned_to, render_platform,
+    render_platform_to,
+};
 
 use crate::{CmdResult, DEPLOY_DIR, POLICIES_DIR, RELEASES_DIR};
 
@@ -118,6 +124,19 @@ pub fn render_sources(root: &Path, sources: &Sources) -> Result<Rendered, Vec<St
     render_pinned(&sources.platform, &sources.profiles, &inputs, &policies, DEPLOY_DIR)
 }
 
+/// [`render_sources`], handing the files to `out` as they are laid out
+/// instead of returning the tree; the policy report.
+pub fn render_sources_to(root: &Path, sources: &Sources, out: Output) -> Result<Report, Vec<String>> {
+    if sources.committed {
+        return render_platform_to(&sources.platform, &sources.profiles, &paths(root), out);
+    }
+    let policies = load_policies(root)?;
+    let inputs = sources.inputs(root)?;
+    let schedule = Schedule::for_platform(&sources.platform);
+    let (platform, profiles) = (&sources.platform, &sources.profiles);
+    render_pinned_to(platform, profiles, &inputs, &policies, DEPLOY_DIR, schedule, &mut |_, _| {}, out)
+}
+
 /// The ClinicFlow tree and its policy report, as the sources at `root` render it.
 pub fn render_checked(root: &Path) -> Result<Rendered, Vec<String>> {
     render_sources(root, &Sources::clinicflow())
@@ -156,11 +175,11 @@ pub fn run(root: &Path, RenderArgs { platform, out, check }: RenderArgs) -> CmdR
             "the synthetic platform renders only with --out DIR; {DEPLOY_DIR}/ holds ClinicFlow's tree"
         )]);
     }
-    let Rendered { tree, report } = render_sources(root, &sources)?;
-    refuse_blocking(&report)?;
     let dest = out.unwrap_or_else(|| root.join(DEPLOY_DIR));
     let io_err = |e: std::io::Error| vec![format!("{}: {e}", dest.display())];
     if check {
+        let Rendered { tree, report } = render_sources(root, &sources)?;
+        refuse_blocking(&report)?;
         let drift = disk::compare(&tree, &disk::read_tree(&dest).map_err(io_err)?);
         if drift.is_empty() {
             println!("{}: up to date ({} files)", dest.display(), tree.len());
@@ -176,11 +195,24 @@ pub fn run(root: &Path, RenderArgs { platform, out, check }: RenderArgs) -> CmdR
         );
         return Ok(ExitCode::FAILURE);
     }
-    let outcome = disk::write_atomically(&tree, &dest).map_err(io_err)?;
+    // The files are staged as each environment is laid out, while the next
+    // renders; only a render without blocking findings puts them in place
+    // (dropping `staged` removes them otherwise).
+    let staged = Staged::begin(&dest, &|_| Ok(())).map_err(io_err)?;
+    let (files, bytes) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let write = |batch: Files| {
+        files.fetch_add(batch.len(), Ordering::Relaxed);
+        bytes.fetch_add(batch.iter().map(|(_, b)| b.len()).sum(), Ordering::Relaxed);
+        staged.add(batch).map_err(|e| format!("{}: {e}", dest.display()))
+    };
+    let report = render_sources_to(root, &sources, &write)?;
+    refuse_blocking(&report)?;
+    let outcome = staged.finish().map_err(io_err)?;
     let verb = match outcome {
         Outcome::Unchanged => "unchanged",
         Outcome::Replaced => "written",
     };
-    println!("{}: {verb}, {} files, {} bytes", dest.display(), tree.len(), tree.total_bytes());
+    let (files, bytes) = (files.into_inner(), bytes.into_inner());
+    println!("{}: {verb}, {files} files, {bytes} bytes", dest.display());
     Ok(ExitCode::SUCCESS)
 }

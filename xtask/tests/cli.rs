@@ -172,6 +172,19 @@ fn the_synthetic_platform_renders_to_out_through_the_same_checks() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("36 blocking policy finding(s)"), "{}", stderr(&out));
     assert_eq!(read_tree(&out_dir).unwrap(), before, "a blocked render writes nothing");
+    // Its files were staged while it rendered (the synthetic platform's 12
+    // services take environments in turn): the staging directory is gone.
+    let fresh = root.join("fresh");
+    let out = xtask(
+        &root,
+        &["render", "--platform", "synthetic", "--services", "12", "--out", fresh.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!fresh.exists());
+    let mut left: Vec<String> =
+        fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    left.sort();
+    assert_eq!(left, ["policies", "releases", "synthetic"], "no staging directory is left");
     fs::remove_dir_all(root).unwrap();
 }
 

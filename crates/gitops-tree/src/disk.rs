@@ -13,6 +13,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use gitops_core::par;
 
@@ -136,31 +137,177 @@ pub fn write_atomically(tree: &Tree, dest: &Path) -> io::Result<Outcome> {
 
 /// [`write_atomically`] with a hook before each file write.
 pub fn write_atomically_with(tree: &Tree, dest: &Path, before_write: BeforeWrite) -> io::Result<Outcome> {
-    let parent = match dest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let dest_name = dest
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the destination has no directory name"))?
-        .to_owned();
-    fs::create_dir_all(&parent)?;
-    remove_stale_staging(&parent, &dest_name)?;
+    let staged = Staged::begin(dest, before_write)?;
+    staged.add(tree.files().map(|(path, bytes)| (path.to_owned(), bytes.to_vec())).collect())?;
+    staged.finish()
+}
 
-    if read_tree(dest)? == *tree {
-        return Ok(Outcome::Unchanged);
+/// From this many files on, a batch is written on every CPU.
+const FILES_FOR_THREADS: usize = 128;
+
+/// A tree written while it is rendered: each batch of files goes into a
+/// hidden staging directory beside the destination as it comes (from any
+/// thread), and [`Staged::finish`] swaps the whole directory in. While
+/// every file so far equals the destination's, nothing is written (the
+/// files are kept until one differs), so rendering an unchanged tree again
+/// touches nothing. Dropped without `finish`, after a failed render, the
+/// staging directory goes: the destination never sees a part of a tree.
+pub struct Staged<'h> {
+    dest: PathBuf,
+    staging: PathBuf,
+    before_write: BeforeWrite<'h>,
+    state: Mutex<State>,
+}
+
+struct State {
+    /// The files so far, while each equals the destination's; `None` once
+    /// they are written (one differed, or there is no destination).
+    same: Option<Vec<(String, Vec<u8>)>>,
+    /// Whether the staging directory exists.
+    staging: bool,
+    /// Directories made in it.
+    dirs: BTreeSet<String>,
+    /// Set once the tree is in place (or found unchanged).
+    finished: bool,
+}
+
+impl<'h> Staged<'h> {
+    /// Prepares to replace `dest` (a directory, or nothing yet), removing
+    /// the staging directories of renders that died.
+    pub fn begin(dest: &Path, before_write: BeforeWrite<'h>) -> io::Result<Self> {
+        let parent = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let dest_name = dest.file_name().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "the destination has no directory name")
+        })?;
+        match fs::metadata(&parent) {
+            Ok(_) => remove_stale_staging(&parent, dest_name)?,
+            // Made with the staging directory, once there is a file to write.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let exists = match fs::symlink_metadata(dest) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => return Err(e),
+            Ok(m) if m.is_dir() => true,
+            Ok(_) => {
+                return Err(io::Error::other(format!("{} exists and is not a directory", dest.display())));
+            }
+        };
+        let staging = parent.join(staging_name(dest_name, std::process::id()));
+        if staging.exists() {
+            fs::remove_dir_all(&staging)?;
+        }
+        let state =
+            State { same: exists.then(Vec::new), staging: false, dirs: BTreeSet::new(), finished: false };
+        Ok(Staged { dest: dest.to_path_buf(), staging, before_write, state: Mutex::new(state) })
     }
 
-    let staging = parent.join(staging_name(&dest_name, std::process::id()));
-    if staging.exists() {
-        fs::remove_dir_all(&staging)?;
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-    let result = fill(&staging, tree, before_write).and_then(|()| swap_in(&staging, dest));
-    if result.is_err() {
-        // Best effort: the destination is untouched either way.
-        let _ = fs::remove_dir_all(&staging);
+
+    /// Adds files (relative paths) to the tree: writes them into staging on
+    /// every CPU, or keeps them while the tree still equals the destination.
+    pub fn add(&self, mut files: Vec<(String, Vec<u8>)>) -> io::Result<()> {
+        let mut state = self.state();
+        if let Some(same) = &mut state.same {
+            let unchanged =
+                files.iter().all(|(rel, bytes)| fs::read(self.dest.join(rel)).is_ok_and(|old| old == *bytes));
+            if unchanged {
+                same.extend(files);
+                return Ok(());
+            }
+            let mut kept = state.same.take().unwrap_or_default();
+            kept.append(&mut files);
+            files = kept;
+        }
+        self.make_dirs(&mut state, &files)?;
+        drop(state);
+        // Creating a file costs the kernel more than starting a thread, but a
+        // small batch comes from one of several threads already at work.
+        let parallel = files.len() >= FILES_FOR_THREADS;
+        let written = par::map(parallel, &par::chunks(&files, 4, 32), |chunk| {
+            chunk.iter().try_for_each(|(rel, bytes)| {
+                let path = self.staging.join(rel);
+                (self.before_write)(&path)?;
+                fs::write(&path, bytes)
+            })
+        });
+        written.into_iter().collect()
     }
-    result.map(|()| Outcome::Replaced)
+
+    /// The staging directory and the directories `files` go in.
+    fn make_dirs(&self, state: &mut State, files: &[(String, Vec<u8>)]) -> io::Result<()> {
+        if !state.staging {
+            if let Some(parent) = self.staging.parent() {
+                fs::create_dir_all(parent)?;
+            }
+            fs::create_dir(&self.staging)?;
+            state.staging = true;
+        }
+        for (rel, _) in files {
+            if let Some((dir, _)) = rel.rsplit_once('/')
+                && !state.dirs.contains(dir)
+            {
+                fs::create_dir_all(self.staging.join(dir))?;
+                state.dirs.insert(dir.to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts the tree in place of the destination, or leaves the destination
+    /// alone when it already holds exactly this tree.
+    pub fn finish(self) -> io::Result<Outcome> {
+        let mut state = self.state();
+        if let Some(same) = state.same.take() {
+            // Every file is the destination's; unchanged unless it has more.
+            if count_files(&self.dest)? == same.len() {
+                state.finished = true;
+                return Ok(Outcome::Unchanged);
+            }
+            // Written as `add` writes them, now that the trees differ.
+            drop(state);
+            self.add(same)?;
+            state = self.state();
+        } else if !state.staging {
+            // No files at all: an empty tree is an empty directory.
+            self.make_dirs(&mut state, &[])?;
+        }
+        swap_in(&self.staging, &self.dest)?;
+        state.finished = true;
+        Ok(Outcome::Replaced)
+    }
+}
+
+impl Drop for Staged<'_> {
+    fn drop(&mut self) {
+        let state = self.state();
+        if state.staging && !state.finished {
+            // Best effort: the destination is untouched either way.
+            let _ = fs::remove_dir_all(&self.staging);
+        }
+    }
+}
+
+/// How many files are below `root`.
+fn count_files(root: &Path) -> io::Result<usize> {
+    let mut count = 0;
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                stack.push(entry.path());
+            } else {
+                count += 1;
+            }
+        }
+    }
+    Ok(count)
 }
 
 fn staging_prefix(dest_name: &std::ffi::OsStr) -> String {
@@ -198,27 +345,6 @@ fn process_alive(pid: u32) -> bool {
 #[cfg(not(unix))]
 fn process_alive(_: u32) -> bool {
     false
-}
-
-/// Writes `tree` into the new directory `staging`: the directories first,
-/// then the files, on every CPU (creating a file costs the kernel more than
-/// writing it; see README, "Speed").
-fn fill(staging: &Path, tree: &Tree, before_write: BeforeWrite) -> io::Result<()> {
-    fs::create_dir(staging)?;
-    let dirs: BTreeSet<&str> = tree.paths().filter_map(|p| p.rsplit_once('/')).map(|(dir, _)| dir).collect();
-    for dir in dirs {
-        fs::create_dir_all(staging.join(dir))?;
-    }
-    let files: Vec<(&str, &[u8])> = tree.files().collect();
-    // Creating a file costs the kernel more than starting a thread does.
-    let written = par::map(true, &par::chunks(&files, 4, 32), |chunk| {
-        chunk.iter().try_for_each(|(rel, bytes)| {
-            let path = staging.join(rel);
-            before_write(&path)?;
-            fs::write(&path, bytes)
-        })
-    });
-    written.into_iter().collect()
 }
 
 /// Puts `staging` at `dest`; the old `dest`, if any, is deleted afterwards.
@@ -355,6 +481,100 @@ mod tests {
             fs::read_dir(root.join("releases")).unwrap().map(|e| e.unwrap().file_name()).collect();
         left.sort();
         assert_eq!(left, [OsString::from("dev.yaml"), OsString::from("prod.yaml")]);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    fn files(pairs: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+        pairs.iter().map(|(p, b)| ((*p).to_owned(), b.as_bytes().to_vec())).collect()
+    }
+
+    fn left_beside(root: &Path) -> Vec<OsString> {
+        let mut left: Vec<_> = fs::read_dir(root).unwrap().map(|e| e.unwrap().file_name()).collect();
+        left.sort();
+        left
+    }
+
+    /// Three environments' batches, each from its own thread, then the Argo
+    /// CD files: the tree one write of all of them gives.
+    #[test]
+    fn batches_staged_from_several_threads_make_one_tree() {
+        let root = tmp("staged");
+        let dest = root.join("out/deploy");
+        let batches = [
+            files(&[("dev/a.yaml", "a"), ("dev/b.yaml", "b")]),
+            files(&[("staging/a.yaml", "a"), ("staging/sub/c.yaml", "c")]),
+            files(&[("prod/a.yaml", "a")]),
+        ];
+        let staged = Staged::begin(&dest, &|_| Ok(())).unwrap();
+        std::thread::scope(|s| {
+            for batch in &batches {
+                s.spawn(|| staged.add(batch.clone()).unwrap());
+            }
+        });
+        staged.add(files(&[("argocd/dev/apps/app.yaml", "app")])).unwrap();
+        assert_eq!(staged.finish().unwrap(), Outcome::Replaced);
+        let mut want: Tree = batches.iter().flatten().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
+        want.insert("argocd/dev/apps/app.yaml".into(), b"app".to_vec());
+        assert_eq!(read_tree(&dest).unwrap(), want);
+        assert_eq!(left_beside(&root.join("out")), [OsString::from("deploy")]);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    /// While batches equal the destination nothing is written; a batch that
+    /// differs writes the earlier ones too; a destination with a file more
+    /// is replaced; an equal tree leaves the destination alone.
+    #[test]
+    fn staging_writes_only_once_the_tree_differs_and_then_all_of_it() {
+        let root = tmp("staged-compare");
+        let dest = root.join("deploy");
+        let old = tree(&[("dev/a.yaml", "a"), ("dev/b.yaml", "b"), ("prod/a.yaml", "a")]);
+        write_atomically(&old, &dest).unwrap();
+
+        let staged = Staged::begin(&dest, &|_| Ok(())).unwrap();
+        staged.add(files(&[("dev/a.yaml", "a"), ("dev/b.yaml", "b")])).unwrap();
+        assert_eq!(left_beside(&root), [OsString::from("deploy")], "nothing staged while equal");
+        staged.add(files(&[("prod/a.yaml", "A")])).unwrap();
+        assert_eq!(staged.finish().unwrap(), Outcome::Replaced);
+        let new = tree(&[("dev/a.yaml", "a"), ("dev/b.yaml", "b"), ("prod/a.yaml", "A")]);
+        assert_eq!(read_tree(&dest).unwrap(), new, "the equal batch was written as well");
+
+        let fewer = Staged::begin(&dest, &|_| Ok(())).unwrap();
+        fewer.add(files(&[("dev/a.yaml", "a"), ("prod/a.yaml", "A")])).unwrap();
+        assert_eq!(fewer.finish().unwrap(), Outcome::Replaced);
+        assert_eq!(read_tree(&dest).unwrap(), tree(&[("dev/a.yaml", "a"), ("prod/a.yaml", "A")]));
+
+        let same = Staged::begin(&dest, &|_| Ok(())).unwrap();
+        same.add(files(&[("prod/a.yaml", "A")])).unwrap();
+        same.add(files(&[("dev/a.yaml", "a")])).unwrap();
+        assert_eq!(same.finish().unwrap(), Outcome::Unchanged);
+        assert_eq!(left_beside(&root), [OsString::from("deploy")]);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    /// A render that fails after some files were staged: dropping the
+    /// staged tree removes them, and the destination is as it was (or
+    /// still absent, with no parent directory made for it).
+    #[test]
+    fn a_staged_tree_dropped_unfinished_leaves_nothing() {
+        let root = tmp("staged-drop");
+        let fresh = root.join("new/deploy");
+        let staged = Staged::begin(&fresh, &|_| Ok(())).unwrap();
+        staged.add(files(&[("dev/a.yaml", "a")])).unwrap();
+        assert!(root.join("new").exists(), "staged beside the destination");
+        drop(staged);
+        assert!(!fresh.exists());
+        assert_eq!(left_beside(&root.join("new")), Vec::<OsString>::new());
+        assert!(Staged::begin(&root.join("never/deploy"), &|_| Ok(())).is_ok());
+        assert!(!root.join("never").exists(), "nothing is made before a file is written");
+
+        let dest = root.join("deploy");
+        let old = tree(&[("dev/a.yaml", "a")]);
+        write_atomically(&old, &dest).unwrap();
+        let staged = Staged::begin(&dest, &|_| Ok(())).unwrap();
+        staged.add(files(&[("dev/a.yaml", "changed")])).unwrap();
+        drop(staged);
+        assert_eq!(read_tree(&dest).unwrap(), old);
+        assert_eq!(left_beside(&root), [OsString::from("deploy"), OsString::from("new")]);
         fs::remove_dir_all(root).unwrap();
     }
 

@@ -64,6 +64,9 @@ pub enum LayoutError {
     Yaml { what: String, error: YamlError },
     #[error(transparent)]
     Name(#[from] NameError),
+    /// Two directories of the layout gave the same file: a bug in the layout.
+    #[error("`{0}` would be written twice")]
+    Twice(String),
 }
 
 #[derive(Serialize)]
@@ -193,24 +196,32 @@ pub fn environment_dirs<'r>(
     })
 }
 
+/// Files of the tree: relative path and bytes.
+pub type Files = Vec<(String, Vec<u8>)>;
+
 /// Lays out every environment of `platform`. `repo_dir` is where the tree
 /// sits in the Git repository (`deploy`), for the Applications' source paths.
 pub fn layout(platform: &Platform, envs: &[EnvironmentObjects], repo_dir: &str) -> Result<Tree, LayoutError> {
     let mut layout = Layout::new(platform, repo_dir);
+    let mut tree = Tree::new();
     for env in envs {
-        layout.add(env)?;
+        let mut prepared = layout.prepare(env)?;
+        tree.extend(prepared.take_files()).map_err(LayoutError::Twice)?;
+        layout.commit(prepared)?;
     }
-    layout.finish()
+    tree.extend(layout.finish()?).map_err(LayoutError::Twice)?;
+    Ok(tree)
 }
 
 /// A tree laid out one environment at a time, so that a caller may drop
 /// each environment's objects once they are files: [`layout`] in steps.
 /// [`Layout::prepare`] only reads, so environments may be prepared on
-/// several threads; [`Layout::commit`] takes them in order.
+/// several threads, and an environment's files may be written as soon as
+/// they are prepared; [`Layout::commit`] takes the environments in order for
+/// the Argo CD files, which [`Layout::finish`] lays out.
 pub struct Layout<'p> {
     platform: &'p Platform,
     repo_dir: &'p str,
-    tree: Tree,
     env_names: BTreeSet<&'p str>,
     /// Each Argo CD instance's objects, and the Git source of its root.
     instances: BTreeMap<&'p Name, (Vec<Object>, &'p GitSource)>,
@@ -221,25 +232,20 @@ pub struct Layout<'p> {
 /// objects, which may be dropped.
 pub struct PreparedEnvironment<'p> {
     profile: &'p EnvironmentProfile,
-    files: Vec<(String, Vec<u8>)>,
+    files: Files,
     apps: Vec<Object>,
+}
+
+impl PreparedEnvironment<'_> {
+    /// The environment's files (its directory's), leaving none behind.
+    pub fn take_files(&mut self) -> Files {
+        std::mem::take(&mut self.files)
+    }
 }
 
 impl<'p> Layout<'p> {
     pub fn new(platform: &'p Platform, repo_dir: &'p str) -> Self {
-        Layout {
-            platform,
-            repo_dir,
-            tree: Tree::new(),
-            env_names: BTreeSet::new(),
-            instances: BTreeMap::new(),
-        }
-    }
-
-    /// Lays out one environment: [`Layout::prepare`], then [`Layout::commit`].
-    pub fn add(&mut self, env: &EnvironmentObjects<'p>) -> Result<(), LayoutError> {
-        let prepared = self.prepare(env)?;
-        self.commit(prepared)
+        Layout { platform, repo_dir, env_names: BTreeSet::new(), instances: BTreeMap::new() }
     }
 
     /// One environment's directories, files and Argo CD objects.
@@ -270,16 +276,13 @@ impl<'p> Layout<'p> {
         Ok(PreparedEnvironment { profile, files, apps })
     }
 
-    /// Adds a prepared environment's files to the tree, and its Argo CD
-    /// objects to its instance's. Environments are committed in order.
+    /// Adds a prepared environment's Argo CD objects to its instance's.
+    /// Environments are committed in order; their files are the caller's
+    /// ([`PreparedEnvironment::take_files`]).
     pub fn commit(&mut self, prepared: PreparedEnvironment<'p>) -> Result<(), LayoutError> {
-        let PreparedEnvironment { profile, files, apps: env_apps } = prepared;
+        let PreparedEnvironment { profile, files: _, apps: env_apps } = prepared;
         if !self.env_names.insert(profile.name.as_str()) {
             return Err(LayoutError::EnvironmentName(profile.name.to_string()));
-        }
-        for (path, bytes) in files {
-            let inserted = self.tree.insert(path, bytes);
-            debug_assert!(inserted, "each environment has its own directory, each file its own name");
         }
         let (apps, _) =
             self.instances.entry(&profile.argocd.instance).or_insert_with(|| (Vec::new(), &profile.git));
@@ -294,23 +297,20 @@ impl<'p> Layout<'p> {
         Ok(())
     }
 
-    /// Writes each Argo CD instance's `apps/` and `bootstrap/`.
-    pub fn finish(mut self) -> Result<Tree, LayoutError> {
+    /// The files of each Argo CD instance's `apps/` and `bootstrap/`.
+    pub fn finish(self) -> Result<Files, LayoutError> {
         let platform = self.platform;
-        for (instance, (mut apps, git)) in std::mem::take(&mut self.instances) {
+        let mut files = Vec::new();
+        for (instance, (mut apps, git)) in self.instances {
             apps.push(argocd::argocd_cm().into());
             let dir = format!("{ARGOCD_DIR}/{instance}");
-            let mut files = Vec::new();
             emit_dir(&mut files, &format!("{dir}/apps"), &apps)?;
             let bootstrap: [Object; 2] = [
                 argocd::bootstrap_project(platform, &git.repo_url)?.into(),
                 argocd::root_application(platform, git, &format!("{}/{dir}/apps", self.repo_dir))?.into(),
             ];
             emit_dir(&mut files, &format!("{dir}/bootstrap"), &bootstrap)?;
-            for (path, bytes) in files {
-                self.tree.insert(path, bytes);
-            }
         }
-        Ok(self.tree)
+        Ok(files)
     }
 }

@@ -1,8 +1,10 @@
 //! The whole render of one platform: release pins and policies in, a
 //! checked tree out.
 //!
-//! One path, [`render_pinned`], in three phases per environment (a
-//! benchmark times them through [`render_pinned_observed`]):
+//! One path, [`render_pinned_to`], in three phases per environment (a
+//! benchmark times them through its observer), each environment's files
+//! handed on as soon as they are laid out; [`render_pinned`] collects them
+//! into a tree:
 //!
 //! 1. render: the environment's typed objects (pure);
 //! 2. check: the policy check over every object, with the file it will be
@@ -16,6 +18,8 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use gitops_core::build::credential_secrets;
@@ -27,7 +31,7 @@ use gitops_core::release::ReleasePins;
 use gitops_core::{EnvironmentRender, SealedInputs, par, render_environment_with};
 use gitops_policy::{Environment, Finding, Policies, Report, Target};
 
-use crate::layout::{EnvironmentObjects, Layout, PreparedEnvironment, environment_dirs, file_name};
+use crate::layout::{EnvironmentObjects, Files, Layout, PreparedEnvironment, environment_dirs, file_name};
 use crate::tree::Tree;
 
 /// Where the inputs are and where the output goes in the repository.
@@ -168,7 +172,7 @@ pub fn check_environment(
         .map_err(|e| vec![e.to_string()])
 }
 
-/// A phase of [`render_pinned_observed`], reported with its duration when
+/// A phase of [`render_pinned_to`], reported with its duration when
 /// a step of it ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -182,8 +186,8 @@ pub enum Phase {
 
 /// Renders, checks and lays out `platform` in every environment of
 /// `profiles`, with `inputs[i]` the release pins (and sealed secrets) of
-/// `profiles[i]`. `deploy` is the tree's place in the repository. The one
-/// path every platform takes, whatever its inputs come from.
+/// `profiles[i]`. `deploy` is the tree's place in the repository.
+/// [`render_pinned_to`] into a [`Tree`], on the platform's [`Schedule`].
 pub fn render_pinned(
     platform: &Platform,
     profiles: &[EnvironmentProfile],
@@ -191,7 +195,24 @@ pub fn render_pinned(
     policies: &Policies,
     deploy: &str,
 ) -> Result<Rendered, Vec<String>> {
-    render_pinned_observed(platform, profiles, inputs, policies, deploy, &mut |_, _| {})
+    let schedule = Schedule::for_platform(platform);
+    into_tree(|out| {
+        render_pinned_to(platform, profiles, inputs, policies, deploy, schedule, &mut |_, _| {}, out)
+    })
+}
+
+/// The files a render hands to its [`Output`], collected into a [`Tree`],
+/// with the render's report.
+pub fn into_tree(
+    render: impl FnOnce(Output) -> Result<Report, Vec<String>>,
+) -> Result<Rendered, Vec<String>> {
+    let tree = Mutex::new(Tree::new());
+    let out = |files: Files| {
+        let mut tree = tree.lock().unwrap_or_else(PoisonError::into_inner);
+        tree.extend(files).map_err(|path| format!("{path}: laid out twice"))
+    };
+    let report = render(&out)?;
+    Ok(Rendered { tree: tree.into_inner().unwrap_or_else(PoisonError::into_inner), report })
 }
 
 /// How environments share the CPUs. Both give the same tree, findings and
@@ -203,8 +224,9 @@ pub enum Schedule {
     /// hold about 70 objects).
     SideBySide,
     /// One environment after the other, each on every CPU, its objects
-    /// freed before the next: for large platforms, whose memory is then one
-    /// environment's objects plus the tree.
+    /// freed before the next and its files handed on while the next
+    /// renders: for large platforms, whose memory is then about one
+    /// environment's objects and one's files.
     InTurn,
 }
 
@@ -280,24 +302,20 @@ fn step<'p>(
     step
 }
 
-/// [`render_pinned`], calling `done` at the end of every step with the
-/// phase that step belonged to and its duration (a benchmark sums them).
-pub fn render_pinned_observed(
-    platform: &Platform,
-    profiles: &[EnvironmentProfile],
-    inputs: &[Inputs],
-    policies: &Policies,
-    deploy: &str,
-    done: &mut dyn FnMut(Phase, Duration),
-) -> Result<Rendered, Vec<String>> {
-    let schedule = Schedule::for_platform(platform);
-    render_pinned_scheduled(platform, profiles, inputs, policies, deploy, schedule, done)
-}
+/// Where [`render_pinned_to`] puts each batch of files as soon as it is laid
+/// out: an environment's directory, or the Argo CD directories. Called from
+/// several threads at once, possibly; an error fails the render.
+pub type Output<'a> = &'a (dyn Fn(Files) -> Result<(), String> + Sync);
 
-/// [`render_pinned_observed`] on the given [`Schedule`]. Every environment
-/// is rendered, so every render error is reported; without one, the first
-/// check or layout error in environment order is.
-pub fn render_pinned_scheduled(
+/// Renders, checks and lays out every environment on `schedule`, handing
+/// each environment's files to `out` while the next one renders (in turn)
+/// or as each is laid out (side by side). Every environment is rendered,
+/// so every render error is reported; without one, the first check or
+/// layout error in environment order is, then the first error of `out`.
+/// On error, `out` may have had some of the files: a caller that writes
+/// them stages them (see [`crate::disk::Staged`]).
+#[allow(clippy::too_many_arguments)]
+pub fn render_pinned_to(
     platform: &Platform,
     profiles: &[EnvironmentProfile],
     inputs: &[Inputs],
@@ -305,34 +323,53 @@ pub fn render_pinned_scheduled(
     deploy: &str,
     schedule: Schedule,
     done: &mut dyn FnMut(Phase, Duration),
-) -> Result<Rendered, Vec<String>> {
+    out: Output,
+) -> Result<Report, Vec<String>> {
     assert_eq!(profiles.len(), inputs.len(), "one set of inputs per environment");
     let mut layout = Layout::new(platform, deploy);
     let envs: Vec<(&EnvironmentProfile, &Inputs)> = profiles.iter().zip(inputs).collect();
     let side_by_side = schedule == Schedule::SideBySide;
     let shared = Shared { platform, policies, layout: &layout, deploy, trim: !side_by_side };
+    let mut out_errors = Vec::new();
     let steps: Vec<Step> = if side_by_side {
         let steps = par::map(true, &envs, |&(profile, inputs)| {
             let mut times = Vec::new();
-            let step = step(&shared, profile, inputs, true, &mut times);
-            (step, times)
+            let mut step = step(&shared, profile, inputs, true, &mut times);
+            let written = match &mut step {
+                Step::Done { prepared, .. } => out(prepared.take_files()),
+                _ => Ok(()),
+            };
+            (step, times, written)
         });
         steps
             .into_iter()
-            .map(|(step, times)| {
+            .map(|(step, times, written)| {
                 times.into_iter().for_each(|(phase, spent)| done(phase, spent));
+                out_errors.extend(written.err());
                 step
             })
             .collect()
     } else {
-        let mut steps = Vec::with_capacity(envs.len());
-        for &(profile, inputs) in &envs {
-            let go_on = steps.iter().all(|s| matches!(s, Step::Done { .. }));
-            let mut times = Vec::new();
-            steps.push(step(&shared, profile, inputs, go_on, &mut times));
-            times.into_iter().for_each(|(phase, spent)| done(phase, spent));
-        }
-        steps
+        // Each environment's files are handed to `out` on a thread of their
+        // own while the next environment renders; one batch at a time.
+        thread::scope(|scope| {
+            let mut steps = Vec::with_capacity(envs.len());
+            let mut writing: Option<thread::ScopedJoinHandle<Result<(), String>>> = None;
+            for &(profile, inputs) in &envs {
+                let go_on = steps.iter().all(|s| matches!(s, Step::Done { .. }));
+                let mut times = Vec::new();
+                let mut step = step(&shared, profile, inputs, go_on, &mut times);
+                times.into_iter().for_each(|(phase, spent)| done(phase, spent));
+                if let Step::Done { prepared, .. } = &mut step {
+                    let files = prepared.take_files();
+                    out_errors.extend(writing.take().and_then(|w| join(w).err()));
+                    writing = Some(scope.spawn(move || out(files)));
+                }
+                steps.push(step);
+            }
+            out_errors.extend(writing.and_then(|w| join(w).err()));
+            steps
+        })
     };
     let render_errors: Vec<String> = steps
         .iter()
@@ -355,10 +392,19 @@ pub fn render_pinned_scheduled(
             Step::RenderFailed(_) | Step::Rendered => unreachable!("only after a failure, which returned"),
         }
     }
+    if let Some(error) = out_errors.into_iter().next() {
+        return Err(vec![error]);
+    }
     let start = Instant::now();
-    let tree = layout.finish().map_err(|e| vec![e.to_string()])?;
+    let argocd = layout.finish().map_err(|e| vec![e.to_string()])?;
     done(Phase::Layout, start.elapsed());
-    Ok(Rendered { tree, report })
+    out(argocd).map_err(|e| vec![e])?;
+    Ok(report)
+}
+
+/// Joins a thread of [`render_pinned_to`], passing on its panic.
+fn join<T>(handle: thread::ScopedJoinHandle<T>) -> T {
+    handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 /// Hands the pages an environment's freed objects leave behind back to
@@ -393,6 +439,33 @@ pub fn render_platform_with(
     paths: &Paths,
     releases: &BTreeMap<String, String>,
 ) -> Result<Rendered, Vec<String>> {
+    let (policies, inputs) = read_platform_inputs(platform, profiles, paths, releases)?;
+    render_pinned(platform, profiles, &inputs, &policies, paths.deploy)
+}
+
+/// [`render_platform`], handing the files to `out` as they are laid out
+/// ([`render_pinned_to`]) rather than keeping them: the path of a render
+/// that writes its tree.
+pub fn render_platform_to(
+    platform: &Platform,
+    profiles: &[EnvironmentProfile],
+    paths: &Paths,
+    out: Output,
+) -> Result<Report, Vec<String>> {
+    let (policies, inputs) = read_platform_inputs(platform, profiles, paths, &BTreeMap::new())?;
+    let schedule = Schedule::for_platform(platform);
+    render_pinned_to(platform, profiles, &inputs, &policies, paths.deploy, schedule, &mut |_, _| {}, out)
+}
+
+/// The policies and every environment's inputs below `paths.root` (with
+/// `releases` standing in for some release files). On failure, every input
+/// error found, each naming its file or environment.
+fn read_platform_inputs(
+    platform: &Platform,
+    profiles: &[EnvironmentProfile],
+    paths: &Paths,
+    releases: &BTreeMap<String, String>,
+) -> Result<(Policies, Vec<Inputs>), Vec<String>> {
     let policies = Policies::load_dir(paths.root, paths.policies).map_err(|e| vec![e.to_string()])?;
     let read: Vec<Result<Inputs, String>> = profiles
         .iter()
@@ -418,8 +491,7 @@ pub fn render_platform_with(
         errors.extend(stray);
         return Err(errors);
     }
-    let inputs: Vec<Inputs> = read.into_iter().filter_map(Result::ok).collect();
-    render_pinned(platform, profiles, &inputs, &policies, paths.deploy)
+    Ok((policies, read.into_iter().filter_map(Result::ok).collect()))
 }
 
 /// Release files for environments the platform does not define: a renamed

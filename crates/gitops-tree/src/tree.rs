@@ -33,6 +33,17 @@ impl Tree {
         }
     }
 
+    /// Adds every file; the error names the first path already taken.
+    pub fn extend(&mut self, files: impl IntoIterator<Item = (String, Vec<u8>)>) -> Result<(), String> {
+        for (path, bytes) in files {
+            if self.files.contains_key(&path) {
+                return Err(path);
+            }
+            self.insert(path, bytes);
+        }
+        Ok(())
+    }
+
     pub fn get(&self, path: &str) -> Option<&[u8]> {
         self.files.get(path).map(Vec::as_slice)
     }
