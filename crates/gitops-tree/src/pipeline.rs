@@ -28,7 +28,7 @@ use gitops_core::platform::Platform;
 use gitops_core::profile::EnvironmentProfile;
 use gitops_core::profile::SecretBackend;
 use gitops_core::release::ReleasePins;
-use gitops_core::{EnvironmentRender, SealedInputs, par, render_environment_with};
+use gitops_core::{EnvironmentRender, SealedInputs, render_environment_with};
 use gitops_policy::{Environment, Finding, Policies, Report, Target};
 
 use crate::layout::{EnvironmentObjects, Files, Layout, PreparedEnvironment, environment_dirs, file_name};
@@ -332,7 +332,8 @@ pub fn render_pinned_to(
     let shared = Shared { platform, policies, layout: &layout, deploy, trim: !side_by_side };
     let mut out_errors = Vec::new();
     let steps: Vec<Step> = if side_by_side {
-        let steps = par::map(true, &envs, |&(profile, inputs)| {
+        let side = |i: usize| {
+            let (profile, inputs) = envs[i];
             let mut times = Vec::new();
             let mut step = step(&shared, profile, inputs, true, &mut times);
             let written = match &mut step {
@@ -340,6 +341,14 @@ pub fn render_pinned_to(
                 _ => Ok(()),
             };
             (step, times, written)
+        };
+        // A thread per environment, even beyond the CPUs: three environments
+        // on two cores then share both, where two threads would leave one
+        // core idle while the other finishes the third.
+        let steps: Vec<_> = thread::scope(|scope| {
+            let others: Vec<_> = (1..envs.len()).map(|i| scope.spawn(move || side(i))).collect();
+            let first = (!envs.is_empty()).then(|| side(0));
+            first.into_iter().chain(others.into_iter().map(join)).collect()
         });
         steps
             .into_iter()
