@@ -1,8 +1,9 @@
 //! The tree on disk: read it, compare it, replace it atomically.
 //!
-//! A render writes the whole new tree into a hidden staging directory beside
-//! the destination, then swaps the two directories in one `renameat2(2)`
-//! call with `RENAME_EXCHANGE`, and only then deletes the old tree. A process
+//! A render writes the new tree into a hidden staging directory beside the
+//! destination, batch by batch as it is laid out ([`Staged`]), then swaps
+//! the two directories in one `renameat2(2)` call with `RENAME_EXCHANGE`,
+//! and only then deletes the old tree. A process
 //! killed at any moment leaves the destination as the old tree or the new
 //! one, whole; at worst a stale staging directory remains, which the next
 //! render removes. Files the sources no longer produce disappear with the
