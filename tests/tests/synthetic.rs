@@ -125,6 +125,35 @@ fn both_schedules_give_the_same_tree_findings_and_errors() {
     assert!(errors[0].contains("is defined twice"), "{errors:#?}");
 }
 
+/// A failure of the output (a full disk, say) fails the render on either
+/// schedule, with the output's message, whichever thread met it.
+#[test]
+fn an_output_that_fails_fails_the_render() {
+    let platform = synthetic::platform(3);
+    let envs = synthetic::environments();
+    let inputs = inputs(&platform, &envs);
+    for schedule in [Schedule::SideBySide, Schedule::InTurn] {
+        let batches = std::sync::atomic::AtomicUsize::new(0);
+        let out = |files: gitops_tree::layout::Files| {
+            let n = batches.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if n == 1 { Err(format!("disk full after {} files (injected)", files.len())) } else { Ok(()) }
+        };
+        let errors = render_pinned_to(
+            &platform,
+            &envs,
+            &inputs,
+            &Policies::none(),
+            "deploy",
+            schedule,
+            &mut |_, _| {},
+            &out,
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 1, "{schedule:?}: {errors:#?}");
+        assert!(errors[0].starts_with("disk full after") && errors[0].ends_with("(injected)"), "{errors:#?}");
+    }
+}
+
 /// The rendered documents take the native YAML emitter, not the serde_yaml
 /// fallback; the golden test proves the bytes are serde_yaml's.
 #[test]
