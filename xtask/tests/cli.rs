@@ -172,8 +172,7 @@ fn the_synthetic_platform_renders_to_out_through_the_same_checks() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("36 blocking policy finding(s)"), "{}", stderr(&out));
     assert_eq!(read_tree(&out_dir).unwrap(), before, "a blocked render writes nothing");
-    // Its files were staged while it rendered (the synthetic platform's 12
-    // services take environments in turn): the staging directory is gone.
+    // Its files were staged while it rendered: the staging directory is gone.
     let fresh = root.join("fresh");
     let out = xtask(
         &root,

@@ -219,21 +219,26 @@ pub fn into_tree(
 /// errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schedule {
-    /// One environment per thread: for small platforms, whose environments
-    /// are each too small to be worth threads of their own (ClinicFlow's
-    /// hold about 70 objects).
+    /// One environment per thread, all at once: the CPUs stay busy (a
+    /// single environment has serial stretches: its index, its README,
+    /// its Argo CD objects), at the price of every environment's objects
+    /// in memory together.
     SideBySide,
     /// One environment after the other, each on every CPU, its objects
     /// freed before the next and its files handed on while the next
-    /// renders: for large platforms, whose memory is then about one
-    /// environment's objects and one's files.
+    /// renders: memory is about one environment's objects and one's files.
     InTurn,
 }
 
+/// Below this many services, environments go side by side. Side by side
+/// costs about 0.6 MiB per service (three environments' objects at once),
+/// so up to about 75 MiB; in turn, 500 services peak at about 80 MiB.
+const SIDE_BY_SIDE_BELOW: usize = 128;
+
 impl Schedule {
-    /// Side by side below 16 services, in turn from there on.
+    /// Side by side below [`SIDE_BY_SIDE_BELOW`] services, in turn from there on.
     pub fn for_platform(platform: &Platform) -> Self {
-        if platform.services.len() < 16 { Schedule::SideBySide } else { Schedule::InTurn }
+        if platform.services.len() < SIDE_BY_SIDE_BELOW { Schedule::SideBySide } else { Schedule::InTurn }
     }
 }
 
