@@ -297,3 +297,40 @@ fn namespaces_enforce_the_restricted_standard_and_tls_comes_from_the_internal_ca
         );
     }
 }
+
+/// Every container asks for node disk and is limited to it: its logs and
+/// headroom plus every `emptyDir` of its pod, which counts against the
+/// limit, so a runaway log or scratch file gets the pod evicted before it
+/// fills the node.
+#[test]
+fn every_container_asks_for_node_disk_and_is_limited_to_its_scratch_and_logs() {
+    use gitops_core::build::pod::{EPHEMERAL_HEADROOM, EPHEMERAL_REQUEST, EPHEMERAL_STORAGE};
+    use gitops_core::profile::Memory;
+    let mebibytes = |q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity| {
+        Memory::from_quantity(q).unwrap_or_else(|| panic!("{q:?} in Mi or Gi")).0
+    };
+    let mut checked = 0;
+    for (profile, objects) in clinicflow_objects() {
+        for o in &objects {
+            let Some(spec) = o.pod_template().and_then(|t| t.spec.as_ref()) else { continue };
+            let scratch: u32 = spec
+                .volumes
+                .iter()
+                .flatten()
+                .filter_map(|v| v.empty_dir.as_ref())
+                .map(|e| mebibytes(e.size_limit.as_ref().expect("every emptyDir is bounded")))
+                .sum();
+            assert!(scratch > 0, "{}: {} has a /tmp", profile.name, o.name());
+            for c in spec.containers.iter().chain(spec.init_containers.iter().flatten()) {
+                let r = c.resources.as_ref().unwrap();
+                let request = mebibytes(&r.requests.as_ref().unwrap()[EPHEMERAL_STORAGE]);
+                let limit = mebibytes(&r.limits.as_ref().unwrap()[EPHEMERAL_STORAGE]);
+                assert_eq!(request, EPHEMERAL_REQUEST.0, "{}: {}", profile.name, c.name);
+                assert_eq!(limit, EPHEMERAL_HEADROOM.0 + scratch, "{}: {}", profile.name, c.name);
+                checked += 1;
+            }
+        }
+    }
+    // Per environment: 5 Deployments, 4 databases, 4 migration Jobs.
+    assert_eq!(checked, 3 * 13);
+}

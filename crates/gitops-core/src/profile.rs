@@ -392,6 +392,19 @@ impl Memory {
             format!("{}Mi", self.0)
         })
     }
+
+    /// The size a [`Memory::quantity`] names (`<n>Mi` or `<n>Gi`); `None` for
+    /// any other form of quantity.
+    pub fn from_quantity(q: &Quantity) -> Option<Self> {
+        let (digits, per) = match q.0.strip_suffix("Gi") {
+            Some(n) => (n, 1024),
+            None => (q.0.strip_suffix("Mi")?, 1),
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse::<u32>().ok()?.checked_mul(per).map(Memory)
+    }
 }
 
 impl fmt::Display for Cpu {
@@ -446,6 +459,12 @@ mod tests {
         assert_eq!(Cpu(2000).quantity().0, "2");
         assert_eq!(Memory(512).quantity().0, "512Mi");
         assert_eq!(Memory::gib(20).quantity().0, "20Gi");
+        for m in [Memory(1), Memory(512), Memory(1536), Memory::gib(20)] {
+            assert_eq!(Memory::from_quantity(&m.quantity()), Some(m));
+        }
+        for other in ["", "Mi", "1.5Gi", "100M", "1Ti", "-1Mi", "5000000Gi"] {
+            assert_eq!(Memory::from_quantity(&Quantity(other.into())), None, "{other}");
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ use crate::crd::sealed_secrets::{SealedSecret, SealedSecretSpec, SecretTemplate,
 use crate::meta::{Component, SyncWave};
 use crate::name::Name;
 use crate::platform::DatabaseEngine;
-use crate::profile::{DatabaseProfile, SecretBackend, SecretStoreProfile};
+use crate::profile::{DatabaseProfile, Memory, SecretBackend, SecretStoreProfile};
 
 const DATA_VOLUME: &str = "data";
 const CREDENTIALS_VOLUME: &str = "credentials";
@@ -191,7 +191,8 @@ fn container(names: &DatabaseNames, profile: &DatabaseProfile) -> (Container, Ve
             // TCP, not the socket: during initdb the entrypoint runs a
             // temporary server on the socket only, which must not count as ready.
             let ready = "exec pg_isready --host=127.0.0.1 --port=5432 --username=\"$(cat /run/secrets/postgres/username)\" --dbname=\"$(cat /run/secrets/postgres/dbname)\"";
-            let volumes = vec![pod::empty_dir(RUN_VOLUME, "16Mi"), pod::empty_dir(pod::TMP_VOLUME, "64Mi")];
+            let volumes =
+                vec![pod::empty_dir(RUN_VOLUME, Memory(16)), pod::empty_dir(pod::TMP_VOLUME, Memory(64))];
             (ready, [STARTUP, READINESS, LIVENESS], volumes)
         }
         DatabaseEngine::MongoDb => {
@@ -213,7 +214,7 @@ fn container(names: &DatabaseNames, profile: &DatabaseProfile) -> (Container, Ve
             // the entrypoint runs a temporary mongod without authentication
             // on 127.0.0.1 only. `ping` needs no credentials.
             let ready = "exec mongosh --quiet --norc --host \"$POD_IP\" --port 27017 --eval 'quit(db.adminCommand({ ping: 1 }).ok === 1 ? 0 : 1)'";
-            (ready, MONGOSH_TIMING, vec![pod::empty_dir(pod::TMP_VOLUME, "64Mi")])
+            (ready, MONGOSH_TIMING, vec![pod::empty_dir(pod::TMP_VOLUME, Memory(64))])
         }
     };
     let ready = ["/bin/sh", "-c", ready];

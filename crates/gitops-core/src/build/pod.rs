@@ -6,8 +6,9 @@ use k8s_openapi::api::core::v1::{
     HTTPGetAction, ObjectFieldSelector, PodSecurityContext, PodSpec, Probe, SeccompProfile,
     SecretKeySelector, SecurityContext, Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+use crate::profile::Memory;
 
 /// The UID and GID every container runs as: not root, and above the range
 /// of system users any image defines (scanners flag UIDs below 10000).
@@ -16,6 +17,13 @@ pub const RUN_AS_ID: i64 = 10001;
 pub const HTTP_PORT_NAME: &str = "http";
 /// The `emptyDir` mounted at `/tmp` in every pod (root filesystems are read-only).
 pub const TMP_VOLUME: &str = "tmp";
+/// Node disk every container asks for: its logs (the kubelet rotates them at
+/// 10 Mi, five files) and what little the read-only root lets it write.
+pub const EPHEMERAL_REQUEST: Memory = Memory(64);
+/// Node disk a container may use besides its pod's `emptyDir` volumes,
+/// which its limit also covers: past it the kubelet evicts the pod, before
+/// a runaway log or scratch file fills the node.
+pub const EPHEMERAL_HEADROOM: Memory = Memory(256);
 
 /// The restricted Pod Security Standard at pod level.
 pub fn pod_security_context() -> PodSecurityContext {
@@ -44,13 +52,31 @@ pub fn container_security_context() -> SecurityContext {
 }
 
 /// A pod running as its own ServiceAccount with no token mounted, no
-/// service-link variables, and the restricted security context.
+/// service-link variables, and the restricted security context. Every
+/// container gets an `ephemeral-storage` request ([`EPHEMERAL_REQUEST`])
+/// and a limit: [`EPHEMERAL_HEADROOM`] plus the size of every `emptyDir` of
+/// the pod (made by [`empty_dir`]), which count against it.
 pub fn pod_spec(
     service_account: &str,
-    containers: Vec<Container>,
+    mut containers: Vec<Container>,
     volumes: Vec<Volume>,
     restart_policy: Option<&str>,
 ) -> PodSpec {
+    let scratch: u32 = volumes
+        .iter()
+        .filter_map(|v| v.empty_dir.as_ref())
+        .map(|e| {
+            let size = e.size_limit.as_ref().and_then(Memory::from_quantity);
+            size.expect("emptyDir volumes come from `empty_dir`, with a size in Mi or Gi").0
+        })
+        .sum();
+    let limit = Memory(EPHEMERAL_HEADROOM.0 + scratch);
+    for c in &mut containers {
+        let resources = c.resources.get_or_insert_with(Default::default);
+        for (map, size) in [(&mut resources.requests, EPHEMERAL_REQUEST), (&mut resources.limits, limit)] {
+            map.get_or_insert_with(Default::default).insert(EPHEMERAL_STORAGE.into(), size.quantity());
+        }
+    }
     PodSpec {
         service_account_name: Some(service_account.into()),
         automount_service_account_token: Some(false),
@@ -77,13 +103,14 @@ pub fn container(name: &str, image: String) -> Container {
     }
 }
 
-pub fn empty_dir(name: &str, size_limit: &str) -> Volume {
+/// The resource name of node disk in requests and limits.
+pub const EPHEMERAL_STORAGE: &str = "ephemeral-storage";
+
+/// A disk-backed scratch volume of at most `size`.
+pub fn empty_dir(name: &str, size: Memory) -> Volume {
     Volume {
         name: name.into(),
-        empty_dir: Some(EmptyDirVolumeSource {
-            size_limit: Some(Quantity(size_limit.into())),
-            ..Default::default()
-        }),
+        empty_dir: Some(EmptyDirVolumeSource { size_limit: Some(size.quantity()), ..Default::default() }),
         ..Default::default()
     }
 }
@@ -203,6 +230,22 @@ mod tests {
         assert_eq!(spec.service_account_name.as_deref(), Some("app"));
         assert_eq!(spec.automount_service_account_token, Some(false));
         assert_eq!(spec.enable_service_links, Some(false));
+    }
+
+    #[test]
+    fn containers_ask_for_node_disk_and_are_limited_to_their_logs_and_scratch_volumes() {
+        let c = |name: &str| container(name, "registry.example/app:sha-0123456".into());
+        let volumes = vec![empty_dir("tmp", Memory(64)), empty_dir("cache", Memory::gib(1))];
+        let spec = pod_spec("app", vec![c("a"), c("b")], volumes, None);
+        for c in &spec.containers {
+            let r = c.resources.as_ref().unwrap();
+            assert_eq!(r.requests.as_ref().unwrap()[EPHEMERAL_STORAGE].0, "64Mi");
+            // 256 Mi of headroom + 64 Mi + 1 Gi of emptyDir.
+            assert_eq!(r.limits.as_ref().unwrap()[EPHEMERAL_STORAGE].0, "1344Mi");
+        }
+        let bare = pod_spec("app", vec![c("a")], vec![], None);
+        let limits = bare.containers[0].resources.as_ref().unwrap().limits.as_ref().unwrap();
+        assert_eq!(limits[EPHEMERAL_STORAGE].0, "256Mi");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::image::image_reference;
 use crate::meta::{Component, SyncWave};
 use crate::name::Name;
 use crate::platform::{self, Migration, PORT_ENV, SERVICE_PORT, Service as PlatformService, ServiceKind};
+use crate::profile::Memory;
 use crate::release::Pin;
 
 pub(crate) fn component(kind: ServiceKind) -> Component {
@@ -54,11 +55,11 @@ fn connection_env(db: &DatabaseNames) -> EnvVar {
 fn tmp_volumes(
     svc: &PlatformService,
 ) -> (Vec<k8s_openapi::api::core::v1::Volume>, Vec<k8s_openapi::api::core::v1::VolumeMount>) {
-    let mut volumes = vec![pod::empty_dir(pod::TMP_VOLUME, "64Mi")];
+    let mut volumes = vec![pod::empty_dir(pod::TMP_VOLUME, Memory(64))];
     let mut mounts = vec![pod::mount(pod::TMP_VOLUME, "/tmp", false)];
     for (i, dir) in svc.writable_dirs.iter().enumerate() {
         let name = format!("writable-{i}");
-        volumes.push(pod::empty_dir(&name, "256Mi"));
+        volumes.push(pod::empty_dir(&name, Memory(256)));
         mounts.push(pod::mount(&name, dir, false));
     }
     (volumes, mounts)
