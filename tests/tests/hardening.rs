@@ -250,6 +250,21 @@ fn budgets_autoscalers_and_spread_follow_the_profile() {
                 let sel = spread[0].label_selector.as_ref().unwrap().match_labels.as_ref().unwrap();
                 assert_eq!(sel.get(NAME).map(String::as_str), Some(name));
             }
+            // With the spread, a preferred anti-affinity on the node, selecting
+            // the Deployment's own pods; never a required one.
+            let template = spec.template.spec.as_ref().unwrap();
+            let anti = template.affinity.as_ref().and_then(|a| a.pod_anti_affinity.as_ref());
+            assert_eq!(anti.is_some(), spread.is_some(), "{env}: {name}");
+            if let Some(anti) = anti {
+                assert!(anti.required_during_scheduling_ignored_during_execution.is_none());
+                let term = &anti.preferred_during_scheduling_ignored_during_execution.as_ref().unwrap()[0];
+                assert_eq!(term.pod_affinity_term.topology_key, "kubernetes.io/hostname");
+                let selector = term.pod_affinity_term.label_selector.as_ref().unwrap();
+                let own = spec.template.metadata.as_ref().unwrap().labels.as_ref().unwrap();
+                let sel = selector.match_labels.as_ref().unwrap();
+                assert!(sel.iter().all(|(k, v)| own.get(k) == Some(v)), "{env}: {name} selects its own pods");
+                assert_eq!(sel.get(NAME).map(String::as_str), Some(name));
+            }
         }
     }
 }

@@ -10,8 +10,8 @@ use k8s_openapi::api::autoscaling::v2::{
     MetricTarget, ResourceMetricSource,
 };
 use k8s_openapi::api::core::v1::{
-    LimitRange, LimitRangeItem, LimitRangeSpec, ResourceQuota, ResourceQuotaSpec, ServiceAccount,
-    TopologySpreadConstraint,
+    Affinity, LimitRange, LimitRangeItem, LimitRangeSpec, PodAffinityTerm, PodAntiAffinity, ResourceQuota,
+    ResourceQuotaSpec, ServiceAccount, TopologySpreadConstraint, WeightedPodAffinityTerm,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -99,6 +99,30 @@ pub fn spread(ctx: &Ctx, labels: &Labels) -> Option<Vec<TopologySpreadConstraint
             match_label_keys: Some(vec!["pod-template-hash".into()]),
             ..Default::default()
         }]
+    })
+}
+
+/// With the spread, a preferred (never required) anti-affinity between a
+/// Deployment's pods on one node: the scheduler weighs both the same way,
+/// and scanners that look only for anti-affinity (kube-score's "host
+/// PodAntiAffinity") see it. A lost node still never blocks a rollout.
+pub fn anti_affinity(ctx: &Ctx, labels: &Labels) -> Option<Affinity> {
+    ctx.profile.availability.spread_across_nodes.then(|| Affinity {
+        pod_anti_affinity: Some(PodAntiAffinity {
+            preferred_during_scheduling_ignored_during_execution: Some(vec![WeightedPodAffinityTerm {
+                weight: 100,
+                pod_affinity_term: PodAffinityTerm {
+                    topology_key: "kubernetes.io/hostname".into(),
+                    label_selector: Some(LabelSelector {
+                        match_labels: Some(labels.selector()),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
     })
 }
 

@@ -107,6 +107,7 @@ pub fn deployment(ctx: &Ctx, svc: &PlatformService, pin: &Pin, db: Option<&Datab
                 metadata: Some(ObjectMeta { labels: Some(labels.all()), ..Default::default() }),
                 spec: Some(PodSpec {
                     topology_spread_constraints: super::hardening::spread(ctx, &labels),
+                    affinity: super::hardening::anti_affinity(ctx, &labels),
                     ..pod::pod_spec(svc.name.as_str(), vec![c], volumes, None)
                 }),
             },
