@@ -7,6 +7,7 @@ use gitops_core::Object;
 use gitops_core::crd::argocd::{HOOK_ANNOTATION, HOOK_DELETE_POLICY_ANNOTATION};
 use gitops_core::meta::SyncWave;
 use k8s_openapi::api::core::v1::PodTemplateSpec;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use pretty_assertions::assert_eq;
 use workspace_tests::{clinicflow_objects, clinicflow_tree, pins, root, text};
 
@@ -288,7 +289,17 @@ fn workloads_are_secure_sized_and_probed() {
                 let image = c.image.as_deref().unwrap();
                 assert!(!image.ends_with(":latest") && image.rsplit_once(':').is_some(), "{what}: {image}");
                 if kind != "Job" {
-                    assert!(c.readiness_probe.is_some() && c.liveness_probe.is_some(), "{what}");
+                    let (ready, live) =
+                        (c.readiness_probe.as_ref().unwrap(), c.liveness_probe.as_ref().unwrap());
+                    // Liveness asks only whether the container still listens on
+                    // its own port, never the health check readiness uses (which
+                    // may follow dependencies), so the two are never the same
+                    // probe (kube-score's "same readiness and liveness probe").
+                    let port = live.tcp_socket.as_ref().map(|t| &t.port);
+                    let named = c.ports.iter().flatten().find_map(|p| p.name.as_ref());
+                    assert_eq!(port, named.map(|n| IntOrString::String(n.clone())).as_ref(), "{what}");
+                    assert!(ready.tcp_socket.is_none() && live.http_get.is_none() && live.exec.is_none());
+                    assert!(ready.http_get.is_some() || ready.exec.is_some(), "{what}");
                 }
                 for e in c.env.iter().flatten() {
                     let v = e.value.as_deref().unwrap_or("");

@@ -221,7 +221,8 @@ fn container(names: &DatabaseNames, profile: &DatabaseProfile) -> (Container, Ve
     let [startup, readiness, liveness] = timing;
     c.startup_probe = Some(pod::exec_probe(&ready, startup));
     c.readiness_probe = Some(pod::exec_probe(&ready, readiness));
-    c.liveness_probe = Some(pod::exec_probe(&ready, liveness));
+    // Alive while it accepts connections; readiness asks the engine itself.
+    c.liveness_probe = Some(pod::tcp_probe(names.port_name(), liveness));
     let mut volumes = volumes;
     volumes.push(Volume {
         name: CREDENTIALS_VOLUME.into(),

@@ -4,7 +4,7 @@
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction,
     HTTPGetAction, ObjectFieldSelector, PodSecurityContext, PodSpec, Probe, SeccompProfile,
-    SecretKeySelector, SecurityContext, Volume, VolumeMount,
+    SecretKeySelector, SecurityContext, TCPSocketAction, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -197,6 +197,18 @@ pub fn http_probe(path: &str, timing: ProbeTiming) -> Probe {
             scheme: Some("HTTP".into()),
             ..Default::default()
         }),
+        ..probe(timing)
+    }
+}
+
+/// Whether the container still accepts connections on its named port: the
+/// liveness probe. It asks nothing of the container's dependencies (a
+/// readiness or health check that does would restart every replica when
+/// the database blips), and it differs from the readiness probe, which
+/// scanners such as kube-score require.
+pub fn tcp_probe(port_name: &str, timing: ProbeTiming) -> Probe {
+    Probe {
+        tcp_socket: Some(TCPSocketAction { port: IntOrString::String(port_name.into()), host: None }),
         ..probe(timing)
     }
 }

@@ -84,7 +84,7 @@ pub fn deployment(ctx: &Ctx, svc: &PlatformService, pin: &Pin, db: Option<&Datab
     c.resources = Some(sizing.resources.to_k8s());
     c.startup_probe = Some(pod::http_probe(&svc.health_path, STARTUP));
     c.readiness_probe = Some(pod::http_probe(&svc.health_path, READINESS));
-    c.liveness_probe = Some(pod::http_probe(&svc.health_path, LIVENESS));
+    c.liveness_probe = Some(pod::tcp_probe(HTTP_PORT_NAME, LIVENESS));
     c.volume_mounts = Some(mounts);
 
     Deployment {
