@@ -18,8 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use gitops_tree::disk::{self, Outcome, Staged};
 use gitops_tree::layout::Files;
 use gitops_tree::pipeline::{
-    Inputs, Output, Paths, Rendered, Schedule, read_inputs, render_pinned, render_pinned_to, render_platform,
-    render_platform_to,
+    Inputs, Output, Paths, Rendered, into_tree, read_inputs, render_pinned_into, render_platform_to,
 };
 
 use crate::{CmdResult, DEPLOY_DIR, POLICIES_DIR, RELEASES_DIR};
@@ -112,29 +111,23 @@ pub fn load_policies(root: &Path) -> Result<Policies, Vec<String>> {
     Policies::load_dir(root, POLICIES_DIR).map_err(|e| vec![e.to_string()])
 }
 
-/// The tree and its policy report, as `sources` render at `root`: through
-/// `render_pinned`, after reading ClinicFlow's release files (and checking
-/// for stray ones) or generating the synthetic pins.
+/// The tree and its policy report, as `sources` render at `root`:
+/// [`render_sources_to`] collected into a tree.
 pub fn render_sources(root: &Path, sources: &Sources) -> Result<Rendered, Vec<String>> {
-    if sources.committed {
-        return render_platform(&sources.platform, &sources.profiles, &paths(root));
-    }
-    let policies = load_policies(root)?;
-    let inputs = sources.inputs(root)?;
-    render_pinned(&sources.platform, &sources.profiles, &inputs, &policies, DEPLOY_DIR)
+    into_tree(|out| render_sources_to(root, sources, out))
 }
 
-/// [`render_sources`], handing the files to `out` as they are laid out
-/// instead of returning the tree; the policy report.
+/// `sources` rendered at `root` through `render_pinned_to`, after reading
+/// ClinicFlow's release files (and checking for stray ones) or generating
+/// the synthetic pins, handing the files to `out` as they are laid out; the
+/// policy report.
 pub fn render_sources_to(root: &Path, sources: &Sources, out: Output) -> Result<Report, Vec<String>> {
     if sources.committed {
         return render_platform_to(&sources.platform, &sources.profiles, &paths(root), out);
     }
     let policies = load_policies(root)?;
     let inputs = sources.inputs(root)?;
-    let schedule = Schedule::for_platform(&sources.platform);
-    let (platform, profiles) = (&sources.platform, &sources.profiles);
-    render_pinned_to(platform, profiles, &inputs, &policies, DEPLOY_DIR, schedule, &mut |_, _| {}, out)
+    render_pinned_into(&sources.platform, &sources.profiles, &inputs, &policies, DEPLOY_DIR, out)
 }
 
 /// The ClinicFlow tree and its policy report, as the sources at `root` render it.

@@ -187,7 +187,7 @@ pub enum Phase {
 /// Renders, checks and lays out `platform` in every environment of
 /// `profiles`, with `inputs[i]` the release pins (and sealed secrets) of
 /// `profiles[i]`. `deploy` is the tree's place in the repository.
-/// [`render_pinned_to`] into a [`Tree`], on the platform's [`Schedule`].
+/// [`render_pinned_into`] collected into a [`Tree`].
 pub fn render_pinned(
     platform: &Platform,
     profiles: &[EnvironmentProfile],
@@ -195,10 +195,21 @@ pub fn render_pinned(
     policies: &Policies,
     deploy: &str,
 ) -> Result<Rendered, Vec<String>> {
+    into_tree(|out| render_pinned_into(platform, profiles, inputs, policies, deploy, out))
+}
+
+/// [`render_pinned_to`] on the platform's [`Schedule`], unobserved: the
+/// files go to `out` as they are laid out.
+pub fn render_pinned_into(
+    platform: &Platform,
+    profiles: &[EnvironmentProfile],
+    inputs: &[Inputs],
+    policies: &Policies,
+    deploy: &str,
+    out: Output,
+) -> Result<Report, Vec<String>> {
     let schedule = Schedule::for_platform(platform);
-    into_tree(|out| {
-        render_pinned_to(platform, profiles, inputs, policies, deploy, schedule, &mut |_, _| {}, out)
-    })
+    render_pinned_to(platform, profiles, inputs, policies, deploy, schedule, &mut |_, _| {}, out)
 }
 
 /// The files a render hands to its [`Output`], collected into a [`Tree`],
@@ -335,7 +346,8 @@ pub fn render_pinned_to(
     let envs: Vec<(&EnvironmentProfile, &Inputs)> = profiles.iter().zip(inputs).collect();
     let side_by_side = schedule == Schedule::SideBySide;
     let shared = Shared { platform, policies, layout: &layout, deploy, trim: !side_by_side };
-    let mut out_errors = Vec::new();
+    // The first error of `out`, in environment order.
+    let mut out_error = None;
     let steps: Vec<Step> = if side_by_side {
         let side = |i: usize| {
             let (profile, inputs) = envs[i];
@@ -359,7 +371,7 @@ pub fn render_pinned_to(
             .into_iter()
             .map(|(step, times, written)| {
                 times.into_iter().for_each(|(phase, spent)| done(phase, spent));
-                out_errors.extend(written.err());
+                out_error = out_error.take().or(written.err());
                 step
             })
             .collect()
@@ -376,12 +388,14 @@ pub fn render_pinned_to(
                 times.into_iter().for_each(|(phase, spent)| done(phase, spent));
                 if let Step::Done { prepared, .. } = &mut step {
                     let files = prepared.take_files();
-                    out_errors.extend(writing.take().and_then(|w| join(w).err()));
+                    let written = writing.take().and_then(|w| join(w).err());
+                    out_error = out_error.take().or(written);
                     writing = Some(scope.spawn(move || out(files)));
                 }
                 steps.push(step);
             }
-            out_errors.extend(writing.and_then(|w| join(w).err()));
+            let written = writing.and_then(|w| join(w).err());
+            out_error = out_error.take().or(written);
             steps
         })
     };
@@ -406,7 +420,7 @@ pub fn render_pinned_to(
             Step::RenderFailed(_) | Step::Rendered => unreachable!("only after a failure, which returned"),
         }
     }
-    if let Some(error) = out_errors.into_iter().next() {
+    if let Some(error) = out_error {
         return Err(vec![error]);
     }
     let start = Instant::now();
@@ -453,8 +467,7 @@ pub fn render_platform_with(
     paths: &Paths,
     releases: &BTreeMap<String, String>,
 ) -> Result<Rendered, Vec<String>> {
-    let (policies, inputs) = read_platform_inputs(platform, profiles, paths, releases)?;
-    render_pinned(platform, profiles, &inputs, &policies, paths.deploy)
+    into_tree(|out| render_platform_into(platform, profiles, paths, releases, out))
 }
 
 /// [`render_platform`], handing the files to `out` as they are laid out
@@ -466,9 +479,20 @@ pub fn render_platform_to(
     paths: &Paths,
     out: Output,
 ) -> Result<Report, Vec<String>> {
-    let (policies, inputs) = read_platform_inputs(platform, profiles, paths, &BTreeMap::new())?;
-    let schedule = Schedule::for_platform(platform);
-    render_pinned_to(platform, profiles, &inputs, &policies, paths.deploy, schedule, &mut |_, _| {}, out)
+    render_platform_into(platform, profiles, paths, &BTreeMap::new(), out)
+}
+
+/// The inputs below `paths.root` (with `releases` standing in for some
+/// release files), rendered into `out`.
+fn render_platform_into(
+    platform: &Platform,
+    profiles: &[EnvironmentProfile],
+    paths: &Paths,
+    releases: &BTreeMap<String, String>,
+    out: Output,
+) -> Result<Report, Vec<String>> {
+    let (policies, inputs) = read_platform_inputs(platform, profiles, paths, releases)?;
+    render_pinned_into(platform, profiles, &inputs, &policies, paths.deploy, out)
 }
 
 /// The policies and every environment's inputs below `paths.root` (with
