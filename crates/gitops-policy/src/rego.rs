@@ -106,8 +106,7 @@ impl Policies {
             }
         }
         let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
-        let ast = engine.get_ast_as_json().map_err(|e| PolicyError::Parse(e.to_string()))?;
-        let scopes = scope::scopes(&ast, &paths);
+        let scopes = scope::scopes(engine.get_modules(), &paths);
         let packages = files
             .into_iter()
             .zip(scopes)

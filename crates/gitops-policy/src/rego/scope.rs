@@ -16,24 +16,23 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value as Json;
+// regorus's syntax tree is public only as `unstable`: a regorus upgrade
+// that reshapes it fails to compile here rather than scoping wrongly.
+use regorus::unstable::{BoolOp, Expr, Literal, LiteralStmt, Module, Ref, Rule, RuleHead};
 
 /// The kinds `deny` of one package can deny; `None` for every kind.
 pub(crate) type Scope = Option<BTreeSet<String>>;
 
 /// The scope of each package's `deny`, from regorus's syntax tree of every
-/// loaded module (`Engine::get_ast_as_json`). `packages` are the packages'
+/// loaded module (`Engine::get_modules`). `packages` are the packages'
 /// paths as regorus names them (`data.brainsait.production`).
-pub(crate) fn scopes(ast_json: &str, packages: &[&str]) -> Vec<Scope> {
+pub(crate) fn scopes(modules: &[Ref<Module>], packages: &[&str]) -> Vec<Scope> {
     let unscoped = || packages.iter().map(|_| None).collect();
-    let Ok(Json::Array(modules)) = serde_json::from_str::<Json>(ast_json) else { return unscoped() };
     // The gates of every `deny` rule, per package; `None` once one is not gated.
     let mut gates: BTreeMap<String, Scope> = BTreeMap::new();
-    for module in &modules {
-        let ast = &module["ast"];
-        let Some(package) = package_path(&ast["package"]["refr"]) else { return unscoped() };
-        let Some(rules) = ast["rules"].as_array() else { return unscoped() };
-        for rule in rules {
+    for module in modules {
+        let Some(package) = path(&module.package.refr) else { return unscoped() };
+        for rule in &module.policy {
             let Some((name, gate)) = rule_gate(rule) else { return unscoped() };
             if name == "deny" {
                 let entry = gates.entry(package.clone()).or_insert_with(|| Some(BTreeSet::new()));
@@ -61,30 +60,30 @@ pub(crate) fn scopes(ast_json: &str, packages: &[&str]) -> Vec<Scope> {
 }
 
 /// `a.b.c` from a package's reference.
-fn package_path(refr: &Json) -> Option<String> {
-    if let Some(var) = refr.get("Var") {
-        return var["value"].as_str().map(str::to_owned);
+fn path(refr: &Expr) -> Option<String> {
+    match refr {
+        Expr::Var { value, .. } => Some(value.as_string().ok()?.to_string()),
+        Expr::RefDot { refr, field: (_, field), .. } => {
+            Some(format!("{}.{}", path(refr)?, field.as_string().ok()?))
+        }
+        _ => None,
     }
-    let dot = refr.get("RefDot")?;
-    let field = dot["field"].get(1)?.as_str()?;
-    Some(format!("{}.{field}", package_path(&dot["refr"])?))
 }
 
 /// A rule's name, and the kinds every body of it is gated on (`None` when
 /// one body is not). `None` altogether for a rule this analysis does not
 /// take apart: a `default`, a head that is a path, an `else`.
-fn rule_gate(rule: &Json) -> Option<(String, Scope)> {
-    let spec = rule.get("Spec")?;
-    let head = spec["head"].as_object()?.values().next()?;
-    let name = head["refr"].get("Var")?["value"].as_str()?.to_owned();
-    let bodies = spec["bodies"].as_array()?;
-    if bodies.iter().any(|b| b["is_else"] != Json::Bool(false)) {
+fn rule_gate(rule: &Rule) -> Option<(String, Scope)> {
+    let Rule::Spec { head, bodies, .. } = rule else { return None };
+    let (RuleHead::Compr { refr, .. } | RuleHead::Set { refr, .. } | RuleHead::Func { refr, .. }) = head;
+    let Expr::Var { value, .. } = &**refr else { return None };
+    let name = value.as_string().ok()?.to_string();
+    if bodies.iter().any(|b| b.is_else) {
         return None;
     }
     let mut kinds = BTreeSet::new();
     for body in bodies {
-        let stmts = body["query"]["stmts"].as_array()?;
-        match stmts.iter().find_map(gate) {
+        match body.query.stmts.iter().find_map(gate) {
             Some(gate) => kinds.extend(gate),
             None => return Some((name, None)),
         }
@@ -95,42 +94,42 @@ fn rule_gate(rule: &Json) -> Option<(String, Scope)> {
 
 /// The kinds a statement `input.kind == "K"`, `"K" == input.kind` or
 /// `input.kind in {"A", "B"}` (set or array) admits, without `with`.
-fn gate(stmt: &Json) -> Option<Vec<String>> {
-    if stmt.get("with_mods").is_some_and(|w| w.as_array().is_none_or(|w| !w.is_empty())) {
+fn gate(stmt: &LiteralStmt) -> Option<Vec<String>> {
+    if !stmt.with_mods.is_empty() {
         return None;
     }
-    let expr = &stmt["literal"].get("Expr")?["expr"];
-    if let Some(eq) = expr.get("BoolExpr") {
-        if eq["op"] != "Eq" {
-            return None;
+    let Literal::Expr { expr, .. } = &stmt.literal else { return None };
+    match &**expr {
+        Expr::BoolExpr { op: BoolOp::Eq, lhs, rhs, .. } => {
+            let kind = match (is_input_kind(lhs), is_input_kind(rhs)) {
+                (true, false) => string(rhs)?,
+                (false, true) => string(lhs)?,
+                _ => return None,
+            };
+            Some(vec![kind])
         }
-        let (lhs, rhs) = (&eq["lhs"], &eq["rhs"]);
-        let kind = match (is_input_kind(lhs), is_input_kind(rhs)) {
-            (true, false) => string(rhs)?,
-            (false, true) => string(lhs)?,
-            _ => return None,
-        };
-        return Some(vec![kind]);
+        Expr::Membership { key: None, value, collection, .. } if is_input_kind(value) => {
+            let (Expr::Set { items, .. } | Expr::Array { items, .. }) = &**collection else { return None };
+            items.iter().map(|item| string(item)).collect()
+        }
+        _ => None,
     }
-    let member = expr.get("Membership")?;
-    if !member["key"].is_null() || !is_input_kind(&member["value"]) {
-        return None;
-    }
-    let collection = &member["collection"];
-    let items = collection.get("Set").or_else(|| collection.get("Array"))?["items"].as_array()?;
-    items.iter().map(string).collect()
 }
 
 /// Whether `expr` is `input.kind`.
-fn is_input_kind(expr: &Json) -> bool {
-    expr.get("RefDot").is_some_and(|dot| {
-        dot["refr"].get("Var").is_some_and(|v| v["value"] == "input")
-            && dot["field"].get(1) == Some(&"kind".into())
-    })
+fn is_input_kind(expr: &Expr) -> bool {
+    let Expr::RefDot { refr, field: (_, field), .. } = expr else { return false };
+    matches!(&**refr, Expr::Var { value, .. } if value.as_string().is_ok_and(|v| &**v == "input"))
+        && field.as_string().is_ok_and(|f| &**f == "kind")
 }
 
-fn string(expr: &Json) -> Option<String> {
-    expr.get("String").or_else(|| expr.get("RawString"))?["value"].as_str().map(str::to_owned)
+fn string(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::String { value, .. } | Expr::RawString { value, .. } => {
+            Some(value.as_string().ok()?.to_string())
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -145,7 +144,7 @@ mod tests {
             .map(|(file, text)| engine.add_policy((*file).into(), (*text).into()).unwrap())
             .collect();
         let packages: Vec<&str> = packages.iter().map(String::as_str).collect();
-        scopes(&engine.get_ast_as_json().unwrap(), &packages)
+        scopes(engine.get_modules(), &packages)
     }
 
     fn kinds(kinds: &[&str]) -> Scope {
