@@ -232,6 +232,13 @@ fn budgets_autoscalers_and_spread_follow_the_profile() {
             let name = o.name();
             let has = |kind: &str| objects.iter().any(|x| x.kind() == kind && x.name() == name);
             assert_eq!(has("PodDisruptionBudget"), replicas(&profile, name) > 1, "{env}: {name}");
+            if let Some(Object::PodDisruptionBudget(pdb)) =
+                objects.iter().find(|x| x.kind() == "PodDisruptionBudget" && x.name() == name)
+            {
+                // A crash-looping replica must not block a node drain.
+                let policy = pdb.spec.as_ref().unwrap().unhealthy_pod_eviction_policy.as_deref();
+                assert_eq!(policy, Some("AlwaysAllow"), "{env}: {name}");
+            }
             assert_eq!(has("HorizontalPodAutoscaler"), env == "prod", "{env}: {name}: HPAs in production");
             let spec = d.spec.as_ref().unwrap();
             assert_eq!(

@@ -40,13 +40,17 @@ pub fn service_account(ctx: &Ctx, labels: &Labels) -> ServiceAccount {
 }
 
 /// A budget that lets a drain take one pod at a time, for workloads with
-/// more than one replica.
+/// more than one replica. Pods that are not ready may always be evicted
+/// (`AlwaysAllow`): with the default `IfHealthyBudget`, a replica stuck in a
+/// crash loop blocks every node drain, and these are stateless Deployments
+/// (the databases, StatefulSets of one pod, get no budget).
 pub fn disruption_budget(ctx: &Ctx, labels: &Labels, replicas: u16) -> Option<PodDisruptionBudget> {
     (replicas > 1).then(|| PodDisruptionBudget {
         metadata: ctx.meta(&labels.name, labels, SyncWave::Application),
         spec: Some(PodDisruptionBudgetSpec {
             max_unavailable: Some(IntOrString::Int(1)),
             selector: Some(LabelSelector { match_labels: Some(labels.selector()), ..Default::default() }),
+            unhealthy_pod_eviction_policy: Some("AlwaysAllow".into()),
             ..Default::default()
         }),
         ..Default::default()
