@@ -260,6 +260,27 @@ struct Kustomized<'t> {
     files: Vec<(&'t str, &'t [u8])>,
 }
 
+impl Kustomized<'_> {
+    /// The directory as errors name it (`.` for the tree's root).
+    fn name(&self) -> &str {
+        if self.dir.is_empty() { "." } else { self.dir }
+    }
+
+    /// Whether a tool's output (`what` it did: printed, wrote) holds one
+    /// document with a `kind:` per object of this directory.
+    fn holds_objects_of(&self, what: &str, output: &str) -> Result<(), String> {
+        let objects = count_objects(output);
+        if objects == self.files.len() {
+            return Ok(());
+        }
+        Err(format!(
+            "{}: {what} {objects} document(s) with a `kind:`, the directory has {} objects",
+            self.name(),
+            self.files.len()
+        ))
+    }
+}
+
 /// Every directory of `tree` that holds a kustomization.yaml, in path order.
 fn kustomized(tree: &Tree) -> Result<Vec<Kustomized<'_>>, String> {
     let mut dirs = Vec::new();
@@ -301,15 +322,8 @@ fn summed<'t>(
 ) -> Result<Duration, String> {
     let mut total = Duration::ZERO;
     for (i, dir) in dirs.iter().enumerate() {
-        let name = if dir.dir.is_empty() { "." } else { dir.dir };
-        let (spent, printed) = run(i, dir).map_err(|e| format!("{name}: {e}"))?;
-        let objects = count_objects(&printed);
-        if objects != dir.files.len() {
-            return Err(format!(
-                "{name}: printed {objects} document(s) with a `kind:`, the directory has {} objects",
-                dir.files.len()
-            ));
-        }
+        let (spent, printed) = run(i, dir).map_err(|e| format!("{}: {e}", dir.name()))?;
+        dir.holds_objects_of("printed", &printed)?;
         total += spent;
     }
     Ok(total)
@@ -354,16 +368,10 @@ fn synthesized(node: &Path, module: &Path, dirs: &[Kustomized], app: &Path) -> R
     let out = app.join("dist");
     let (spent, _) = timed(Command::new(node).arg(app.join("main.js")).arg(&out))?;
     for (i, dir) in dirs.iter().enumerate() {
-        let name = if dir.dir.is_empty() { "." } else { dir.dir };
         let file = out.join(format!("c{i}.yaml"));
-        let text = fs::read_to_string(&file).map_err(|e| format!("{name}: {}: {e}", file.display()))?;
-        let objects = count_objects(&text);
-        if objects != dir.files.len() {
-            return Err(format!(
-                "{name}: wrote {objects} document(s) with a `kind:`, the directory has {} objects",
-                dir.files.len()
-            ));
-        }
+        let text =
+            fs::read_to_string(&file).map_err(|e| format!("{}: {}: {e}", dir.name(), file.display()))?;
+        dir.holds_objects_of("wrote", &text)?;
     }
     Ok(spent)
 }
