@@ -34,7 +34,7 @@ fn tree_of(profiles: &[EnvironmentProfile]) -> Tree {
 /// The release pins committed for `env`.
 pub fn pins(env: &str) -> ReleasePins {
     let platform = clinicflow::platform();
-    let services: Vec<_> = platform.services.iter().map(|s| s.name.clone()).collect();
+    let services: Vec<_> = platform.released().map(|s| s.name.clone()).collect();
     let rel = format!("releases/{env}.yaml");
     let text = std::fs::read_to_string(root().join(&rel)).expect("release file");
     ReleasePins::parse(&rel, &text, &services).expect("committed pins parse")

@@ -203,6 +203,7 @@ pub fn dev() -> EnvironmentProfile {
         api: WorkloadSizing { replicas: 1, resources: resources(100, 128, 500, 256) },
         web: WorkloadSizing { replicas: 1, resources: resources(100, 128, 500, 256) },
         migration: resources(100, 128, 500, 256),
+        overrides: vec![],
         network: network(),
         availability: AvailabilityProfile { spread_across_nodes: false, autoscaling: None },
         // The clusters run no Gatekeeper (seed 000's add-ons); Pod Security Admission enforces instead.
@@ -233,6 +234,7 @@ pub fn staging() -> EnvironmentProfile {
         api: WorkloadSizing { replicas: 2, resources: resources(200, 256, 1000, 512) },
         web: WorkloadSizing { replicas: 2, resources: resources(200, 256, 1000, 512) },
         migration: resources(100, 256, 500, 512),
+        overrides: vec![],
         network: network(),
         availability: AvailabilityProfile { spread_across_nodes: true, autoscaling: None },
         // The clusters run no Gatekeeper (seed 000's add-ons); Pod Security Admission enforces instead.
@@ -264,6 +266,7 @@ pub fn prod() -> EnvironmentProfile {
         api: WorkloadSizing { replicas: 3, resources: resources(250, 384, 1000, 768) },
         web: WorkloadSizing { replicas: 3, resources: resources(250, 384, 1000, 768) },
         migration: resources(100, 256, 500, 512),
+        overrides: vec![],
         network: network(),
         availability: AvailabilityProfile {
             spread_across_nodes: true,

@@ -94,6 +94,10 @@ pub enum TagError {
     Floating(String),
     #[error("`{0}` is not an immutable git SHA tag")]
     NotSha(String),
+    #[error("`{0}` is not a semantic version such as `v1.4.2`")]
+    NotSemVer(String),
+    #[error("`{0}` is neither a git SHA tag (`sha-1a2b3c4`) nor a semantic version (`v1.4.2`)")]
+    NeitherForm(String),
     #[error("`{tag}` has {problem}")]
     BadSha { tag: String, problem: &'static str },
 }
@@ -108,9 +112,94 @@ impl TagError {
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ImageTag(String);
 
+/// The form a platform's release tags take. Either form is immutable by
+/// convention; floating tags (`latest`, `main`, `1.4`) are never accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TagRule {
+    /// `sha-` and 7 to 40 lowercase hex digits of the commit (ClinicFlow's GitOps README).
+    #[default]
+    GitSha,
+    /// A full semantic version, `v` optional: `v0.10.6`, `1.4.2-rc.1`.
+    SemVer,
+    /// Either of the two.
+    GitShaOrSemVer,
+}
+
+impl TagRule {
+    /// The rule, for error messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TagRule::GitSha => TagError::RULE,
+            TagRule::SemVer => "tags are full semantic versions, `v` optional (e.g. `v1.4.2`, `1.4.2-rc.1`); floating tags such as `latest` or `1.4` are refused",
+            TagRule::GitShaOrSemVer => "tags are `sha-<7 to 40 hex digits>` or a full semantic version (e.g. `sha-1a2b3c4`, `v1.4.2`)",
+        }
+    }
+
+    /// The JSON Schema pattern of a tag under this rule.
+    pub fn pattern(self) -> &'static str {
+        match self {
+            TagRule::GitSha => "^sha-[0-9a-f]{7,40}$",
+            TagRule::SemVer => "^v?(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$",
+            TagRule::GitShaOrSemVer => {
+                "^(sha-[0-9a-f]{7,40}|v?(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?)$"
+            }
+        }
+    }
+
+    /// Checks `tag` against the rule.
+    pub fn admits(self, tag: &ImageTag) -> Result<(), TagError> {
+        let sha = tag.0.starts_with(ImageTag::PREFIX);
+        match self {
+            TagRule::GitSha if !sha => Err(TagError::NotSha(tag.0.clone())),
+            TagRule::SemVer if sha => Err(TagError::NotSemVer(tag.0.clone())),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Is `s` a full semantic version (`v` optional, a pre-release allowed, no
+/// build metadata: image tags cannot hold `+`)?
+fn is_semver(s: &str) -> bool {
+    let s = s.strip_prefix('v').unwrap_or(s);
+    let (core, pre) = match s.split_once('-') {
+        Some((core, pre)) => (core, Some(pre)),
+        None => (s, None),
+    };
+    let numbers: Vec<&str> = core.split('.').collect();
+    let number_ok = |n: &&str| {
+        !n.is_empty() && n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()) && (n.len() == 1 || !n.starts_with('0'))
+    };
+    numbers.len() == 3
+        && numbers.iter().all(number_ok)
+        && pre.is_none_or(|p| {
+            !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        })
+}
+
 impl ImageTag {
     pub const PREFIX: &'static str = "sha-";
 
+    /// A tag under `rule`.
+    pub fn parse(s: impl Into<String>, rule: TagRule) -> Result<Self, TagError> {
+        let tag = Self::any(s)?;
+        rule.admits(&tag)?;
+        Ok(tag)
+    }
+
+    /// A tag of either immutable form (a git SHA tag or a semantic version);
+    /// which one a platform takes is its [`TagRule`].
+    pub fn any(s: impl Into<String>) -> Result<Self, TagError> {
+        let s = s.into();
+        if s.len() <= 128 && !s.starts_with(Self::PREFIX) && is_semver(&s) {
+            return Ok(ImageTag(s));
+        }
+        match Self::new(s) {
+            Err(TagError::NotSha(s)) => Err(TagError::NeitherForm(s)),
+            other => other,
+        }
+    }
+
+    /// A git SHA tag (`sha-<hex>`), the default rule.
     pub fn new(s: impl Into<String>) -> Result<Self, TagError> {
         let s = s.into();
         if s.is_empty() {
@@ -163,7 +252,7 @@ impl Serialize for ImageTag {
 impl<'de> Deserialize<'de> for ImageTag {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        ImageTag::new(s).map_err(|e| serde::de::Error::custom(format!("{e}; {}", TagError::RULE)))
+        ImageTag::any(s).map_err(|e| serde::de::Error::custom(format!("{e}; {}", TagError::RULE)))
     }
 }
 

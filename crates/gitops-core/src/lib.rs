@@ -25,6 +25,7 @@ pub mod par;
 pub mod platform;
 pub mod profile;
 pub mod release;
+pub mod spec;
 pub mod yaml;
 
 pub use build::{EnvironmentRender, RenderError, SealedInputs, render_environment, render_environment_with};

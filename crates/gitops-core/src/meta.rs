@@ -58,6 +58,7 @@ impl SyncWave {
 pub enum Component {
     Api,
     Web,
+    Worker,
     Database,
     Migration,
     Secret,
@@ -71,6 +72,7 @@ impl Component {
         match self {
             Component::Api => "api",
             Component::Web => "web",
+            Component::Worker => "worker",
             Component::Database => "database",
             Component::Migration => "migration",
             Component::Secret => "secret",

@@ -6,7 +6,8 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, LimitRange, Namespace, PodTemplateSpec, ResourceQuota, Secret, Service, ServiceAccount,
+    ConfigMap, LimitRange, Namespace, PersistentVolumeClaim, PodTemplateSpec, ResourceQuota, Secret, Service,
+    ServiceAccount,
 };
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -95,6 +96,7 @@ objects! {
     Secret(Secret) = Secret;
     ResourceQuota(ResourceQuota) = ResourceQuota;
     LimitRange(LimitRange) = LimitRange;
+    PersistentVolumeClaim(PersistentVolumeClaim) = PersistentVolumeClaim;
     NetworkPolicy(NetworkPolicy) = NetworkPolicy;
     Service(Service) = Service;
     Deployment(Deployment) = Deployment;

@@ -9,8 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::panic::Location;
 
 use crate::hash::FxHashSet;
-use crate::image::ImageRepository;
+use crate::image::{ImageRepository, PinnedImage, TagRule};
 use crate::name::{MAX_LABEL_LEN, Name};
+use crate::profile::WorkloadSizing;
+use crate::spec::{
+    Address, ConfigFiles, ContainerSpec, Expose, LIVENESS, PortRef, PortSpec, ProbeAction,
+    ProbeSpec, Probes, READINESS, STARTUP, ServiceType, VolumeSource, VolumeSpec, is_dns_label, is_port_name,
+};
 
 #[derive(Debug, Clone)]
 pub struct Platform {
@@ -18,6 +23,8 @@ pub struct Platform {
     pub name: Name,
     pub services: Vec<Service>,
     pub topology: Topology,
+    /// The form every release tag of the platform's own images takes.
+    pub tag_rule: TagRule,
 }
 
 /// How the platform's environments are cut into Argo CD Applications.
@@ -39,6 +46,9 @@ pub enum ServiceKind {
     Api,
     /// A web front end.
     Web,
+    /// A long-running process with no port and no Service: a queue
+    /// consumer, a load generator. Sized like an API unless it says otherwise.
+    Worker,
 }
 
 #[derive(Debug, Clone)]
@@ -48,20 +58,76 @@ pub struct Service {
     /// their caller), so errors point at the line to change.
     pub defined_at: &'static Location<'static>,
     pub kind: ServiceKind,
-    pub image: ImageRepository,
-    /// The port the container listens on.
-    pub port: u16,
-    /// HTTP path the kubelet probes.
-    pub health_path: String,
+    pub image: WorkloadImage,
+    /// The main container's name; `None` is the service's name.
+    pub container_name: Option<String>,
+    /// Overrides the image's entrypoint (a worker that runs the server
+    /// image with another program says so here).
+    pub command: Option<Vec<String>>,
+    /// Overrides the image's default arguments.
+    pub args: Option<Vec<String>>,
+    pub working_dir: Option<String>,
+    /// The ports the main container listens on; the first is its primary
+    /// port. `api` and `web` start with `http` on 3000; workers with none.
+    pub ports: Vec<PortSpec>,
+    /// The variable that carries the primary port's number (`PORT`), or none.
+    pub port_env: Option<String>,
+    /// The main container's probes. `api` and `web`: startup and readiness
+    /// `GET /health` on `http`, liveness a TCP connect on `http`.
+    pub probes: Probes,
+    /// The Services in front of the pods. `api` and `web`: one ClusterIP
+    /// Service, port `http` 80 to the container's `http`.
+    pub exposes: Vec<Expose>,
     pub route: Option<Route>,
     pub database: Option<Database>,
-    /// Services this one calls; each gets a `<NAME>_URL` variable.
+    /// Services this one calls; each gets a variable with its address
+    /// (`<NAME>_URL=http://<fqdn>:<port>` unless `addresses` says otherwise).
     pub depends_on: Vec<Name>,
+    /// How a dependency's address reaches this service, where it is not the default.
+    pub addresses: BTreeMap<Name, Address>,
     /// Plain, non-secret configuration.
     pub env: BTreeMap<String, String>,
     /// Directories the program writes to; each becomes an `emptyDir` so the
     /// root filesystem stays read-only.
     pub writable_dirs: Vec<String>,
+    /// Further volumes of the pod.
+    pub volumes: Vec<VolumeSpec>,
+    /// ConfigMaps this service declares, rendered beside it.
+    pub config_files: Vec<ConfigFiles>,
+    /// Containers that run to completion, in order, before the main one.
+    pub init_containers: Vec<ContainerSpec>,
+    /// Containers that run beside the main one.
+    pub sidecars: Vec<ContainerSpec>,
+    /// The UID and GID the pod runs as when the image needs its own (never 0).
+    pub run_as: Option<i64>,
+    /// Replicas and resources in every environment, unless the profile
+    /// overrides them; `None` takes the profile's size for the kind.
+    pub sizing: Option<WorkloadSizing>,
+}
+
+/// The image of a service's main container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkloadImage {
+    /// The platform's own image; the release file pins its tag per environment.
+    Own(ImageRepository),
+    /// A third-party image pinned in Rust by version and digest (`redis`);
+    /// no release file names it.
+    Pinned(PinnedImage),
+}
+
+impl WorkloadImage {
+    /// The repository, without tag or digest.
+    pub fn repository(&self) -> &ImageRepository {
+        match self {
+            WorkloadImage::Own(r) => r,
+            WorkloadImage::Pinned(p) => &p.repository,
+        }
+    }
+
+    /// Same as [`WorkloadImage::repository`], as text.
+    pub fn as_str(&self) -> &str {
+        self.repository().as_str()
+    }
 }
 
 /// A path prefix on the environment's ingress host.
@@ -148,10 +214,25 @@ pub const DATABASE_URL_ENV: &str = "DATABASE_URL";
 pub const MONGODB_URI_ENV: &str = "MONGODB_URI";
 /// The variable that carries the listening port.
 pub const PORT_ENV: &str = "PORT";
+/// The `emptyDir` every pod mounts at `/tmp`.
+pub const TMP_VOLUME: &str = "tmp";
+/// The name of the port of `api` and `web` services.
+pub const HTTP_PORT: &str = "http";
 
 impl Platform {
     pub fn new(name: Name) -> Self {
-        Platform { name, services: Vec::new(), topology: Topology::default() }
+        Platform { name, services: Vec::new(), topology: Topology::default(), tag_rule: TagRule::default() }
+    }
+
+    /// The form the platform's release tags take (`sha-<hex>` by default).
+    pub fn tag_rule(mut self, rule: TagRule) -> Self {
+        self.tag_rule = rule;
+        self
+    }
+
+    /// The services whose image the release files pin: those with their own image.
+    pub fn released(&self) -> impl Iterator<Item = &Service> {
+        self.services.iter().filter(|s| matches!(s.image, WorkloadImage::Own(_)))
     }
 
     pub fn topology(mut self, topology: Topology) -> Self {
@@ -184,6 +265,9 @@ impl Platform {
         let defined: FxHashSet<&str> = self.services.iter().map(|s| s.name.as_str()).collect();
         let mut seen = BTreeSet::new();
         let mut routes: BTreeMap<&str, &Name> = BTreeMap::new();
+        // Every Service name, whichever service renders it.
+        let mut service_names: BTreeMap<Name, &Name> = BTreeMap::new();
+        let mut config_maps: BTreeMap<Name, &Name> = BTreeMap::new();
         for s in &self.services {
             let err = |problem: String, fix: &str| PlatformError {
                 defined_at: s.defined_at.to_string(),
@@ -202,15 +286,7 @@ impl Platform {
                     "shorten the service name to 48 characters or fewer",
                 ));
             }
-            if s.port == 0 {
-                return Err(err("listens on port 0".into(), "set the port the container listens on"));
-            }
-            if !is_http_path(&s.health_path) {
-                return Err(err(
-                    format!("has health path `{}`", s.health_path),
-                    "use an absolute path such as `/health`",
-                ));
-            }
+            s.validate_container(&err)?;
             for dep in &s.depends_on {
                 if dep == &s.name {
                     return Err(err("depends on itself".into(), "remove it from its own depends_on"));
@@ -221,8 +297,46 @@ impl Platform {
                         "define that service or remove the dependency",
                     ));
                 }
+                let callee = self.find(dep.as_str()).expect("defined");
+                let Some(exposure) = callee.own_exposure() else {
+                    return Err(err(
+                        format!("calls `{dep}`, which has no Service named after it"),
+                        "expose the callee (its default Service, or `Expose` without `named`) or drop the call",
+                    ));
+                };
+                if let Some(port) = s.addresses.get(dep).and_then(|a| a.port.as_ref())
+                    && !exposure.ports.iter().any(|p| &p.name == port)
+                {
+                    return Err(err(
+                        format!("calls `{dep}` on port `{port}`, which its Service does not have"),
+                        "name a port of the callee's Service in `Address::via_port`",
+                    ));
+                }
+            }
+            for dep in s.addresses.keys() {
+                if !s.depends_on.contains(dep) {
+                    return Err(err(
+                        format!("has an address for `{dep}`, which it does not call"),
+                        "declare the call with `calls`",
+                    ));
+                }
+            }
+            for exposure in &s.exposes {
+                let name = s.exposure_name(exposure);
+                if let Some(other) = service_names.insert(name.clone(), &s.name) {
+                    return Err(err(
+                        format!("exposes a Service `{name}`, which `{other}` renders already"),
+                        "give each Service its own name",
+                    ));
+                }
             }
             if let Some(route) = &s.route {
+                if s.own_exposure().is_none_or(|e| e.ports.is_empty()) {
+                    return Err(err(
+                        format!("has route `{}` but no Service named after it", route.path),
+                        "keep the default Service, or expose one without `named` and with a port",
+                    ));
+                }
                 if !is_http_path(&route.path) || (route.path.len() > 1 && route.path.ends_with('/')) {
                     return Err(err(
                         format!("has route `{}`", route.path),
@@ -236,15 +350,47 @@ impl Platform {
                     ));
                 }
             }
-            for key in s.env.keys() {
-                let generated = key == PORT_ENV
-                    || DatabaseEngine::ALL.iter().any(|e| key == e.connection_env())
-                    || s.depends_on.iter().any(|d| *key == dependency_env(d));
-                if !is_env_name(key) || generated {
+            let generated = s.generated_env();
+            for key in s.env.keys().chain(generated.iter()) {
+                if !is_env_name(key) {
+                    return Err(err(format!("sets variable `{key}`"), "use a name of letters, digits and `_`"));
+                }
+            }
+            for (i, key) in generated.iter().enumerate() {
+                if generated[..i].contains(key) {
                     return Err(err(
-                        format!("sets variable `{key}`"),
-                        "use a name of letters, digits and `_` that the renderer does not set itself (PORT, DATABASE_URL, MONGODB_URI, <DEPENDENCY>_URL)",
+                        format!("gets variable `{key}` twice (port, connection string or dependency address)"),
+                        "give each dependency address its own variable",
                     ));
+                }
+            }
+            for key in s.env.keys() {
+                if generated.contains(key) {
+                    return Err(err(
+                        format!("sets variable `{key}`, which the renderer sets itself"),
+                        "drop it from env: the renderer sets the port variable, the database connection string and each dependency's address",
+                    ));
+                }
+            }
+            for file in &s.config_files {
+                if let Some(other) = config_maps.insert(file.name.clone(), &s.name) {
+                    return Err(err(
+                        format!("declares ConfigMap `{}`, which `{other}` declares already", file.name),
+                        "give each ConfigMap its own name",
+                    ));
+                }
+                for key in file.files.keys() {
+                    let ok = !key.is_empty()
+                        && key.len() <= 253
+                        && key.bytes().all(|c| c.is_ascii_alphanumeric() || b"-._".contains(&c))
+                        && key != "."
+                        && key != "..";
+                    if !ok {
+                        return Err(err(
+                            format!("declares file `{key}` in ConfigMap `{}`", file.name),
+                            "name files with letters, digits, `-`, `_` and `.` only",
+                        ));
+                    }
                 }
             }
             for dir in &s.writable_dirs {
@@ -263,6 +409,81 @@ impl Platform {
 /// `<NAME>_URL`: the variable that carries a dependency's address.
 pub fn dependency_env(dep: &Name) -> String {
     format!("{}_URL", dep.env_var_stem())
+}
+
+fn is_mount_path(p: &str) -> bool {
+    p.starts_with('/') && p != "/" && !p.split('/').any(|part| part == "..")
+}
+
+/// Port names and numbers of one container: valid and distinct.
+fn check_ports(ports: &[PortSpec], err: &dyn Fn(String, &str) -> PlatformError) -> Result<(), PlatformError> {
+    for (i, p) in ports.iter().enumerate() {
+        if !is_port_name(&p.name) || p.number == 0 {
+            return Err(err(
+                format!("declares port `{}` {}", p.name, p.number),
+                "name ports with at most 15 lowercase letters, digits and `-` (at least one letter), numbered above 0",
+            ));
+        }
+        if ports[..i].iter().any(|q| q.name == p.name || (q.number == p.number && q.protocol == p.protocol)) {
+            return Err(err(format!("declares port `{}` ({}) twice", p.name, p.number), "keep one"));
+        }
+    }
+    Ok(())
+}
+
+/// Each probe asks a port its container declares, and a gRPC port only
+/// over gRPC: a probe on any other port never succeeds, and the pod never
+/// becomes ready.
+fn check_probes(
+    probes: &Probes,
+    ports: &[PortSpec],
+    container: &str,
+    err: &dyn Fn(String, &str) -> PlatformError,
+) -> Result<(), PlatformError> {
+    let declared = |port: &PortRef| {
+        ports.iter().find(|p| match port {
+            PortRef::Name(name) => &p.name == name,
+            PortRef::Number(n) => p.number == *n,
+        })
+    };
+    for probe in [&probes.startup, &probes.readiness, &probes.liveness].into_iter().flatten() {
+        let (port, http) = match &probe.action {
+            ProbeAction::Http { path, port, .. } => {
+                if !is_http_path(path) {
+                    return Err(err(
+                        format!("probes path `{path}` in container `{container}`"),
+                        "use an absolute path such as `/health`",
+                    ));
+                }
+                (port.clone(), true)
+            }
+            ProbeAction::Grpc { port, .. } => (PortRef::Number(*port), false),
+            ProbeAction::Tcp { port } => (port.clone(), false),
+            ProbeAction::Exec { command } => {
+                if command.is_empty() {
+                    return Err(err(format!("has an exec probe with no command in container `{container}`"), "give the probe its command"));
+                }
+                continue;
+            }
+        };
+        let Some(spec) = declared(&port) else {
+            let shown = match &port {
+                PortRef::Name(n) => n.clone(),
+                PortRef::Number(n) => n.to_string(),
+            };
+            return Err(err(
+                format!("probes port `{shown}`, which container `{container}` does not declare"),
+                "probe a port the container listens on (see `listen`), or change the probe",
+            ));
+        };
+        if http && spec.app_protocol == Some(crate::spec::AppProtocol::Grpc) {
+            return Err(err(
+                format!("probes gRPC port `{}` of container `{container}` over HTTP", spec.name),
+                "use `ProbeSpec::grpc` (or an exec probe such as grpc_health_probe)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn is_http_path(p: &str) -> bool {
@@ -289,41 +510,211 @@ pub struct PlatformError {
 
 impl Service {
     #[track_caller]
-    fn new(name: Name, kind: ServiceKind, image: ImageRepository) -> Self {
+    fn new(name: Name, kind: ServiceKind, image: WorkloadImage) -> Self {
+        let http = kind != ServiceKind::Worker;
         Service {
             name,
             defined_at: Location::caller(),
             kind,
             image,
-            port: 3000,
-            health_path: "/health".into(),
+            container_name: None,
+            command: None,
+            args: None,
+            working_dir: None,
+            ports: if http { vec![PortSpec::tcp(HTTP_PORT, 3000)] } else { Vec::new() },
+            port_env: http.then(|| PORT_ENV.to_owned()),
+            probes: if http {
+                Probes {
+                    startup: Some(ProbeSpec::http("/health", HTTP_PORT, STARTUP)),
+                    readiness: Some(ProbeSpec::http("/health", HTTP_PORT, READINESS)),
+                    liveness: Some(ProbeSpec::tcp(HTTP_PORT, LIVENESS)),
+                }
+            } else {
+                Probes::default()
+            },
+            exposes: if http {
+                vec![Expose::new(ServiceType::ClusterIp, &[(HTTP_PORT, SERVICE_PORT as u16, HTTP_PORT)])]
+            } else {
+                Vec::new()
+            },
             route: None,
             database: None,
             depends_on: Vec::new(),
+            addresses: BTreeMap::new(),
             env: BTreeMap::new(),
             writable_dirs: Vec::new(),
+            volumes: Vec::new(),
+            config_files: Vec::new(),
+            init_containers: Vec::new(),
+            sidecars: Vec::new(),
+            run_as: None,
+            sizing: None,
         }
     }
 
-    /// A backend API listening on port 3000 with `/health`.
+    /// A backend API listening on port 3000 (`http`) with `/health`, behind
+    /// a ClusterIP Service on port 80.
     #[track_caller]
     pub fn api(name: Name, image: ImageRepository) -> Self {
-        Self::new(name, ServiceKind::Api, image)
+        Self::new(name, ServiceKind::Api, WorkloadImage::Own(image))
     }
 
-    /// A web front end listening on port 3000 with `/health`.
+    /// A web front end listening on port 3000 (`http`) with `/health`,
+    /// behind a ClusterIP Service on port 80.
     #[track_caller]
     pub fn web(name: Name, image: ImageRepository) -> Self {
-        Self::new(name, ServiceKind::Web, image)
+        Self::new(name, ServiceKind::Web, WorkloadImage::Own(image))
     }
 
+    /// A worker: a Deployment with no port, no probe and no Service. Give it
+    /// a `command` when it shares its image with a server.
+    #[track_caller]
+    pub fn worker(name: Name, image: ImageRepository) -> Self {
+        Self::new(name, ServiceKind::Worker, WorkloadImage::Own(image))
+    }
+
+    /// A server of a third-party image pinned by version and digest (a
+    /// cache, a broker): an API in every other respect, with no port until
+    /// one is declared with [`Service::listen`].
+    #[track_caller]
+    pub fn third_party(name: Name, image: PinnedImage) -> Self {
+        let mut s = Self::new(name, ServiceKind::Api, WorkloadImage::Pinned(image));
+        s.ports.clear();
+        s.port_env = None;
+        s.probes = Probes::default();
+        s.exposes.clear();
+        s
+    }
+
+    /// Sets the primary port's number (`http` 3000 by default).
     pub fn port(mut self, port: u16) -> Self {
-        self.port = port;
+        match self.ports.first_mut() {
+            Some(p) => p.number = port,
+            None => self.ports.push(PortSpec::tcp(HTTP_PORT, port)),
+        }
         self
     }
 
+    /// The HTTP path the startup and readiness probes ask (`/health`).
     pub fn health_path(mut self, path: &str) -> Self {
-        self.health_path = path.into();
+        for probe in [&mut self.probes.startup, &mut self.probes.readiness].into_iter().flatten() {
+            if let ProbeAction::Http { path: p, .. } = &mut probe.action {
+                *p = path.into();
+            }
+        }
+        self
+    }
+
+    /// The container listens on exactly these ports (the first is primary),
+    /// exposed one to one by a ClusterIP Service with the same numbers, and
+    /// probed by a TCP connect on the primary port until probes say
+    /// otherwise. Replaces the `http` port of `api` and `web`.
+    pub fn listen<I: IntoIterator<Item = PortSpec>>(mut self, ports: I) -> Self {
+        self.ports = ports.into_iter().collect();
+        let primary = self.ports.first().map(|p| p.name.clone());
+        self.exposes = if self.ports.is_empty() {
+            Vec::new()
+        } else {
+            let service_ports: Vec<(&str, u16, &str)> =
+                self.ports.iter().map(|p| (p.name.as_str(), p.number, p.name.as_str())).collect();
+            vec![Expose::new(ServiceType::ClusterIp, &service_ports)]
+        };
+        self.probes = match primary {
+            Some(port) => Probes {
+                startup: None,
+                readiness: Some(ProbeSpec::tcp(PortRef::Name(port.clone()), READINESS)),
+                liveness: Some(ProbeSpec::tcp(PortRef::Name(port), LIVENESS)),
+            },
+            None => Probes::default(),
+        };
+        self
+    }
+
+    /// The Services in front of the pods, replacing the default one.
+    pub fn expose<I: IntoIterator<Item = Expose>>(mut self, services: I) -> Self {
+        self.exposes = services.into_iter().collect();
+        self
+    }
+
+    /// Adds one more Service in front of the pods (a LoadBalancer beside the
+    /// ClusterIP one).
+    pub fn also_expose(mut self, service: Expose) -> Self {
+        self.exposes.push(service);
+        self
+    }
+
+    /// The main container's probes, replacing the defaults.
+    pub fn probes(mut self, probes: Probes) -> Self {
+        self.probes = probes;
+        self
+    }
+
+    /// The variable that carries the primary port (`PORT`), or `None` for none.
+    pub fn port_env(mut self, env: Option<&str>) -> Self {
+        self.port_env = env.map(Into::into);
+        self
+    }
+
+    pub fn container_name(mut self, name: &str) -> Self {
+        self.container_name = Some(name.into());
+        self
+    }
+
+    pub fn command<I: IntoIterator<Item = S>, S: Into<String>>(mut self, command: I) -> Self {
+        self.command = Some(command.into_iter().map(Into::into).collect());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
+        self.args = Some(args.into_iter().map(Into::into).collect());
+        self
+    }
+
+    pub fn working_dir(mut self, dir: &str) -> Self {
+        self.working_dir = Some(dir.into());
+        self
+    }
+
+    /// Runs the pod as this UID and GID (the image needs its own; never 0).
+    pub fn run_as(mut self, id: i64) -> Self {
+        self.run_as = Some(id);
+        self
+    }
+
+    /// Replicas and resources in every environment the profile does not override.
+    pub fn sizing(mut self, sizing: WorkloadSizing) -> Self {
+        self.sizing = Some(sizing);
+        self
+    }
+
+    /// One more volume of the pod.
+    pub fn volume(mut self, volume: VolumeSpec) -> Self {
+        self.volumes.push(volume);
+        self
+    }
+
+    /// A ConfigMap `name` with `files`, mounted read-only at `dir`.
+    pub fn config_file(mut self, name: Name, dir: &str, files: &[(&str, &str)]) -> Self {
+        self.volumes.push(VolumeSpec {
+            name: name.to_string(),
+            source: VolumeSource::ConfigMap { name: name.clone() },
+            mount_path: Some(dir.into()),
+            read_only: true,
+        });
+        self.config_files.push(ConfigFiles {
+            name,
+            files: files.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        });
+        self
+    }
+
+    pub fn init_container(mut self, container: ContainerSpec) -> Self {
+        self.init_containers.push(container);
+        self
+    }
+
+    pub fn sidecar(mut self, container: ContainerSpec) -> Self {
+        self.sidecars.push(container);
         self
     }
 
@@ -371,6 +762,16 @@ impl Service {
         self
     }
 
+    /// Calls `dep`, told its address the way `address` says
+    /// (`Address::host_port("CART_SERVICE_ADDR")` gives `cartservice:7070`).
+    pub fn calls(mut self, dep: Name, address: Address) -> Self {
+        if !self.depends_on.contains(&dep) {
+            self.depends_on.push(dep.clone());
+        }
+        self.addresses.insert(dep, address);
+        self
+    }
+
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.insert(key.into(), value.into());
         self
@@ -379,6 +780,165 @@ impl Service {
     pub fn writable_dir(mut self, dir: &str) -> Self {
         self.writable_dirs.push(dir.into());
         self
+    }
+
+    /// The main container's name.
+    pub fn main_container(&self) -> &str {
+        self.container_name.as_deref().unwrap_or(self.name.as_str())
+    }
+
+    /// The name of the Service `exposure` renders.
+    pub fn exposure_name(&self, exposure: &Expose) -> Name {
+        exposure.name.clone().unwrap_or_else(|| self.name.clone())
+    }
+
+    /// The Service named after this service, which routes and callers use.
+    pub fn own_exposure(&self) -> Option<&Expose> {
+        self.exposes.iter().find(|e| e.name.is_none() || e.name.as_ref() == Some(&self.name))
+    }
+
+    /// How this service learns `dep`'s address.
+    pub fn address_of(&self, dep: &Name) -> Address {
+        self.addresses.get(dep).cloned().unwrap_or_else(|| Address::http_url(&dependency_env(dep)))
+    }
+
+    /// The variables the renderer sets: the port variable, the database
+    /// connection string and every dependency's address.
+    pub fn generated_env(&self) -> Vec<String> {
+        let mut env: Vec<String> = self.port_env.iter().filter(|_| !self.ports.is_empty()).cloned().collect();
+        if let Some(db) = &self.database {
+            env.push(db.engine.connection_env().to_owned());
+        }
+        let mut deps: Vec<&Name> = self.depends_on.iter().collect();
+        deps.sort();
+        deps.dedup();
+        env.extend(deps.into_iter().map(|d| self.address_of(d).env));
+        env
+    }
+
+    /// The port the main container declares under `port`, if any.
+    pub fn declared_port(&self, port: &PortRef) -> Option<&PortSpec> {
+        self.ports.iter().find(|p| match port {
+            PortRef::Name(name) => &p.name == name,
+            PortRef::Number(n) => p.number == *n,
+        })
+    }
+
+    /// What the type system cannot say about the containers, ports, probes,
+    /// volumes and Services.
+    fn validate_container(&self, err: &dyn Fn(String, &str) -> PlatformError) -> Result<(), PlatformError> {
+        if self.kind == ServiceKind::Worker && self.route.is_some() {
+            return Err(err("is a worker with a route".into(), "route a server, or declare it with `api`/`web`"));
+        }
+        if !is_dns_label(self.main_container()) {
+            return Err(err(
+                format!("names its container `{}`", self.main_container()),
+                "use a DNS label: lowercase letters, digits and `-`",
+            ));
+        }
+        for (what, list) in [("command", &self.command), ("args", &self.args)] {
+            if list.as_ref().is_some_and(|l| l.is_empty() || l.iter().any(String::is_empty)) {
+                return Err(err(format!("has an empty {what}"), "leave it unset, or give it its words"));
+            }
+        }
+        if self.run_as.is_some_and(|id| id <= 0) {
+            return Err(err("runs as root".into(), "run as a UID above 0 (the restricted Pod Security profile)"));
+        }
+        if let Some(sizing) = &self.sizing {
+            if sizing.replicas == 0 {
+                return Err(err("runs 0 replicas".into(), "run at least one replica"));
+            }
+            if let Some(problem) = sizing.resources.problem() {
+                return Err(err(format!("resources: {problem}"), "raise the limit or lower the request"));
+            }
+        }
+        check_ports(&self.ports, err)?;
+        check_probes(&self.probes, &self.ports, self.main_container(), err)?;
+        for exposure in &self.exposes {
+            let name = self.exposure_name(exposure);
+            if exposure.ports.is_empty() && exposure.type_ != ServiceType::Headless {
+                return Err(err(format!("exposes Service `{name}` with no port"), "give it a port"));
+            }
+            for (i, p) in exposure.ports.iter().enumerate() {
+                if !is_port_name(&p.name) || p.port == 0 {
+                    return Err(err(
+                        format!("exposes Service `{name}` port `{}` {}", p.name, p.port),
+                        "name Service ports like container ports (at most 15 lowercase letters, digits, `-`) and number them above 0",
+                    ));
+                }
+                if exposure.ports[..i].iter().any(|q| q.name == p.name || q.port == p.port) {
+                    return Err(err(
+                        format!("exposes port `{}` ({}) twice on Service `{name}`", p.name, p.port),
+                        "give each Service port its own name and number",
+                    ));
+                }
+                if self.declared_port(&PortRef::Name(p.target.clone())).is_none() {
+                    return Err(err(
+                        format!("exposes Service `{name}` port {} to `{}`, which its container does not declare", p.port, p.target),
+                        "target a port named in `listen` (or the default `http`)",
+                    ));
+                }
+            }
+        }
+        let mut volumes: Vec<&str> = vec![TMP_VOLUME];
+        let writable: Vec<String> = (0..self.writable_dirs.len()).map(|i| format!("writable-{i}")).collect();
+        volumes.extend(writable.iter().map(String::as_str));
+        for v in &self.volumes {
+            if !is_dns_label(&v.name) || volumes.contains(&v.name.as_str()) {
+                return Err(err(
+                    format!("has volume `{}` twice, or under a reserved or invalid name", v.name),
+                    "name volumes with a DNS label other than `tmp` and `writable-<n>`",
+                ));
+            }
+            if let Some(path) = &v.mount_path
+                && !is_mount_path(path)
+            {
+                return Err(err(format!("mounts `{}` at `{path}`", v.name), "use an absolute path below `/`"));
+            }
+            if let VolumeSource::EmptyDir { size, .. } = v.source
+                && size.0 == 0
+            {
+                return Err(err(format!("has emptyDir `{}` of size 0", v.name), "give it a size"));
+            }
+            volumes.push(&v.name);
+        }
+        let mut names = vec![self.main_container()];
+        for c in self.init_containers.iter().chain(&self.sidecars) {
+            if !is_dns_label(&c.name) || names.contains(&c.name.as_str()) {
+                return Err(err(
+                    format!("has container `{}` twice, or under an invalid name", c.name),
+                    "give every container of the pod its own DNS-label name",
+                ));
+            }
+            names.push(&c.name);
+            check_ports(&c.ports, err)?;
+            check_probes(&c.probes, &c.ports, &c.name, err)?;
+            for (volume, path, _) in &c.mounts {
+                if !volumes.contains(&volume.as_str()) || !is_mount_path(path) {
+                    return Err(err(
+                        format!("mounts volume `{volume}` at `{path}` in container `{}`", c.name),
+                        "mount a volume the service declares, at an absolute path",
+                    ));
+                }
+            }
+            for (key, _) in &c.env {
+                if !is_env_name(key) {
+                    return Err(err(format!("sets variable `{key}` in container `{}`", c.name), "use letters, digits and `_`"));
+                }
+            }
+            if c.resources.is_some_and(|r| r.problem().is_some()) {
+                return Err(err(format!("sizes container `{}` wrongly", c.name), "keep requests at or below limits, above zero"));
+            }
+        }
+        for dir in &self.writable_dirs {
+            if !is_mount_path(dir) {
+                return Err(err(
+                    format!("lists writable directory `{dir}`"),
+                    "use an absolute path below `/`, e.g. `/app/.next/cache`",
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The route this service has in an environment that exposes `opt_in`.
@@ -437,11 +997,24 @@ mod tests {
 
     #[test]
     fn generated_variables_cannot_be_overridden() {
-        for key in ["PORT", "DATABASE_URL", "MONGODB_URI", "API_URL", "1X", "A-B"] {
-            let p =
-                ok_platform().service(Service::api(name!("x"), IMG).depends_on([name!("api")]).env(key, "v"));
+        for key in ["PORT", "DATABASE_URL", "API_URL", "1X", "A-B"] {
+            let p = ok_platform()
+                .service(Service::api(name!("x"), IMG).postgres().depends_on([name!("api")]).env(key, "v"));
             assert!(problem(p).contains(&format!("sets variable `{key}`")), "{key}");
         }
+        // An address of the caller's choosing is generated too, and a
+        // service without a database may name its own connection variable.
+        let call = |key: &str| {
+            Service::api(name!("x"), IMG).calls(name!("api"), Address::host_port("API_ADDR")).env(key, "v")
+        };
+        assert!(problem(ok_platform().service(call("API_ADDR"))).contains("sets variable `API_ADDR`"));
+        ok_platform().service(call("API_URL")).validate().unwrap();
+        ok_platform().service(call("MONGODB_URI")).validate().unwrap();
+        // Two dependencies told apart by one variable would overwrite each other.
+        let twice = Service::api(name!("x"), IMG)
+            .calls(name!("api"), Address::host_port("UPSTREAM"))
+            .calls(name!("web"), Address::host_port("UPSTREAM"));
+        assert!(problem(ok_platform().service(twice)).contains("gets variable `UPSTREAM` twice"));
     }
 
     #[test]

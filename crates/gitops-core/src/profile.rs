@@ -54,6 +54,9 @@ pub struct EnvironmentProfile {
     pub web: WorkloadSizing,
     /// Resources of a migration job.
     pub migration: Resources,
+    /// Per-service replicas, resources and configuration in this
+    /// environment, over the service's own sizing and the kind's.
+    pub overrides: Vec<ServiceOverride>,
     pub network: NetworkProfile,
     pub availability: AvailabilityProfile,
     /// Emit seed 002's Gatekeeper constraint that forbids privileged
@@ -341,6 +344,44 @@ impl EnvironmentProfile {
     /// The profile of `engine`'s databases, if the environment pins one.
     pub fn database(&self, engine: DatabaseEngine) -> Option<&DatabaseProfile> {
         self.databases.iter().find(|d| d.engine == engine)
+    }
+}
+
+/// One service's settings in one environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceOverride {
+    pub service: Name,
+    pub replicas: Option<u16>,
+    pub resources: Option<Resources>,
+    /// Plain variables set (or replaced) in this environment only.
+    pub env: Vec<(String, String)>,
+}
+
+impl ServiceOverride {
+    pub fn new(service: Name) -> Self {
+        ServiceOverride { service, replicas: None, resources: None, env: Vec::new() }
+    }
+
+    pub fn replicas(mut self, n: u16) -> Self {
+        self.replicas = Some(n);
+        self
+    }
+
+    pub fn resources(mut self, resources: Resources) -> Self {
+        self.resources = Some(resources);
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+}
+
+impl EnvironmentProfile {
+    /// The override of `service`, if the profile has one.
+    pub fn override_of(&self, service: &Name) -> Option<&ServiceOverride> {
+        self.overrides.iter().find(|o| &o.service == service)
     }
 }
 

@@ -19,7 +19,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::hash::FxHashMap;
-use crate::image::{ImageDigest, ImageTag};
+use crate::image::{ImageDigest, ImageTag, TagRule};
 use crate::name::Name;
 use crate::yaml;
 
@@ -74,7 +74,14 @@ impl ReleasePins {
     /// `services`: the generic schema, with `images` narrowed to exactly those
     /// services so that editors complete their names and flag a missing one.
     pub fn json_schema(services: &[Name]) -> serde_json::Value {
+        Self::json_schema_for(services, TagRule::GitSha)
+    }
+
+    /// [`ReleasePins::json_schema`] for a platform whose tags follow `rule`.
+    pub fn json_schema_for(services: &[Name], rule: TagRule) -> serde_json::Value {
         let mut schema = schemars::schema_for!(ReleasePins).to_value();
+        schema["$defs"]["ImageTag"]["pattern"] = rule.pattern().into();
+        schema["$defs"]["ImageTag"]["description"] = rule.describe().into();
         let pin = serde_json::json!({ "$ref": "#/$defs/Pin" });
         schema["properties"]["images"] = serde_json::json!({
             "description": "Every service of the platform, each with the tag of its image.",
@@ -86,8 +93,15 @@ impl ReleasePins {
         schema
     }
 
-    /// Parses `text`, read from `file`, for a platform whose services are `services`.
+    /// Parses `text`, read from `file`, for a platform whose services are
+    /// `services` and whose tags are git SHA tags.
     pub fn parse(file: &str, text: &str, services: &[Name]) -> Result<Self, ReleaseError> {
+        Self::parse_for(file, text, services, TagRule::GitSha)
+    }
+
+    /// Parses `text`, read from `file`, for a platform whose released
+    /// services are `services` and whose tags follow `rule`.
+    pub fn parse_for(file: &str, text: &str, services: &[Name], rule: TagRule) -> Result<Self, ReleaseError> {
         let located = |e: yaml::YamlError| ReleaseError {
             file: file.to_owned(),
             line: e.line,
@@ -105,7 +119,7 @@ impl ReleasePins {
         let bad_key = Cell::new(None);
         // Keys are looked up by name: linear in the size of the platform.
         let index: FxHashMap<&str, &Name> = services.iter().map(|s| (s.as_str(), s)).collect();
-        let services = Services { all: services, index: &index };
+        let services = Services { all: services, index: &index, rule };
         yaml::from_str_seed(text, FileSeed { services, bad_key: &bad_key }).map_err(|e| {
             let mut err = located(e);
             // Messages of the YAML library itself say what is wrong, not what to do.
@@ -182,6 +196,7 @@ fn locate_image_key(text: &str, key: &str, nth: usize) -> Option<(usize, usize)>
 struct Services<'a> {
     all: &'a [Name],
     index: &'a FxHashMap<&'a str, &'a Name>,
+    rule: TagRule,
 }
 
 struct FileSeed<'a> {
@@ -252,7 +267,7 @@ impl<'de> Visitor<'de> for ImagesSeed<'_> {
         while let Some(service) =
             map.next_key_seed(ServiceKey { services: self.services, seen: &images, bad_key: self.bad_key })?
         {
-            let pin: Pin = map.next_value()?;
+            let pin: Pin = map.next_value_seed(PinSeed(self.services.rule))?;
             images.insert(service, pin);
         }
         let missing: Vec<&str> =
@@ -264,6 +279,90 @@ impl<'de> Visitor<'de> for ImagesSeed<'_> {
             )));
         }
         Ok(images)
+    }
+}
+
+/// A pin whose tag must follow the platform's rule; the error is raised
+/// on the tag itself, so it carries the tag's line and column.
+struct PinSeed(TagRule);
+
+impl<'de> DeserializeSeed<'de> for PinSeed {
+    type Value = Pin;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Pin, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PinSeed {
+    type Value = Pin;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("`{tag: …}` with an optional `digest: sha256:…`")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Pin, A::Error> {
+        let (mut tag, mut digest) = (None, None);
+        while let Some(field) = map.next_key::<PinField>()? {
+            match field {
+                PinField::Tag if tag.is_none() => tag = Some(map.next_value_seed(TagSeed(self.0))?),
+                PinField::Digest if digest.is_none() => digest = Some(map.next_value::<ImageDigest>()?),
+                PinField::Tag => return Err(de::Error::duplicate_field("tag")),
+                PinField::Digest => return Err(de::Error::duplicate_field("digest")),
+            }
+        }
+        let tag = tag.ok_or_else(|| de::Error::custom("missing field `tag`"))?;
+        Ok(Pin { tag, digest })
+    }
+}
+
+/// A key of a pin; an unknown one is refused where it stands.
+enum PinField {
+    Tag,
+    Digest,
+}
+
+impl<'de> Deserialize<'de> for PinField {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Errors raised inside the visitor carry the key's position.
+        struct Field;
+        impl Visitor<'_> for Field {
+            type Value = PinField;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`tag` or `digest`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PinField, E> {
+                match v {
+                    "tag" => Ok(PinField::Tag),
+                    "digest" => Ok(PinField::Digest),
+                    other => Err(de::Error::unknown_field(other, &["tag", "digest"])),
+                }
+            }
+        }
+        d.deserialize_identifier(Field)
+    }
+}
+
+struct TagSeed(TagRule);
+
+impl<'de> DeserializeSeed<'de> for TagSeed {
+    type Value = ImageTag;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<ImageTag, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for TagSeed {
+    type Value = ImageTag;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    // Raised inside the visitor, so the error carries the tag's position.
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<ImageTag, E> {
+        ImageTag::parse(v, self.0).map_err(|e| E::custom(format!("{e}; {}", self.0.describe())))
     }
 }
 

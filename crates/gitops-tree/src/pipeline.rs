@@ -82,7 +82,7 @@ pub fn read_inputs(
     paths: &Paths,
     text: Option<&str>,
 ) -> Result<Inputs, String> {
-    let services: Vec<_> = platform.services.iter().map(|s| s.name.clone()).collect();
+    let services: Vec<_> = platform.released().map(|s| s.name.clone()).collect();
     let rel = release_file(paths, profile);
     let text = match text {
         Some(text) => text.to_owned(),
@@ -90,7 +90,7 @@ pub fn read_inputs(
             format!("{rel}: cannot read the release file ({e}); create it with an `images:` entry for every service")
         })?,
     };
-    let pins = ReleasePins::parse(&rel, &text, &services).map_err(|e| e.to_string())?;
+    let pins = ReleasePins::parse_for(&rel, &text, &services, platform.tag_rule).map_err(|e| e.to_string())?;
     let sealed = read_sealed(platform, profile, paths)?;
     Ok(Inputs { pins, sealed })
 }

@@ -79,7 +79,7 @@ mod tests {
         let api = template.find("identity").unwrap();
         for s in &p.services {
             assert_eq!(s.depends_on.len(), 2);
-            assert_eq!((s.kind, s.port, &s.env), (api.kind, api.port, &api.env));
+            assert_eq!((s.kind, &s.ports, &s.env), (api.kind, &api.ports, &api.env));
             assert_eq!(s.database, api.database, "own Postgres and the same migrations");
             assert_eq!(s.route.as_ref().unwrap().path, format!("/{}", s.name));
         }

@@ -175,6 +175,7 @@ fn environment(env: Name, stage: Stage, size: Size) -> EnvironmentProfile {
         web: WorkloadSizing { replicas: size.replicas, resources: size.app },
         // No service runs migrations; the field sizes them if one does.
         migration: resources(100, 128, 500, 256),
+        overrides: vec![],
         network: NetworkProfile {
             ingress_namespace: name!("ingress-nginx"),
             external_egress: vec![ExternalEgress {

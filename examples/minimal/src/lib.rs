@@ -48,6 +48,7 @@ pub fn dev() -> EnvironmentProfile {
         api: WorkloadSizing { replicas: 1, resources: small(100, 128) },
         web: WorkloadSizing { replicas: 1, resources: small(100, 128) },
         migration: small(100, 128),
+        overrides: vec![],
         network: NetworkProfile { ingress_namespace: name!("ingress-nginx"), external_egress: vec![] },
         availability: AvailabilityProfile { spread_across_nodes: false, autoscaling: None },
         gatekeeper_privileged_constraint: false,

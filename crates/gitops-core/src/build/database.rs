@@ -248,9 +248,9 @@ const POD_IP_ENV: &str = "POD_IP";
 /// `mongosh` is a Node.js program: starting it takes most of a second of
 /// CPU, so MongoDB's probes allow 10 seconds (startup still up to 3 minutes).
 const MONGOSH_TIMING: [ProbeTiming; 3] = [
-    ProbeTiming { period: 10, timeout: 10, failure_threshold: 18 },
-    ProbeTiming { period: 10, timeout: 10, failure_threshold: READINESS.failure_threshold },
-    ProbeTiming { period: LIVENESS.period, timeout: 10, failure_threshold: LIVENESS.failure_threshold },
+    ProbeTiming { initial_delay: 0, period: 10, timeout: 10, failure_threshold: 18 },
+    ProbeTiming { initial_delay: 0, period: 10, timeout: 10, failure_threshold: READINESS.failure_threshold },
+    ProbeTiming { initial_delay: 0, period: LIVENESS.period, timeout: 10, failure_threshold: LIVENESS.failure_threshold },
 ];
 
 /// The database StatefulSet: one replica of the engine's container, a

@@ -19,6 +19,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Ctx;
+use crate::object::Object;
 use crate::crd::CustomResource;
 use crate::crd::cert_manager::{
     AcmeIssuer, AcmeSolver, CaIssuer, ClusterIssuer, Http01GatewayHttpRoute, Http01Ingress, Http01Route,
@@ -27,7 +28,6 @@ use crate::crd::cert_manager::{
 use crate::crd::gatekeeper::{ConstraintMatch, ConstraintSpec, MatchKinds, PrivilegedContainerConstraint};
 use crate::crd::gateway_api::ParentReference;
 use crate::meta::{self, Labels, SyncWave};
-use crate::platform::ServiceKind;
 use crate::profile::{Compute, Cpu, IssuerSource, Memory, Resources, Routing, WorkloadSizing};
 
 /// The ServiceAccount a workload runs as: its own, without a token.
@@ -130,63 +130,39 @@ pub fn anti_affinity(ctx: &Ctx, labels: &Labels) -> Option<Affinity> {
     })
 }
 
-fn add(total: &mut Compute, r: Compute, times: u32) {
-    total.cpu = Cpu(total.cpu.0 + r.cpu.0 * times);
-    total.memory = Memory(total.memory.0 + r.memory.0 * times);
-}
-
 /// Room for what the renderer does not size: one cert-manager solver or
 /// debugging pod.
-const ALLOWANCE: Resources = Resources {
+pub const ALLOWANCE: Resources = Resources {
     requests: Compute { cpu: Cpu(200), memory: Memory(256) },
     limits: Compute { cpu: Cpu(500), memory: Memory(512) },
 };
 
+/// What the environment's objects ask for at their largest, plus the allowance.
+pub fn demand(objects: &[&Object]) -> super::admission::Demand {
+    super::admission::demand(objects, (ALLOWANCE.requests, ALLOWANCE.limits, 1))
+}
+
 /// The namespace's quota: everything the environment runs at its largest
-/// (autoscaled maximum plus one surge pod per Deployment during a rollout,
-/// every database, every migration at once) plus a small allowance.
-pub fn quota(ctx: &Ctx) -> ResourceQuota {
-    let profile = ctx.profile;
-    let mut requests = ALLOWANCE.requests;
-    let mut limits = ALLOWANCE.limits;
-    let mut pods = 1;
-    let mut databases = 0;
-    for svc in &ctx.platform.services {
-        let sizing = match svc.kind {
-            ServiceKind::Api => profile.api,
-            ServiceKind::Web => profile.web,
-        };
-        let max =
-            profile.availability.autoscaling.map_or(sizing.replicas, |a| a.max_replicas.max(sizing.replicas));
-        let count = u32::from(max) + 1;
-        add(&mut requests, sizing.resources.requests, count);
-        add(&mut limits, sizing.resources.limits, count);
-        pods += count;
-        if let Some(db) = &svc.database {
-            databases += 1;
-            // Every engine a service uses is pinned (the profile checks say so).
-            if let Some(engine) = profile.database(db.engine) {
-                add(&mut requests, engine.resources.requests, 1);
-                add(&mut limits, engine.resources.limits, 1);
-            }
-            pods += 1;
-            if db.migration.is_some() {
-                add(&mut requests, profile.migration.requests, 1);
-                add(&mut limits, profile.migration.limits, 1);
-                pods += 1;
-            }
-        }
-    }
+/// (every replica, or the autoscaler's maximum, plus a surge pod per
+/// Deployment during a rollout; every database and hook Job at once; every
+/// claim) plus a small allowance, computed from the final objects.
+pub fn quota(ctx: &Ctx, objects: &[&Object]) -> ResourceQuota {
+    let d = demand(objects);
     let name = ctx.platform.name.clone();
     let labels = ctx.labels(&name, meta::Component::Platform, None);
-    let storage = Memory(profile.storage.database_size.0 * databases.max(1));
+    // Room for one claim of the profile's size where the tree makes none.
+    let (claims, storage) = if d.claims == 0 {
+        (1, ctx.profile.storage.database_size)
+    } else {
+        (d.claims, d.storage)
+    };
     let hard = BTreeMap::from([
-        ("requests.cpu".to_owned(), requests.cpu.quantity()),
-        ("requests.memory".to_owned(), requests.memory.quantity()),
-        ("limits.cpu".to_owned(), limits.cpu.quantity()),
-        ("limits.memory".to_owned(), limits.memory.quantity()),
-        ("pods".to_owned(), Quantity(pods.to_string())),
-        ("persistentvolumeclaims".to_owned(), Quantity(databases.max(1).to_string())),
+        ("requests.cpu".to_owned(), d.requests.cpu.quantity()),
+        ("requests.memory".to_owned(), d.requests.memory.quantity()),
+        ("limits.cpu".to_owned(), d.limits.cpu.quantity()),
+        ("limits.memory".to_owned(), d.limits.memory.quantity()),
+        ("pods".to_owned(), Quantity(d.pods.to_string())),
+        ("persistentvolumeclaims".to_owned(), Quantity(claims.to_string())),
         ("requests.storage".to_owned(), storage.quantity()),
     ]);
     ResourceQuota {
@@ -197,20 +173,23 @@ pub fn quota(ctx: &Ctx) -> ResourceQuota {
 }
 
 /// Defaults for containers that do not size themselves (a solver pod) and a
-/// ceiling no container may pass: the largest size the profile gives.
-pub fn limit_range(ctx: &Ctx) -> LimitRange {
+/// ceiling no container may pass: the largest size the profile gives, or
+/// the largest container or claim of the final objects where that is larger.
+pub fn limit_range(ctx: &Ctx, objects: &[&Object]) -> LimitRange {
     let p = ctx.profile;
+    let d = demand(objects);
     let mut all = vec![p.api.resources, p.web.resources, p.migration];
     all.extend(p.databases.iter().map(|d| d.resources));
     let max = Compute {
-        cpu: all.iter().map(|r| r.limits.cpu).max().unwrap_or(Cpu(0)),
-        memory: all.iter().map(|r| r.limits.memory).max().unwrap_or(Memory(0)),
+        cpu: all.iter().map(|r| r.limits.cpu).max().unwrap_or(Cpu(0)).max(d.largest_container.cpu),
+        memory: all.iter().map(|r| r.limits.memory).max().unwrap_or(Memory(0)).max(d.largest_container.memory),
     };
     let compute = |c: Compute| {
         BTreeMap::from([("cpu".to_owned(), c.cpu.quantity()), ("memory".to_owned(), c.memory.quantity())])
     };
     let name = ctx.platform.name.clone();
     let labels = ctx.labels(&name, meta::Component::Platform, None);
+    let claim = p.storage.database_size.max(d.largest_claim);
     LimitRange {
         metadata: ctx.meta(&name, &labels, SyncWave::Foundation),
         spec: Some(LimitRangeSpec {
@@ -224,7 +203,7 @@ pub fn limit_range(ctx: &Ctx) -> LimitRange {
                 },
                 LimitRangeItem {
                     type_: "PersistentVolumeClaim".into(),
-                    max: Some(BTreeMap::from([("storage".to_owned(), p.storage.database_size.quantity())])),
+                    max: Some(BTreeMap::from([("storage".to_owned(), claim.quantity())])),
                     ..Default::default()
                 },
             ],

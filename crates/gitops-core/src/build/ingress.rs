@@ -12,7 +12,6 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::Ctx;
-use super::pod::HTTP_PORT_NAME;
 use crate::crd::CustomResource;
 use crate::crd::gateway_api::{
     HttpBackendRef, HttpPathMatch, HttpRoute, HttpRouteMatch, HttpRouteRule, HttpRouteSpec, ParentReference,
@@ -21,13 +20,14 @@ use crate::crd::gateway_api::{
 use crate::meta::{Component, SyncWave};
 use crate::name::{Name, NameError};
 use crate::object::Object;
-use crate::platform::SERVICE_PORT;
 use crate::profile::Routing;
 
-/// `path` prefix to the Service `service`.
+/// `path` prefix to the Service `service`, on its first port.
 struct PathRoute<'a> {
     path: &'a str,
     service: &'a Name,
+    port_name: &'a str,
+    port: u16,
 }
 
 /// The exposed routes, longest prefix first, as a reader expects (Ingress
@@ -36,7 +36,11 @@ fn routes<'a>(ctx: &'a Ctx) -> Vec<PathRoute<'a>> {
     let mut routes: Vec<PathRoute> = ctx
         .platform
         .exposed_routes(&ctx.profile.ingress.expose_opt_in)
-        .map(|(s, r)| PathRoute { path: &r.path, service: &s.name })
+        .filter_map(|(s, r)| {
+            // Validation guarantees a routed service's own Service and its port.
+            let port = s.own_exposure()?.ports.first()?;
+            Some(PathRoute { path: &r.path, service: &s.name, port_name: &port.name, port: port.port })
+        })
         .collect();
     routes.sort_by(|a, b| b.path.len().cmp(&a.path.len()).then(a.path.cmp(b.path)));
     routes
@@ -76,7 +80,7 @@ fn ingress(
             backend: IngressBackend {
                 service: Some(IngressServiceBackend {
                     name: r.service.to_string(),
-                    port: Some(ServiceBackendPort { name: Some(HTTP_PORT_NAME.into()), number: None }),
+                    port: Some(ServiceBackendPort { name: Some(r.port_name.into()), number: None }),
                 }),
                 resource: None,
             },
@@ -116,7 +120,7 @@ fn http_route(ctx: &Ctx, meta: ObjectMeta, parent: ParentReference, routes: &[Pa
                     value: Some(r.path.to_owned()),
                 }),
             }],
-            backend_refs: vec![HttpBackendRef { name: r.service.to_string(), port: Some(SERVICE_PORT) }],
+            backend_refs: vec![HttpBackendRef { name: r.service.to_string(), port: Some(i32::from(r.port)) }],
         })
         .collect();
     CustomResource::new(

@@ -1,6 +1,7 @@
 //! Builders that turn a platform, a profile and release pins into the typed
 //! objects of one environment. Pure: no I/O, no YAML.
 
+pub mod admission;
 pub mod database;
 pub mod hardening;
 pub mod ingress;
@@ -89,6 +90,8 @@ pub enum RenderError {
         "environment `{env}` requires image digests, and service `{service}` has none; add `digest: sha256:<64 hex>` under its `tag:` (`cargo xtask set-image --env {env} --service {service} --tag … --digest sha256:…`)"
     )]
     MissingDigest { env: String, service: String },
+    #[error("environment `{env}`: the tag of service `{service}`: {problem}")]
+    Tag { env: String, service: String, problem: String },
     #[error(
         "environment `{env}` seals its secrets, and `{file}` is missing; seal the Secret with `kubeseal --format yaml` into that file"
     )]
@@ -247,11 +250,12 @@ fn namespace(ctx: &Ctx) -> Namespace {
 }
 
 /// Everything one service owns: its ServiceAccounts, database, migration,
-/// Deployment, Service, NetworkPolicies, and disruption budget and autoscaler.
+/// ConfigMaps, Deployment, Services, NetworkPolicies, and disruption budget
+/// and autoscaler.
 fn service_objects(
     ctx: &Ctx,
     svc: &crate::platform::Service,
-    pin: &crate::release::Pin,
+    pin: Option<&crate::release::Pin>,
 ) -> Result<Vec<Object>, RenderError> {
     use network::{Allow, pods};
     let labels = ctx.labels(&svc.name, workload::component(svc.kind), None);
@@ -259,23 +263,41 @@ fn service_objects(
     let mut objects: Vec<Object> = vec![hardening::service_account(ctx, &labels).into()];
     let mut ingress = Vec::new();
     let mut egress = Vec::new();
-    if svc.exposed_route(&ctx.profile.ingress.expose_opt_in).is_some() {
-        ingress.push(Allow::named_port(
-            vec![network::namespace(&ctx.profile.network.ingress_namespace)],
-            pod::HTTP_PORT_NAME,
-        ));
+    if svc.exposed_route(&ctx.profile.ingress.expose_opt_in).is_some()
+        && let Some(port) = svc.own_exposure().and_then(|e| e.ports.first())
+    {
+        ingress.push(Allow::named_port(vec![network::namespace(&ctx.profile.network.ingress_namespace)], &port.target));
     }
-    let dependents: Vec<_> =
-        ctx.callers.get(svc.name.as_str()).into_iter().flatten().map(|name| peer(name)).collect();
-    if !dependents.is_empty() {
-        ingress.push(Allow::named_port(dependents, pod::HTTP_PORT_NAME));
+    // Callers, grouped by the container port they reach, in platform order.
+    let mut from_callers: Vec<(&str, Vec<_>)> = Vec::new();
+    for caller in ctx.callers.get(svc.name.as_str()).into_iter().flatten() {
+        let Some(caller_svc) = ctx.platform.find(caller.as_str()) else { continue };
+        let Some(port) = workload::dependency_port(caller_svc, svc) else { continue };
+        match from_callers.iter_mut().find(|(p, _)| *p == port.target) {
+            Some((_, peers)) => peers.push(peer(caller)),
+            None => from_callers.push((&port.target, vec![peer(caller)])),
+        }
+    }
+    ingress.extend(from_callers.into_iter().map(|(port, peers)| Allow::named_port(peers, port)));
+    // A load balancer's clients come from anywhere.
+    for exposure in svc.exposes.iter().filter(|e| e.type_ == crate::spec::ServiceType::LoadBalancer) {
+        for port in &exposure.ports {
+            ingress.push(network::anywhere(&port.target, svc.declared_port(&crate::spec::PortRef::Name(port.target.clone())).map_or(crate::spec::Protocol::Tcp, |p| p.protocol)));
+        }
     }
     let mut deps = svc.depends_on.clone();
     deps.sort();
     deps.dedup();
-    if !deps.is_empty() {
-        egress.push(Allow::named_port(deps.iter().map(peer).collect(), pod::HTTP_PORT_NAME));
+    let mut to_deps: Vec<(&str, Vec<_>)> = Vec::new();
+    for dep in &deps {
+        let Some(callee) = ctx.platform.find(dep.as_str()) else { continue };
+        let Some(port) = workload::dependency_port(svc, callee) else { continue };
+        match to_deps.iter_mut().find(|(p, _)| *p == port.target) {
+            Some((_, peers)) => peers.push(peer(dep)),
+            None => to_deps.push((&port.target, vec![peer(dep)])),
+        }
     }
+    egress.extend(to_deps.into_iter().map(|(port, peers)| Allow::named_port(peers, port)));
     for e in ctx.profile.network.external_egress.iter().filter(|e| e.service == svc.name) {
         egress.push(network::external(e.cidr, e.except, e.ports));
     }
@@ -291,6 +313,10 @@ fn service_objects(
             objects.push(database::statefulset(ctx, &names, profile).into());
             objects.push(database::headless_service(ctx, &names).into());
             if let Some(migration) = &database.migration {
+                let pin = pin.ok_or_else(|| RenderError::MissingPin {
+                    env: ctx.profile.name.to_string(),
+                    service: svc.name.to_string(),
+                })?;
                 let job = workload::migration_job(ctx, svc, pin, &names, migration)?;
                 let job_labels = ctx.labels(&svc.name.suffixed("migrate")?, Component::Migration, None);
                 clients.push(pods(&job_labels));
@@ -306,8 +332,11 @@ fn service_objects(
         }
         None => None,
     };
+    for files in &svc.config_files {
+        objects.push(workload::config_map(ctx, &labels, files).into());
+    }
     objects.push(workload::deployment(ctx, svc, pin, db.as_ref()).into());
-    objects.push(workload::service(ctx, svc).into());
+    objects.extend(workload::services(ctx, svc).into_iter().map(Object::from));
     objects.push(network::workload(ctx, &labels, ingress, egress).into());
     let sizing = workload::sizing(ctx, svc);
     let min_replicas = sizing.replicas;
@@ -375,8 +404,6 @@ pub fn render_environment_with(
         namespace(&ctx).into(),
         network::default_deny(&ctx).into(),
         network::allow_dns(&ctx).into(),
-        hardening::quota(&ctx).into(),
-        hardening::limit_range(&ctx).into(),
     ];
     shared.extend(network::acme_solver(&ctx).map(Object::from));
     shared.extend(hardening::cluster_issuer(&ctx).map(Object::from));
@@ -390,17 +417,27 @@ pub fn render_environment_with(
     }
 
     let service = |svc: &crate::platform::Service| -> Result<(Name, Vec<Object>), RenderError> {
+        let crate::platform::WorkloadImage::Own(_) = svc.image else {
+            return Ok((svc.name.clone(), service_objects(&ctx, svc, None)?));
+        };
         let pin = pins.pin(&svc.name).ok_or_else(|| RenderError::MissingPin {
             env: profile.name.to_string(),
             service: svc.name.to_string(),
         })?;
+        if let Err(e) = platform.tag_rule.admits(&pin.tag) {
+            return Err(RenderError::Tag {
+                env: profile.name.to_string(),
+                service: svc.name.to_string(),
+                problem: format!("{e}; {}", platform.tag_rule.describe()),
+            });
+        }
         if profile.require_digests && pin.digest.is_none() {
             return Err(RenderError::MissingDigest {
                 env: profile.name.to_string(),
                 service: svc.name.to_string(),
             });
         }
-        Ok((svc.name.clone(), service_objects(&ctx, svc, pin)?))
+        Ok((svc.name.clone(), service_objects(&ctx, svc, Some(pin))?))
     };
     // Services are independent: large platforms build them on every CPU,
     // in chunks, and keep platform order (and the first error in it).
@@ -414,6 +451,11 @@ pub fn render_environment_with(
         services.extend(chunk?);
     }
     shared.extend(ingress::entry_point(&ctx)?);
+    // Quota and limits admit what the final objects ask for; they stand
+    // after the default policies, before the shared objects that follow.
+    let all: Vec<&Object> = shared.iter().chain(services.iter().flat_map(|(_, o)| o)).collect();
+    let admission: [Object; 2] = [hardening::quota(&ctx, &all).into(), hardening::limit_range(&ctx, &all).into()];
+    shared.splice(3..3, admission);
     let out_of_band = match profile.secrets {
         crate::profile::SecretBackend::OutOfBand => {
             credential_secrets(platform)?.into_iter().map(|(name, _)| name).collect()
@@ -495,6 +537,7 @@ pub(crate) mod tests {
             api: WorkloadSizing { replicas: 2, resources: r },
             web: WorkloadSizing { replicas: 1, resources: r },
             migration: r,
+            overrides: vec![],
             network: NetworkProfile { ingress_namespace: name!("ingress-nginx"), external_egress: vec![] },
             availability: AvailabilityProfile { spread_across_nodes: false, autoscaling: None },
             gatekeeper_privileged_constraint: false,

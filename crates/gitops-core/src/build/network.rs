@@ -156,6 +156,24 @@ pub fn acme_solver(ctx: &Ctx) -> Option<NetworkPolicy> {
     Some(p)
 }
 
+/// Traffic from any address, IPv4 or IPv6, to the named container `port`:
+/// what reaches the pods behind a LoadBalancer Service (clients' addresses,
+/// or the nodes' after SNAT).
+pub fn anywhere(port: &str, protocol: crate::spec::Protocol) -> Allow {
+    let block = |cidr: &str| NetworkPolicyPeer {
+        ip_block: Some(IPBlock { cidr: cidr.into(), except: None }),
+        ..Default::default()
+    };
+    Allow {
+        peers: vec![block("0.0.0.0/0"), block("::/0")],
+        ports: vec![NetworkPolicyPort {
+            port: Some(IntOrString::String(port.into())),
+            protocol: Some(protocol.as_str().into()),
+            ..Default::default()
+        }],
+    }
+}
+
 /// Traffic out of the cluster to `cidr` (less `except`) on TCP `ports`.
 pub fn external(cidr: &str, except: &[&str], ports: &[u16]) -> Allow {
     Allow {

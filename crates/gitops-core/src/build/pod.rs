@@ -2,13 +2,14 @@
 //! Security context, probes, volumes and environment variables.
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction,
-    HTTPGetAction, ObjectFieldSelector, PodSecurityContext, PodSpec, Probe, SeccompProfile,
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction, GRPCAction,
+    HTTPGetAction, HTTPHeader, ObjectFieldSelector, PodSecurityContext, PodSpec, Probe, SeccompProfile,
     SecretKeySelector, SecurityContext, TCPSocketAction, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::profile::Memory;
+use crate::spec::{PortRef, ProbeAction, ProbeSpec};
 
 /// The UID and GID every container runs as: not root, and above the range
 /// of system users any image defines (scanners flag UIDs below 10000).
@@ -27,11 +28,16 @@ pub const EPHEMERAL_HEADROOM: Memory = Memory(256);
 
 /// The restricted Pod Security Standard at pod level.
 pub fn pod_security_context() -> PodSecurityContext {
+    pod_security_context_as(RUN_AS_ID)
+}
+
+/// [`pod_security_context`] as UID and GID `id` (an image that needs its own).
+pub fn pod_security_context_as(id: i64) -> PodSecurityContext {
     PodSecurityContext {
         run_as_non_root: Some(true),
-        run_as_user: Some(RUN_AS_ID),
-        run_as_group: Some(RUN_AS_ID),
-        fs_group: Some(RUN_AS_ID),
+        run_as_user: Some(id),
+        run_as_group: Some(id),
+        fs_group: Some(id),
         fs_group_change_policy: Some("OnRootMismatch".into()),
         seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
         ..Default::default()
@@ -58,6 +64,18 @@ pub fn container_security_context() -> SecurityContext {
 /// the pod (made by [`empty_dir`]), which count against it.
 pub fn pod_spec(
     service_account: &str,
+    containers: Vec<Container>,
+    volumes: Vec<Volume>,
+    restart_policy: Option<&str>,
+) -> PodSpec {
+    pod_spec_with_init(service_account, Vec::new(), containers, volumes, restart_policy)
+}
+
+/// [`pod_spec`] with init containers (and native sidecars) before the
+/// containers; they get the same node-disk request and limit.
+pub fn pod_spec_with_init(
+    service_account: &str,
+    mut init_containers: Vec<Container>,
     mut containers: Vec<Container>,
     volumes: Vec<Volume>,
     restart_policy: Option<&str>,
@@ -71,7 +89,7 @@ pub fn pod_spec(
         })
         .sum();
     let limit = Memory(EPHEMERAL_HEADROOM.0 + scratch);
-    for c in &mut containers {
+    for c in init_containers.iter_mut().chain(&mut containers) {
         let resources = c.resources.get_or_insert_with(Default::default);
         for (map, size) in [(&mut resources.requests, EPHEMERAL_REQUEST), (&mut resources.limits, limit)] {
             map.get_or_insert_with(Default::default).insert(EPHEMERAL_STORAGE.into(), size.quantity());
@@ -82,6 +100,7 @@ pub fn pod_spec(
         automount_service_account_token: Some(false),
         enable_service_links: Some(false),
         security_context: Some(pod_security_context()),
+        init_containers: (!init_containers.is_empty()).then_some(init_containers),
         containers,
         volumes: (!volumes.is_empty()).then_some(volumes),
         restart_policy: restart_policy.map(Into::into),
@@ -133,6 +152,11 @@ pub fn port(name: &str, number: i32) -> ContainerPort {
     }
 }
 
+/// The container port of a workload spec's port.
+pub fn from_port_spec(p: &crate::spec::PortSpec) -> ContainerPort {
+    ContainerPort { protocol: Some(p.protocol.as_str().into()), ..port(&p.name, i32::from(p.number)) }
+}
+
 pub fn plain_env(name: &str, value: impl Into<String>) -> EnvVar {
     EnvVar { name: name.into(), value: Some(value.into()), value_from: None }
 }
@@ -164,28 +188,51 @@ pub fn field_env(name: &str, field_path: &str) -> EnvVar {
     }
 }
 
-/// Timing of one probe.
-#[derive(Debug, Clone, Copy)]
-pub struct ProbeTiming {
-    pub period: i32,
-    pub timeout: i32,
-    pub failure_threshold: i32,
-}
-
-/// Startup: up to `period * failure_threshold` seconds to come up.
-pub const STARTUP: ProbeTiming = ProbeTiming { period: 5, timeout: 3, failure_threshold: 36 };
-/// Readiness: out of the Service after 3 misses.
-pub const READINESS: ProbeTiming = ProbeTiming { period: 10, timeout: 3, failure_threshold: 3 };
-/// Liveness: restarted after a minute of misses.
-pub const LIVENESS: ProbeTiming = ProbeTiming { period: 20, timeout: 5, failure_threshold: 3 };
+pub use crate::spec::{LIVENESS, ProbeTiming, READINESS, STARTUP};
 
 fn probe(timing: ProbeTiming) -> Probe {
     Probe {
+        initial_delay_seconds: (timing.initial_delay > 0).then_some(timing.initial_delay),
         period_seconds: Some(timing.period),
         timeout_seconds: Some(timing.timeout),
         failure_threshold: Some(timing.failure_threshold),
         success_threshold: Some(1),
         ..Default::default()
+    }
+}
+
+fn port_ref(port: &PortRef) -> IntOrString {
+    match port {
+        PortRef::Name(name) => IntOrString::String(name.clone()),
+        PortRef::Number(n) => IntOrString::Int(i32::from(*n)),
+    }
+}
+
+/// The Kubernetes form of a probe of the workload spec.
+pub fn from_spec(spec: &ProbeSpec) -> Probe {
+    let base = probe(spec.timing);
+    match &spec.action {
+        ProbeAction::Http { path, port, headers } => Probe {
+            http_get: Some(HTTPGetAction {
+                path: Some(path.clone()),
+                port: port_ref(port),
+                scheme: Some("HTTP".into()),
+                http_headers: (!headers.is_empty()).then(|| {
+                    headers.iter().map(|(name, value)| HTTPHeader { name: name.clone(), value: value.clone() }).collect()
+                }),
+                ..Default::default()
+            }),
+            ..base
+        },
+        ProbeAction::Grpc { port, service } => {
+            Probe { grpc: Some(GRPCAction { port: i32::from(*port), service: service.clone() }), ..base }
+        }
+        ProbeAction::Tcp { port } => {
+            Probe { tcp_socket: Some(TCPSocketAction { port: port_ref(port), host: None }), ..base }
+        }
+        ProbeAction::Exec { command } => {
+            Probe { exec: Some(ExecAction { command: Some(command.clone()) }), ..base }
+        }
     }
 }
 

@@ -1,45 +1,83 @@
-//! A platform service: its Deployment, its ClusterIP Service and, when it
-//! owns a database with migrations, the migration Job.
+//! A platform service: its Deployment (main container, init containers,
+//! sidecars, volumes), the Services in front of it and, when it owns a
+//! database with migrations, the migration Job.
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
-use k8s_openapi::api::core::v1::{EnvVar, PodSpec, PodTemplateSpec, Service, ServicePort, ServiceSpec};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, ConfigMapVolumeSource, Container, EnvVar, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec,
+    SecretVolumeSource, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Ctx;
 use super::database::DatabaseNames;
-use super::pod::{self, HTTP_PORT_NAME, LIVENESS, READINESS, STARTUP};
+use super::pod;
 use crate::crd::argocd::{HOOK_ANNOTATION, HOOK_DELETE_POLICY_ANNOTATION, HookDeletePolicy, HookPhase};
 use crate::image::image_reference;
-use crate::meta::{Component, SyncWave};
+use crate::meta::{Component, Labels, SyncWave};
 use crate::name::Name;
-use crate::platform::{self, Migration, PORT_ENV, SERVICE_PORT, Service as PlatformService, ServiceKind};
-use crate::profile::Memory;
+use crate::platform::{Migration, Service as PlatformService, ServiceKind, WorkloadImage};
+use crate::profile::{Memory, WorkloadSizing};
 use crate::release::Pin;
+use crate::spec::{ContainerImage, ContainerSpec, ServiceType, VolumeSource, VolumeSpec};
 
 pub(crate) fn component(kind: ServiceKind) -> Component {
     match kind {
         ServiceKind::Api => Component::Api,
         ServiceKind::Web => Component::Web,
+        ServiceKind::Worker => Component::Worker,
     }
 }
 
-/// Variables every container of the service gets: its port, its
-/// configuration, its dependencies' cluster DNS addresses and, when it owns a
-/// database, its connection string (`DATABASE_URL`, `MONGODB_URI`) from
-/// the credentials Secret.
+/// The service's plain configuration in this environment: its own, with
+/// the profile's per-environment values over it.
+fn configuration(ctx: &Ctx, svc: &PlatformService) -> BTreeMap<String, String> {
+    let mut env = svc.env.clone();
+    if let Some(o) = ctx.profile.override_of(&svc.name) {
+        env.extend(o.env.iter().cloned());
+    }
+    env
+}
+
+/// The address `svc` is given for `dep`: the callee's own Service, on the
+/// port the address names (or its first), in the form the caller chose.
+pub(crate) fn dependency_address(ctx: &Ctx, svc: &PlatformService, dep: &Name) -> Option<(String, String)> {
+    let address = svc.address_of(dep);
+    let callee = ctx.platform.find(dep.as_str())?;
+    let port = dependency_port(svc, callee)?;
+    let host = if address.short_host { dep.to_string() } else { ctx.fqdn(dep) };
+    Some((address.env.clone(), address.value(&host, port.port)))
+}
+
+/// The port of `callee`'s own Service that `svc` calls.
+pub(crate) fn dependency_port<'a>(
+    svc: &PlatformService,
+    callee: &'a PlatformService,
+) -> Option<&'a crate::spec::ServicePortSpec> {
+    let exposure = callee.own_exposure()?;
+    match svc.addresses.get(&callee.name).and_then(|a| a.port.as_ref()) {
+        Some(name) => exposure.ports.iter().find(|p| &p.name == name),
+        None => exposure.ports.first(),
+    }
+}
+
+/// Variables the main container gets: its port, its configuration, its
+/// dependencies' addresses and, when it owns a database, its connection
+/// string (`DATABASE_URL`, `MONGODB_URI`) from the credentials Secret.
 fn environment(ctx: &Ctx, svc: &PlatformService, db: Option<&DatabaseNames>) -> Vec<EnvVar> {
-    let mut env = vec![pod::plain_env(PORT_ENV, svc.port.to_string())];
-    env.extend(svc.env.iter().map(|(k, v)| pod::plain_env(k, v.clone())));
+    let mut env = Vec::new();
+    if let (Some(var), Some(port)) = (&svc.port_env, svc.ports.first()) {
+        env.push(pod::plain_env(var, port.number.to_string()));
+    }
+    env.extend(configuration(ctx, svc).into_iter().map(|(k, v)| pod::plain_env(&k, v)));
     let mut deps: Vec<&Name> = svc.depends_on.iter().collect();
     deps.sort();
     deps.dedup();
-    env.extend(deps.into_iter().map(|dep| {
-        pod::plain_env(&platform::dependency_env(dep), format!("http://{}:{SERVICE_PORT}", ctx.fqdn(dep)))
-    }));
+    env.extend(deps.into_iter().filter_map(|dep| dependency_address(ctx, svc, dep)).map(|(k, v)| pod::plain_env(&k, v)));
     if let Some(db) = db {
         env.push(connection_env(db));
     }
@@ -52,9 +90,9 @@ fn connection_env(db: &DatabaseNames) -> EnvVar {
     pod::secret_env(key, db.credentials.as_str(), key)
 }
 
-fn tmp_volumes(
-    svc: &PlatformService,
-) -> (Vec<k8s_openapi::api::core::v1::Volume>, Vec<k8s_openapi::api::core::v1::VolumeMount>) {
+/// The pod's volumes, and the main container's mounts: `/tmp`, each
+/// writable directory, then the service's own volumes.
+fn volumes(svc: &PlatformService) -> (Vec<Volume>, Vec<VolumeMount>) {
     let mut volumes = vec![pod::empty_dir(pod::TMP_VOLUME, Memory(64))];
     let mut mounts = vec![pod::mount(pod::TMP_VOLUME, "/tmp", false)];
     for (i, dir) in svc.writable_dirs.iter().enumerate() {
@@ -62,31 +100,154 @@ fn tmp_volumes(
         volumes.push(pod::empty_dir(&name, Memory(256)));
         mounts.push(pod::mount(&name, dir, false));
     }
+    for v in &svc.volumes {
+        volumes.push(volume(v));
+        if let Some(path) = &v.mount_path {
+            mounts.push(pod::mount(&v.name, path, v.read_only));
+        }
+    }
     (volumes, mounts)
 }
 
-/// The replicas and resources the profile gives this kind of service.
-pub(crate) fn sizing(ctx: &Ctx, svc: &PlatformService) -> crate::profile::WorkloadSizing {
-    match svc.kind {
-        ServiceKind::Api => ctx.profile.api,
-        ServiceKind::Web => ctx.profile.web,
+fn volume(v: &VolumeSpec) -> Volume {
+    let base = Volume { name: v.name.clone(), ..Default::default() };
+    match &v.source {
+        VolumeSource::EmptyDir { size, medium_memory } => {
+            let mut volume = pod::empty_dir(&v.name, *size);
+            if *medium_memory && let Some(e) = &mut volume.empty_dir {
+                e.medium = Some("Memory".into());
+            }
+            volume
+        }
+        VolumeSource::ConfigMap { name } => Volume {
+            config_map: Some(ConfigMapVolumeSource {
+                name: name.to_string(),
+                default_mode: Some(0o444),
+                optional: Some(false),
+                ..Default::default()
+            }),
+            ..base
+        },
+        VolumeSource::Secret { name } => Volume {
+            secret: Some(SecretVolumeSource {
+                secret_name: Some(name.to_string()),
+                default_mode: Some(0o440),
+                optional: Some(false),
+                ..Default::default()
+            }),
+            ..base
+        },
+        VolumeSource::Claim { name } => Volume {
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: name.to_string(),
+                read_only: v.read_only.then_some(true),
+            }),
+            ..base
+        },
     }
 }
 
-pub fn deployment(ctx: &Ctx, svc: &PlatformService, pin: &Pin, db: Option<&DatabaseNames>) -> Deployment {
-    let sizing = sizing(ctx, svc);
-    let labels = ctx.labels(&svc.name, component(svc.kind), Some(pin.tag.to_string()));
-    let (volumes, mounts) = tmp_volumes(svc);
+/// The replicas and resources of this service in this environment: the
+/// profile's override, else the service's own sizing, else the profile's
+/// size for its kind (a worker is sized like an API).
+pub(crate) fn sizing(ctx: &Ctx, svc: &PlatformService) -> WorkloadSizing {
+    let base = svc.sizing.unwrap_or(match svc.kind {
+        ServiceKind::Api | ServiceKind::Worker => ctx.profile.api,
+        ServiceKind::Web => ctx.profile.web,
+    });
+    match ctx.profile.override_of(&svc.name) {
+        Some(o) => WorkloadSizing {
+            replicas: o.replicas.unwrap_or(base.replicas),
+            resources: o.resources.unwrap_or(base.resources),
+        },
+        None => base,
+    }
+}
 
-    let mut c = pod::container(svc.name.as_str(), image_reference(&svc.image, &pin.tag, pin.digest.as_ref()));
-    c.ports = Some(vec![pod::port(HTTP_PORT_NAME, i32::from(svc.port))]);
+/// The image reference of the service's main container in this environment.
+fn own_image(svc: &PlatformService, pin: Option<&Pin>) -> String {
+    match (&svc.image, pin) {
+        (WorkloadImage::Pinned(image), _) => image.reference(),
+        (WorkloadImage::Own(repository), Some(pin)) => image_reference(repository, &pin.tag, pin.digest.as_ref()),
+        // The render looks every own image's pin up before building.
+        (WorkloadImage::Own(repository), None) => repository.to_string(),
+    }
+}
+
+/// The tag the `app.kubernetes.io/version` label carries.
+pub(crate) fn version(svc: &PlatformService, pin: Option<&Pin>) -> Option<String> {
+    match &svc.image {
+        WorkloadImage::Pinned(image) => Some(image.version.as_str().to_owned()),
+        WorkloadImage::Own(_) => pin.map(|p| p.tag.to_string()),
+    }
+}
+
+/// An init container or sidecar: its own image or the service's, sized
+/// like the service unless it says otherwise, with `/tmp` and the volumes
+/// it names.
+fn extra_container(spec: &ContainerSpec, own: &str, sizing: WorkloadSizing) -> Container {
+    let image = match &spec.image {
+        ContainerImage::Own => own.to_owned(),
+        ContainerImage::Pinned(image) => image.reference(),
+    };
+    let mut c = pod::container(&spec.name, image);
+    c.command = spec.command.clone();
+    c.args = spec.args.clone();
+    c.env = (!spec.env.is_empty()).then(|| spec.env.iter().map(|(k, v)| pod::plain_env(k, v.clone())).collect());
+    c.ports = (!spec.ports.is_empty()).then(|| spec.ports.iter().map(pod::from_port_spec).collect());
+    c.resources = Some(spec.resources.unwrap_or(sizing.resources).to_k8s());
+    c.startup_probe = spec.probes.startup.as_ref().map(pod::from_spec);
+    c.readiness_probe = spec.probes.readiness.as_ref().map(pod::from_spec);
+    c.liveness_probe = spec.probes.liveness.as_ref().map(pod::from_spec);
+    let mut mounts = vec![pod::mount(pod::TMP_VOLUME, "/tmp", false)];
+    mounts.extend(spec.mounts.iter().map(|(volume, path, read_only)| pod::mount(volume, path, *read_only)));
+    c.volume_mounts = Some(mounts);
+    c
+}
+
+/// The pod of the service's long-running workload: the main container,
+/// init containers, sidecars (native sidecars: init containers that keep
+/// running), and volumes.
+fn pod_template(ctx: &Ctx, svc: &PlatformService, pin: Option<&Pin>, db: Option<&DatabaseNames>, labels: &Labels) -> PodTemplateSpec {
+    let sizing = sizing(ctx, svc);
+    let (volumes, mounts) = volumes(svc);
+    let image = own_image(svc, pin);
+
+    let mut c = pod::container(svc.main_container(), image.clone());
+    c.command = svc.command.clone();
+    c.args = svc.args.clone();
+    c.working_dir = svc.working_dir.clone();
+    c.ports = (!svc.ports.is_empty()).then(|| svc.ports.iter().map(pod::from_port_spec).collect());
     c.env = Some(environment(ctx, svc, db));
     c.resources = Some(sizing.resources.to_k8s());
-    c.startup_probe = Some(pod::http_probe(&svc.health_path, STARTUP));
-    c.readiness_probe = Some(pod::http_probe(&svc.health_path, READINESS));
-    c.liveness_probe = Some(pod::tcp_probe(HTTP_PORT_NAME, LIVENESS));
+    c.startup_probe = svc.probes.startup.as_ref().map(pod::from_spec);
+    c.readiness_probe = svc.probes.readiness.as_ref().map(pod::from_spec);
+    c.liveness_probe = svc.probes.liveness.as_ref().map(pod::from_spec);
     c.volume_mounts = Some(mounts);
 
+    let mut init: Vec<Container> =
+        svc.init_containers.iter().map(|spec| extra_container(spec, &image, sizing)).collect();
+    init.extend(svc.sidecars.iter().map(|spec| Container {
+        restart_policy: Some("Always".into()),
+        ..extra_container(spec, &image, sizing)
+    }));
+    let mut spec = PodSpec {
+        topology_spread_constraints: super::hardening::spread(ctx, labels),
+        affinity: super::hardening::anti_affinity(ctx, labels),
+        ..pod::pod_spec_with_init(svc.name.as_str(), init, vec![c], volumes, None)
+    };
+    if let Some(id) = svc.run_as {
+        spec.security_context = Some(pod::pod_security_context_as(id));
+    }
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta { labels: Some(labels.all()), ..Default::default() }),
+        spec: Some(spec),
+    }
+}
+
+pub fn deployment(ctx: &Ctx, svc: &PlatformService, pin: Option<&Pin>, db: Option<&DatabaseNames>) -> Deployment {
+    let sizing = sizing(ctx, svc);
+    let labels = ctx.labels(&svc.name, component(svc.kind), version(svc, pin));
     Deployment {
         metadata: ctx.meta(&svc.name, &labels, SyncWave::Application),
         spec: Some(DeploymentSpec {
@@ -103,38 +264,63 @@ pub fn deployment(ctx: &Ctx, svc: &PlatformService, pin: &Pin, db: Option<&Datab
                     max_unavailable: Some(IntOrString::Int(0)),
                 }),
             }),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta { labels: Some(labels.all()), ..Default::default() }),
-                spec: Some(PodSpec {
-                    topology_spread_constraints: super::hardening::spread(ctx, &labels),
-                    affinity: super::hardening::anti_affinity(ctx, &labels),
-                    ..pod::pod_spec(svc.name.as_str(), vec![c], volumes, None)
-                }),
-            },
+            template: pod_template(ctx, svc, pin, db, &labels),
             ..Default::default()
         }),
         ..Default::default()
     }
 }
 
-pub fn service(ctx: &Ctx, svc: &PlatformService) -> Service {
-    let labels = ctx.labels(&svc.name, component(svc.kind), None);
-    Service {
-        metadata: ctx.meta(&svc.name, &labels, SyncWave::Application),
-        spec: Some(ServiceSpec {
-            type_: Some("ClusterIP".into()),
-            selector: Some(labels.selector()),
-            ports: Some(vec![ServicePort {
-                name: Some(HTTP_PORT_NAME.into()),
-                port: SERVICE_PORT,
-                target_port: Some(IntOrString::String(HTTP_PORT_NAME.into())),
-                protocol: Some("TCP".into()),
-                ..Default::default()
-            }]),
-            ..Default::default()
-        }),
+/// A ConfigMap the service declares with its files.
+pub fn config_map(ctx: &Ctx, labels: &Labels, files: &crate::spec::ConfigFiles) -> ConfigMap {
+    ConfigMap {
+        metadata: ctx.meta(&files.name, labels, SyncWave::Foundation),
+        data: Some(files.files.clone()),
         ..Default::default()
     }
+}
+
+/// The Services in front of the service's pods, one per exposure.
+pub fn services(ctx: &Ctx, svc: &PlatformService) -> Vec<Service> {
+    let labels = ctx.labels(&svc.name, component(svc.kind), None);
+    svc.exposes
+        .iter()
+        .map(|exposure| {
+            let name = svc.exposure_name(exposure);
+            let ports = exposure
+                .ports
+                .iter()
+                .map(|p| {
+                    let target = svc.declared_port(&crate::spec::PortRef::Name(p.target.clone()));
+                    ServicePort {
+                        name: Some(p.name.clone()),
+                        port: i32::from(p.port),
+                        target_port: Some(IntOrString::String(p.target.clone())),
+                        protocol: Some(target.map_or("TCP", |t| t.protocol.as_str()).into()),
+                        app_protocol: target.and_then(|t| t.app_protocol.as_ref()).map(|a| a.as_str().to_owned()),
+                        ..Default::default()
+                    }
+                })
+                .collect();
+            let (type_, cluster_ip) = match exposure.type_ {
+                ServiceType::ClusterIp => ("ClusterIP", None),
+                ServiceType::Headless => ("ClusterIP", Some("None".to_owned())),
+                ServiceType::LoadBalancer => ("LoadBalancer", None),
+            };
+            Service {
+                metadata: ctx.meta(&name, &labels, SyncWave::Application),
+                spec: Some(ServiceSpec {
+                    type_: Some(type_.into()),
+                    cluster_ip,
+                    selector: Some(labels.selector()),
+                    ports: Some(ports),
+                    session_affinity: exposure.client_ip_affinity.then(|| "ClientIP".to_owned()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }
+        })
+        .collect()
 }
 
 /// `<service>-migrate`: the migration command with the service's own image
@@ -153,13 +339,13 @@ pub fn migration_job(
     migration: &Migration,
 ) -> Result<Job, crate::name::NameError> {
     let name = svc.name.suffixed("migrate")?;
-    let labels = ctx.labels(&name, Component::Migration, Some(pin.tag.to_string()));
-    let (volumes, mounts) = tmp_volumes(svc);
+    let labels = ctx.labels(&name, Component::Migration, version(svc, Some(pin)));
+    let (volumes, mounts) = volumes(svc);
 
-    let mut c = pod::container("migrate", image_reference(&svc.image, &pin.tag, pin.digest.as_ref()));
+    let mut c = pod::container("migrate", own_image(svc, Some(pin)));
     c.command = Some(migration.command.clone());
     let mut env = vec![pod::plain_env("HOME", "/tmp")];
-    env.extend(svc.env.iter().map(|(k, v)| pod::plain_env(k, v.clone())));
+    env.extend(configuration(ctx, svc).into_iter().map(|(k, v)| pod::plain_env(&k, v)));
     env.push(connection_env(db));
     c.env = Some(env);
     c.resources = Some(ctx.profile.migration.to_k8s());
@@ -178,7 +364,10 @@ pub fn migration_job(
             active_deadline_seconds: Some(900),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(labels.all()), ..Default::default() }),
-                spec: Some(pod::pod_spec(name.as_str(), vec![c], volumes, Some("Never"))),
+                spec: Some(PodSpec {
+                    security_context: svc.run_as.map(pod::pod_security_context_as).or(Some(pod::pod_security_context())),
+                    ..pod::pod_spec(name.as_str(), vec![c], volumes, Some("Never"))
+                }),
             },
             ..Default::default()
         }),

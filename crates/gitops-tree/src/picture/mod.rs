@@ -145,6 +145,7 @@ fn kind_label(kind: Option<ServiceKind>) -> &'static str {
     match kind {
         Some(ServiceKind::Api) => "api",
         Some(ServiceKind::Web) => "web",
+        Some(ServiceKind::Worker) => "worker",
         None => "-",
     }
 }

@@ -1,0 +1,511 @@
+//! What a workload says about itself beyond its intent: ports, probes, the
+//! Services that expose it, extra containers and volumes, how callers learn
+//! its address. [`crate::platform::Service`]'s builders (`api`, `web`,
+//! `worker`, `server`) fill these with defaults; every field is public and
+//! each has a builder method, so a team overrides what its image needs.
+//!
+//! Nothing here is Kubernetes yet: `build::workload` turns a spec into
+//! containers, Services and NetworkPolicies, and `gitops-policy` checks the
+//! result (a probe on a port the container does not declare, a Service that
+//! targets no container port, a gRPC port probed over HTTP).
+
+use crate::image::PinnedImage;
+use crate::name::Name;
+use crate::profile::{Memory, Resources};
+
+/// The transport of a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+impl Protocol {
+    /// The Kubernetes spelling (`TCP`, `UDP`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+        }
+    }
+}
+
+/// The application protocol a port speaks, as a Service's `appProtocol`.
+/// Probes and checks use it: a gRPC port cannot answer an HTTP probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppProtocol {
+    Http,
+    /// HTTP/2 without TLS (`kubernetes.io/h2c`).
+    H2c,
+    Grpc,
+    /// Anything else, spelled as the Service should carry it (`redis`, `example.com/custom`).
+    Other(String),
+}
+
+impl AppProtocol {
+    pub fn as_str(&self) -> &str {
+        match self {
+            AppProtocol::Http => "http",
+            AppProtocol::H2c => "kubernetes.io/h2c",
+            AppProtocol::Grpc => "grpc",
+            AppProtocol::Other(s) => s,
+        }
+    }
+}
+
+/// A port a container listens on: a name (IANA service name, at most 15
+/// characters, how probes, Services and NetworkPolicies refer to it), a
+/// number and a protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortSpec {
+    pub name: String,
+    pub number: u16,
+    pub protocol: Protocol,
+    /// Put on the Services that expose this port. `None` leaves it unset.
+    pub app_protocol: Option<AppProtocol>,
+}
+
+impl PortSpec {
+    /// A TCP port with no declared application protocol.
+    pub fn tcp(name: &str, number: u16) -> Self {
+        PortSpec { name: name.into(), number, protocol: Protocol::Tcp, app_protocol: None }
+    }
+
+    /// A UDP port.
+    pub fn udp(name: &str, number: u16) -> Self {
+        PortSpec { protocol: Protocol::Udp, ..Self::tcp(name, number) }
+    }
+
+    /// A gRPC port (`appProtocol: grpc` on its Services).
+    pub fn grpc(name: &str, number: u16) -> Self {
+        PortSpec { app_protocol: Some(AppProtocol::Grpc), ..Self::tcp(name, number) }
+    }
+
+    /// The same port with an application protocol.
+    pub fn app_protocol(mut self, protocol: AppProtocol) -> Self {
+        self.app_protocol = Some(protocol);
+        self
+    }
+}
+
+/// A container port, by name or by number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortRef {
+    Name(String),
+    Number(u16),
+}
+
+impl From<&str> for PortRef {
+    fn from(name: &str) -> Self {
+        PortRef::Name(name.into())
+    }
+}
+
+impl From<u16> for PortRef {
+    fn from(number: u16) -> Self {
+        PortRef::Number(number)
+    }
+}
+
+/// How the kubelet asks a container whether it is up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeAction {
+    /// `GET path` on a container port, with extra request headers.
+    Http { path: String, port: PortRef, headers: Vec<(String, String)> },
+    /// The gRPC health checking protocol (`grpc.health.v1.Health/Check`) on
+    /// a port number, for `service` (empty: the server as a whole).
+    Grpc { port: u16, service: Option<String> },
+    /// A TCP connection to a container port.
+    Tcp { port: PortRef },
+    /// A command in the container; exit 0 means healthy.
+    Exec { command: Vec<String> },
+}
+
+/// When and how often a probe runs, and how many misses count as down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeTiming {
+    /// `initialDelaySeconds`; 0 leaves it unset.
+    pub initial_delay: i32,
+    pub period: i32,
+    pub timeout: i32,
+    pub failure_threshold: i32,
+}
+
+/// Startup: up to `period * failure_threshold` seconds to come up.
+pub const STARTUP: ProbeTiming = ProbeTiming { initial_delay: 0, period: 5, timeout: 3, failure_threshold: 36 };
+/// Readiness: out of the Service after 3 misses.
+pub const READINESS: ProbeTiming = ProbeTiming { initial_delay: 0, period: 10, timeout: 3, failure_threshold: 3 };
+/// Liveness: restarted after a minute of misses.
+pub const LIVENESS: ProbeTiming = ProbeTiming { initial_delay: 0, period: 20, timeout: 5, failure_threshold: 3 };
+
+impl ProbeTiming {
+    pub fn initial_delay(self, seconds: i32) -> Self {
+        ProbeTiming { initial_delay: seconds, ..self }
+    }
+
+    pub fn period(self, seconds: i32) -> Self {
+        ProbeTiming { period: seconds, ..self }
+    }
+
+    pub fn timeout(self, seconds: i32) -> Self {
+        ProbeTiming { timeout: seconds, ..self }
+    }
+
+    pub fn failure_threshold(self, n: i32) -> Self {
+        ProbeTiming { failure_threshold: n, ..self }
+    }
+}
+
+/// One probe: what it asks, and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeSpec {
+    pub action: ProbeAction,
+    pub timing: ProbeTiming,
+}
+
+impl ProbeSpec {
+    pub fn http(path: &str, port: impl Into<PortRef>, timing: ProbeTiming) -> Self {
+        ProbeSpec { action: ProbeAction::Http { path: path.into(), port: port.into(), headers: Vec::new() }, timing }
+    }
+
+    /// An HTTP probe that sends `name: value` with every request.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        if let ProbeAction::Http { headers, .. } = &mut self.action {
+            headers.push((name.into(), value.into()));
+        }
+        self
+    }
+
+    pub fn grpc(port: u16, timing: ProbeTiming) -> Self {
+        ProbeSpec { action: ProbeAction::Grpc { port, service: None }, timing }
+    }
+
+    pub fn tcp(port: impl Into<PortRef>, timing: ProbeTiming) -> Self {
+        ProbeSpec { action: ProbeAction::Tcp { port: port.into() }, timing }
+    }
+
+    pub fn exec<I: IntoIterator<Item = S>, S: Into<String>>(command: I, timing: ProbeTiming) -> Self {
+        ProbeSpec { action: ProbeAction::Exec { command: command.into_iter().map(Into::into).collect() }, timing }
+    }
+}
+
+/// The three probes of a container; `None` leaves one out (a worker has no
+/// port to ask).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Probes {
+    pub startup: Option<ProbeSpec>,
+    pub readiness: Option<ProbeSpec>,
+    pub liveness: Option<ProbeSpec>,
+}
+
+/// The type of a Service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ServiceType {
+    /// A cluster-internal virtual IP.
+    #[default]
+    ClusterIp,
+    /// `ClusterIP` with `clusterIP: None`: DNS returns the pods' addresses.
+    Headless,
+    /// A load balancer outside the cluster (MetalLB, a cloud's): reachable
+    /// from anywhere, so its pods' NetworkPolicy admits traffic from any
+    /// address on the target ports.
+    LoadBalancer,
+}
+
+/// One port of a Service: the port clients use, and the container port
+/// (by name) it forwards to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePortSpec {
+    pub name: String,
+    pub port: u16,
+    /// The name of a port the workload's main container declares.
+    pub target: String,
+}
+
+/// A Service in front of a workload's pods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expose {
+    /// The Service's name; `None` is the workload's own name.
+    pub name: Option<Name>,
+    pub type_: ServiceType,
+    pub ports: Vec<ServicePortSpec>,
+    /// `ClientIP` session affinity: each client sticks to one pod.
+    pub client_ip_affinity: bool,
+}
+
+impl Expose {
+    /// A Service of `type_` with `ports` (`(name, port, target port name)`).
+    pub fn new(type_: ServiceType, ports: &[(&str, u16, &str)]) -> Self {
+        Expose {
+            name: None,
+            type_,
+            ports: ports
+                .iter()
+                .map(|(name, port, target)| ServicePortSpec {
+                    name: (*name).into(),
+                    port: *port,
+                    target: (*target).into(),
+                })
+                .collect(),
+            client_ip_affinity: false,
+        }
+    }
+
+    /// The same Service under another name (`frontend-external`).
+    pub fn named(mut self, name: Name) -> Self {
+        self.name = Some(name);
+        self
+    }
+
+    pub fn client_ip_affinity(mut self) -> Self {
+        self.client_ip_affinity = true;
+        self
+    }
+}
+
+/// Where a container's image comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContainerImage {
+    /// The workload's own image at the environment's release pin.
+    Own,
+    /// A third-party image pinned in Rust by version (and digest).
+    Pinned(PinnedImage),
+}
+
+/// A volume of the pod, mounted into the main container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeSpec {
+    /// The volume's name in the pod (a DNS label).
+    pub name: String,
+    pub source: VolumeSource,
+    /// Where the main container sees it; `None` mounts it in no main
+    /// container (only in the extra containers that name it).
+    pub mount_path: Option<String>,
+    pub read_only: bool,
+}
+
+/// What backs a volume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumeSource {
+    /// Node disk (or memory, with `medium_memory`), at most `size`.
+    EmptyDir { size: Memory, medium_memory: bool },
+    /// The files of a ConfigMap: one the platform declares with
+    /// [`crate::platform::Service::config_file`], or one made elsewhere.
+    ConfigMap { name: Name },
+    /// The keys of an application secret (see
+    /// [`crate::platform::Platform::secret`]), as files.
+    Secret { name: Name },
+    /// A PersistentVolumeClaim made elsewhere.
+    Claim { name: Name },
+}
+
+/// An init container or sidecar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: ContainerImage,
+    pub command: Option<Vec<String>>,
+    pub args: Option<Vec<String>>,
+    pub env: Vec<(String, String)>,
+    pub ports: Vec<PortSpec>,
+    pub probes: Probes,
+    /// `None`: the profile's size for the workload's kind.
+    pub resources: Option<Resources>,
+    /// `(volume name, path, read only)`.
+    pub mounts: Vec<(String, String, bool)>,
+}
+
+impl ContainerSpec {
+    pub fn new(name: &str, image: ContainerImage) -> Self {
+        ContainerSpec {
+            name: name.into(),
+            image,
+            command: None,
+            args: None,
+            env: Vec::new(),
+            ports: Vec::new(),
+            probes: Probes::default(),
+            resources: None,
+            mounts: Vec::new(),
+        }
+    }
+
+    pub fn command<I: IntoIterator<Item = S>, S: Into<String>>(mut self, command: I) -> Self {
+        self.command = Some(command.into_iter().map(Into::into).collect());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
+        self.args = Some(args.into_iter().map(Into::into).collect());
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn port(mut self, port: PortSpec) -> Self {
+        self.ports.push(port);
+        self
+    }
+
+    pub fn resources(mut self, resources: Resources) -> Self {
+        self.resources = Some(resources);
+        self
+    }
+
+    pub fn mount(mut self, volume: &str, path: &str, read_only: bool) -> Self {
+        self.mounts.push((volume.into(), path.into(), read_only));
+        self
+    }
+
+    pub fn readiness(mut self, probe: ProbeSpec) -> Self {
+        self.probes.readiness = Some(probe);
+        self
+    }
+
+    pub fn liveness(mut self, probe: ProbeSpec) -> Self {
+        self.probes.liveness = Some(probe);
+        self
+    }
+}
+
+/// How a caller is told a dependency's address: the variable's name and the
+/// form of its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    /// The variable (`PRODUCT_CATALOG_SERVICE_ADDR`).
+    pub env: String,
+    pub form: AddressForm,
+    /// The short name (`cartservice`, resolved through the pod's DNS search
+    /// path in the same namespace) instead of the cluster FQDN.
+    pub short_host: bool,
+    /// The dependency's Service port, by name; `None` is its first port.
+    pub port: Option<String>,
+}
+
+/// The form of an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressForm {
+    /// `host:port`.
+    HostPort,
+    /// `scheme://host:port` followed by `path` (empty, or starting with `/`).
+    Url { scheme: String, path: String },
+}
+
+impl Address {
+    /// `env=host:port`, with the short host name.
+    pub fn host_port(env: &str) -> Self {
+        Address { env: env.into(), form: AddressForm::HostPort, short_host: true, port: None }
+    }
+
+    /// `env=http://<fqdn>:port`: the default of `depends_on`.
+    pub fn http_url(env: &str) -> Self {
+        Address {
+            env: env.into(),
+            form: AddressForm::Url { scheme: "http".into(), path: String::new() },
+            short_host: false,
+            port: None,
+        }
+    }
+
+    /// `env=scheme://host:port/path`.
+    pub fn url(env: &str, scheme: &str, path: &str) -> Self {
+        Address {
+            env: env.into(),
+            form: AddressForm::Url { scheme: scheme.into(), path: path.into() },
+            short_host: false,
+            port: None,
+        }
+    }
+
+    /// The cluster FQDN instead of the short name.
+    pub fn fqdn(mut self) -> Self {
+        self.short_host = false;
+        self
+    }
+
+    /// The short name instead of the cluster FQDN.
+    pub fn short(mut self) -> Self {
+        self.short_host = true;
+        self
+    }
+
+    /// The dependency's Service port named `port`.
+    pub fn via_port(mut self, port: &str) -> Self {
+        self.port = Some(port.into());
+        self
+    }
+
+    /// The value, for a dependency reached at `host` on `port`.
+    pub fn value(&self, host: &str, port: u16) -> String {
+        match &self.form {
+            AddressForm::HostPort => format!("{host}:{port}"),
+            AddressForm::Url { scheme, path } => format!("{scheme}://{host}:{port}{path}"),
+        }
+    }
+}
+
+/// An environment variable read from a key of an application secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretEnv {
+    pub env: String,
+    pub secret: Name,
+    pub key: String,
+}
+
+/// A ConfigMap a workload declares with its files, rendered beside it and
+/// mounted read-only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFiles {
+    pub name: Name,
+    pub files: std::collections::BTreeMap<String, String>,
+}
+
+/// Is `s` an IANA service name, as container and Service port names must
+/// be: 1 to 15 lowercase letters, digits and `-`, at least one letter, no
+/// leading, trailing or doubled `-`.
+pub fn is_port_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 15
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter().any(u8::is_ascii_lowercase)
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+        && !s.contains("--")
+}
+
+/// Is `s` a DNS label (container and volume names).
+pub fn is_dns_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_names_follow_iana() {
+        for ok in ["http", "grpc", "tcp-redis", "h2c", "a1"] {
+            assert!(is_port_name(ok), "{ok}");
+        }
+        for bad in ["", "1234", "-http", "http-", "a--b", "HTTP", "averyverylongname", "a_b"] {
+            assert!(!is_port_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn addresses_take_the_callers_form() {
+        assert_eq!(Address::host_port("CART").value("cartservice", 7070), "cartservice:7070");
+        assert_eq!(Address::http_url("API_URL").value("api.ns.svc.cluster.local", 80), "http://api.ns.svc.cluster.local:80");
+        assert_eq!(Address::url("U", "redis", "/0").value("cache", 6379), "redis://cache:6379/0");
+    }
+}
