@@ -13,6 +13,7 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec};
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{Container, EnvVar, HostPathVolumeSource, PodSpec, Secret, Volume};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use pretty_assertions::assert_eq;
 use workspace_tests::pins;
@@ -66,7 +67,8 @@ fn relabel(template: &mut k8s_openapi::api::core::v1::PodTemplateSpec, name: &st
 }
 
 /// A DaemonSet and a CronJob built from the web pod (with their own pod
-/// labels), so that every pod-bearing kind is covered.
+/// labels), so that every pod-bearing kind is covered; the quota grows by
+/// what the CronJob's pods ask, as the builders would grow it.
 fn with_daemonset_and_cronjob(objects: &mut Vec<Object>) {
     let Some(Object::Deployment(web)) =
         objects.iter().find(|o| o.name() == "web" && o.kind() == "Deployment").cloned()
@@ -107,6 +109,22 @@ fn with_daemonset_and_cronjob(objects: &mut Vec<Object>) {
         }
         .into(),
     );
+    grow_quota(objects);
+}
+
+/// Raises the quota to what `objects` ask at their largest.
+fn grow_quota(objects: &mut [Object]) {
+    use gitops_core::build::admission::demand;
+    use gitops_core::profile::{Compute, Cpu, Memory};
+    let zero = Compute { cpu: Cpu(0), memory: Memory(0) };
+    let d = demand(&objects.iter().collect::<Vec<_>>(), (zero, zero, 0));
+    let Object::ResourceQuota(q) = find(objects, "ResourceQuota", "clinicflow") else { panic!() };
+    let hard = q.spec.as_mut().unwrap().hard.as_mut().unwrap();
+    hard.insert("pods".into(), Quantity(d.pods.to_string()));
+    hard.insert("requests.cpu".into(), d.requests.cpu.quantity());
+    hard.insert("limits.cpu".into(), d.limits.cpu.quantity());
+    hard.insert("requests.memory".into(), d.requests.memory.quantity());
+    hard.insert("limits.memory".into(), d.limits.memory.quantity());
 }
 
 type Mutation = fn(&mut Vec<Object>);
@@ -250,6 +268,34 @@ fn violations() -> Vec<(&'static str, &'static str, Mutation)> {
             let annotations =
                 find(o, "Job", "scheduling-migrate").metadata_mut().annotations.as_mut().unwrap();
             annotations.insert(SYNC_WAVE_ANNOTATION.into(), "3".into());
+        }),
+        ("probe-port-declared", "dev", |o| {
+            let probe = container(o, "Deployment", "identity").readiness_probe.as_mut().unwrap();
+            probe.http_get.as_mut().unwrap().port = IntOrString::String("metrics".into());
+        }),
+        ("grpc-probe-over-http", "dev", |o| {
+            // The Service says its port speaks gRPC; the pods' HTTP probes ask it.
+            let Object::Service(s) = find(o, "Service", "identity") else { panic!() };
+            s.spec.as_mut().unwrap().ports.as_mut().unwrap()[0].app_protocol = Some("grpc".into());
+        }),
+        ("shared-image-command", "dev", |o| {
+            // A worker on the identity image that forgot its command.
+            let Object::Deployment(mut worker) = find(o, "Deployment", "identity").clone() else { panic!() };
+            worker.metadata.name = Some("identity-worker".into());
+            let spec = worker.spec.as_mut().unwrap();
+            relabel(&mut spec.template, "identity-worker");
+            spec.selector
+                .match_labels
+                .as_mut()
+                .unwrap()
+                .insert("app.kubernetes.io/name".into(), "identity-worker".into());
+            let c = &mut spec.template.spec.as_mut().unwrap().containers[0];
+            (c.ports, c.startup_probe, c.readiness_probe, c.liveness_probe) = (None, None, None, None);
+            o.push((*worker).into());
+        }),
+        ("quota-admits", "dev", |o| {
+            let Object::ResourceQuota(q) = find(o, "ResourceQuota", "clinicflow") else { panic!() };
+            q.spec.as_mut().unwrap().hard.as_mut().unwrap().insert("pods".into(), Quantity("3".into()));
         }),
         ("readiness-before-dependents", "dev", |o| {
             container(o, "StatefulSet", "profiles-db").readiness_probe = None

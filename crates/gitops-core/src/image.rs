@@ -130,8 +130,12 @@ impl TagRule {
     pub fn describe(self) -> &'static str {
         match self {
             TagRule::GitSha => TagError::RULE,
-            TagRule::SemVer => "tags are full semantic versions, `v` optional (e.g. `v1.4.2`, `1.4.2-rc.1`); floating tags such as `latest` or `1.4` are refused",
-            TagRule::GitShaOrSemVer => "tags are `sha-<7 to 40 hex digits>` or a full semantic version (e.g. `sha-1a2b3c4`, `v1.4.2`)",
+            TagRule::SemVer => {
+                "tags are full semantic versions, `v` optional (e.g. `v1.4.2`, `1.4.2-rc.1`); floating tags such as `latest` or `1.4` are refused"
+            }
+            TagRule::GitShaOrSemVer => {
+                "tags are `sha-<7 to 40 hex digits>` or a full semantic version (e.g. `sha-1a2b3c4`, `v1.4.2`)"
+            }
         }
     }
 
@@ -167,7 +171,10 @@ fn is_semver(s: &str) -> bool {
     };
     let numbers: Vec<&str> = core.split('.').collect();
     let number_ok = |n: &&str| {
-        !n.is_empty() && n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()) && (n.len() == 1 || !n.starts_with('0'))
+        !n.is_empty()
+            && n.len() <= 20
+            && n.bytes().all(|b| b.is_ascii_digit())
+            && (n.len() == 1 || !n.starts_with('0'))
     };
     numbers.len() == 3
         && numbers.iter().all(number_ok)
@@ -181,9 +188,18 @@ impl ImageTag {
 
     /// A tag under `rule`.
     pub fn parse(s: impl Into<String>, rule: TagRule) -> Result<Self, TagError> {
-        let tag = Self::any(s)?;
-        rule.admits(&tag)?;
-        Ok(tag)
+        match rule {
+            TagRule::GitSha => Self::new(s),
+            TagRule::GitShaOrSemVer => Self::any(s),
+            TagRule::SemVer => match Self::any(s)? {
+                tag if tag.0.starts_with(Self::PREFIX) => Err(TagError::NotSemVer(tag.0)),
+                tag => Ok(tag),
+            },
+        }
+        .map_err(|e| match (e, rule) {
+            (TagError::NeitherForm(s), TagRule::SemVer) => TagError::NotSemVer(s),
+            (e, _) => e,
+        })
     }
 
     /// A tag of either immutable form (a git SHA tag or a semantic version);

@@ -13,8 +13,8 @@ use crate::image::{ImageRepository, PinnedImage, TagRule};
 use crate::name::{MAX_LABEL_LEN, Name};
 use crate::profile::WorkloadSizing;
 use crate::spec::{
-    Address, ConfigFiles, ContainerSpec, Expose, LIVENESS, PortRef, PortSpec, ProbeAction,
-    ProbeSpec, Probes, READINESS, STARTUP, ServiceType, VolumeSource, VolumeSpec, is_dns_label, is_port_name,
+    Address, ConfigFiles, ContainerSpec, Expose, LIVENESS, PortRef, PortSpec, ProbeAction, ProbeSpec, Probes,
+    READINESS, STARTUP, ServiceType, VolumeSource, VolumeSpec, is_dns_label, is_port_name,
 };
 
 #[derive(Debug, Clone)]
@@ -353,13 +353,18 @@ impl Platform {
             let generated = s.generated_env();
             for key in s.env.keys().chain(generated.iter()) {
                 if !is_env_name(key) {
-                    return Err(err(format!("sets variable `{key}`"), "use a name of letters, digits and `_`"));
+                    return Err(err(
+                        format!("sets variable `{key}`"),
+                        "use a name of letters, digits and `_`",
+                    ));
                 }
             }
             for (i, key) in generated.iter().enumerate() {
                 if generated[..i].contains(key) {
                     return Err(err(
-                        format!("gets variable `{key}` twice (port, connection string or dependency address)"),
+                        format!(
+                            "gets variable `{key}` twice (port, connection string or dependency address)"
+                        ),
                         "give each dependency address its own variable",
                     ));
                 }
@@ -461,7 +466,10 @@ fn check_probes(
             ProbeAction::Tcp { port } => (port.clone(), false),
             ProbeAction::Exec { command } => {
                 if command.is_empty() {
-                    return Err(err(format!("has an exec probe with no command in container `{container}`"), "give the probe its command"));
+                    return Err(err(
+                        format!("has an exec probe with no command in container `{container}`"),
+                        "give the probe its command",
+                    ));
                 }
                 continue;
             }
@@ -828,7 +836,10 @@ impl Service {
     /// volumes and Services.
     fn validate_container(&self, err: &dyn Fn(String, &str) -> PlatformError) -> Result<(), PlatformError> {
         if self.kind == ServiceKind::Worker && self.route.is_some() {
-            return Err(err("is a worker with a route".into(), "route a server, or declare it with `api`/`web`"));
+            return Err(err(
+                "is a worker with a route".into(),
+                "route a server, or declare it with `api`/`web`",
+            ));
         }
         if !is_dns_label(self.main_container()) {
             return Err(err(
@@ -842,7 +853,10 @@ impl Service {
             }
         }
         if self.run_as.is_some_and(|id| id <= 0) {
-            return Err(err("runs as root".into(), "run as a UID above 0 (the restricted Pod Security profile)"));
+            return Err(err(
+                "runs as root".into(),
+                "run as a UID above 0 (the restricted Pod Security profile)",
+            ));
         }
         if let Some(sizing) = &self.sizing {
             if sizing.replicas == 0 {
@@ -874,7 +888,10 @@ impl Service {
                 }
                 if self.declared_port(&PortRef::Name(p.target.clone())).is_none() {
                     return Err(err(
-                        format!("exposes Service `{name}` port {} to `{}`, which its container does not declare", p.port, p.target),
+                        format!(
+                            "exposes Service `{name}` port {} to `{}`, which its container does not declare",
+                            p.port, p.target
+                        ),
                         "target a port named in `listen` (or the default `http`)",
                     ));
                 }
@@ -893,7 +910,10 @@ impl Service {
             if let Some(path) = &v.mount_path
                 && !is_mount_path(path)
             {
-                return Err(err(format!("mounts `{}` at `{path}`", v.name), "use an absolute path below `/`"));
+                return Err(err(
+                    format!("mounts `{}` at `{path}`", v.name),
+                    "use an absolute path below `/`",
+                ));
             }
             if let VolumeSource::EmptyDir { size, .. } = v.source
                 && size.0 == 0
@@ -923,11 +943,17 @@ impl Service {
             }
             for (key, _) in &c.env {
                 if !is_env_name(key) {
-                    return Err(err(format!("sets variable `{key}` in container `{}`", c.name), "use letters, digits and `_`"));
+                    return Err(err(
+                        format!("sets variable `{key}` in container `{}`", c.name),
+                        "use letters, digits and `_`",
+                    ));
                 }
             }
             if c.resources.is_some_and(|r| r.problem().is_some()) {
-                return Err(err(format!("sizes container `{}` wrongly", c.name), "keep requests at or below limits, above zero"));
+                return Err(err(
+                    format!("sizes container `{}` wrongly", c.name),
+                    "keep requests at or below limits, above zero",
+                ));
             }
         }
         for dir in &self.writable_dirs {

@@ -133,11 +133,14 @@ pub struct ProbeTiming {
 }
 
 /// Startup: up to `period * failure_threshold` seconds to come up.
-pub const STARTUP: ProbeTiming = ProbeTiming { initial_delay: 0, period: 5, timeout: 3, failure_threshold: 36 };
+pub const STARTUP: ProbeTiming =
+    ProbeTiming { initial_delay: 0, period: 5, timeout: 3, failure_threshold: 36 };
 /// Readiness: out of the Service after 3 misses.
-pub const READINESS: ProbeTiming = ProbeTiming { initial_delay: 0, period: 10, timeout: 3, failure_threshold: 3 };
+pub const READINESS: ProbeTiming =
+    ProbeTiming { initial_delay: 0, period: 10, timeout: 3, failure_threshold: 3 };
 /// Liveness: restarted after a minute of misses.
-pub const LIVENESS: ProbeTiming = ProbeTiming { initial_delay: 0, period: 20, timeout: 5, failure_threshold: 3 };
+pub const LIVENESS: ProbeTiming =
+    ProbeTiming { initial_delay: 0, period: 20, timeout: 5, failure_threshold: 3 };
 
 impl ProbeTiming {
     pub fn initial_delay(self, seconds: i32) -> Self {
@@ -166,7 +169,10 @@ pub struct ProbeSpec {
 
 impl ProbeSpec {
     pub fn http(path: &str, port: impl Into<PortRef>, timing: ProbeTiming) -> Self {
-        ProbeSpec { action: ProbeAction::Http { path: path.into(), port: port.into(), headers: Vec::new() }, timing }
+        ProbeSpec {
+            action: ProbeAction::Http { path: path.into(), port: port.into(), headers: Vec::new() },
+            timing,
+        }
     }
 
     /// An HTTP probe that sends `name: value` with every request.
@@ -186,7 +192,10 @@ impl ProbeSpec {
     }
 
     pub fn exec<I: IntoIterator<Item = S>, S: Into<String>>(command: I, timing: ProbeTiming) -> Self {
-        ProbeSpec { action: ProbeAction::Exec { command: command.into_iter().map(Into::into).collect() }, timing }
+        ProbeSpec {
+            action: ProbeAction::Exec { command: command.into_iter().map(Into::into).collect() },
+            timing,
+        }
     }
 }
 
@@ -505,7 +514,10 @@ mod tests {
     #[test]
     fn addresses_take_the_callers_form() {
         assert_eq!(Address::host_port("CART").value("cartservice", 7070), "cartservice:7070");
-        assert_eq!(Address::http_url("API_URL").value("api.ns.svc.cluster.local", 80), "http://api.ns.svc.cluster.local:80");
+        assert_eq!(
+            Address::http_url("API_URL").value("api.ns.svc.cluster.local", 80),
+            "http://api.ns.svc.cluster.local:80"
+        );
         assert_eq!(Address::url("U", "redis", "/0").value("cache", 6379), "redis://cache:6379/0");
     }
 }

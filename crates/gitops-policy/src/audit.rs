@@ -192,7 +192,7 @@ impl<'e> Index<'e> {
     }
 
     /// The workloads whose pods a Service's selector matches.
-    fn selected(&self, env: &Environment, service: usize) -> Vec<usize> {
+    pub(crate) fn selected(&self, env: &Environment, service: usize) -> Vec<usize> {
         let Object::Service(svc) = env.targets[service].object else { return Vec::new() };
         let Some(selector) = svc.spec.as_ref().and_then(|s| s.selector.as_ref()).filter(|s| !s.is_empty())
         else {

@@ -16,6 +16,7 @@ pub mod audit;
 pub mod rego;
 pub mod report;
 pub mod rules;
+mod runs;
 
 use gitops_core::profile::EnvironmentProfile;
 use gitops_core::{Object, par};

@@ -7,7 +7,7 @@ use gitops_core::meta::LABEL_COMPLIANCE;
 use gitops_core::profile::Stage;
 use k8s_openapi::api::core::v1::{Container, PodSpec, SecurityContext};
 
-use crate::{Environment, Severity, Sink, audit};
+use crate::{Environment, Severity, Sink, audit, runs};
 
 /// A built-in rule.
 pub struct Rule {
@@ -120,6 +120,26 @@ pub static ALL: &[Rule] = &[
         "wave-order",
         "What an object needs (namespace, secrets, database, migration) comes in an earlier sync wave.",
         audit::wave_order
+    ),
+    rule!(
+        "probe-port-declared",
+        "Every httpGet, tcpSocket and grpc probe asks a port its container declares.",
+        runs::probe_port_declared
+    ),
+    rule!(
+        "grpc-probe-over-http",
+        "No HTTP probe asks a gRPC port (named `grpc`/`grpc-…`, or behind a Service port with appProtocol grpc).",
+        runs::grpc_probe_over_http
+    ),
+    rule!(
+        "shared-image-command",
+        "A container without ports that runs another workload's server image sets its own command or args.",
+        runs::shared_image_command
+    ),
+    rule!(
+        "quota-admits",
+        "The ResourceQuota holds every pod and claim at their largest, and the LimitRange admits the largest container and claim.",
+        runs::quota_admits
     ),
     rule!(
         "readiness-before-dependents",

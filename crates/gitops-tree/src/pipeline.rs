@@ -90,7 +90,8 @@ pub fn read_inputs(
             format!("{rel}: cannot read the release file ({e}); create it with an `images:` entry for every service")
         })?,
     };
-    let pins = ReleasePins::parse_for(&rel, &text, &services, platform.tag_rule).map_err(|e| e.to_string())?;
+    let pins =
+        ReleasePins::parse_for(&rel, &text, &services, platform.tag_rule).map_err(|e| e.to_string())?;
     let sealed = read_sealed(platform, profile, paths)?;
     Ok(Inputs { pins, sealed })
 }

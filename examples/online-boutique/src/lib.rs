@@ -71,7 +71,8 @@ pub const BUSYBOX: PinnedImage = PinnedImage {
 };
 
 /// The probes Kubernetes runs when a manifest gives no timing.
-const DEFAULT_TIMING: ProbeTiming = ProbeTiming { initial_delay: 0, period: 10, timeout: 1, failure_threshold: 3 };
+const DEFAULT_TIMING: ProbeTiming =
+    ProbeTiming { initial_delay: 0, period: 10, timeout: 1, failure_threshold: 3 };
 
 /// `grpc_health_probe` against the container's own port, the probe every
 /// gRPC service of upstream's manifests runs for readiness and liveness.
@@ -235,14 +236,12 @@ pub fn platform() -> Platform {
                 .run_as(1000)
                 .sizing(one(resources(70, 200, 125, 256))),
         )
-        .service(
-            grpc(AD, 9555, 9555, resources(200, 180, 300, 300)).probes(grpc_health(
-                9555,
-                &[],
-                DEFAULT_TIMING.initial_delay(20).period(15),
-                DEFAULT_TIMING.initial_delay(20).period(15),
-            )),
-        )
+        .service(grpc(AD, 9555, 9555, resources(200, 180, 300, 300)).probes(grpc_health(
+            9555,
+            &[],
+            DEFAULT_TIMING.initial_delay(20).period(15),
+            DEFAULT_TIMING.initial_delay(20).period(15),
+        )))
 }
 
 /// Upstream's init container script: wait until the front end answers 200.
@@ -282,7 +281,11 @@ fn environment(env: Name, stage: Stage, overrides: Vec<ServiceOverride>) -> Envi
             repo_url: "https://git.example/online-boutique-gitops.git".into(),
             target_revision: "main".into(),
         },
-        sync: if production { SyncMode::Manual } else { SyncMode::Automated { prune: true, self_heal: true } },
+        sync: if production {
+            SyncMode::Manual
+        } else {
+            SyncMode::Automated { prune: true, self_heal: true }
+        },
         argocd: ArgoCdProfile {
             instance: env.clone(),
             change_window: production.then_some(ChangeWindow {

@@ -82,7 +82,10 @@ fn compute(r: Option<&ResourceRequirements>, limits: bool) -> Compute {
 }
 
 fn add(a: Compute, b: Compute) -> Compute {
-    Compute { cpu: Cpu(a.cpu.0.saturating_add(b.cpu.0)), memory: Memory(a.memory.0.saturating_add(b.memory.0)) }
+    Compute {
+        cpu: Cpu(a.cpu.0.saturating_add(b.cpu.0)),
+        memory: Memory(a.memory.0.saturating_add(b.memory.0)),
+    }
 }
 
 fn max(a: Compute, b: Compute) -> Compute {
@@ -112,7 +115,8 @@ pub fn pod_demand(spec: &PodSpec, limits: bool) -> Compute {
             init_peak = max(init_peak, add(own, sidecars));
         }
     }
-    let running = spec.containers.iter().fold(sidecars, |sum, c| add(sum, compute(c.resources.as_ref(), limits)));
+    let running =
+        spec.containers.iter().fold(sidecars, |sum, c| add(sum, compute(c.resources.as_ref(), limits)));
     max(init_peak, running)
 }
 
@@ -161,7 +165,12 @@ fn pods_at_once(o: &Object, objects: &[&Object]) -> u32 {
                     let pct: u32 = p.trim_end_matches('%').parse().unwrap_or(25);
                     (replicas * pct).div_ceil(100)
                 }
-                None if spec.and_then(|s| s.strategy.as_ref()).is_some_and(|s| s.type_.as_deref() == Some("Recreate")) => 0,
+                None if spec
+                    .and_then(|s| s.strategy.as_ref())
+                    .is_some_and(|s| s.type_.as_deref() == Some("Recreate")) =>
+                {
+                    0
+                }
                 None => replicas.div_ceil(4),
             };
             replicas + surge
@@ -231,7 +240,12 @@ pub fn demand(objects: &[&Object], allowance: (Compute, Compute, u32)) -> Demand
 }
 
 fn claim_size(r: Option<&k8s_openapi::api::core::v1::VolumeResourceRequirements>) -> Memory {
-    Memory(r.and_then(|r| r.requests.as_ref()).and_then(|m| m.get("storage")).and_then(bytes).map_or(0, mebibytes))
+    Memory(
+        r.and_then(|r| r.requests.as_ref())
+            .and_then(|m| m.get("storage"))
+            .and_then(bytes)
+            .map_or(0, mebibytes),
+    )
 }
 
 #[cfg(test)]
@@ -273,7 +287,10 @@ mod tests {
         };
         // Init alone 900m, then main + other + proxy 600m.
         assert_eq!(pod_demand(&spec, false).cpu, Cpu(900));
-        let spec = PodSpec { init_containers: Some(vec![c("proxy", "100m", true), c("init", "300m", false)]), ..spec };
+        let spec = PodSpec {
+            init_containers: Some(vec![c("proxy", "100m", true), c("init", "300m", false)]),
+            ..spec
+        };
         // The sidecar runs beside the init container after it, and beside the containers.
         assert_eq!(pod_demand(&spec, false).cpu, Cpu(600));
     }

@@ -250,7 +250,12 @@ const POD_IP_ENV: &str = "POD_IP";
 const MONGOSH_TIMING: [ProbeTiming; 3] = [
     ProbeTiming { initial_delay: 0, period: 10, timeout: 10, failure_threshold: 18 },
     ProbeTiming { initial_delay: 0, period: 10, timeout: 10, failure_threshold: READINESS.failure_threshold },
-    ProbeTiming { initial_delay: 0, period: LIVENESS.period, timeout: 10, failure_threshold: LIVENESS.failure_threshold },
+    ProbeTiming {
+        initial_delay: 0,
+        period: LIVENESS.period,
+        timeout: 10,
+        failure_threshold: LIVENESS.failure_threshold,
+    },
 ];
 
 /// The database StatefulSet: one replica of the engine's container, a

@@ -19,7 +19,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::Ctx;
-use crate::object::Object;
 use crate::crd::CustomResource;
 use crate::crd::cert_manager::{
     AcmeIssuer, AcmeSolver, CaIssuer, ClusterIssuer, Http01GatewayHttpRoute, Http01Ingress, Http01Route,
@@ -28,6 +27,7 @@ use crate::crd::cert_manager::{
 use crate::crd::gatekeeper::{ConstraintMatch, ConstraintSpec, MatchKinds, PrivilegedContainerConstraint};
 use crate::crd::gateway_api::ParentReference;
 use crate::meta::{self, Labels, SyncWave};
+use crate::object::Object;
 use crate::profile::{Compute, Cpu, IssuerSource, Memory, Resources, Routing, WorkloadSizing};
 
 /// The ServiceAccount a workload runs as: its own, without a token.
@@ -151,11 +151,8 @@ pub fn quota(ctx: &Ctx, objects: &[&Object]) -> ResourceQuota {
     let name = ctx.platform.name.clone();
     let labels = ctx.labels(&name, meta::Component::Platform, None);
     // Room for one claim of the profile's size where the tree makes none.
-    let (claims, storage) = if d.claims == 0 {
-        (1, ctx.profile.storage.database_size)
-    } else {
-        (d.claims, d.storage)
-    };
+    let (claims, storage) =
+        if d.claims == 0 { (1, ctx.profile.storage.database_size) } else { (d.claims, d.storage) };
     let hard = BTreeMap::from([
         ("requests.cpu".to_owned(), d.requests.cpu.quantity()),
         ("requests.memory".to_owned(), d.requests.memory.quantity()),
@@ -182,7 +179,12 @@ pub fn limit_range(ctx: &Ctx, objects: &[&Object]) -> LimitRange {
     all.extend(p.databases.iter().map(|d| d.resources));
     let max = Compute {
         cpu: all.iter().map(|r| r.limits.cpu).max().unwrap_or(Cpu(0)).max(d.largest_container.cpu),
-        memory: all.iter().map(|r| r.limits.memory).max().unwrap_or(Memory(0)).max(d.largest_container.memory),
+        memory: all
+            .iter()
+            .map(|r| r.limits.memory)
+            .max()
+            .unwrap_or(Memory(0))
+            .max(d.largest_container.memory),
     };
     let compute = |c: Compute| {
         BTreeMap::from([("cpu".to_owned(), c.cpu.quantity()), ("memory".to_owned(), c.memory.quantity())])

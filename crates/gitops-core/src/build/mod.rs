@@ -266,7 +266,10 @@ fn service_objects(
     if svc.exposed_route(&ctx.profile.ingress.expose_opt_in).is_some()
         && let Some(port) = svc.own_exposure().and_then(|e| e.ports.first())
     {
-        ingress.push(Allow::named_port(vec![network::namespace(&ctx.profile.network.ingress_namespace)], &port.target));
+        ingress.push(Allow::named_port(
+            vec![network::namespace(&ctx.profile.network.ingress_namespace)],
+            &port.target,
+        ));
     }
     // Callers, grouped by the container port they reach, in platform order.
     let mut from_callers: Vec<(&str, Vec<_>)> = Vec::new();
@@ -282,7 +285,11 @@ fn service_objects(
     // A load balancer's clients come from anywhere.
     for exposure in svc.exposes.iter().filter(|e| e.type_ == crate::spec::ServiceType::LoadBalancer) {
         for port in &exposure.ports {
-            ingress.push(network::anywhere(&port.target, svc.declared_port(&crate::spec::PortRef::Name(port.target.clone())).map_or(crate::spec::Protocol::Tcp, |p| p.protocol)));
+            ingress.push(network::anywhere(
+                &port.target,
+                svc.declared_port(&crate::spec::PortRef::Name(port.target.clone()))
+                    .map_or(crate::spec::Protocol::Tcp, |p| p.protocol),
+            ));
         }
     }
     let mut deps = svc.depends_on.clone();
@@ -400,11 +407,8 @@ pub fn render_environment_with(
     let instance = platform.name.suffixed(profile.name.as_str())?;
     let ctx = Ctx { platform, profile, sealed, instance, callers };
 
-    let mut shared: Vec<Object> = vec![
-        namespace(&ctx).into(),
-        network::default_deny(&ctx).into(),
-        network::allow_dns(&ctx).into(),
-    ];
+    let mut shared: Vec<Object> =
+        vec![namespace(&ctx).into(), network::default_deny(&ctx).into(), network::allow_dns(&ctx).into()];
     shared.extend(network::acme_solver(&ctx).map(Object::from));
     shared.extend(hardening::cluster_issuer(&ctx).map(Object::from));
     shared.extend(hardening::privileged_constraint(&ctx).map(Object::from));
@@ -454,7 +458,8 @@ pub fn render_environment_with(
     // Quota and limits admit what the final objects ask for; they stand
     // after the default policies, before the shared objects that follow.
     let all: Vec<&Object> = shared.iter().chain(services.iter().flat_map(|(_, o)| o)).collect();
-    let admission: [Object; 2] = [hardening::quota(&ctx, &all).into(), hardening::limit_range(&ctx, &all).into()];
+    let admission: [Object; 2] =
+        [hardening::quota(&ctx, &all).into(), hardening::limit_range(&ctx, &all).into()];
     shared.splice(3..3, admission);
     let out_of_band = match profile.secrets {
         crate::profile::SecretBackend::OutOfBand => {

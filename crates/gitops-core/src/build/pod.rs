@@ -2,9 +2,9 @@
 //! Security context, probes, volumes and environment variables.
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction, GRPCAction,
-    HTTPGetAction, HTTPHeader, ObjectFieldSelector, PodSecurityContext, PodSpec, Probe, SeccompProfile,
-    SecretKeySelector, SecurityContext, TCPSocketAction, Volume, VolumeMount,
+    Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, ExecAction,
+    GRPCAction, HTTPGetAction, HTTPHeader, ObjectFieldSelector, PodSecurityContext, PodSpec, Probe,
+    SeccompProfile, SecretKeySelector, SecurityContext, TCPSocketAction, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -218,7 +218,10 @@ pub fn from_spec(spec: &ProbeSpec) -> Probe {
                 port: port_ref(port),
                 scheme: Some("HTTP".into()),
                 http_headers: (!headers.is_empty()).then(|| {
-                    headers.iter().map(|(name, value)| HTTPHeader { name: name.clone(), value: value.clone() }).collect()
+                    headers
+                        .iter()
+                        .map(|(name, value)| HTTPHeader { name: name.clone(), value: value.clone() })
+                        .collect()
                 }),
                 ..Default::default()
             }),

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, EnvVar, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec,
-    SecretVolumeSource, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    ConfigMap, ConfigMapVolumeSource, Container, EnvVar, PersistentVolumeClaimVolumeSource, PodSpec,
+    PodTemplateSpec, SecretVolumeSource, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -77,7 +77,11 @@ fn environment(ctx: &Ctx, svc: &PlatformService, db: Option<&DatabaseNames>) -> 
     let mut deps: Vec<&Name> = svc.depends_on.iter().collect();
     deps.sort();
     deps.dedup();
-    env.extend(deps.into_iter().filter_map(|dep| dependency_address(ctx, svc, dep)).map(|(k, v)| pod::plain_env(&k, v)));
+    env.extend(
+        deps.into_iter()
+            .filter_map(|dep| dependency_address(ctx, svc, dep))
+            .map(|(k, v)| pod::plain_env(&k, v)),
+    );
     if let Some(db) = db {
         env.push(connection_env(db));
     }
@@ -168,7 +172,9 @@ pub(crate) fn sizing(ctx: &Ctx, svc: &PlatformService) -> WorkloadSizing {
 fn own_image(svc: &PlatformService, pin: Option<&Pin>) -> String {
     match (&svc.image, pin) {
         (WorkloadImage::Pinned(image), _) => image.reference(),
-        (WorkloadImage::Own(repository), Some(pin)) => image_reference(repository, &pin.tag, pin.digest.as_ref()),
+        (WorkloadImage::Own(repository), Some(pin)) => {
+            image_reference(repository, &pin.tag, pin.digest.as_ref())
+        }
         // The render looks every own image's pin up before building.
         (WorkloadImage::Own(repository), None) => repository.to_string(),
     }
@@ -193,7 +199,8 @@ fn extra_container(spec: &ContainerSpec, own: &str, sizing: WorkloadSizing) -> C
     let mut c = pod::container(&spec.name, image);
     c.command = spec.command.clone();
     c.args = spec.args.clone();
-    c.env = (!spec.env.is_empty()).then(|| spec.env.iter().map(|(k, v)| pod::plain_env(k, v.clone())).collect());
+    c.env =
+        (!spec.env.is_empty()).then(|| spec.env.iter().map(|(k, v)| pod::plain_env(k, v.clone())).collect());
     c.ports = (!spec.ports.is_empty()).then(|| spec.ports.iter().map(pod::from_port_spec).collect());
     c.resources = Some(spec.resources.unwrap_or(sizing.resources).to_k8s());
     c.startup_probe = spec.probes.startup.as_ref().map(pod::from_spec);
@@ -208,7 +215,13 @@ fn extra_container(spec: &ContainerSpec, own: &str, sizing: WorkloadSizing) -> C
 /// The pod of the service's long-running workload: the main container,
 /// init containers, sidecars (native sidecars: init containers that keep
 /// running), and volumes.
-fn pod_template(ctx: &Ctx, svc: &PlatformService, pin: Option<&Pin>, db: Option<&DatabaseNames>, labels: &Labels) -> PodTemplateSpec {
+fn pod_template(
+    ctx: &Ctx,
+    svc: &PlatformService,
+    pin: Option<&Pin>,
+    db: Option<&DatabaseNames>,
+    labels: &Labels,
+) -> PodTemplateSpec {
     let sizing = sizing(ctx, svc);
     let (volumes, mounts) = volumes(svc);
     let image = own_image(svc, pin);
@@ -245,7 +258,12 @@ fn pod_template(ctx: &Ctx, svc: &PlatformService, pin: Option<&Pin>, db: Option<
     }
 }
 
-pub fn deployment(ctx: &Ctx, svc: &PlatformService, pin: Option<&Pin>, db: Option<&DatabaseNames>) -> Deployment {
+pub fn deployment(
+    ctx: &Ctx,
+    svc: &PlatformService,
+    pin: Option<&Pin>,
+    db: Option<&DatabaseNames>,
+) -> Deployment {
     let sizing = sizing(ctx, svc);
     let labels = ctx.labels(&svc.name, component(svc.kind), version(svc, pin));
     Deployment {
@@ -297,7 +315,9 @@ pub fn services(ctx: &Ctx, svc: &PlatformService) -> Vec<Service> {
                         port: i32::from(p.port),
                         target_port: Some(IntOrString::String(p.target.clone())),
                         protocol: Some(target.map_or("TCP", |t| t.protocol.as_str()).into()),
-                        app_protocol: target.and_then(|t| t.app_protocol.as_ref()).map(|a| a.as_str().to_owned()),
+                        app_protocol: target
+                            .and_then(|t| t.app_protocol.as_ref())
+                            .map(|a| a.as_str().to_owned()),
                         ..Default::default()
                     }
                 })
@@ -365,7 +385,10 @@ pub fn migration_job(
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(labels.all()), ..Default::default() }),
                 spec: Some(PodSpec {
-                    security_context: svc.run_as.map(pod::pod_security_context_as).or(Some(pod::pod_security_context())),
+                    security_context: svc
+                        .run_as
+                        .map(pod::pod_security_context_as)
+                        .or(Some(pod::pod_security_context())),
                     ..pod::pod_spec(name.as_str(), vec![c], volumes, Some("Never"))
                 }),
             },
