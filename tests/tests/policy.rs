@@ -526,3 +526,48 @@ fn waivers_accept_a_finding_keep_it_listed_and_catch_typos() {
     );
     assert_eq!(sarif["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap().len(), rules::ALL.len());
 }
+
+/// Readiness is asked only of what a later wave waits on: a routed
+/// Deployment (the Ingress in wave 4 waits for it), never a worker that
+/// nothing routes to or connects to; and the sensitive-name rule tells a
+/// duration from a secret.
+#[test]
+fn readiness_is_asked_of_what_later_waves_wait_on_and_names_about_secrets_pass() {
+    let (profile, mut objects) = env_objects("dev");
+    let Object::Deployment(mut worker) = find(&mut objects, "Deployment", "web").clone() else { panic!() };
+    worker.metadata.name = Some("mailer".into());
+    let spec = worker.spec.as_mut().unwrap();
+    relabel(&mut spec.template, "mailer");
+    spec.selector.match_labels.as_mut().unwrap().insert("app.kubernetes.io/name".into(), "mailer".into());
+    let c = &mut spec.template.spec.as_mut().unwrap().containers[0];
+    c.readiness_probe = None;
+    c.command = Some(vec!["node".into(), "worker.js".into()]);
+    c.env.get_or_insert_with(Vec::new).push(EnvVar {
+        name: "ACCESS_TOKEN_EXPIRES_IN".into(),
+        value: Some("15m".into()),
+        value_from: None,
+    });
+    objects.push((*worker).into());
+    grow_quota(&mut objects);
+    let rules_hit = |objects: &[Object]| -> Vec<(String, String)> {
+        run(&profile, objects, &Policies::none())
+            .into_iter()
+            .map(|f| (f.rule, f.object.map(|o| o.name).unwrap_or_default()))
+            .collect()
+    };
+    assert_eq!(rules_hit(&objects), [], "a worker without readiness, and a token's lifetime in plain text");
+
+    container(&mut objects, "Deployment", "web").readiness_probe = None;
+    container(&mut objects, "Deployment", "mailer").env.as_mut().unwrap().push(EnvVar {
+        name: "APP_SECRET".into(),
+        value: Some("s3cr3t".into()),
+        value_from: None,
+    });
+    assert_eq!(
+        rules_hit(&objects),
+        [
+            ("secret-env-from-secret".to_owned(), "mailer".to_owned()),
+            ("readiness-before-dependents".to_owned(), "web".to_owned()),
+        ]
+    );
+}

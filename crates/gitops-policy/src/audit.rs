@@ -556,18 +556,64 @@ pub(crate) fn wave_order(rule: &Rule, env: &Environment, sink: &mut Sink) {
     }
 }
 
-pub(crate) fn readiness_before_dependents(rule: &Rule, env: &Environment, sink: &mut Sink) {
-    let last = env.targets.iter().map(|t| wave(t.object)).max().unwrap_or(0);
+/// The host a plain value points at in the namespace: `name.<ns>.svc…`,
+/// or a short `name:port` / `scheme://name:port/…`.
+fn short_host(value: &str) -> Option<&str> {
+    let rest = value.split_once("://").map_or(value, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    let host = rest.split([':', '/']).next()?;
+    (!host.is_empty() && !host.contains('.') && rest.len() > host.len()).then_some(host)
+}
+
+/// The workloads something in a later wave waits on: the backends of a
+/// later Ingress or HTTPRoute, and the services a later pod connects to
+/// (through a plain address or the connection string of a secret it reads).
+fn waited_on(env: &Environment, index: &Index) -> HashSet<usize> {
+    let namespace = env.profile.namespace.as_str();
+    let mut waited = HashSet::default();
+    let mut wait_for = |service: &str, later: usize, waited: &mut HashSet<usize>| {
+        let Some(&svc) = index.services.get(service) else { return };
+        for w in index.selected(env, svc) {
+            if w != later && wave(env.targets[w].object) < wave(env.targets[later].object) {
+                waited.insert(w);
+            }
+        }
+    };
     for (i, t) in env.targets.iter().enumerate() {
-        if !matches!(t.object, Object::Deployment(_) | Object::StatefulSet(_) | Object::DaemonSet(_))
-            || wave(t.object) >= last
+        for b in backends(t.object) {
+            wait_for(b.service, i, &mut waited);
+        }
+        let Some(spec) = pod_spec(t.object) else { continue };
+        for c in containers(spec) {
+            for value in c.env.iter().flatten().filter_map(|e| e.value.as_deref()) {
+                let hosts = service_hosts(value, namespace).chain(short_host(value));
+                for host in hosts.collect::<Vec<_>>() {
+                    wait_for(host, i, &mut waited);
+                }
+            }
+        }
+        for r in references(spec) {
+            let Some(p) = index.producers.get(&(r.source, r.name)) else { continue };
+            for host in p.templates.iter().flat_map(|tpl| service_hosts(tpl, namespace)) {
+                wait_for(host, i, &mut waited);
+            }
+        }
+    }
+    waited
+}
+
+pub(crate) fn readiness_before_dependents(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    let waited = waited_on(env, sink.index);
+    for (i, t) in env.targets.iter().enumerate() {
+        if !waited.contains(&i)
+            || !matches!(t.object, Object::Deployment(_) | Object::StatefulSet(_) | Object::DaemonSet(_))
         {
             continue;
         }
         for c in pod_spec(t.object).map(|s| s.containers.as_slice()).unwrap_or_default() {
             if c.readiness_probe.is_none() {
                 sink.report(rule, i, format!(
-                    "container `{}` has no readiness probe, yet later waves wait for it to be healthy; add one that passes only when it serves",
+                    "container `{}` has no readiness probe, yet a later wave waits for it to be healthy; add one that passes only when it serves",
                     c.name
                 ));
             }
@@ -591,6 +637,16 @@ mod tests {
         let tpl = "postgresql://{{ .u }}:{{ .p }}@identity-db.clinicflow-dev.svc.cluster.local:5432/{{ .d }}";
         assert_eq!(service_hosts(tpl, "clinicflow-dev").collect::<Vec<_>>(), ["identity-db"]);
         assert_eq!(service_hosts(tpl, "other").count(), 0);
+    }
+
+    #[test]
+    fn short_hosts_of_plain_addresses() {
+        assert_eq!(short_host("redis-cart:6379"), Some("redis-cart"));
+        assert_eq!(short_host("http://frontend:80/x"), Some("frontend"));
+        assert_eq!(short_host("redis://user@cache:6379/0"), Some("cache"));
+        assert_eq!(short_host("api.ns.svc.cluster.local:80"), None, "FQDNs are read by service_hosts");
+        assert_eq!(short_host("production"), None, "a bare word is not an address");
+        assert_eq!(short_host("1"), None);
     }
 
     #[test]

@@ -450,10 +450,26 @@ fn no_localhost(rule: &Rule, env: &Environment, sink: &mut Sink) {
 const SENSITIVE: [&str; 8] =
     ["PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "APIKEY", "CREDENTIALS", "PRIVATE"];
 
+/// Last words that make a name about a secret rather than the secret
+/// itself: its lifetime, size, algorithm, identifier or where it is
+/// (`ACCESS_TOKEN_EXPIRES_IN`, `JWT_SECRET_LENGTH`, `AWS_ACCESS_KEY_ID`).
+const ABOUT_A_SECRET: [&str; 22] = [
+    "EXPIRES", "IN", "EXPIRY", "EXPIRATION", "TTL", "LIFETIME", "DURATION", "TIMEOUT", "AGE", "LENGTH",
+    "SIZE", "BITS", "ALGORITHM", "ALG", "ID", "NAME", "ISSUER", "AUDIENCE", "HEADER", "URL", "ENDPOINT",
+    "ENABLED",
+];
+
 /// Whether a variable's name says it carries a secret: one of its
-/// `_`-separated words is sensitive (`DB_PASSWORD`, `API_KEY`, not `MONKEY`).
+/// `_`-separated words is sensitive (`DB_PASSWORD`, `API_KEY`, not
+/// `MONKEY`), and the words after the last sensitive one do not say the
+/// variable is about the secret instead (`ACCESS_TOKEN_EXPIRES_IN` is a
+/// duration, `APP_SECRET` is a secret).
 pub fn is_sensitive_name(name: &str) -> bool {
-    name.to_ascii_uppercase().split('_').any(|word| SENSITIVE.contains(&word))
+    let upper = name.to_ascii_uppercase();
+    let words: Vec<&str> = upper.split('_').filter(|w| !w.is_empty()).collect();
+    let Some(last_sensitive) = words.iter().rposition(|w| SENSITIVE.contains(w)) else { return false };
+    let after = &words[last_sensitive + 1..];
+    after.is_empty() || !after.iter().all(|w| ABOUT_A_SECRET.contains(w) || w.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn secret_env_from_secret(rule: &Rule, env: &Environment, sink: &mut Sink) {
@@ -497,10 +513,32 @@ mod tests {
 
     #[test]
     fn sensitive_names_are_whole_words() {
-        for yes in ["DB_PASSWORD", "API_KEY", "SLACK_TOKEN", "secret", "AWS_SECRET_ACCESS_KEY"] {
+        for yes in [
+            "DB_PASSWORD",
+            "API_KEY",
+            "SLACK_TOKEN",
+            "secret",
+            "AWS_SECRET_ACCESS_KEY",
+            "APP_SECRET",
+            "SMTP_PASSWORD",
+            "GITHUB_TOKEN_VALUE",
+            "TOKEN_SECRET_ID_KEY",
+        ] {
             assert!(is_sensitive_name(yes), "{yes}");
         }
-        for no in ["MONKEY", "TOKENIZER_MODE", "PORT", "DATABASE_URL", "KEYCLOAK_URL"] {
+        for no in [
+            "MONKEY",
+            "TOKENIZER_MODE",
+            "PORT",
+            "DATABASE_URL",
+            "KEYCLOAK_URL",
+            "ACCESS_TOKEN_EXPIRES_IN",
+            "REFRESH_TOKEN_TTL",
+            "JWT_SECRET_LENGTH",
+            "AWS_ACCESS_KEY_ID",
+            "OAUTH_TOKEN_URL",
+            "SESSION_SECRET_NAME",
+        ] {
             assert!(!is_sensitive_name(no), "{no}");
         }
     }
