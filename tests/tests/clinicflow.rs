@@ -14,7 +14,7 @@ use workspace_tests::{clinicflow_objects, clinicflow_tree, pins, root, text};
 const APIS: [&str; 4] = ["identity", "scheduling", "profiles", "notifications"];
 
 /// A pod-bearing object: its kind, name, wave and pod template.
-fn workloads(objects: &[Object]) -> Vec<(&'static str, &str, Option<SyncWave>, &PodTemplateSpec)> {
+fn workloads(objects: &[Object]) -> Vec<(&str, &str, Option<SyncWave>, &PodTemplateSpec)> {
     objects
         .iter()
         .filter_map(|o| {

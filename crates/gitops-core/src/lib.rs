@@ -16,6 +16,7 @@
 
 pub mod build;
 pub mod crd;
+pub mod extend;
 pub mod hash;
 pub mod image;
 pub mod meta;

@@ -1,5 +1,7 @@
-//! The typed objects of a rendered environment: a closed set of kinds, each
-//! a k8s-openapi struct or a typed custom resource.
+//! The typed objects of a rendered environment: the kinds the builders emit,
+//! each a k8s-openapi struct or a typed custom resource, and
+//! [`DynamicObject`] for any other kind a platform adds (a ServiceMonitor, a
+//! Certificate, a Role), kube-core's escape hatch.
 
 use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
@@ -32,24 +34,38 @@ macro_rules! objects {
         #[derive(Debug, Clone, PartialEq)]
         pub enum Object {
             $($variant(Box<$ty>),)+
+            /// Any other kind, as `apiVersion`, `kind`, `metadata` and a body.
+            Dynamic(Box<DynamicObject>),
         }
 
         impl Object {
-            pub fn api_version(&self) -> &'static str {
-                match self { $(Object::$variant(_) => <$meta>::API_VERSION,)+ }
+            pub fn api_version(&self) -> &str {
+                match self {
+                    $(Object::$variant(_) => <$meta>::API_VERSION,)+
+                    Object::Dynamic(o) => &o.api_version,
+                }
             }
 
-            pub fn kind(&self) -> &'static str {
-                match self { $(Object::$variant(_) => <$meta>::KIND,)+ }
+            pub fn kind(&self) -> &str {
+                match self {
+                    $(Object::$variant(_) => <$meta>::KIND,)+
+                    Object::Dynamic(o) => &o.kind,
+                }
             }
 
             pub fn metadata(&self) -> &ObjectMeta {
-                match self { $(Object::$variant(o) => &o.metadata,)+ }
+                match self {
+                    $(Object::$variant(o) => &o.metadata,)+
+                    Object::Dynamic(o) => &o.metadata,
+                }
             }
 
             /// Mutable access to the metadata, for post-processing and test fixtures.
             pub fn metadata_mut(&mut self) -> &mut ObjectMeta {
-                match self { $(Object::$variant(o) => &mut o.metadata,)+ }
+                match self {
+                    $(Object::$variant(o) => &mut o.metadata,)+
+                    Object::Dynamic(o) => &mut o.metadata,
+                }
             }
 
             /// Reads an object back from its JSON form (for instance a
@@ -63,13 +79,16 @@ macro_rules! objects {
                         return serde_json::from_value::<$ty>(value).map(Into::into).map_err(|e| e.to_string());
                     }
                 )+
-                Err(format!("`{api_version}` `{kind}` is not a kind this renderer emits"))
+                serde_json::from_value::<DynamicObject>(value).map(Into::into).map_err(|e| e.to_string())
             }
         }
 
         impl Serialize for Object {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                match self { $(Object::$variant(o) => o.serialize(s),)+ }
+                match self {
+                    $(Object::$variant(o) => o.serialize(s),)+
+                    Object::Dynamic(o) => o.serialize(s),
+                }
             }
         }
 
@@ -77,8 +96,100 @@ macro_rules! objects {
             fn from(o: $ty) -> Self {
                 Object::$variant(Box::new(o))
             }
+        }
+
+        impl TypedKind for $ty {
+            const OBJECT_KIND: &'static str = <$meta>::KIND;
+
+            fn of_mut(object: &mut Object) -> Option<&mut Self> {
+                match object {
+                    Object::$variant(o) => Some(o),
+                    _ => None,
+                }
+            }
         })+
     };
+}
+
+/// A kind the builders do not emit, typed only by its `apiVersion`, `kind`
+/// and metadata; the rest of the object is `body` (`spec`, `data`, …), as
+/// kube-core's `DynamicObject`. Any k8s-openapi or custom resource can be
+/// turned into one with [`DynamicObject::from_resource`].
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DynamicObject {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: ObjectMeta,
+    /// Every other top-level field.
+    #[serde(flatten)]
+    pub body: serde_json::Map<String, serde_json::Value>,
+}
+
+impl DynamicObject {
+    /// An object of `api_version`/`kind` named `name`, with `body`'s fields
+    /// (an object: `{"spec": {...}}`). Its namespace and labels are the
+    /// environment's, set when it is added to a platform.
+    pub fn new(api_version: &str, kind: &str, name: &str, body: serde_json::Value) -> Result<Self, String> {
+        let serde_json::Value::Object(body) = body else {
+            return Err(format!(
+                "{kind} `{name}`: the body must be a JSON object such as {{\"spec\": {{…}}}}"
+            ));
+        };
+        for reserved in ["apiVersion", "kind", "metadata"] {
+            if body.contains_key(reserved) {
+                return Err(format!("{kind} `{name}`: `{reserved}` is set from the arguments, not the body"));
+            }
+        }
+        Ok(DynamicObject {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            metadata: ObjectMeta { name: Some(name.into()), ..Default::default() },
+            body,
+        })
+    }
+
+    /// Any typed resource (a k8s-openapi struct, a custom resource) as a
+    /// dynamic object.
+    pub fn from_resource<T: k8s_openapi::Resource + Serialize>(resource: &T) -> Result<Self, String> {
+        let value = serde_json::to_value(resource).map_err(|e| e.to_string())?;
+        let mut value = match value {
+            serde_json::Value::Object(map) => map,
+            _ => return Err(format!("{} is not an object", T::KIND)),
+        };
+        value.insert("apiVersion".into(), T::API_VERSION.into());
+        value.insert("kind".into(), T::KIND.into());
+        serde_json::from_value(serde_json::Value::Object(value)).map_err(|e| e.to_string())
+    }
+}
+
+impl Serialize for DynamicObject {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(3 + self.body.len()))?;
+        map.serialize_entry("apiVersion", &self.api_version)?;
+        map.serialize_entry("kind", &self.kind)?;
+        map.serialize_entry("metadata", &self.metadata)?;
+        for (k, v) in &self.body {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl From<DynamicObject> for Object {
+    fn from(o: DynamicObject) -> Self {
+        Object::Dynamic(Box::new(o))
+    }
+}
+
+/// A kind of [`Object`] a typed patch can edit: `Deployment`, `Service`, …
+pub trait TypedKind: Sized {
+    /// The `kind` of the objects of this type.
+    const OBJECT_KIND: &'static str;
+
+    /// The object as this kind, if it is one.
+    fn of_mut(object: &mut Object) -> Option<&mut Self>;
 }
 
 /// `apiVersion` and `kind` of a custom resource, read from its spec type.
@@ -142,7 +253,7 @@ impl Object {
     }
 
     /// `(group, kind)`, the way RBAC and Argo CD AppProjects name a kind.
-    pub fn group_kind(&self) -> (&'static str, &'static str) {
+    pub fn group_kind(&self) -> (&str, &str) {
         let group = self.api_version().rsplit_once('/').map_or("", |(group, _)| group);
         (group, self.kind())
     }

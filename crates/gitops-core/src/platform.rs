@@ -8,10 +8,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::Location;
 
+use crate::extend::{Added, Extension};
 use crate::hash::FxHashSet;
 use crate::image::{ImageRepository, PinnedImage, TagRule};
 use crate::name::{MAX_LABEL_LEN, Name};
-use crate::profile::WorkloadSizing;
+use crate::object::TypedKind;
+use crate::profile::{EnvironmentProfile, WorkloadSizing};
 use crate::spec::{
     Address, ConfigFiles, ContainerSpec, Expose, LIVENESS, PortRef, PortSpec, ProbeAction, ProbeSpec, Probes,
     READINESS, STARTUP, ServiceType, VolumeSource, VolumeSpec, is_dns_label, is_port_name,
@@ -25,6 +27,9 @@ pub struct Platform {
     pub topology: Topology,
     /// The form every release tag of the platform's own images takes.
     pub tag_rule: TagRule,
+    /// Escape hatches: objects added, typed patches, extra traffic; see
+    /// [`crate::extend`].
+    pub extensions: Vec<Extension>,
 }
 
 /// How the platform's environments are cut into Argo CD Applications.
@@ -221,7 +226,37 @@ pub const HTTP_PORT: &str = "http";
 
 impl Platform {
     pub fn new(name: Name) -> Self {
-        Platform { name, services: Vec::new(), topology: Topology::default(), tag_rule: TagRule::default() }
+        Platform {
+            name,
+            services: Vec::new(),
+            topology: Topology::default(),
+            tag_rule: TagRule::default(),
+            extensions: Vec::new(),
+        }
+    }
+
+    /// Adds the objects `f` returns to each environment (see [`crate::extend`]).
+    pub fn include(mut self, f: impl Fn(&EnvironmentProfile) -> Vec<Added> + Send + Sync + 'static) -> Self {
+        self.extensions.push(Extension::Add(std::sync::Arc::new(f)));
+        self
+    }
+
+    /// Patches every rendered object of kind `T` (named `name`, when given)
+    /// in each environment, after the builders and before the check.
+    pub fn patch<T: TypedKind + 'static>(
+        mut self,
+        name: Option<&str>,
+        f: impl Fn(&EnvironmentProfile, &mut T) + Send + Sync + 'static,
+    ) -> Self {
+        self.extensions.push(Extension::patch(name, f));
+        self
+    }
+
+    /// Lets the pods of namespace `from` reach container port `port` of
+    /// `service`'s pods (a Prometheus scraping them, say).
+    pub fn allow_ingress(mut self, service: Name, from: Name, port: &str) -> Self {
+        self.extensions.push(Extension::AllowIngress { service, from, port: port.into() });
+        self
     }
 
     /// The form the platform's release tags take (`sha-<hex>` by default).
@@ -404,6 +439,23 @@ impl Platform {
                         format!("lists writable directory `{dir}`"),
                         "use an absolute path below `/`, e.g. `/app/.next/cache`",
                     ));
+                }
+            }
+        }
+        for e in &self.extensions {
+            if let Extension::AllowIngress { service, port, .. } = e {
+                let ok = self
+                    .find(service.as_str())
+                    .is_some_and(|s| s.declared_port(&PortRef::Name(port.clone())).is_some());
+                if !ok {
+                    return Err(PlatformError {
+                        defined_at: "the platform's extensions".into(),
+                        service: service.to_string(),
+                        problem: format!(
+                            "is opened on port `{port}`, which it does not declare (or it is not a service of the platform)"
+                        ),
+                        fix: "name a service of the platform and a port its main container declares".into(),
+                    });
                 }
             }
         }

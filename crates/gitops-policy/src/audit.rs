@@ -571,7 +571,7 @@ fn short_host(value: &str) -> Option<&str> {
 fn waited_on(env: &Environment, index: &Index) -> HashSet<usize> {
     let namespace = env.profile.namespace.as_str();
     let mut waited = HashSet::default();
-    let mut wait_for = |service: &str, later: usize, waited: &mut HashSet<usize>| {
+    let wait_for = |service: &str, later: usize, waited: &mut HashSet<usize>| {
         let Some(&svc) = index.services.get(service) else { return };
         for w in index.selected(env, svc) {
             if w != later && wave(env.targets[w].object) < wave(env.targets[later].object) {

@@ -454,8 +454,27 @@ const SENSITIVE: [&str; 8] =
 /// itself: its lifetime, size, algorithm, identifier or where it is
 /// (`ACCESS_TOKEN_EXPIRES_IN`, `JWT_SECRET_LENGTH`, `AWS_ACCESS_KEY_ID`).
 const ABOUT_A_SECRET: [&str; 22] = [
-    "EXPIRES", "IN", "EXPIRY", "EXPIRATION", "TTL", "LIFETIME", "DURATION", "TIMEOUT", "AGE", "LENGTH",
-    "SIZE", "BITS", "ALGORITHM", "ALG", "ID", "NAME", "ISSUER", "AUDIENCE", "HEADER", "URL", "ENDPOINT",
+    "EXPIRES",
+    "IN",
+    "EXPIRY",
+    "EXPIRATION",
+    "TTL",
+    "LIFETIME",
+    "DURATION",
+    "TIMEOUT",
+    "AGE",
+    "LENGTH",
+    "SIZE",
+    "BITS",
+    "ALGORITHM",
+    "ALG",
+    "ID",
+    "NAME",
+    "ISSUER",
+    "AUDIENCE",
+    "HEADER",
+    "URL",
+    "ENDPOINT",
     "ENABLED",
 ];
 
@@ -469,7 +488,8 @@ pub fn is_sensitive_name(name: &str) -> bool {
     let words: Vec<&str> = upper.split('_').filter(|w| !w.is_empty()).collect();
     let Some(last_sensitive) = words.iter().rposition(|w| SENSITIVE.contains(w)) else { return false };
     let after = &words[last_sensitive + 1..];
-    after.is_empty() || !after.iter().all(|w| ABOUT_A_SECRET.contains(w) || w.bytes().all(|b| b.is_ascii_digit()))
+    after.is_empty()
+        || !after.iter().all(|w| ABOUT_A_SECRET.contains(w) || w.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn secret_env_from_secret(rule: &Rule, env: &Environment, sink: &mut Sink) {

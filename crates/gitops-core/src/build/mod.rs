@@ -352,6 +352,109 @@ fn service_objects(
     Ok(objects)
 }
 
+/// Applies the platform's escape hatches, in order: added objects (in the
+/// environment's namespace, with its labels and their wave), typed
+/// patches, extra traffic.
+fn extend(
+    ctx: &Ctx,
+    shared: &mut Vec<Object>,
+    services: &mut [(Name, Vec<Object>)],
+) -> Result<(), RenderError> {
+    use crate::extend::Extension;
+    let err = |problem: String, fix: &str| RenderError::Profile {
+        env: ctx.profile.name.to_string(),
+        problem,
+        fix: fix.into(),
+    };
+    for extension in &ctx.platform.extensions {
+        match extension {
+            Extension::Add(f) => {
+                for added in f(ctx.profile) {
+                    let mut object = added.object;
+                    let name = Name::new(object.name()).map_err(|e| {
+                        err(
+                            format!("adds a {} named `{}` ({e})", object.kind(), object.name()),
+                            "give it a valid name",
+                        )
+                    })?;
+                    let labels = ctx.labels(&name, Component::Platform, None);
+                    let meta = object.metadata_mut();
+                    if !added.cluster_scoped {
+                        meta.namespace = Some(ctx.profile.namespace.to_string());
+                    }
+                    let all = meta.labels.get_or_insert_with(Default::default);
+                    for (k, v) in labels.all() {
+                        all.entry(k).or_insert(v);
+                    }
+                    meta.annotations
+                        .get_or_insert_with(Default::default)
+                        .entry(meta::SYNC_WAVE_ANNOTATION.to_owned())
+                        .or_insert_with(|| added.wave.annotation_value());
+                    match &added.owner {
+                        None => shared.push(object),
+                        Some(owner) => match services.iter_mut().find(|(s, _)| s == owner) {
+                            Some((_, objects)) => objects.push(object),
+                            None => {
+                                return Err(err(
+                                    format!(
+                                        "adds {} `{name}` to service `{owner}`, which the platform does not define",
+                                        object.kind()
+                                    ),
+                                    "name a service of the platform in `owned_by`, or leave the object shared",
+                                ));
+                            }
+                        },
+                    }
+                }
+            }
+            Extension::Patch { kind, name, apply } => {
+                let mut matched = false;
+                let all = shared.iter_mut().chain(services.iter_mut().flat_map(|(_, o)| o.iter_mut()));
+                for object in all {
+                    if name.as_deref().is_some_and(|n| n != object.name()) {
+                        continue;
+                    }
+                    matched |= apply(ctx.profile, object);
+                }
+                if let Some(name) = name
+                    && !matched
+                {
+                    return Err(err(
+                        format!("patches {kind} `{name}`, which the environment does not render"),
+                        "fix the kind or name of the patch, or return early from it in this environment",
+                    ));
+                }
+            }
+            Extension::AllowIngress { service, from, port } => {
+                let policy = services
+                    .iter_mut()
+                    .filter(|(s, _)| s == service)
+                    .flat_map(|(_, o)| o.iter_mut())
+                    .find_map(|o| match o {
+                        Object::NetworkPolicy(p) if p.metadata.name.as_deref() == Some(service.as_str()) => {
+                            Some(p)
+                        }
+                        _ => None,
+                    });
+                let Some(policy) = policy.and_then(|p| p.spec.as_mut()) else {
+                    return Err(err(
+                        format!("opens `{service}`, which has no NetworkPolicy of its own"),
+                        "open a service of the platform",
+                    ));
+                };
+                let allow = network::Allow::named_port(vec![network::namespace(from)], port);
+                policy.ingress.get_or_insert_with(Vec::new).push(
+                    k8s_openapi::api::networking::v1::NetworkPolicyIngressRule {
+                        from: Some(allow.peers),
+                        ports: Some(allow.ports),
+                    },
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The objects of one environment, grouped by who owns them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnvironmentRender {
@@ -455,6 +558,7 @@ pub fn render_environment_with(
         services.extend(chunk?);
     }
     shared.extend(ingress::entry_point(&ctx)?);
+    extend(&ctx, &mut shared, &mut services)?;
     // Quota and limits admit what the final objects ask for; they stand
     // after the default policies, before the shared objects that follow.
     let all: Vec<&Object> = shared.iter().chain(services.iter().flat_map(|(_, o)| o)).collect();

@@ -113,7 +113,7 @@ pub struct ServicePicture {
 /// One object in the start order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaveObject {
-    pub kind: &'static str,
+    pub kind: String,
     pub name: String,
     /// The Argo CD hook phase (`Sync`) when the object is a hook.
     pub hook: Option<String>,
@@ -260,7 +260,7 @@ fn waves<'a>(objects: impl Iterator<Item = &'a Object>) -> Vec<Wave> {
         let hook = object.metadata().annotations.as_ref().and_then(|a| a.get(HOOK_ANNOTATION)).cloned();
         let number = object.wave().map_or(0, |w| w.number());
         waves.entry(number).or_default().push(WaveObject {
-            kind: object.kind(),
+            kind: object.kind().to_owned(),
             name: object.name().into(),
             hook,
         });
