@@ -493,10 +493,26 @@ fn waivers_accept_a_finding_keep_it_listed_and_catch_typos() {
             rule: "read-only-root-filesystem",
             kind: "Deployment",
             name: "web",
+            container: Some("web"),
+            field: None,
             reason: "Next.js writes its cache beside the app",
         },
-        Waiver { rule: "no-such-rule", kind: "Deployment", name: "web", reason: "typo" },
-        Waiver { rule: "no-host-path", kind: "Deployment", name: "web", reason: "stale" },
+        Waiver {
+            rule: "no-such-rule",
+            kind: "Deployment",
+            name: "web",
+            container: None,
+            field: None,
+            reason: "typo",
+        },
+        Waiver {
+            rule: "no-host-path",
+            kind: "Deployment",
+            name: "web",
+            container: None,
+            field: None,
+            reason: "stale",
+        },
     ];
     let findings = run(&profile, &objects, &Policies::none());
     let waived = findings.iter().find(|f| f.rule == "read-only-root-filesystem").unwrap();
@@ -570,4 +586,38 @@ fn readiness_is_asked_of_what_later_waves_wait_on_and_names_about_secrets_pass()
             ("readiness-before-dependents".to_owned(), "web".to_owned()),
         ]
     );
+}
+
+/// A waiver names the container and the variable: waiving one plaintext
+/// secret leaves a second in the same container blocking, and a waiver
+/// that names only the object waives nothing a container-level rule finds.
+#[test]
+fn a_waiver_covers_one_variable_of_one_container_never_the_whole_object() {
+    let (mut profile, mut objects) = env_objects("dev");
+    let env = container(&mut objects, "Deployment", "notifications").env.as_mut().unwrap();
+    for name in ["SMTP_PASSWORD", "SLACK_TOKEN"] {
+        env.push(EnvVar { name: name.into(), value: Some("plain".into()), value_from: None });
+    }
+    let waiver = |container, field| Waiver {
+        rule: "secret-env-from-secret",
+        kind: "Deployment",
+        name: "notifications",
+        container,
+        field,
+        reason: "the relay takes no password in dev",
+    };
+    profile.waivers = vec![waiver(Some("notifications"), Some("SMTP_PASSWORD"))];
+    let findings = run(&profile, &objects, &Policies::none());
+    let secret: Vec<(&str, bool)> = findings
+        .iter()
+        .filter(|f| f.rule == "secret-env-from-secret")
+        .map(|f| (f.field.as_deref().unwrap(), f.blocks()))
+        .collect();
+    assert_eq!(secret, [("SMTP_PASSWORD", false), ("SLACK_TOKEN", true)]);
+
+    profile.waivers = vec![waiver(None, None)];
+    let findings = run(&profile, &objects, &Policies::none());
+    assert_eq!(findings.iter().filter(|f| f.rule == "secret-env-from-secret" && f.blocks()).count(), 2);
+    let stale = findings.iter().find(|f| f.rule == "waiver").unwrap();
+    assert!(stale.message.contains("name the container (and variable or field)"), "{}", stale.message);
 }

@@ -73,13 +73,19 @@ pub struct EnvironmentProfile {
     pub require_digests: bool,
 }
 
-/// Accepts one policy finding: rule `rule` on the object `kind`/`name`.
-/// Waived findings are still reported, marked with the reason.
+/// Accepts one policy finding: rule `rule` on the object `kind`/`name`,
+/// and, for a finding about a container, on that `container` and the
+/// variable or field `field` it names. A waiver never covers a whole object
+/// when the finding is about one of its containers, so waiving one
+/// plaintext variable cannot hide a second. Waived findings are still
+/// reported, marked with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Waiver {
     pub rule: &'static str,
     pub kind: &'static str,
     pub name: &'static str,
+    pub container: Option<&'static str>,
+    pub field: Option<&'static str>,
     pub reason: &'static str,
 }
 

@@ -59,6 +59,13 @@ pub struct Finding {
     /// The rendered file of the object, relative to the tree root.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// The container the finding is about, for container-level rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// The variable or field of the container it is about (`SMTP_PASSWORD`,
+    /// `readinessProbe`), where the rule looks at one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
     pub message: String,
     /// Set when the environment's profile accepts the finding; the reason.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,6 +112,23 @@ impl<'e, 'a> Sink<'e, 'a> {
         self.push(rule.id.into(), rule.severity, Some(target), message);
     }
 
+    /// Reports `rule` on container `container` of the object at `index`,
+    /// and on its variable or field `field`: a waiver must name both.
+    pub(crate) fn report_in(
+        &mut self,
+        rule: &rules::Rule,
+        index: usize,
+        container: &str,
+        field: Option<&str>,
+        message: String,
+    ) {
+        self.report(rule, index, message);
+        if let Some(f) = self.findings.last_mut() {
+            f.container = Some(container.into());
+            f.field = field.map(Into::into);
+        }
+    }
+
     pub(crate) fn push(
         &mut self,
         rule: String,
@@ -122,6 +146,8 @@ impl<'e, 'a> Sink<'e, 'a> {
                 name: t.object.name().into(),
             }),
             file: target.map(|t| t.file.clone()),
+            container: None,
+            field: None,
             message,
             waived: None,
         });

@@ -18,7 +18,10 @@ pub(crate) fn apply_waivers(profile: &EnvironmentProfile, findings: &mut Vec<Fin
         let mut matched = false;
         for f in findings.iter_mut() {
             let on_object = f.object.as_ref().is_some_and(|o| o.kind == waiver.kind && o.name == waiver.name);
-            if f.rule == waiver.rule && on_object {
+            // A finding about a container (and its variable) is waived only
+            // by a waiver that names them: one waiver cannot hide another.
+            let on_subject = f.container.as_deref() == waiver.container && f.field.as_deref() == waiver.field;
+            if f.rule == waiver.rule && on_object && on_subject {
                 f.waived = Some(waiver.reason.into());
                 matched = true;
             }
@@ -35,8 +38,12 @@ pub(crate) fn apply_waivers(profile: &EnvironmentProfile, findings: &mut Vec<Fin
             (
                 Severity::Warning,
                 format!(
-                    "the waiver of `{}` on {} {} matches no finding; remove it",
-                    waiver.rule, waiver.kind, waiver.name
+                    "the waiver of `{}` on {} {}{}{} matches no finding; remove it, or name the container (and variable or field) the finding is about",
+                    waiver.rule,
+                    waiver.kind,
+                    waiver.name,
+                    waiver.container.map(|c| format!(", container `{c}`")).unwrap_or_default(),
+                    waiver.field.map(|f| format!(", `{f}`")).unwrap_or_default(),
                 ),
             )
         } else {
@@ -48,6 +55,8 @@ pub(crate) fn apply_waivers(profile: &EnvironmentProfile, findings: &mut Vec<Fin
             environment: profile.name.to_string(),
             object: None,
             file: None,
+            container: None,
+            field: None,
             message,
             waived: None,
         });

@@ -177,7 +177,7 @@ fn each_container(
     for (i, spec) in pods(env) {
         for c in containers(spec) {
             if !ok(spec, c) {
-                sink.report(rule, i, message(c));
+                sink.report_in(rule, i, &c.name, None, message(c));
             }
         }
     }
@@ -226,9 +226,11 @@ fn resources(rule: &Rule, env: &Environment, sink: &mut Sink) {
                 }
             }
             if !missing.is_empty() {
-                sink.report(
+                sink.report_in(
                     rule,
                     i,
+                    &c.name,
+                    None,
                     format!(
                         "container `{}` has no {}; size it in the environment profile",
                         c.name,
@@ -262,9 +264,11 @@ fn image_pinned(rule: &Rule, env: &Environment, sink: &mut Sink) {
                 Some(_) => None,
             };
             if let Some(problem) = problem {
-                sink.report(
+                sink.report_in(
                     rule,
                     i,
+                    &c.name,
+                    None,
                     format!(
                         "container `{}` {problem} (`{image}`); pin an immutable tag such as `sha-1a2b3c4`",
                         c.name
@@ -424,11 +428,11 @@ fn no_localhost(rule: &Rule, env: &Environment, sink: &mut Sink) {
         for c in containers(spec) {
             for e in c.env.iter().flatten() {
                 if e.value.as_deref().is_some_and(points_home) {
-                    sink.report(rule, i, format!("container `{}` sets {} to a localhost address; use the service's cluster DNS name", c.name, e.name));
+                    sink.report_in(rule, i, &c.name, Some(&e.name), format!("container `{}` sets {} to a localhost address; use the service's cluster DNS name", c.name, e.name));
                 }
             }
             if c.args.iter().flatten().any(|a| points_home(a)) {
-                sink.report(rule, i, format!("container `{}` passes a localhost address in its args; use the service's cluster DNS name", c.name));
+                sink.report_in(rule, i, &c.name, Some("args"), format!("container `{}` passes a localhost address in its args; use the service's cluster DNS name", c.name));
             }
         }
     }
@@ -501,9 +505,11 @@ fn secret_env_from_secret(rule: &Rule, env: &Environment, sink: &mut Sink) {
                 let file_path =
                     e.name.ends_with("_FILE") && e.value.as_deref().is_some_and(|v| v.starts_with('/'));
                 if !from_secret && !file_path {
-                    sink.report(
+                    sink.report_in(
                         rule,
                         i,
+                        &c.name,
+                        Some(&e.name),
                         format!(
                             "container `{}` sets {} without a secretKeyRef; read it from a Secret",
                             c.name, e.name

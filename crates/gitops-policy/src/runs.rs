@@ -27,9 +27,13 @@ fn probe_port(p: &Probe) -> Option<(IntOrString, bool)> {
 }
 
 fn probes(c: &Container) -> impl Iterator<Item = (&'static str, &Probe)> {
-    [("startup", &c.startup_probe), ("readiness", &c.readiness_probe), ("liveness", &c.liveness_probe)]
-        .into_iter()
-        .filter_map(|(what, p)| p.as_ref().map(|p| (what, p)))
+    [
+        ("startupProbe", &c.startup_probe),
+        ("readinessProbe", &c.readiness_probe),
+        ("livenessProbe", &c.liveness_probe),
+    ]
+    .into_iter()
+    .filter_map(|(what, p)| p.as_ref().map(|p| (what, p)))
 }
 
 fn shown(port: &IntOrString) -> String {
@@ -56,11 +60,13 @@ pub(crate) fn probe_port_declared(rule: &Rule, env: &Environment, sink: &mut Sin
             for (what, p) in probes(c) {
                 let Some((port, _)) = probe_port(p) else { continue };
                 if declared(c, &port).is_none() {
-                    sink.report(
+                    sink.report_in(
                         rule,
                         i,
+                        &c.name,
+                        Some(what),
                         format!(
-                            "container `{}`'s {what} probe asks port `{}`, which the container does not declare, so it never succeeds; probe a port in its `ports`, or declare the port",
+                            "container `{}`'s {what} asks port `{}`, which the container does not declare, so it never succeeds; probe a port in its `ports`, or declare the port",
                             c.name,
                             shown(&port)
                         ),
@@ -99,11 +105,13 @@ pub(crate) fn grpc_probe_over_http(rule: &Rule, env: &Environment, sink: &mut Si
                     IntOrString::Int(n) => cp.container_port == *n,
                 });
                 if by_name || by_service {
-                    sink.report(
+                    sink.report_in(
                         rule,
                         i,
+                        &c.name,
+                        Some(what),
                         format!(
-                            "container `{}`'s {what} probe sends HTTP to gRPC port `{}`, which never answers it; use a `grpc` probe (or an exec of grpc_health_probe)",
+                            "container `{}`'s {what} sends HTTP to gRPC port `{}`, which never answers it; use a `grpc` probe (or an exec of grpc_health_probe)",
                             c.name,
                             shown(&port)
                         ),
@@ -142,9 +150,11 @@ pub(crate) fn shared_image_command(rule: &Rule, env: &Environment, sink: &mut Si
             let serves = c.ports.as_ref().is_some_and(|p| !p.is_empty());
             let Some(&server) = servers.get(repository(image)) else { continue };
             if !serves && server != i && c.command.is_none() && c.args.is_none() {
-                sink.report(
+                sink.report_in(
                     rule,
                     i,
+                    &c.name,
+                    None,
                     format!(
                         "container `{}` runs `{}`, the image of {} `{}`, with neither command nor args, so it starts that server instead of its own work; set the command it runs",
                         c.name,
