@@ -16,7 +16,7 @@ use crate::object::TypedKind;
 use crate::profile::{EnvironmentProfile, WorkloadSizing};
 use crate::spec::{
     Address, ConfigFiles, ContainerSpec, Expose, LIVENESS, PortRef, PortSpec, ProbeAction, ProbeSpec, Probes,
-    READINESS, STARTUP, ServiceType, VolumeSource, VolumeSpec, is_dns_label, is_port_name,
+    READINESS, STARTUP, SecretEnv, ServiceType, VolumeSource, VolumeSpec, is_dns_label, is_port_name,
 };
 
 #[derive(Debug, Clone)]
@@ -30,6 +30,20 @@ pub struct Platform {
     /// Escape hatches: objects added, typed patches, extra traffic; see
     /// [`crate::extend`].
     pub extensions: Vec<Extension>,
+    /// Application secrets (an API token, an SMTP password): each
+    /// environment's secret backend delivers them; services read their keys
+    /// as variables or files.
+    pub secrets: Vec<AppSecret>,
+}
+
+/// A Secret the platform's services read, with the keys it holds. The
+/// repository never holds its values: the environment's backend delivers it
+/// (an ExternalSecret reading `<key prefix>/<name>` with one property per
+/// key, a SealedSecret of committed ciphertext, or a Secret made out of band).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppSecret {
+    pub name: Name,
+    pub keys: Vec<String>,
 }
 
 /// How the platform's environments are cut into Argo CD Applications.
@@ -92,6 +106,8 @@ pub struct Service {
     pub addresses: BTreeMap<Name, Address>,
     /// Plain, non-secret configuration.
     pub env: BTreeMap<String, String>,
+    /// Variables read from keys of the platform's application secrets.
+    pub secret_env: Vec<SecretEnv>,
     /// Directories the program writes to; each becomes an `emptyDir` so the
     /// root filesystem stays read-only.
     pub writable_dirs: Vec<String>,
@@ -232,7 +248,19 @@ impl Platform {
             topology: Topology::default(),
             tag_rule: TagRule::default(),
             extensions: Vec::new(),
+            secrets: Vec::new(),
         }
+    }
+
+    /// Declares the application secret `name` with `keys`.
+    pub fn secret(mut self, name: Name, keys: &[&str]) -> Self {
+        self.secrets.push(AppSecret { name, keys: keys.iter().map(|k| (*k).to_owned()).collect() });
+        self
+    }
+
+    /// The application secret `name`, if declared.
+    pub fn find_secret(&self, name: &Name) -> Option<&AppSecret> {
+        self.secrets.iter().find(|s| &s.name == name)
     }
 
     /// Adds the objects `f` returns to each environment (see [`crate::extend`]).
@@ -442,6 +470,87 @@ impl Platform {
                 }
             }
         }
+        let platform_err = |what: &str, problem: String, fix: &str| PlatformError {
+            defined_at: "the platform's secrets".into(),
+            service: what.into(),
+            problem,
+            fix: fix.into(),
+        };
+        for (i, secret) in self.secrets.iter().enumerate() {
+            let clash = self.secrets[..i].iter().any(|o| o.name == secret.name)
+                || self.services.iter().any(|s| {
+                    s.database.is_some() && secret.name.as_str() == format!("{}-db-credentials", s.name)
+                });
+            if clash {
+                return Err(platform_err(
+                    secret.name.as_str(),
+                    "is declared twice, or under a database's credentials name".into(),
+                    "give each secret its own name",
+                ));
+            }
+            let key_ok = |k: &String| {
+                !k.is_empty()
+                    && k.len() <= 253
+                    && k.bytes().all(|c| c.is_ascii_alphanumeric() || b"-._".contains(&c))
+            };
+            if secret.keys.is_empty() || !secret.keys.iter().all(key_ok) {
+                return Err(platform_err(
+                    secret.name.as_str(),
+                    format!("has keys {:?}", secret.keys),
+                    "declare at least one key, of letters, digits, `-`, `_` and `.`",
+                ));
+            }
+        }
+        for s in &self.services {
+            let err = |problem: String, fix: &str| PlatformError {
+                defined_at: s.defined_at.to_string(),
+                service: s.name.to_string(),
+                problem,
+                fix: fix.to_owned(),
+            };
+            for e in &s.secret_env {
+                match self.find_secret(&e.secret) {
+                    None => {
+                        return Err(err(
+                            format!(
+                                "reads `{}` from secret `{}`, which the platform does not declare",
+                                e.env, e.secret
+                            ),
+                            "declare it with `Platform::secret`",
+                        ));
+                    }
+                    Some(secret) if !secret.keys.contains(&e.key) => {
+                        return Err(err(
+                            format!(
+                                "reads key `{}` of secret `{}`, which declares {:?}",
+                                e.key, e.secret, secret.keys
+                            ),
+                            "read a declared key, or declare it",
+                        ));
+                    }
+                    Some(_) => {}
+                }
+                if !is_env_name(&e.env) || s.env.contains_key(&e.env) || s.generated_env().contains(&e.env) {
+                    return Err(err(
+                        format!(
+                            "reads `{}` from a secret, and sets it otherwise too (or the name is invalid)",
+                            e.env
+                        ),
+                        "set each variable one way",
+                    ));
+                }
+            }
+            for v in &s.volumes {
+                if let VolumeSource::Secret { name } = &v.source
+                    && self.find_secret(name).is_none()
+                {
+                    return Err(err(
+                        format!("mounts secret `{name}`, which the platform does not declare"),
+                        "declare it with `Platform::secret`",
+                    ));
+                }
+            }
+        }
         for e in &self.extensions {
             if let Extension::AllowIngress { service, port, .. } = e {
                 let ok = self
@@ -602,6 +711,7 @@ impl Service {
             depends_on: Vec::new(),
             addresses: BTreeMap::new(),
             env: BTreeMap::new(),
+            secret_env: Vec::new(),
             writable_dirs: Vec::new(),
             volumes: Vec::new(),
             config_files: Vec::new(),
@@ -829,6 +939,24 @@ impl Service {
             self.depends_on.push(dep.clone());
         }
         self.addresses.insert(dep, address);
+        self
+    }
+
+    /// Reads variable `env` from key `key` of the application secret `secret`.
+    pub fn secret_env(mut self, env: &str, secret: Name, key: &str) -> Self {
+        self.secret_env.push(SecretEnv { env: env.into(), secret, key: key.into() });
+        self
+    }
+
+    /// Mounts every key of the application secret `secret` as a file in
+    /// `dir`, read-only.
+    pub fn secret_files(mut self, secret: Name, dir: &str) -> Self {
+        self.volumes.push(VolumeSpec {
+            name: secret.to_string(),
+            source: VolumeSource::Secret { name: secret },
+            mount_path: Some(dir.into()),
+            read_only: true,
+        });
         self
     }
 

@@ -123,6 +123,7 @@ fn read_sealed(
         let text = fs::read_to_string(paths.root.join(&file)).map_err(|e| {
             format!("{file}: cannot read the sealed secret ({e}); environment `{}` seals its secrets: seal `{secret}` with `kubeseal --format yaml` into that file", profile.name)
         })?;
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let data = parse_kubeseal_output(&file, &text, secret.as_str(), profile.namespace.as_str(), &keys)
             .map_err(|e| e.to_string())?;
         sealed.insert(secret, data);

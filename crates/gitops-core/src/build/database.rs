@@ -97,6 +97,63 @@ pub fn credentials(ctx: &Ctx, names: &DatabaseNames) -> Result<Option<Object>, R
     })
 }
 
+/// What delivers an application secret, by the profile's backend: an
+/// ExternalSecret with one property of `<key prefix>/<secret>` per key, a
+/// SealedSecret of committed ciphertext, or nothing (made out of band).
+pub fn app_secret(ctx: &Ctx, secret: &crate::platform::AppSecret) -> Result<Option<Object>, RenderError> {
+    let labels = ctx.labels(&secret.name, Component::Secret, None);
+    Ok(match &ctx.profile.secrets {
+        SecretBackend::External(store) => {
+            let remote_key = format!("{}/{}", store.key_prefix, secret.name);
+            let data = secret
+                .keys
+                .iter()
+                .map(|key| ExternalSecretData {
+                    secret_key: key.clone(),
+                    remote_ref: RemoteRef::property(&remote_key, key),
+                })
+                .collect();
+            Some(
+                CustomResource::new(
+                    ctx.meta(&secret.name, &labels, SyncWave::Foundation),
+                    ExternalSecretSpec {
+                        refresh_interval: store.refresh_interval.into(),
+                        secret_store_ref: SecretStoreRef { name: store.store.to_string(), kind: store.kind },
+                        target: ExternalSecretTarget {
+                            name: secret.name.to_string(),
+                            creation_policy: CreationPolicy::Owner,
+                            deletion_policy: DeletionPolicy::Retain,
+                            template: None,
+                        },
+                        data,
+                    },
+                )
+                .into(),
+            )
+        }
+        SecretBackend::Sealed { dir } => {
+            let data = ctx.sealed.get(&secret.name).ok_or_else(|| RenderError::MissingSealed {
+                env: ctx.profile.name.to_string(),
+                file: format!("{dir}/{}.yaml", secret.name),
+            })?;
+            Some(
+                SealedSecret::new(
+                    ctx.meta(&secret.name, &labels, SyncWave::Foundation),
+                    SealedSecretSpec {
+                        encrypted_data: data.clone(),
+                        template: SecretTemplate {
+                            type_: "Opaque".into(),
+                            metadata: TemplateMetadata { labels: labels.all() },
+                        },
+                    },
+                )
+                .into(),
+            )
+        }
+        SecretBackend::OutOfBand => None,
+    })
+}
+
 /// The connection string of a database as an External Secrets template over
 /// the username, password and database name keys.
 fn connection_template(ctx: &Ctx, names: &DatabaseNames) -> String {

@@ -29,15 +29,18 @@ use crate::release::ReleasePins;
 pub type SealedInputs = BTreeMap<Name, BTreeMap<String, String>>;
 
 /// The Secrets a platform's environments need, whatever delivers them (for
-/// a sealed backend: one `kubeseal` output file each), with their keys.
-pub fn credential_secrets(platform: &Platform) -> Result<Vec<(Name, [&'static str; 4])>, RenderError> {
+/// a sealed backend: one `kubeseal` output file each), with their keys:
+/// each database's credentials, then the application secrets.
+pub fn credential_secrets(platform: &Platform) -> Result<Vec<(Name, Vec<String>)>, RenderError> {
     let mut secrets = Vec::new();
     for svc in &platform.services {
         if let Some(db) = &svc.database {
             let names = database::DatabaseNames::of(&svc.name, db.engine)?;
-            secrets.push((names.credentials, database::credential_keys(db.engine)));
+            let keys = database::credential_keys(db.engine).iter().map(|k| (*k).to_owned()).collect();
+            secrets.push((names.credentials, keys));
         }
     }
+    secrets.extend(platform.secrets.iter().map(|s| (s.name.clone(), s.keys.clone())));
     Ok(secrets)
 }
 
@@ -125,6 +128,38 @@ fn check_profile(platform: &Platform, profile: &EnvironmentProfile) -> Result<()
     for svc in &platform.services {
         if let Some(db) = &svc.database {
             database_profile(profile, svc, db.engine)?;
+        }
+    }
+    for (i, o) in profile.overrides.iter().enumerate() {
+        let Some(svc) = platform.find(o.service.as_str()) else {
+            return Err(err(
+                format!("overrides `{}`, which the platform does not define", o.service),
+                "name a service of the platform in `overrides`",
+            ));
+        };
+        if profile.overrides[..i].iter().any(|p| p.service == o.service) {
+            return Err(err(format!("overrides `{}` twice", o.service), "keep one override per service"));
+        }
+        if o.replicas == Some(0) {
+            return Err(err(format!("runs 0 replicas of `{}`", o.service), "run at least one replica"));
+        }
+        if let Some(problem) = o.resources.as_ref().and_then(|r| r.problem()) {
+            return Err(err(
+                format!("`{}` resources: {problem}", o.service),
+                "raise the limit or lower the request",
+            ));
+        }
+        let generated = svc.generated_env();
+        for (key, _) in &o.env {
+            let valid = !key.is_empty()
+                && !key.as_bytes()[0].is_ascii_digit()
+                && key.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_');
+            if !valid || generated.contains(key) || svc.secret_env.iter().any(|e| &e.env == key) {
+                return Err(err(
+                    format!("sets variable `{key}` of `{}`", o.service),
+                    "use letters, digits and `_`, and a variable the renderer does not set itself",
+                ));
+            }
         }
     }
     for (what, sizing) in [("api", profile.api), ("web", profile.web)] {
@@ -513,6 +548,9 @@ pub fn render_environment_with(
     let mut shared: Vec<Object> =
         vec![namespace(&ctx).into(), network::default_deny(&ctx).into(), network::allow_dns(&ctx).into()];
     shared.extend(network::acme_solver(&ctx).map(Object::from));
+    for secret in &platform.secrets {
+        shared.extend(database::app_secret(&ctx, secret)?);
+    }
     shared.extend(hardening::cluster_issuer(&ctx).map(Object::from));
     shared.extend(hardening::privileged_constraint(&ctx).map(Object::from));
     if let crate::profile::SecretBackend::External(store) = &profile.secrets

@@ -85,6 +85,7 @@ fn environment(ctx: &Ctx, svc: &PlatformService, db: Option<&DatabaseNames>) -> 
     if let Some(db) = db {
         env.push(connection_env(db));
     }
+    env.extend(svc.secret_env.iter().map(|e| pod::secret_env(&e.env, e.secret.as_str(), &e.key)));
     env
 }
 

@@ -1,0 +1,217 @@
+//! Workload shapes beyond an API behind `/health`: application secrets by
+//! every backend, per-service and per-environment sizing, the platform's
+//! tag rule, and the definition mistakes that would give a tree that does
+//! not run, each refused with the fix.
+
+use gitops_core::image::{ImageRepository, ImageTag, TagRule};
+use gitops_core::platform::{Platform, Service};
+use gitops_core::profile::{Compute, Cpu, Memory, Resources, SecretBackend, ServiceOverride, WorkloadSizing};
+use gitops_core::release::{Pin, ReleasePins};
+use gitops_core::spec::{Address, PortSpec, ProbeSpec, Probes, READINESS};
+use gitops_core::{Object, name, render_environment, render_environment_with};
+use k8s_openapi::api::apps::v1::Deployment;
+use pretty_assertions::assert_eq;
+
+const IMG: ImageRepository = ImageRepository::from_static("docker.io/acme/app");
+
+fn pins(platform: &Platform, tag: &str) -> ReleasePins {
+    ReleasePins {
+        images: platform
+            .released()
+            .map(|s| (s.name.clone(), Pin::tag(ImageTag::any(tag).unwrap())))
+            .collect(),
+    }
+}
+
+fn deployment<'o>(objects: &'o [Object], name: &str) -> &'o Deployment {
+    objects
+        .iter()
+        .find_map(|o| match o {
+            Object::Deployment(d) if d.metadata.name.as_deref() == Some(name) => Some(d.as_ref()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("Deployment {name}"))
+}
+
+fn mailer() -> Platform {
+    Platform::new(name!("acme")).secret(name!("smtp"), &["password", "username"]).service(
+        Service::worker(name!("mailer"), IMG)
+            .command(["node", "dist/mailer.js"])
+            .secret_env("SMTP_PASSWORD", name!("smtp"), "password")
+            .secret_files(name!("smtp"), "/run/secrets/smtp"),
+    )
+}
+
+#[test]
+fn application_secrets_come_from_each_backend_and_are_read_by_reference() {
+    let platform = mailer();
+    let profile = minimal_example::dev();
+    let objects =
+        render_environment(&platform, &profile, &pins(&platform, "sha-1a2b3c4")).unwrap().into_objects();
+    let Some(Object::ExternalSecret(es)) = objects.iter().find(|o| o.kind() == "ExternalSecret") else {
+        panic!("an ExternalSecret")
+    };
+    let data: Vec<(&str, &str, Option<&str>)> = es
+        .spec
+        .data
+        .iter()
+        .map(|d| (d.secret_key.as_str(), d.remote_ref.key.as_str(), d.remote_ref.property.as_deref()))
+        .collect();
+    assert_eq!(
+        data,
+        [("password", "hello/dev/smtp", Some("password")), ("username", "hello/dev/smtp", Some("username"))]
+    );
+    assert_eq!(es.spec.target.name, "smtp");
+    let pod = deployment(&objects, "mailer").spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    let c = &pod.containers[0];
+    let var = c.env.iter().flatten().find(|e| e.name == "SMTP_PASSWORD").unwrap();
+    assert_eq!(var.value, None, "no value in the tree");
+    let r = var.value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
+    assert_eq!((r.name.as_str(), r.key.as_str()), ("smtp", "password"));
+    let volume = pod.volumes.iter().flatten().find(|v| v.name == "smtp").unwrap();
+    assert_eq!(volume.secret.as_ref().unwrap().secret_name.as_deref(), Some("smtp"));
+    let mount = c.volume_mounts.iter().flatten().find(|m| m.name == "smtp").unwrap();
+    assert_eq!((mount.mount_path.as_str(), mount.read_only), ("/run/secrets/smtp", Some(true)));
+    assert_eq!(c.command.as_deref(), Some(&["node".to_owned(), "dist/mailer.js".to_owned()][..]));
+    assert!(c.ports.is_none() && c.readiness_probe.is_none(), "a worker serves nothing");
+    assert!(objects.iter().all(|o| o.kind() != "Service"), "and has no Service");
+
+    // Sealed: the ciphertext file is required; out of band: only the name is known.
+    let mut sealed = profile.clone();
+    sealed.secrets = SecretBackend::Sealed { dir: "secrets/dev" };
+    let err =
+        render_environment(&platform, &sealed, &pins(&platform, "sha-1a2b3c4")).unwrap_err().to_string();
+    assert!(err.contains("`secrets/dev/smtp.yaml` is missing; seal the Secret"), "{err}");
+    let inputs = [(
+        name!("smtp"),
+        [("password".to_owned(), "AgB=".to_owned()), ("username".to_owned(), "AgC=".to_owned())].into(),
+    )]
+    .into();
+    let objects = render_environment_with(&platform, &sealed, &pins(&platform, "sha-1a2b3c4"), &inputs)
+        .unwrap()
+        .into_objects();
+    assert!(objects.iter().any(|o| o.kind() == "SealedSecret" && o.name() == "smtp"));
+    let mut oob = profile;
+    oob.secrets = SecretBackend::OutOfBand;
+    let render = render_environment(&platform, &oob, &pins(&platform, "sha-1a2b3c4")).unwrap();
+    assert_eq!(render.out_of_band, [name!("smtp")]);
+}
+
+#[test]
+fn sizing_comes_from_the_profile_override_then_the_service_then_the_kind() {
+    let sized = |cpu, mem| Resources {
+        requests: Compute { cpu: Cpu(cpu), memory: Memory(mem) },
+        limits: Compute { cpu: Cpu(cpu * 2), memory: Memory(mem * 2) },
+    };
+    let platform = Platform::new(name!("acme"))
+        .service(Service::api(name!("a"), IMG))
+        .service(
+            Service::api(name!("b"), IMG).sizing(WorkloadSizing { replicas: 2, resources: sized(300, 300) }),
+        )
+        .service(
+            Service::api(name!("c"), IMG).sizing(WorkloadSizing { replicas: 2, resources: sized(300, 300) }),
+        );
+    let mut profile = minimal_example::dev();
+    profile.overrides = vec![ServiceOverride::new(name!("c")).replicas(4).env("LOG_LEVEL", "debug")];
+    let objects =
+        render_environment(&platform, &profile, &pins(&platform, "sha-1a2b3c4")).unwrap().into_objects();
+    let size = |name: &str| {
+        let d = deployment(&objects, name).spec.as_ref().unwrap();
+        let c = &d.template.spec.as_ref().unwrap().containers[0];
+        let cpu = c.resources.as_ref().unwrap().requests.as_ref().unwrap()["cpu"].0.clone();
+        let log = c.env.iter().flatten().find(|e| e.name == "LOG_LEVEL").and_then(|e| e.value.clone());
+        (d.replicas, cpu, log)
+    };
+    assert_eq!(size("a"), (Some(1), "100m".to_owned(), None), "the profile's api size");
+    assert_eq!(size("b"), (Some(2), "300m".to_owned(), None), "the service's own");
+    assert_eq!(
+        size("c"),
+        (Some(4), "300m".to_owned(), Some("debug".to_owned())),
+        "the environment's override"
+    );
+
+    let mut unknown = minimal_example::dev();
+    unknown.overrides = vec![ServiceOverride::new(name!("zz")).replicas(2)];
+    let err =
+        render_environment(&platform, &unknown, &pins(&platform, "sha-1a2b3c4")).unwrap_err().to_string();
+    assert!(err.contains("overrides `zz`, which the platform does not define"), "{err}");
+}
+
+#[test]
+fn the_platform_chooses_its_tag_rule_and_floating_tags_never_pass() {
+    let semver =
+        Platform::new(name!("acme")).tag_rule(TagRule::SemVer).service(Service::api(name!("api"), IMG));
+    render_environment(&semver, &minimal_example::dev(), &pins(&semver, "v0.10.6")).unwrap();
+    let err =
+        render_environment(&semver, &minimal_example::dev(), &pins(&semver, "sha-1a2b3c4")).unwrap_err();
+    assert!(err.to_string().contains("is not a semantic version"), "{err}");
+    let names = [name!("api")];
+    let file = "images:\n  api:\n    tag: v1.4\n";
+    let err = ReleasePins::parse_for("releases/dev.yaml", file, &names, TagRule::SemVer).unwrap_err();
+    assert_eq!((err.line, err.column), (Some(3), Some(10)), "{err}");
+    for floating in ["latest", "v1", "1.4", "stable", "v1.2.3+build"] {
+        assert!(ImageTag::parse(floating, TagRule::GitShaOrSemVer).is_err(), "{floating}");
+    }
+    let ok = ImageTag::parse("1.4.2-rc.1", TagRule::SemVer).unwrap();
+    assert_eq!(ok.as_str(), "1.4.2-rc.1");
+    let err =
+        ReleasePins::parse("releases/dev.yaml", "images:\n  api:\n    tag: v1.2.3\n", &names).unwrap_err();
+    assert!(
+        err.message.contains("`v1.2.3` is not an immutable git SHA tag"),
+        "a SHA platform says its rule: {err}"
+    );
+}
+
+/// Each shape that would render a tree that never runs is refused where it
+/// is defined, with the fix.
+#[test]
+fn definitions_that_would_not_run_are_refused_with_the_fix() {
+    let cases: Vec<(Service, &str)> = vec![
+        (
+            Service::api(name!("x"), IMG).listen([PortSpec::grpc("grpc", 8080)]).probes(Probes {
+                readiness: Some(ProbeSpec::http("/health", "grpc", READINESS)),
+                ..Probes::default()
+            }),
+            "probes gRPC port `grpc` of container `x` over HTTP; use `ProbeSpec::grpc`",
+        ),
+        (
+            Service::api(name!("x"), IMG)
+                .listen([PortSpec::grpc("grpc", 8080)])
+                .probes(Probes { readiness: Some(ProbeSpec::grpc(9090, READINESS)), ..Probes::default() }),
+            "probes port `9090`, which container `x` does not declare",
+        ),
+        (
+            Service::api(name!("x"), IMG).health_path("/ready").listen([PortSpec::tcp("web", 8080)]).probes(
+                Probes { readiness: Some(ProbeSpec::http("/ready", "http", READINESS)), ..Probes::default() },
+            ),
+            "probes port `http`, which container `x` does not declare",
+        ),
+        (
+            Service::api(name!("x"), IMG).listen([PortSpec::tcp("web", 8080)]).expose([
+                gitops_core::spec::Expose::new(
+                    gitops_core::spec::ServiceType::ClusterIp,
+                    &[("http", 80, "http")],
+                ),
+            ]),
+            "exposes Service `x` port 80 to `http`, which its container does not declare",
+        ),
+        (Service::worker(name!("x"), IMG).route("/x"), "is a worker with a route"),
+        (
+            Service::api(name!("x"), IMG).calls(name!("w"), Address::host_port("W_ADDR")),
+            "calls `w`, which has no Service named after it",
+        ),
+        (
+            Service::api(name!("x"), IMG).secret_env("TOKEN", name!("nope"), "token"),
+            "reads `TOKEN` from secret `nope`, which the platform does not declare",
+        ),
+        (Service::api(name!("x"), IMG).run_as(0), "runs as root"),
+    ];
+    for (service, expected) in cases {
+        let platform = Platform::new(name!("acme"))
+            .service(Service::worker(name!("w"), IMG).command(["run"]))
+            .service(service);
+        let err = platform.validate().unwrap_err().to_string();
+        assert!(err.contains(expected), "expected `{expected}` in: {err}");
+        assert!(err.starts_with("tests/tests/workloads.rs:"), "the error names the defining line: {err}");
+    }
+}
