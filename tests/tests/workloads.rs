@@ -215,3 +215,105 @@ fn definitions_that_would_not_run_are_refused_with_the_fix() {
         assert!(err.starts_with("tests/tests/workloads.rs:"), "the error names the defining line: {err}");
     }
 }
+
+/// A stateful backing service from a pinned image with its own claims, a
+/// cron job and a hook job, each run by its own controller in its wave.
+#[test]
+fn stateful_cron_and_hook_workloads_get_their_controllers_and_waves() {
+    use gitops_core::crd::argocd::HookPhase;
+    use gitops_core::image::{PinnedImage, VersionTag};
+    use gitops_core::meta::SyncWave;
+    use gitops_core::spec::{ClaimTemplate, Expose, ServiceType};
+    const RABBITMQ: PinnedImage = PinnedImage {
+        repository: ImageRepository::from_static("docker.io/library/rabbitmq"),
+        version: VersionTag::from_static("4.0.5-management"),
+        digest: None,
+    };
+    let platform = Platform::new(name!("acme"))
+        .service(
+            Service::third_party(name!("queue"), RABBITMQ)
+                .listen([PortSpec::tcp("amqp", 5672)])
+                .expose([Expose::new(ServiceType::Headless, &[("amqp", 5672, "amqp")])])
+                .stateful([ClaimTemplate::new("data", Memory::gib(8), "/var/lib/rabbitmq")])
+                .sizing(WorkloadSizing {
+                    replicas: 1,
+                    resources: Resources {
+                        requests: Compute { cpu: Cpu(200), memory: Memory(512) },
+                        limits: Compute { cpu: Cpu(1000), memory: Memory(1024) },
+                    },
+                }),
+        )
+        .service(
+            Service::worker(name!("report"), IMG)
+                .command(["report"])
+                .cron("30 2 * * *")
+                .time_zone("Europe/Paris"),
+        )
+        .service(Service::worker(name!("seed"), IMG).command(["seed"]).hook(HookPhase::PostSync))
+        .service(Service::api(name!("api"), IMG).calls(name!("queue"), Address::url("AMQP_URL", "amqp", "")));
+    let objects = render_environment(&platform, &minimal_example::dev(), &pins(&platform, "sha-1a2b3c4"))
+        .unwrap()
+        .into_objects();
+    let find = |kind: &str, name: &str| {
+        objects
+            .iter()
+            .find(|o| o.kind() == kind && o.name() == name)
+            .unwrap_or_else(|| panic!("{kind} {name}"))
+    };
+    let Object::StatefulSet(queue) = find("StatefulSet", "queue") else { unreachable!() };
+    let spec = queue.spec.as_ref().unwrap();
+    assert_eq!(spec.service_name.as_deref(), Some("queue"));
+    let claim = &spec.volume_claim_templates.as_ref().unwrap()[0];
+    assert_eq!(claim.spec.as_ref().unwrap().storage_class_name.as_deref(), Some("standard"));
+    assert_eq!(
+        claim.spec.as_ref().unwrap().resources.as_ref().unwrap().requests.as_ref().unwrap()["storage"].0,
+        "8Gi"
+    );
+    let mounts = &spec.template.spec.as_ref().unwrap().containers[0].volume_mounts;
+    assert!(mounts.iter().flatten().any(|m| m.name == "data" && m.mount_path == "/var/lib/rabbitmq"));
+    assert_eq!(find("StatefulSet", "queue").wave(), Some(SyncWave::Database), "before the apps that connect");
+    let Object::Service(svc) = find("Service", "queue") else { unreachable!() };
+    assert_eq!(svc.spec.as_ref().unwrap().cluster_ip.as_deref(), Some("None"), "headless");
+    assert_eq!(find("Service", "queue").wave(), Some(SyncWave::Database));
+    assert!(objects.iter().all(|o| o.kind() != "PodDisruptionBudget" || o.name() != "queue"));
+
+    let Object::CronJob(report) = find("CronJob", "report") else { unreachable!() };
+    let cron = report.spec.as_ref().unwrap();
+    assert_eq!((cron.schedule.as_str(), cron.time_zone.as_deref()), ("30 2 * * *", Some("Europe/Paris")));
+    assert_eq!(cron.concurrency_policy.as_deref(), Some("Forbid"));
+    let pod = cron.job_template.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    assert_eq!(pod.restart_policy.as_deref(), Some("Never"));
+
+    let seed = find("Job", "seed");
+    let annotations = seed.metadata().annotations.as_ref().unwrap();
+    assert_eq!(annotations["argocd.argoproj.io/hook"], "PostSync");
+    assert_eq!(annotations["argocd.argoproj.io/hook-delete-policy"], "BeforeHookCreation");
+
+    let api = deployment(&objects, "api").spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    let url = api.containers[0].env.iter().flatten().find(|e| e.name == "AMQP_URL").unwrap();
+    assert_eq!(url.value.as_deref(), Some("amqp://queue.hello-dev.svc.cluster.local:5672"));
+
+    // The quota holds the claim; the limit range admits it.
+    let Some(Object::ResourceQuota(q)) = objects.iter().find(|o| o.kind() == "ResourceQuota") else {
+        panic!()
+    };
+    let hard = q.spec.as_ref().unwrap().hard.as_ref().unwrap();
+    assert_eq!(
+        (hard["persistentvolumeclaims"].0.as_str(), hard["requests.storage"].0.as_str()),
+        ("1", "8Gi")
+    );
+
+    // A job serves nothing and nothing waits for it to be ready.
+    let err = Platform::new(name!("acme"))
+        .service(Service::api(name!("x"), IMG).cron("0 * * * *"))
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("runs to completion, yet has a Service or a route"), "{err}");
+    let err = Platform::new(name!("acme"))
+        .service(Service::worker(name!("x"), IMG).cron("@hourly"))
+        .validate()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("use a five-field cron expression"), "{err}");
+}

@@ -15,8 +15,9 @@ use crate::name::{MAX_LABEL_LEN, Name};
 use crate::object::TypedKind;
 use crate::profile::{EnvironmentProfile, WorkloadSizing};
 use crate::spec::{
-    Address, ConfigFiles, ContainerSpec, Expose, LIVENESS, PortRef, PortSpec, ProbeAction, ProbeSpec, Probes,
-    READINESS, STARTUP, SecretEnv, ServiceType, VolumeSource, VolumeSpec, is_dns_label, is_port_name,
+    Address, ClaimTemplate, ConfigFiles, ContainerSpec, Controller, Expose, LIVENESS, PortRef, PortSpec,
+    ProbeAction, ProbeSpec, Probes, READINESS, STARTUP, SecretEnv, ServiceType, VolumeSource, VolumeSpec,
+    is_dns_label, is_port_name,
 };
 
 #[derive(Debug, Clone)]
@@ -77,6 +78,8 @@ pub struct Service {
     /// their caller), so errors point at the line to change.
     pub defined_at: &'static Location<'static>,
     pub kind: ServiceKind,
+    /// What runs its pods: a Deployment unless it says otherwise.
+    pub controller: Controller,
     pub image: WorkloadImage,
     /// The main container's name; `None` is the service's name.
     pub container_name: Option<String>,
@@ -685,6 +688,7 @@ impl Service {
             name,
             defined_at: Location::caller(),
             kind,
+            controller: Controller::Deployment,
             image,
             container_name: None,
             command: None,
@@ -754,6 +758,33 @@ impl Service {
         s.probes = Probes::default();
         s.exposes.clear();
         s
+    }
+
+    /// Runs the pods as a StatefulSet, each with `claims` of its own.
+    pub fn stateful<I: IntoIterator<Item = ClaimTemplate>>(mut self, claims: I) -> Self {
+        self.controller = Controller::StatefulSet { claims: claims.into_iter().collect() };
+        self
+    }
+
+    /// Runs the pod on a five-field cron `schedule` (UTC unless
+    /// [`Service::time_zone`] says otherwise), never two at once.
+    pub fn cron(mut self, schedule: &str) -> Self {
+        self.controller = Controller::CronJob { schedule: schedule.into(), time_zone: None };
+        self
+    }
+
+    /// The IANA time zone of a cron schedule (`Europe/Paris`).
+    pub fn time_zone(mut self, zone: &str) -> Self {
+        if let Controller::CronJob { time_zone, .. } = &mut self.controller {
+            *time_zone = Some(zone.into());
+        }
+        self
+    }
+
+    /// Runs the pod as an Argo CD hook Job of every sync, in `phase`.
+    pub fn hook(mut self, phase: crate::crd::argocd::HookPhase) -> Self {
+        self.controller = Controller::HookJob { phase };
+        self
     }
 
     /// Sets the primary port's number (`http` 3000 by default).
@@ -1019,6 +1050,51 @@ impl Service {
             return Err(err(
                 "is a worker with a route".into(),
                 "route a server, or declare it with `api`/`web`",
+            ));
+        }
+        match &self.controller {
+            Controller::Deployment => {}
+            Controller::StatefulSet { claims } => {
+                for (i, c) in claims.iter().enumerate() {
+                    let clash = claims[..i].iter().any(|o| o.name == c.name)
+                        || self.volumes.iter().any(|v| v.name == c.name)
+                        || c.name == TMP_VOLUME;
+                    if !is_dns_label(&c.name) || clash || c.size.0 == 0 || !is_mount_path(&c.mount_path) {
+                        return Err(err(
+                            format!("claims `{}` of {} at `{}`", c.name, c.size, c.mount_path),
+                            "name each claim with its own DNS label, give it a size, and mount it at an absolute path",
+                        ));
+                    }
+                }
+            }
+            Controller::CronJob { schedule, time_zone } => {
+                if schedule.split_whitespace().count() != 5 || schedule.contains("TZ=") {
+                    return Err(err(
+                        format!("runs on schedule `{schedule}`"),
+                        "use a five-field cron expression such as `0 3 * * *`, and `time_zone` for the zone",
+                    ));
+                }
+                if time_zone.as_ref().is_some_and(|z| z.is_empty() || z.contains(' ')) {
+                    return Err(err(
+                        "has an empty or spaced time zone".into(),
+                        "name an IANA zone such as `Europe/Paris`",
+                    ));
+                }
+            }
+            Controller::HookJob { .. } => {}
+        }
+        let runs_to_completion =
+            matches!(self.controller, Controller::CronJob { .. } | Controller::HookJob { .. });
+        if runs_to_completion && (!self.exposes.is_empty() || self.route.is_some()) {
+            return Err(err(
+                "runs to completion, yet has a Service or a route".into(),
+                "drop its Services (`expose([])`) and route: a job serves nothing",
+            ));
+        }
+        if runs_to_completion && (self.probes.readiness.is_some() || self.probes.startup.is_some()) {
+            return Err(err(
+                "runs to completion, yet has a readiness or startup probe".into(),
+                "drop them (`probes(Probes::default())`): nothing waits for a job to be ready",
             ));
         }
         if !is_dns_label(self.main_container()) {

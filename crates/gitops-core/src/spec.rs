@@ -381,6 +381,41 @@ impl ContainerSpec {
     }
 }
 
+/// What runs a service's pods.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Controller {
+    /// A Deployment: replicas that come and go, rolled one surge pod at a time.
+    #[default]
+    Deployment,
+    /// A StatefulSet: pods with stable names, each with its own claims, in
+    /// the databases' wave (what runs later connects to it).
+    StatefulSet { claims: Vec<ClaimTemplate> },
+    /// A CronJob running the pod on `schedule` (five-field cron) in
+    /// `time_zone` (IANA, `None` for the controller's), never two at once.
+    CronJob { schedule: String, time_zone: Option<String> },
+    /// A Job run by Argo CD as a hook of every sync, in `phase` (`Sync`
+    /// runs in the migrations' wave; `PreSync` before the first wave,
+    /// `PostSync` after the last), deleted before the next run.
+    HookJob { phase: crate::crd::argocd::HookPhase },
+}
+
+/// A volume claim of each pod of a StatefulSet, on the environment's
+/// StorageClass, kept when the StatefulSet is deleted or scaled down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimTemplate {
+    /// The claim's (and the volume's) name.
+    pub name: String,
+    pub size: Memory,
+    /// Where the main container mounts it.
+    pub mount_path: String,
+}
+
+impl ClaimTemplate {
+    pub fn new(name: &str, size: Memory, mount_path: &str) -> Self {
+        ClaimTemplate { name: name.into(), size, mount_path: mount_path.into() }
+    }
+}
+
 /// How a caller is told a dependency's address: the variable's name and the
 /// form of its value.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -377,13 +377,16 @@ fn service_objects(
     for files in &svc.config_files {
         objects.push(workload::config_map(ctx, &labels, files).into());
     }
-    objects.push(workload::deployment(ctx, svc, pin, db.as_ref()).into());
+    objects.push(workload::workload(ctx, svc, pin, db.as_ref()));
     objects.extend(workload::services(ctx, svc).into_iter().map(Object::from));
     objects.push(network::workload(ctx, &labels, ingress, egress).into());
-    let sizing = workload::sizing(ctx, svc);
-    let min_replicas = sizing.replicas;
-    objects.extend(hardening::disruption_budget(ctx, &labels, min_replicas).map(Object::from));
-    objects.extend(hardening::autoscaler(ctx, &labels, sizing).map(Object::from));
+    // Budgets and autoscalers are for Deployments: a StatefulSet's pods
+    // hold data a drain must not race, and jobs run to completion.
+    if svc.controller == crate::spec::Controller::Deployment {
+        let sizing = workload::sizing(ctx, svc);
+        objects.extend(hardening::disruption_budget(ctx, &labels, sizing.replicas).map(Object::from));
+        objects.extend(hardening::autoscaler(ctx, &labels, sizing).map(Object::from));
+    }
     Ok(objects)
 }
 

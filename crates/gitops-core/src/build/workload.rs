@@ -4,11 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
-use k8s_openapi::api::batch::v1::{Job, JobSpec};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment, StatefulSet,
+    StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
+};
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, EnvVar, PersistentVolumeClaimVolumeSource, PodSpec,
-    PodTemplateSpec, SecretVolumeSource, Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    ConfigMap, ConfigMapVolumeSource, Container, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, SecretVolumeSource, Service, ServicePort,
+    ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -20,10 +24,13 @@ use crate::crd::argocd::{HOOK_ANNOTATION, HOOK_DELETE_POLICY_ANNOTATION, HookDel
 use crate::image::image_reference;
 use crate::meta::{Component, Labels, SyncWave};
 use crate::name::Name;
+use crate::object::Object;
 use crate::platform::{Migration, Service as PlatformService, ServiceKind, WorkloadImage};
 use crate::profile::{Memory, WorkloadSizing};
 use crate::release::Pin;
-use crate::spec::{ContainerImage, ContainerSpec, ServiceType, VolumeSource, VolumeSpec};
+use crate::spec::{
+    ClaimTemplate, ContainerImage, ContainerSpec, Controller, ServiceType, VolumeSource, VolumeSpec,
+};
 
 pub(crate) fn component(kind: ServiceKind) -> Component {
     match kind {
@@ -259,6 +266,147 @@ fn pod_template(
     }
 }
 
+/// The wave of a service's workload and Services: a StatefulSet comes up
+/// with the databases, before the applications that connect to it; a hook
+/// Job in the migrations' wave.
+pub(crate) fn wave(svc: &PlatformService) -> SyncWave {
+    match svc.controller {
+        Controller::StatefulSet { .. } => SyncWave::Database,
+        Controller::HookJob { .. } => SyncWave::Migration,
+        Controller::Deployment | Controller::CronJob { .. } => SyncWave::Application,
+    }
+}
+
+/// The object that runs the service's pods, as its controller says.
+pub fn workload(ctx: &Ctx, svc: &PlatformService, pin: Option<&Pin>, db: Option<&DatabaseNames>) -> Object {
+    match &svc.controller {
+        Controller::Deployment => deployment(ctx, svc, pin, db).into(),
+        Controller::StatefulSet { claims } => statefulset(ctx, svc, pin, db, claims).into(),
+        Controller::CronJob { schedule, time_zone } => {
+            cron_job(ctx, svc, pin, db, schedule, time_zone.as_deref()).into()
+        }
+        Controller::HookJob { phase } => hook_job(ctx, svc, pin, db, *phase).into(),
+    }
+}
+
+fn statefulset(
+    ctx: &Ctx,
+    svc: &PlatformService,
+    pin: Option<&Pin>,
+    db: Option<&DatabaseNames>,
+    claims: &[ClaimTemplate],
+) -> StatefulSet {
+    let sizing = sizing(ctx, svc);
+    let labels = ctx.labels(&svc.name, component(svc.kind), version(svc, pin));
+    let mut template = pod_template(ctx, svc, pin, db, &labels);
+    if let Some(c) = template.spec.as_mut().and_then(|s| s.containers.first_mut()) {
+        let mounts = c.volume_mounts.get_or_insert_with(Vec::new);
+        mounts.extend(claims.iter().map(|claim| pod::mount(&claim.name, &claim.mount_path, false)));
+    }
+    let volume_claim_templates = claims
+        .iter()
+        .map(|claim| PersistentVolumeClaim {
+            metadata: ObjectMeta {
+                name: Some(claim.name.clone()),
+                labels: Some(labels.selector()),
+                ..Default::default()
+            },
+            spec: Some(PersistentVolumeClaimSpec {
+                access_modes: Some(vec!["ReadWriteOnce".into()]),
+                storage_class_name: Some(ctx.profile.storage.class.to_string()),
+                resources: Some(VolumeResourceRequirements {
+                    requests: Some(BTreeMap::from([("storage".to_owned(), claim.size.quantity())])),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .collect::<Vec<_>>();
+    StatefulSet {
+        metadata: ctx.meta(&svc.name, &labels, SyncWave::Database),
+        spec: Some(StatefulSetSpec {
+            service_name: svc.own_exposure().map(|e| svc.exposure_name(e).to_string()),
+            replicas: Some(i32::from(sizing.replicas)),
+            selector: LabelSelector { match_labels: Some(labels.selector()), ..Default::default() },
+            // The claims hold the data: kept when the StatefulSet goes or shrinks.
+            persistent_volume_claim_retention_policy: Some(StatefulSetPersistentVolumeClaimRetentionPolicy {
+                when_deleted: Some("Retain".into()),
+                when_scaled: Some("Retain".into()),
+            }),
+            template,
+            volume_claim_templates: (!volume_claim_templates.is_empty()).then_some(volume_claim_templates),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A pod that runs to completion: restarted by the Job, not the kubelet.
+fn job_spec(
+    ctx: &Ctx,
+    svc: &PlatformService,
+    pin: Option<&Pin>,
+    db: Option<&DatabaseNames>,
+    labels: &Labels,
+) -> JobSpec {
+    let mut template = pod_template(ctx, svc, pin, db, labels);
+    if let Some(spec) = template.spec.as_mut() {
+        spec.restart_policy = Some("Never".into());
+        // Spreading one pod over nodes means nothing.
+        spec.topology_spread_constraints = None;
+        spec.affinity = None;
+    }
+    JobSpec { backoff_limit: Some(2), active_deadline_seconds: Some(3600), template, ..Default::default() }
+}
+
+fn cron_job(
+    ctx: &Ctx,
+    svc: &PlatformService,
+    pin: Option<&Pin>,
+    db: Option<&DatabaseNames>,
+    schedule: &str,
+    time_zone: Option<&str>,
+) -> CronJob {
+    let labels = ctx.labels(&svc.name, component(svc.kind), version(svc, pin));
+    CronJob {
+        metadata: ctx.meta(&svc.name, &labels, SyncWave::Application),
+        spec: Some(CronJobSpec {
+            schedule: schedule.into(),
+            time_zone: time_zone.map(Into::into),
+            // A late run is skipped, never doubled.
+            concurrency_policy: Some("Forbid".into()),
+            starting_deadline_seconds: Some(300),
+            successful_jobs_history_limit: Some(3),
+            failed_jobs_history_limit: Some(3),
+            job_template: JobTemplateSpec {
+                metadata: Some(ObjectMeta { labels: Some(labels.all()), ..Default::default() }),
+                spec: Some(job_spec(ctx, svc, pin, db, &labels)),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A hook Job: Argo CD creates it on every sync, in `phase`, and deletes
+/// the previous run just before (so its immutable pod template may change).
+fn hook_job(
+    ctx: &Ctx,
+    svc: &PlatformService,
+    pin: Option<&Pin>,
+    db: Option<&DatabaseNames>,
+    phase: HookPhase,
+) -> Job {
+    let labels = ctx.labels(&svc.name, component(svc.kind), version(svc, pin));
+    let mut meta = ctx.meta(&svc.name, &labels, SyncWave::Migration);
+    let annotations = meta.annotations.get_or_insert_with(BTreeMap::new);
+    annotations.insert(HOOK_ANNOTATION.into(), phase.to_string());
+    annotations
+        .insert(HOOK_DELETE_POLICY_ANNOTATION.into(), HookDeletePolicy::BeforeHookCreation.to_string());
+    Job { metadata: meta, spec: Some(job_spec(ctx, svc, pin, db, &labels)), ..Default::default() }
+}
+
 pub fn deployment(
     ctx: &Ctx,
     svc: &PlatformService,
@@ -329,7 +477,7 @@ pub fn services(ctx: &Ctx, svc: &PlatformService) -> Vec<Service> {
                 ServiceType::LoadBalancer => ("LoadBalancer", None),
             };
             Service {
-                metadata: ctx.meta(&name, &labels, SyncWave::Application),
+                metadata: ctx.meta(&name, &labels, wave(svc)),
                 spec: Some(ServiceSpec {
                     type_: Some(type_.into()),
                     cluster_ip,
