@@ -317,3 +317,141 @@ fn stateful_cron_and_hook_workloads_get_their_controllers_and_waves() {
         .to_string();
     assert!(err.contains("use a five-field cron expression"), "{err}");
 }
+
+/// Redis and MySQL beside Postgres and MongoDB, one database shared by a
+/// server and its worker, and connection variables of the platform's
+/// choosing; the tree passes every rule.
+#[test]
+fn redis_and_mysql_backing_services_shared_by_several_workloads() {
+    use gitops_core::image::{PinnedImage, VersionTag};
+    use gitops_core::platform::DatabaseEngine;
+    use gitops_core::profile::DatabaseProfile;
+    use gitops_tree::pipeline::{Inputs, render_pinned};
+    let platform = Platform::new(name!("shop"))
+        .service(Service::api(name!("sessions"), IMG).redis())
+        .service(Service::api(name!("store"), IMG).route("/").mysql().uses_database_of(name!("sessions")))
+        .service(Service::worker(name!("indexer"), IMG).command(["index"]).uses_database_of(name!("store")));
+    let mut profile = minimal_example::dev();
+    let pinned = |repo: &'static str, version: &'static str| PinnedImage {
+        repository: ImageRepository::from_static(repo),
+        version: VersionTag::from_static(version),
+        digest: None,
+    };
+    let size = profile.databases[0].resources;
+    profile.databases = vec![
+        DatabaseProfile {
+            engine: DatabaseEngine::MySql,
+            image: pinned("docker.io/library/mysql", "8.4.3"),
+            resources: size,
+        },
+        DatabaseProfile {
+            engine: DatabaseEngine::Redis,
+            image: pinned("docker.io/library/redis", "7.4.1"),
+            resources: size,
+        },
+    ];
+    let rendered = render_pinned(
+        &platform,
+        std::slice::from_ref(&profile),
+        &[Inputs::pins(pins(&platform, "sha-1a2b3c4"))],
+        &gitops_policy::Policies::none(),
+        "deploy",
+    )
+    .unwrap();
+    assert_eq!(rendered.report.findings, [], "every reference resolves and every rule passes");
+    let objects =
+        render_environment(&platform, &profile, &pins(&platform, "sha-1a2b3c4")).unwrap().into_objects();
+    let find = |kind: &str, name: &str| {
+        objects
+            .iter()
+            .find(|o| o.kind() == kind && o.name() == name)
+            .unwrap_or_else(|| panic!("{kind} {name}"))
+    };
+    let Object::ExternalSecret(redis) = find("ExternalSecret", "sessions-db-credentials") else {
+        unreachable!()
+    };
+    let keys: Vec<&str> = redis.spec.data.iter().map(|d| d.secret_key.as_str()).collect();
+    assert_eq!(keys, ["password"], "Redis has a password only");
+    let template = &redis.spec.target.template.as_ref().unwrap().data;
+    assert_eq!(
+        template["REDIS_URL"],
+        "redis://:{{ .password | urlquery }}@sessions-db.hello-dev.svc.cluster.local:6379/0"
+    );
+    let Object::ExternalSecret(mysql) = find("ExternalSecret", "store-db-credentials") else {
+        unreachable!()
+    };
+    assert_eq!(
+        mysql.spec.target.template.as_ref().unwrap().data["DATABASE_URL"],
+        "mysql://{{ .username | urlquery }}:{{ .password | urlquery }}@store-db.hello-dev.svc.cluster.local:3306/{{ .dbname }}",
+        "no query string nobody asked for"
+    );
+    let env_of = |kind: &str, name: &str| -> Vec<(String, String, String)> {
+        let spec = find(kind, name).pod_template().unwrap().spec.as_ref().unwrap();
+        spec.containers[0]
+            .env
+            .iter()
+            .flatten()
+            .filter_map(|e| {
+                let r = e.value_from.as_ref()?.secret_key_ref.as_ref()?;
+                Some((e.name.clone(), r.name.clone(), r.key.clone()))
+            })
+            .collect()
+    };
+    let var = |n: &str, s: &str, k: &str| (n.to_owned(), s.to_owned(), k.to_owned());
+    assert_eq!(
+        env_of("Deployment", "store"),
+        [
+            var("DATABASE_URL", "store-db-credentials", "DATABASE_URL"),
+            var("REDIS_URL", "sessions-db-credentials", "REDIS_URL")
+        ]
+    );
+    assert_eq!(
+        env_of("Deployment", "indexer"),
+        [var("DATABASE_URL", "store-db-credentials", "DATABASE_URL")]
+    );
+    // The database admits its owner and the worker, and the worker may reach it.
+    let Object::NetworkPolicy(db) = find("NetworkPolicy", "store-db") else { unreachable!() };
+    let from: Vec<String> = db.spec.as_ref().unwrap().ingress.as_ref().unwrap()[0]
+        .from
+        .iter()
+        .flatten()
+        .map(|p| {
+            p.pod_selector.as_ref().unwrap().match_labels.as_ref().unwrap()["app.kubernetes.io/name"].clone()
+        })
+        .collect();
+    assert_eq!(from, ["store", "indexer"]);
+    let Object::NetworkPolicy(indexer) = find("NetworkPolicy", "indexer") else { unreachable!() };
+    let egress = &indexer.spec.as_ref().unwrap().egress.as_ref().unwrap()[0];
+    let to = egress.to.as_ref().unwrap()[0].pod_selector.as_ref().unwrap().match_labels.as_ref().unwrap();
+    assert_eq!(to["app.kubernetes.io/name"], "store-db");
+    assert_eq!(
+        egress.ports.as_ref().unwrap()[0].port,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("mysql".into()))
+    );
+    let redis_pod = find("StatefulSet", "sessions-db").pod_template().unwrap().spec.as_ref().unwrap();
+    let c = &redis_pod.containers[0];
+    assert!(c.command.as_ref().unwrap()[2].contains("--requirepass \"$(cat /run/secrets/redis/password)\""));
+    assert!(c.env.is_none(), "no secret in the environment");
+    let mysql_pod = find("StatefulSet", "store-db").pod_template().unwrap().spec.as_ref().unwrap();
+    assert_eq!(
+        mysql_pod.containers[0].args.as_deref(),
+        Some(&["--datadir=/var/lib/mysql/data".to_owned()][..])
+    );
+
+    // Two databases may not feed one variable; a shared database must exist.
+    let clash = Platform::new(name!("shop"))
+        .service(Service::api(name!("a"), IMG).postgres())
+        .service(Service::api(name!("b"), IMG).mysql().uses_database_of(name!("a")));
+    let err = clash.validate().unwrap_err().to_string();
+    assert!(err.contains("gets `DATABASE_URL` from the database of `a` and from elsewhere too"), "{err}");
+    let fixed = Platform::new(name!("shop"))
+        .service(Service::api(name!("a"), IMG).postgres().connection_env("ORDERS_DATABASE_URL"))
+        .service(Service::api(name!("b"), IMG).mysql().uses_database_of(name!("a")));
+    fixed.validate().unwrap();
+    let none = Platform::new(name!("shop"))
+        .service(Service::api(name!("a"), IMG))
+        .service(Service::api(name!("b"), IMG).uses_database_of(name!("a")));
+    assert!(
+        none.validate().unwrap_err().to_string().contains("which is not another service with a database")
+    );
+}

@@ -27,6 +27,9 @@ const PROFILES: Name = name!("profiles");
 const NOTIFICATIONS: Name = name!("notifications");
 const WEB: Name = name!("web");
 
+/// Prisma reads the Postgres schema from the connection string.
+const PRISMA_SCHEMA: &str = "schema=public";
+
 /// `prisma migrate deploy`: applies pending migrations, never generates new ones.
 const PRISMA_MIGRATE: [&str; 4] = ["npx", "prisma", "migrate", "deploy"];
 
@@ -34,7 +37,12 @@ const PRISMA_MIGRATE: [&str; 4] = ["npx", "prisma", "migrate", "deploy"];
 /// its own Postgres and Prisma migrations. The synthetic platform of
 /// `crates/synthetic` is made of these.
 pub fn nest_api(name: Name, image: ImageRepository, path: &str) -> Service {
-    Service::api(name, image).route(path).postgres().migrations(PRISMA_MIGRATE).env("NODE_ENV", "production")
+    Service::api(name, image)
+        .route(path)
+        .postgres()
+        .url_query(PRISMA_SCHEMA)
+        .migrations(PRISMA_MIGRATE)
+        .env("NODE_ENV", "production")
 }
 
 /// The five ClinicFlow services. Each API owns its database; the UI calls
@@ -69,6 +77,7 @@ pub fn platform() -> Platform {
             )
             .opt_in_route("/notifications")
             .postgres()
+            .url_query(PRISMA_SCHEMA)
             .migrations(PRISMA_MIGRATE)
             .env("NODE_ENV", "production")
             .depends_on([IDENTITY, PROFILES]),

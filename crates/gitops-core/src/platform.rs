@@ -102,6 +102,8 @@ pub struct Service {
     pub exposes: Vec<Expose>,
     pub route: Option<Route>,
     pub database: Option<Database>,
+    /// Databases owned by other services that this one connects to as well.
+    pub shared_databases: Vec<Name>,
     /// Services this one calls; each gets a variable with its address
     /// (`<NAME>_URL=http://<fqdn>:<port>` unless `addresses` says otherwise).
     pub depends_on: Vec<Name>,
@@ -175,6 +177,20 @@ pub struct Database {
     pub engine: DatabaseEngine,
     /// Schema migrations run before the service starts, with the service's image.
     pub migration: Option<Migration>,
+    /// The variable that carries the connection string to the services
+    /// that use it; `None` is the engine's (`DATABASE_URL`, `MONGODB_URI`,
+    /// `REDIS_URL`).
+    pub connection_env: Option<String>,
+    /// A query string the connection string ends with (`schema=public`
+    /// for Prisma); the engine's own parameters come first.
+    pub url_query: Option<String>,
+}
+
+impl Database {
+    /// The variable that carries the connection string.
+    pub fn env(&self) -> &str {
+        self.connection_env.as_deref().unwrap_or(self.engine.connection_env())
+    }
 }
 
 /// The database a service owns. Each engine brings its own image (pinned by
@@ -187,10 +203,16 @@ pub enum DatabaseEngine {
     Postgres,
     /// MongoDB (`docker.io/library/mongo`); the service reads `MONGODB_URI`.
     MongoDb,
+    /// MySQL (`docker.io/library/mysql`); the service reads `DATABASE_URL`.
+    MySql,
+    /// Redis (`docker.io/library/redis`) with a password and an append-only
+    /// file, as a cache or a queue; the service reads `REDIS_URL`.
+    Redis,
 }
 
 impl DatabaseEngine {
-    pub const ALL: [DatabaseEngine; 2] = [DatabaseEngine::Postgres, DatabaseEngine::MongoDb];
+    pub const ALL: [DatabaseEngine; 4] =
+        [DatabaseEngine::Postgres, DatabaseEngine::MongoDb, DatabaseEngine::MySql, DatabaseEngine::Redis];
 
     /// Lowercase name: the database container's name and port name, and
     /// how profile errors name the engine (`postgres`, `mongodb`).
@@ -198,6 +220,8 @@ impl DatabaseEngine {
         match self {
             DatabaseEngine::Postgres => "postgres",
             DatabaseEngine::MongoDb => "mongodb",
+            DatabaseEngine::MySql => "mysql",
+            DatabaseEngine::Redis => "redis",
         }
     }
 
@@ -206,15 +230,18 @@ impl DatabaseEngine {
         match self {
             DatabaseEngine::Postgres => 5432,
             DatabaseEngine::MongoDb => 27017,
+            DatabaseEngine::MySql => 3306,
+            DatabaseEngine::Redis => 6379,
         }
     }
 
-    /// The variable (and credentials Secret key) that carries the
-    /// connection string the owning service reads.
+    /// The credentials Secret key that carries the connection string, and
+    /// the variable the owning service reads it into unless it names another.
     pub fn connection_env(self) -> &'static str {
         match self {
-            DatabaseEngine::Postgres => DATABASE_URL_ENV,
+            DatabaseEngine::Postgres | DatabaseEngine::MySql => DATABASE_URL_ENV,
             DatabaseEngine::MongoDb => MONGODB_URI_ENV,
+            DatabaseEngine::Redis => REDIS_URL_ENV,
         }
     }
 }
@@ -236,6 +263,8 @@ pub const SERVICE_PORT: i32 = 80;
 pub const DATABASE_URL_ENV: &str = "DATABASE_URL";
 /// The variable that carries a MongoDB connection string.
 pub const MONGODB_URI_ENV: &str = "MONGODB_URI";
+/// The variable that carries a Redis connection string.
+pub const REDIS_URL_ENV: &str = "REDIS_URL";
 /// The variable that carries the listening port.
 pub const PORT_ENV: &str = "PORT";
 /// The `emptyDir` every pod mounts at `/tmp`.
@@ -442,6 +471,32 @@ impl Platform {
                         "drop it from env: the renderer sets the port variable, the database connection string and each dependency's address",
                     ));
                 }
+            }
+            let mut connection_vars: Vec<&str> = s.database.iter().map(|d| d.env()).collect();
+            for owner in &s.shared_databases {
+                let Some(db) =
+                    self.find(owner.as_str()).filter(|o| o.name != s.name).and_then(|o| o.database.as_ref())
+                else {
+                    return Err(err(
+                        format!(
+                            "uses the database of `{owner}`, which is not another service with a database"
+                        ),
+                        "name a service of the platform that owns a database",
+                    ));
+                };
+                let var = db.env();
+                let clash = connection_vars.contains(&var)
+                    || s.env.contains_key(var)
+                    || generated
+                        .iter()
+                        .any(|g| g == var && s.database.as_ref().is_none_or(|d| d.env() != var));
+                if clash {
+                    return Err(err(
+                        format!("gets `{var}` from the database of `{owner}` and from elsewhere too"),
+                        "give one of the databases its own variable with `connection_env`",
+                    ));
+                }
+                connection_vars.push(var);
             }
             for file in &s.config_files {
                 if let Some(other) = config_maps.insert(file.name.clone(), &s.name) {
@@ -712,6 +767,7 @@ impl Service {
             },
             route: None,
             database: None,
+            shared_databases: Vec::new(),
             depends_on: Vec::new(),
             addresses: BTreeMap::new(),
             env: BTreeMap::new(),
@@ -941,11 +997,53 @@ impl Service {
         self.database(DatabaseEngine::MongoDb)
     }
 
+    /// Gives the service its own MySQL database.
+    pub fn mysql(self) -> Self {
+        self.database(DatabaseEngine::MySql)
+    }
+
+    /// Gives the service its own Redis (a cache or a queue).
+    pub fn redis(self) -> Self {
+        self.database(DatabaseEngine::Redis)
+    }
+
     /// Gives the service its own database of `engine`, keeping migrations
-    /// already declared.
+    /// and connection settings already declared.
     pub fn database(mut self, engine: DatabaseEngine) -> Self {
-        let migration = self.database.take().and_then(|db| db.migration);
-        self.database = Some(Database { engine, migration });
+        let db = self.database.take();
+        self.database = Some(Database {
+            engine,
+            migration: db.as_ref().and_then(|db| db.migration.clone()),
+            connection_env: db.as_ref().and_then(|db| db.connection_env.clone()),
+            url_query: db.and_then(|db| db.url_query),
+        });
+        self
+    }
+
+    /// Names the variable that carries the connection string of the
+    /// service's database (to it and to every service that uses it).
+    pub fn connection_env(mut self, env: &str) -> Self {
+        if let Some(db) = &mut self.database {
+            db.connection_env = Some(env.into());
+        }
+        self
+    }
+
+    /// Ends the connection string with `query` (`schema=public`, what Prisma reads).
+    pub fn url_query(mut self, query: &str) -> Self {
+        if let Some(db) = &mut self.database {
+            db.url_query = Some(query.into());
+        }
+        self
+    }
+
+    /// Connects to the database `owner` owns too (a worker on its server's
+    /// database): the same connection variable from the same credentials,
+    /// and the NetworkPolicies to match.
+    pub fn uses_database_of(mut self, owner: Name) -> Self {
+        if !self.shared_databases.contains(&owner) {
+            self.shared_databases.push(owner);
+        }
         self
     }
 
@@ -953,7 +1051,12 @@ impl Service {
     /// a database declared first, the service gets a Postgres one.
     pub fn migrations<I: IntoIterator<Item = S>, S: Into<String>>(mut self, command: I) -> Self {
         let command = command.into_iter().map(Into::into).collect();
-        let db = self.database.get_or_insert(Database { engine: DatabaseEngine::Postgres, migration: None });
+        let db = self.database.get_or_insert(Database {
+            engine: DatabaseEngine::Postgres,
+            migration: None,
+            connection_env: None,
+            url_query: None,
+        });
         db.migration = Some(Migration { command });
         self
     }
@@ -1026,7 +1129,7 @@ impl Service {
     pub fn generated_env(&self) -> Vec<String> {
         let mut env: Vec<String> = self.port_env.iter().filter(|_| !self.ports.is_empty()).cloned().collect();
         if let Some(db) = &self.database {
-            env.push(db.engine.connection_env().to_owned());
+            env.push(db.env().to_owned());
         }
         let mut deps: Vec<&Name> = self.depends_on.iter().collect();
         deps.sort();

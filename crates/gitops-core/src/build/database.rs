@@ -46,13 +46,20 @@ pub struct DatabaseNames {
     /// ExternalSecret and the Secret it writes: `<service>-db-credentials`.
     pub credentials: Name,
     pub engine: DatabaseEngine,
+    /// What the connection string ends with (`schema=public` for Prisma).
+    pub url_query: Option<String>,
 }
 
 impl DatabaseNames {
     pub fn of(service: &Name, engine: DatabaseEngine) -> Result<Self, crate::name::NameError> {
         let database = service.suffixed("db")?;
         let credentials = database.suffixed("credentials")?;
-        Ok(DatabaseNames { database, credentials, engine })
+        Ok(DatabaseNames { database, credentials, engine, url_query: None })
+    }
+
+    /// The names of the database `service` owns, with its connection settings.
+    pub fn owned(service: &Name, db: &crate::platform::Database) -> Result<Self, crate::name::NameError> {
+        Ok(DatabaseNames { url_query: db.url_query.clone(), ..Self::of(service, db.engine)? })
     }
 
     /// The named container and Service port: the engine's name (`postgres`).
@@ -61,10 +68,22 @@ impl DatabaseNames {
     }
 }
 
+/// The keys of a credentials Secret for `engine` that the secret store (or
+/// whoever seals or creates it) provides: username, password and database
+/// name; Redis has a password only.
+pub fn stored_keys(engine: DatabaseEngine) -> &'static [&'static str] {
+    match engine {
+        DatabaseEngine::Redis => &[PASSWORD_KEY],
+        _ => &[USERNAME_KEY, PASSWORD_KEY, DBNAME_KEY],
+    }
+}
+
 /// Every key a credentials Secret for `engine` holds, whatever delivers it:
-/// username, password, database name and the connection string.
-pub fn credential_keys(engine: DatabaseEngine) -> [&'static str; 4] {
-    [USERNAME_KEY, PASSWORD_KEY, DBNAME_KEY, engine.connection_env()]
+/// the stored keys and the connection string.
+pub fn credential_keys(engine: DatabaseEngine) -> Vec<&'static str> {
+    let mut keys = stored_keys(engine).to_vec();
+    keys.push(engine.connection_env());
+    keys
 }
 
 /// What delivers `<service>-db-credentials`, by the profile's backend: an
@@ -162,13 +181,18 @@ fn connection_template(ctx: &Ctx, names: &DatabaseNames) -> String {
     let user = format!("{{{{ .{USERNAME_KEY} | urlquery }}}}");
     let password = format!("{{{{ .{PASSWORD_KEY} | urlquery }}}}");
     let db = format!("{{{{ .{DBNAME_KEY} }}}}");
-    match names.engine {
-        DatabaseEngine::Postgres => {
-            format!("postgresql://{user}:{password}@{host}:{port}/{db}?schema=public")
-        }
+    let (url, engine_query) = match names.engine {
+        DatabaseEngine::Postgres => (format!("postgresql://{user}:{password}@{host}:{port}/{db}"), None),
         // The image's entrypoint creates the user in `admin`.
-        DatabaseEngine::MongoDb => format!("mongodb://{user}:{password}@{host}:{port}/{db}?authSource=admin"),
-    }
+        DatabaseEngine::MongoDb => {
+            (format!("mongodb://{user}:{password}@{host}:{port}/{db}"), Some("authSource=admin"))
+        }
+        DatabaseEngine::MySql => (format!("mysql://{user}:{password}@{host}:{port}/{db}"), None),
+        // The default user, database 0.
+        DatabaseEngine::Redis => (format!("redis://:{password}@{host}:{port}/0"), None),
+    };
+    let query: Vec<&str> = engine_query.into_iter().chain(names.url_query.as_deref()).collect();
+    if query.is_empty() { url } else { format!("{url}?{}", query.join("&")) }
 }
 
 /// The ExternalSecret that writes `<service>-db-credentials` with the
@@ -176,19 +200,19 @@ fn connection_template(ctx: &Ctx, names: &DatabaseNames) -> String {
 /// connection string built from them by the operator, in the cluster.
 fn external_credentials(ctx: &Ctx, store: &SecretStoreProfile, names: &DatabaseNames) -> ExternalSecret {
     let remote_key = format!("{}/{}", store.key_prefix, names.database);
-    let data = [USERNAME_KEY, PASSWORD_KEY, DBNAME_KEY]
-        .into_iter()
+    let data = stored_keys(names.engine)
+        .iter()
+        .copied()
         .map(|key| ExternalSecretData {
             secret_key: key.into(),
             remote_ref: RemoteRef::property(&remote_key, key),
         })
         .collect();
-    let template = BTreeMap::from([
-        (USERNAME_KEY.to_owned(), format!("{{{{ .{USERNAME_KEY} }}}}")),
-        (PASSWORD_KEY.to_owned(), format!("{{{{ .{PASSWORD_KEY} }}}}")),
-        (DBNAME_KEY.to_owned(), format!("{{{{ .{DBNAME_KEY} }}}}")),
-        (names.engine.connection_env().to_owned(), connection_template(ctx, names)),
-    ]);
+    let mut template: BTreeMap<String, String> = stored_keys(names.engine)
+        .iter()
+        .map(|key| ((*key).to_owned(), format!("{{{{ .{key} }}}}")))
+        .collect();
+    template.extend([(names.engine.connection_env().to_owned(), connection_template(ctx, names))]);
     let labels = ctx.labels(&names.credentials, Component::Secret, None);
     CustomResource::new(
         ctx.meta(&names.credentials, &labels, SyncWave::Foundation),
@@ -273,6 +297,50 @@ fn container(names: &DatabaseNames, profile: &DatabaseProfile) -> (Container, Ve
             let ready = "exec mongosh --quiet --norc --host \"$POD_IP\" --port 27017 --eval 'quit(db.adminCommand({ ping: 1 }).ok === 1 ? 0 : 1)'";
             (ready, MONGOSH_TIMING, vec![pod::empty_dir(pod::TMP_VOLUME, Memory(64))])
         }
+        DatabaseEngine::MySql => {
+            const SECRETS: &str = "/run/secrets/mysql";
+            const RUN_VOLUME: &str = "run";
+            c.env = Some(vec![
+                // The entrypoint reads every `*_FILE`; the image insists on a
+                // root password, which is the user's (no second secret to hold).
+                pod::plain_env("MYSQL_USER_FILE", format!("{SECRETS}/{USERNAME_KEY}")),
+                pod::plain_env("MYSQL_PASSWORD_FILE", format!("{SECRETS}/{PASSWORD_KEY}")),
+                pod::plain_env("MYSQL_DATABASE_FILE", format!("{SECRETS}/{DBNAME_KEY}")),
+                pod::plain_env("MYSQL_ROOT_PASSWORD_FILE", format!("{SECRETS}/{PASSWORD_KEY}")),
+            ]);
+            // A subdirectory of the volume: `mysqld --initialize` refuses a
+            // data directory holding the volume's `lost+found`.
+            c.args = Some(vec!["--datadir=/var/lib/mysql/data".into()]);
+            c.volume_mounts = Some(vec![
+                pod::mount(DATA_VOLUME, "/var/lib/mysql", false),
+                pod::mount(RUN_VOLUME, "/var/run/mysqld", false),
+                pod::mount(pod::TMP_VOLUME, "/tmp", false),
+                pod::mount(CREDENTIALS_VOLUME, SECRETS, true),
+            ]);
+            // TCP: the entrypoint's temporary server while it initialises a
+            // new volume listens on the socket only. `ping` exits 0 for a
+            // running server even without credentials.
+            let ready = "exec mysqladmin ping --host=127.0.0.1 --port=3306 --silent";
+            let volumes =
+                vec![pod::empty_dir(RUN_VOLUME, Memory(16)), pod::empty_dir(pod::TMP_VOLUME, Memory(64))];
+            (ready, [STARTUP, READINESS, LIVENESS], volumes)
+        }
+        DatabaseEngine::Redis => {
+            // The password from the mounted file; redis-server replaces its
+            // process title, so the argument does not show in `ps`.
+            c.command = Some(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                "exec redis-server --dir /data --appendonly yes --requirepass \"$(cat /run/secrets/redis/password)\"".into(),
+            ]);
+            c.volume_mounts = Some(vec![
+                pod::mount(DATA_VOLUME, "/data", false),
+                pod::mount(pod::TMP_VOLUME, "/tmp", false),
+                pod::mount(CREDENTIALS_VOLUME, "/run/secrets/redis", true),
+            ]);
+            let ready = "REDISCLI_AUTH=\"$(cat /run/secrets/redis/password)\" redis-cli -h 127.0.0.1 -p 6379 ping | grep -q PONG";
+            (ready, [STARTUP, READINESS, LIVENESS], vec![pod::empty_dir(pod::TMP_VOLUME, Memory(64))])
+        }
     };
     let ready = ["/bin/sh", "-c", ready];
     let [startup, readiness, liveness] = timing;
@@ -286,9 +354,9 @@ fn container(names: &DatabaseNames, profile: &DatabaseProfile) -> (Container, Ve
         secret: Some(SecretVolumeSource {
             secret_name: Some(credentials.into()),
             items: Some(
-                [USERNAME_KEY, PASSWORD_KEY, DBNAME_KEY]
-                    .into_iter()
-                    .map(|key| KeyToPath { key: key.into(), path: key.into(), mode: None })
+                stored_keys(engine)
+                    .iter()
+                    .map(|key| KeyToPath { key: (*key).into(), path: (*key).into(), mode: None })
                     .collect(),
             ),
             default_mode: Some(0o440),

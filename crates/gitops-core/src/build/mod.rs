@@ -54,6 +54,8 @@ pub struct Ctx<'a> {
     /// The services that call each service, in platform order: found once,
     /// so that no service's objects scan the whole platform.
     pub callers: FxHashMap<&'a str, Vec<&'a Name>>,
+    /// The services that use each service's database besides its owner.
+    pub db_users: FxHashMap<&'a str, Vec<&'a Name>>,
 }
 
 impl Ctx<'_> {
@@ -346,10 +348,12 @@ fn service_objects(
 
     let db = match &svc.database {
         Some(database) => {
-            let names = database::DatabaseNames::of(&svc.name, database.engine)?;
+            let names = database::DatabaseNames::owned(&svc.name, database)?;
             let profile = database_profile(ctx.profile, svc, database.engine)?;
             let db_labels = ctx.labels(&names.database, Component::Database, None);
             let mut clients = vec![pods(&labels)];
+            // The services that use this database too.
+            clients.extend(ctx.db_users.get(svc.name.as_str()).into_iter().flatten().map(|user| peer(user)));
             objects.push(hardening::service_account(ctx, &db_labels).into());
             objects.extend(database::credentials(ctx, &names)?);
             objects.push(database::statefulset(ctx, &names, profile).into());
@@ -374,6 +378,12 @@ fn service_objects(
         }
         None => None,
     };
+    for owner in &svc.shared_databases {
+        let Some(db) = ctx.platform.find(owner.as_str()).and_then(|o| o.database.as_ref()) else { continue };
+        let names = database::DatabaseNames::owned(owner, db)?;
+        let db_labels = ctx.labels(&names.database, Component::Database, None);
+        egress.push(Allow::named_port(vec![pods(&db_labels)], names.port_name()));
+    }
     for files in &svc.config_files {
         objects.push(workload::config_map(ctx, &labels, files).into());
     }
@@ -545,8 +555,14 @@ pub fn render_environment_with(
             }
         }
     }
+    let mut db_users: FxHashMap<&str, Vec<&Name>> = FxHashMap::default();
+    for s in &platform.services {
+        for owner in &s.shared_databases {
+            db_users.entry(owner.as_str()).or_default().push(&s.name);
+        }
+    }
     let instance = platform.name.suffixed(profile.name.as_str())?;
-    let ctx = Ctx { platform, profile, sealed, instance, callers };
+    let ctx = Ctx { platform, profile, sealed, instance, callers, db_users };
 
     let mut shared: Vec<Object> =
         vec![namespace(&ctx).into(), network::default_deny(&ctx).into(), network::allow_dns(&ctx).into()];

@@ -89,17 +89,24 @@ fn environment(ctx: &Ctx, svc: &PlatformService, db: Option<&DatabaseNames>) -> 
             .filter_map(|dep| dependency_address(ctx, svc, dep))
             .map(|(k, v)| pod::plain_env(&k, v)),
     );
-    if let Some(db) = db {
-        env.push(connection_env(db));
+    if let (Some(db), Some(own)) = (db, &svc.database) {
+        env.push(connection_env(own.env(), db));
+    }
+    for owner in &svc.shared_databases {
+        let owned = ctx.platform.find(owner.as_str()).and_then(|o| o.database.as_ref());
+        if let Some(shared) = owned
+            && let Ok(names) = DatabaseNames::owned(owner, shared)
+        {
+            env.push(connection_env(shared.env(), &names));
+        }
     }
     env.extend(svc.secret_env.iter().map(|e| pod::secret_env(&e.env, e.secret.as_str(), &e.key)));
     env
 }
 
-/// The database's connection string, read from its credentials Secret.
-fn connection_env(db: &DatabaseNames) -> EnvVar {
-    let key = db.engine.connection_env();
-    pod::secret_env(key, db.credentials.as_str(), key)
+/// The database's connection string as `var`, read from its credentials Secret.
+fn connection_env(var: &str, db: &DatabaseNames) -> EnvVar {
+    pod::secret_env(var, db.credentials.as_str(), db.engine.connection_env())
 }
 
 /// The pod's volumes, and the main container's mounts: `/tmp`, each
@@ -515,7 +522,7 @@ pub fn migration_job(
     c.command = Some(migration.command.clone());
     let mut env = vec![pod::plain_env("HOME", "/tmp")];
     env.extend(configuration(ctx, svc).into_iter().map(|(k, v)| pod::plain_env(&k, v)));
-    env.push(connection_env(db));
+    env.push(connection_env(svc.database.as_ref().map_or(db.engine.connection_env(), |d| d.env()), db));
     c.env = Some(env);
     c.resources = Some(ctx.profile.migration.to_k8s());
     c.volume_mounts = Some(mounts);
