@@ -25,7 +25,8 @@ pub fn clinicflow_tree() -> Tree {
 /// ClinicFlow in `profiles`, rendered and checked as `cargo xtask render` does.
 fn tree_of(profiles: &[EnvironmentProfile]) -> Tree {
     let root = root();
-    let paths = Paths { root: &root, releases: "releases", policies: "policies", deploy: "deploy" };
+    let paths =
+        Paths { root: &root, releases: "releases", policies: "policies", deploy: "deploy", rules: &[] };
     let rendered = render_platform(&clinicflow::platform(), profiles, &paths).expect("ClinicFlow renders");
     assert_eq!(rendered.report.blocking(), 0, "{}", rendered.report.to_text());
     rendered.tree

@@ -8,8 +8,13 @@ use pretty_assertions::assert_eq;
 #[test]
 fn the_minimal_example_renders_one_service_in_one_environment() {
     let root = workspace_tests::root().join("examples/minimal");
-    let paths =
-        Paths { root: Path::new(&root), releases: "releases", policies: "policies", deploy: "deploy" };
+    let paths = Paths {
+        root: Path::new(&root),
+        releases: "releases",
+        policies: "policies",
+        deploy: "deploy",
+        rules: &[],
+    };
     let render = || {
         let rendered =
             render_platform(&minimal_example::platform(), &[minimal_example::dev()], &paths).unwrap();
@@ -79,7 +84,8 @@ fn sealed_secrets_come_from_committed_kubeseal_output() {
     .unwrap();
     let mut profile = minimal_example::dev();
     profile.secrets = SecretBackend::Sealed { dir: "secrets/dev" };
-    let paths = Paths { root: &scratch, releases: "releases", policies: "policies", deploy: "deploy" };
+    let paths =
+        Paths { root: &scratch, releases: "releases", policies: "policies", deploy: "deploy", rules: &[] };
     let render = || render_platform(&minimal_example::platform(), std::slice::from_ref(&profile), &paths);
 
     let err = render().err().unwrap().join("\n");

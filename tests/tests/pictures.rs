@@ -386,6 +386,7 @@ fn minimal_tree() -> Tree {
         releases: "releases",
         policies: "policies",
         deploy: "deploy",
+        rules: &[],
     };
     gitops_tree::pipeline::render_platform(&minimal_example::platform(), &[minimal_example::dev()], &paths)
         .unwrap()

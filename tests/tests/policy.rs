@@ -621,3 +621,71 @@ fn a_waiver_covers_one_variable_of_one_container_never_the_whole_object() {
     let stale = findings.iter().find(|f| f.rule == "waiver").unwrap();
     assert!(stale.message.contains("name the container (and variable or field)"), "{}", stale.message);
 }
+
+/// A team's rule in Rust runs beside the built-in rules, through the
+/// pipeline too; its findings are waived like theirs, and ids that would be
+/// confused with others are refused.
+#[test]
+fn teams_add_rules_in_rust() {
+    use gitops_policy::{CustomRule, Severity, Violation};
+    fn team_label(env: &Environment) -> Vec<Violation> {
+        env.targets
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.object.kind() == "Deployment")
+            .filter(|(_, t)| t.object.metadata().labels.as_ref().is_none_or(|l| !l.contains_key("team")))
+            .map(|(i, t)| {
+                let c = &t.object.pod_template().unwrap().spec.as_ref().unwrap().containers[0].name;
+                Violation::on(i, "has no `team` label").in_container(c, None)
+            })
+            .collect()
+    }
+    const TEAM: CustomRule = CustomRule {
+        id: "acme/team-label",
+        severity: Severity::Error,
+        summary: "Deployments name a team.",
+        check: team_label,
+    };
+    let policies = Policies::none().with_rules(vec![TEAM]).unwrap();
+    let (mut profile, objects) = env_objects("dev");
+    let hits: Vec<String> =
+        run(&profile, &objects, &policies).into_iter().map(|f| f.object.unwrap().name).collect();
+    assert_eq!(hits, ["identity", "scheduling", "profiles", "notifications", "web"]);
+    profile.waivers = vec![Waiver {
+        rule: "acme/team-label",
+        kind: "Deployment",
+        name: "web",
+        container: Some("web"),
+        field: None,
+        reason: "the web team labels it next sprint",
+    }];
+    let findings = run(&profile, &objects, &policies);
+    assert_eq!(findings.iter().filter(|f| f.blocks()).count(), 4, "{findings:#?}");
+    assert!(findings.iter().all(|f| f.rule != "waiver"), "the rule's id is known to waivers");
+
+    for bad in ["resources", "rego/x", "Team-Label", "acme/", "waiver"] {
+        let rule = CustomRule { id: bad, ..TEAM };
+        let err = Policies::none().with_rules(vec![rule]).err().unwrap().to_string();
+        assert!(err.contains("name it `<team>/<rule>`"), "{bad}: {err}");
+    }
+    assert!(Policies::none().with_rules(vec![TEAM, TEAM]).is_err(), "twice");
+
+    // Through the pipeline: the minimal example with the rule is blocked.
+    let root = workspace_tests::root().join("examples/minimal");
+    let rules = [TEAM];
+    let paths = gitops_tree::pipeline::Paths {
+        root: &root,
+        releases: "releases",
+        policies: "policies",
+        deploy: "deploy",
+        rules: &rules,
+    };
+    let rendered = gitops_tree::pipeline::render_platform(
+        &minimal_example::platform(),
+        &[minimal_example::dev()],
+        &paths,
+    )
+    .unwrap();
+    assert_eq!(rendered.report.blocking(), 1);
+    assert_eq!(rendered.report.findings[0].rule, "acme/team-label");
+}

@@ -103,7 +103,7 @@ impl Sources {
 
 /// Where the sources below `root` are and where the tree goes.
 pub fn paths(root: &Path) -> Paths<'_> {
-    Paths { root, releases: RELEASES_DIR, policies: POLICIES_DIR, deploy: DEPLOY_DIR }
+    Paths { root, releases: RELEASES_DIR, policies: POLICIES_DIR, deploy: DEPLOY_DIR, rules: &[] }
 }
 
 /// Every `policies/*.rego` file below `root`.

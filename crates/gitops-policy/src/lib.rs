@@ -154,10 +154,82 @@ impl<'e, 'a> Sink<'e, 'a> {
     }
 }
 
-/// One unit of a check: a built-in rule over the environment, or the Rego
-/// policies over a run of its objects.
+/// A rule a team writes in Rust, beside the built-in rules and its Rego
+/// policies: a function over the environment's objects that returns what
+/// it finds. Its findings, waivers and reports work as the built-in rules'.
+///
+/// ```
+/// use gitops_policy::{CustomRule, Environment, Severity, Violation};
+///
+/// /// Every Deployment says which team owns it.
+/// fn owned(env: &Environment) -> Vec<Violation> {
+///     env.targets
+///         .iter()
+///         .enumerate()
+///         .filter(|(_, t)| t.object.kind() == "Deployment")
+///         .filter(|(_, t)| t.object.metadata().labels.as_ref().is_none_or(|l| !l.contains_key("team")))
+///         .map(|(i, _)| Violation::on(i, "has no `team` label; add the owning team's name"))
+///         .collect()
+/// }
+///
+/// const OWNED: CustomRule = CustomRule {
+///     id: "acme/team-label",
+///     severity: Severity::Error,
+///     summary: "Every Deployment has a `team` label.",
+///     check: owned,
+/// };
+/// let policies = gitops_policy::Policies::none().with_rules(vec![OWNED]).unwrap();
+/// assert!(!policies.is_empty());
+/// ```
+#[derive(Clone, Copy)]
+pub struct CustomRule {
+    /// The rule's id in findings and waivers; `<team>/<rule>`, never a
+    /// built-in rule's id or `rego/…`.
+    pub id: &'static str,
+    pub severity: Severity,
+    /// What the rule requires, in one sentence.
+    pub summary: &'static str,
+    pub check: fn(&Environment) -> Vec<Violation>,
+}
+
+impl std::fmt::Debug for CustomRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CustomRule").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// What a [`CustomRule`] found on one object of the environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// The index of the object in [`Environment::targets`].
+    pub target: usize,
+    /// The container it is about, if any (a waiver must then name it).
+    pub container: Option<String>,
+    /// The variable or field of that container, if any.
+    pub field: Option<String>,
+    /// What is wrong and what to change.
+    pub message: String,
+}
+
+impl Violation {
+    /// A finding on the object at `target`.
+    pub fn on(target: usize, message: impl Into<String>) -> Self {
+        Violation { target, container: None, field: None, message: message.into() }
+    }
+
+    /// The same finding about container `container` (and its `field`).
+    pub fn in_container(mut self, container: &str, field: Option<&str>) -> Self {
+        self.container = Some(container.into());
+        self.field = field.map(Into::into);
+        self
+    }
+}
+
+/// One unit of a check: a built-in rule over the environment, a team's
+/// rule, or the Rego policies over a run of its objects.
 enum Task<'e, 'a> {
     Rule(&'static rules::Rule),
+    Custom(&'e CustomRule),
     Rego(&'e [Target<'a>]),
 }
 
@@ -170,12 +242,32 @@ pub fn check(env: &Environment, policies: &Policies) -> Result<Vec<Finding>, Pol
     let index = audit::Index::build(env);
     let rego = policies.for_environment(env.profile)?;
     let runs = if rego.is_some() { par::chunks(&env.targets, 4, 32) } else { Vec::new() };
-    let tasks: Vec<Task> =
-        rules::ALL.iter().map(Task::Rule).chain(runs.into_iter().map(Task::Rego)).collect();
+    let tasks: Vec<Task> = rules::ALL
+        .iter()
+        .map(Task::Rule)
+        .chain(policies.rules().iter().map(Task::Custom))
+        .chain(runs.into_iter().map(Task::Rego))
+        .collect();
     let results = par::map(par::worth_threads(env.targets.len()), &tasks, |task| {
         let mut sink = Sink::new(env, &index);
         match (task, &rego) {
             (Task::Rule(rule), _) => (rule.check)(rule, env, &mut sink),
+            (Task::Custom(rule), _) => {
+                for v in (rule.check)(env) {
+                    let Some(target) = env.targets.get(v.target) else {
+                        sink.push(rule.id.into(), Severity::Error, None, format!(
+                            "rule `{}` reported object #{}, which the environment does not have; report an index of `env.targets`",
+                            rule.id, v.target
+                        ));
+                        continue;
+                    };
+                    sink.push(rule.id.into(), rule.severity, Some(target), v.message);
+                    if let Some(f) = sink.findings.last_mut() {
+                        f.container = v.container;
+                        f.field = v.field;
+                    }
+                }
+            }
             (Task::Rego(targets), Some(rego)) => rego.evaluate(targets, &mut sink)?,
             (Task::Rego(_), None) => {}
         }
@@ -185,6 +277,6 @@ pub fn check(env: &Environment, policies: &Policies) -> Result<Vec<Finding>, Pol
     for result in results {
         findings.extend(result?);
     }
-    report::apply_waivers(env.profile, &mut findings);
+    report::apply_waivers(env.profile, policies.rules(), &mut findings);
     Ok(findings)
 }

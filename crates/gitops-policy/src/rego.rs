@@ -21,6 +21,8 @@ use crate::{Severity, Sink, Target};
 pub struct Policies {
     engine: Option<Engine>,
     packages: Vec<Package>,
+    /// The team's rules in Rust, run beside the built-in ones.
+    rules: Vec<crate::CustomRule>,
 }
 
 /// One Rego package: its `deny` is evaluated once per object in scope.
@@ -53,6 +55,8 @@ pub enum PolicyError {
     Parse(String),
     #[error("{file}: evaluating `{package}.deny` on {object} failed: {message}")]
     Eval { file: String, package: String, object: String, message: String },
+    #[error("rule `{0}`: {1}")]
+    Rule(String, String),
 }
 
 impl Policies {
@@ -118,7 +122,7 @@ impl Policies {
                 kinds,
             })
             .collect();
-        Ok(Policies { engine: Some(engine), packages })
+        Ok(Policies { engine: Some(engine), packages, rules: Vec::new() })
     }
 
     /// The same policies evaluated over every object, whatever their scope:
@@ -141,7 +145,46 @@ impl Policies {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.packages.is_empty()
+        self.packages.is_empty() && self.rules.is_empty()
+    }
+
+    /// These policies and the team's `rules` in Rust. An id that a built-in
+    /// rule has, that starts with `rego/`, that is not `<team>/<rule>`, or
+    /// that two rules share is refused.
+    pub fn with_rules(mut self, rules: Vec<crate::CustomRule>) -> Result<Self, PolicyError> {
+        for (i, rule) in rules.iter().enumerate() {
+            let problem = if crate::rules::find(rule.id).is_some() || rule.id == "waiver" {
+                Some("is a built-in rule's id")
+            } else if rule.id.starts_with("rego/") {
+                Some("is kept for Rego packages")
+            } else if !rule.id.split_once('/').is_some_and(|(team, name)| {
+                let ok = |s: &str| {
+                    !s.is_empty()
+                        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                };
+                ok(team) && ok(name)
+            }) {
+                Some("is not `<team>/<rule>` in lowercase letters, digits and `-`")
+            } else if rules[..i].iter().any(|r| r.id == rule.id) || self.rules.iter().any(|r| r.id == rule.id)
+            {
+                Some("is declared twice")
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(PolicyError::Rule(
+                    rule.id.into(),
+                    format!("the id {problem}; name it `<team>/<rule>`, e.g. `acme/team-label`"),
+                ));
+            }
+        }
+        self.rules.extend(rules);
+        Ok(self)
+    }
+
+    /// The team's rules in Rust.
+    pub fn rules(&self) -> &[crate::CustomRule] {
+        &self.rules
     }
 
     /// The policies with `data.environment` set for `profile`, ready to

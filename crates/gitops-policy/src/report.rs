@@ -11,10 +11,16 @@ use crate::{Finding, Severity, rules};
 
 /// Marks the findings a profile accepts. A waiver that names no known rule
 /// is an error; one that matches nothing is a warning (it has gone stale).
-pub(crate) fn apply_waivers(profile: &EnvironmentProfile, findings: &mut Vec<Finding>) {
+pub(crate) fn apply_waivers(
+    profile: &EnvironmentProfile,
+    custom: &[crate::CustomRule],
+    findings: &mut Vec<Finding>,
+) {
     let mut extra = Vec::new();
     for waiver in &profile.waivers {
-        let known = rules::find(waiver.rule).is_some() || waiver.rule.starts_with("rego/");
+        let known = rules::find(waiver.rule).is_some()
+            || waiver.rule.starts_with("rego/")
+            || custom.iter().any(|r| r.id == waiver.rule);
         let mut matched = false;
         for f in findings.iter_mut() {
             let on_object = f.object.as_ref().is_some_and(|o| o.kind == waiver.kind && o.name == waiver.name);

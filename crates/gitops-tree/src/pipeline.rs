@@ -45,6 +45,9 @@ pub struct Paths<'a> {
     /// The rendered tree's place in the repository (`deploy`), which the
     /// Argo CD Applications point at.
     pub deploy: &'a str,
+    /// The team's policy rules in Rust, checked beside the built-in rules
+    /// and the Rego policies (`&[]` for none).
+    pub rules: &'a [gitops_policy::CustomRule],
 }
 
 /// A rendered tree and what the policy check found in it. Write the tree
@@ -506,7 +509,9 @@ fn read_platform_inputs(
     paths: &Paths,
     releases: &BTreeMap<String, String>,
 ) -> Result<(Policies, Vec<Inputs>), Vec<String>> {
-    let policies = Policies::load_dir(paths.root, paths.policies).map_err(|e| vec![e.to_string()])?;
+    let policies = Policies::load_dir(paths.root, paths.policies)
+        .and_then(|p| p.with_rules(paths.rules.to_vec()))
+        .map_err(|e| vec![e.to_string()])?;
     let read: Vec<Result<Inputs, String>> = profiles
         .iter()
         .map(|profile| {

@@ -68,6 +68,7 @@ pub fn paths() -> Paths<'static> {
         releases: "releases",
         policies: "../../policies",
         deploy: "deploy",
+        rules: &[],
     }
 }
 

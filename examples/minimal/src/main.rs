@@ -5,6 +5,6 @@ use gitops_tree::pipeline::Paths;
 
 fn main() -> std::process::ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let paths = Paths { root, releases: "releases", policies: "policies", deploy: "deploy" };
+    let paths = Paths { root, releases: "releases", policies: "policies", deploy: "deploy", rules: &[] };
     gitops_tree::cli::main(&minimal_example::platform(), &[minimal_example::dev()], &paths)
 }

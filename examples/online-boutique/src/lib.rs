@@ -260,6 +260,7 @@ pub fn paths() -> Paths<'static> {
         releases: "releases",
         policies: "../../policies",
         deploy: "deploy",
+        rules: &[],
     }
 }
 
