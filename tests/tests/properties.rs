@@ -1,10 +1,13 @@
-//! Properties of every platform and profile a team might write, generated:
+//! Properties of every platform and profile a team might write, generated
+//! (APIs, web front ends, workers, gRPC servers; Postgres, MongoDB, MySQL
+//! and Redis, owned or shared; per-service and per-environment sizing):
 //! rendering succeeds exactly when the inputs are sound and otherwise
 //! returns a typed error; a rendered environment is deterministic, routes the
 //! same paths whether the profile chooses an Ingress or Gateway API, passes
 //! every built-in rule (unique objects, one workload per Service, routes
 //! that resolve, waves in order, security) and its YAML parses back into
-//! the same typed objects.
+//! the same typed objects, and every call and shared database is open in
+//! both directions.
 //!
 //! CI runs 96 cases per property; `PROPTEST_CASES=5000 cargo test -p
 //! workspace-tests --test properties` runs more.
@@ -21,6 +24,7 @@ use gitops_core::profile::{
     SyncMode,
 };
 use gitops_core::release::{Pin, ReleasePins};
+use gitops_core::spec::{self, Address, PortSpec, ProbeSpec, Probes};
 use gitops_core::{Object, RenderError, SealedInputs, render_environment, render_environment_with, yaml};
 use gitops_policy::{Environment, Policies, Target, check};
 use gitops_tree::layout::{EnvironmentObjects, HEADER, environment_dirs, file_name, layout};
@@ -35,10 +39,19 @@ fn cases() -> u32 {
 #[derive(Debug, Clone)]
 struct ServiceShape {
     web: bool,
+    /// 0: the intent's default (api or web), 1: a worker with a command and
+    /// no Service, 2: a gRPC server probed over gRPC on its own port, told
+    /// to callers as `host:port`.
+    shape: u8,
     database: bool,
-    /// MongoDB rather than Postgres, when it has a database.
-    mongodb: bool,
+    /// 0 Postgres, 1 MongoDB, 2 MySQL, 3 Redis, when it has a database.
+    engine: u8,
     migrations: bool,
+    /// Another service whose database it uses too (modulo the count).
+    shares: Option<usize>,
+    /// Its own replicas in every environment, and the profile's override.
+    own_replicas: Option<u16>,
+    override_replicas: Option<u16>,
     /// 0: internal, 1: always routed, 2: routed where the profile opts in.
     route: u8,
     /// Indexes of other services it depends on.
@@ -48,24 +61,39 @@ struct ServiceShape {
 
 fn service_shape() -> impl Strategy<Value = ServiceShape> {
     (
-        any::<bool>(),
-        any::<bool>(),
-        any::<bool>(),
-        any::<bool>(),
+        (any::<bool>(), 0u8..3),
+        (any::<bool>(), 0u8..4, any::<bool>()),
+        (proptest::option::of(0usize..8), proptest::option::of(1u16..4), proptest::option::of(1u16..4)),
         0u8..3,
         proptest::collection::vec(0usize..8, 0..3),
         "[a-z]{0,6}",
     )
-        .prop_map(|(web, database, mongodb, migrations, route, deps, suffix)| ServiceShape {
-            web,
-            database,
-            mongodb,
-            migrations,
-            route,
-            deps,
-            suffix,
-        })
+        .prop_map(
+            |(
+                (web, shape),
+                (database, engine, migrations),
+                (shares, own_replicas, override_replicas),
+                route,
+                deps,
+                suffix,
+            )| ServiceShape {
+                web,
+                shape,
+                database,
+                engine,
+                migrations,
+                shares,
+                own_replicas,
+                override_replicas,
+                route,
+                deps,
+                suffix,
+            },
+        )
 }
+
+const ENGINES: [DatabaseEngine; 4] =
+    [DatabaseEngine::Postgres, DatabaseEngine::MongoDb, DatabaseEngine::MySql, DatabaseEngine::Redis];
 
 fn build_platform(shapes: &[ServiceShape], per_service: bool) -> Platform {
     let names: Vec<Name> =
@@ -75,36 +103,69 @@ fn build_platform(shapes: &[ServiceShape], per_service: bool) -> Platform {
     if per_service {
         platform = platform.topology(Topology::PerService);
     }
+    let serves = |i: usize| shapes[i].shape != 1;
     for (i, shape) in shapes.iter().enumerate() {
         let name = names[i].clone();
-        let mut s = if shape.web {
-            Service::web(name.clone(), image.clone())
-        } else {
-            Service::api(name.clone(), image.clone())
+        let mut s = match shape.shape {
+            1 => Service::worker(name.clone(), image.clone()).command(["node", "worker.js"]),
+            2 => Service::api(name.clone(), image.clone()).listen([PortSpec::grpc("grpc", 50051)]).probes(
+                Probes {
+                    startup: None,
+                    readiness: Some(ProbeSpec::grpc(50051, spec::READINESS)),
+                    liveness: Some(ProbeSpec::grpc(50051, spec::LIVENESS)),
+                },
+            ),
+            _ if shape.web => Service::web(name.clone(), image.clone()),
+            _ => Service::api(name.clone(), image.clone()),
         };
         // The first service may own `/`; the others route under their name.
+        // Only HTTP servers are routed.
         let path = if i == 0 { "/".to_owned() } else { format!("/{name}") };
         s = match shape.route {
-            1 => s.route(&path),
-            2 => s.opt_in_route(&path),
+            1 if shape.shape == 0 => s.route(&path),
+            2 if shape.shape == 0 => s.opt_in_route(&path),
             _ => s,
         };
         if shape.database {
-            s = if shape.mongodb { s.mongodb() } else { s.postgres() };
+            s = s.database(ENGINES[usize::from(shape.engine)]);
             if shape.migrations {
                 s = s.migrations(["migrate", "up"]);
             }
+        }
+        // A database of another service, under its own variable when the
+        // service has one of its own too.
+        if let Some(owner) = shape.shares.map(|o| o % shapes.len()).filter(|&o| o != i && shapes[o].database)
+        {
+            if shape.database {
+                s = s.connection_env(&format!("{}_OWN_URL", name.env_var_stem()));
+            }
+            s = s.uses_database_of(names[owner].clone());
+        }
+        if let Some(replicas) = shape.own_replicas {
+            let resources = Resources {
+                requests: Compute { cpu: Cpu(50), memory: Memory(64) },
+                limits: Compute { cpu: Cpu(250), memory: Memory(128) },
+            };
+            s = s.sizing(gitops_core::profile::WorkloadSizing { replicas, resources });
         }
         let mut deps: Vec<Name> = shape
             .deps
             .iter()
             .map(|d| d % shapes.len())
-            .filter(|&d| d != i)
+            .filter(|&d| d != i && serves(d))
             .map(|d| names[d].clone())
             .collect();
         deps.sort();
         deps.dedup();
-        platform = platform.service(s.depends_on(deps));
+        for dep in deps {
+            let callee = shapes[names.iter().position(|n| n == &dep).unwrap()].shape;
+            s = if callee == 2 {
+                s.calls(dep.clone(), Address::host_port(&format!("{}_ADDR", dep.env_var_stem())))
+            } else {
+                s.depends_on([dep])
+            };
+        }
+        platform = platform.service(s);
     }
     platform
 }
@@ -189,7 +250,8 @@ fn profile_shape() -> impl Strategy<Value = ProfileShape> {
         )
 }
 
-fn build_profile(shape: &ProfileShape, platform: &Platform) -> EnvironmentProfile {
+/// The profile of `shape`, with each service's `override_replicas` as its override.
+fn build_profile(shape: &ProfileShape, platform: &Platform, services: &[ServiceShape]) -> EnvironmentProfile {
     let mut p = minimal_example::dev();
     let sized = Resources {
         requests: Compute { cpu: Cpu(shape.request_cpu), memory: Memory(shape.request_mem) },
@@ -208,6 +270,20 @@ fn build_profile(shape: &ProfileShape, platform: &Platform) -> EnvironmentProfil
         },
         resources: p.databases[0].resources,
     });
+    for (engine, repo, version) in [
+        (DatabaseEngine::MySql, "docker.io/library/mysql", "8.4.3"),
+        (DatabaseEngine::Redis, "docker.io/library/redis", "7.4.1"),
+    ] {
+        p.databases.push(DatabaseProfile {
+            engine,
+            image: PinnedImage {
+                repository: ImageRepository::from_static(repo),
+                version: VersionTag::from_static(version),
+                digest: None,
+            },
+            resources: p.databases[0].resources,
+        });
+    }
     p.ingress.host = HostName::nip_io(&Name::new("acme-dev").unwrap(), Ipv4Addr::from(shape.ip));
     p.storage.class = Name::new(shape.storage_class.clone()).unwrap();
     p.sync = match shape.automated {
@@ -233,6 +309,16 @@ fn build_profile(shape: &ProfileShape, platform: &Platform) -> EnvironmentProfil
             section_name: listener.then(|| Name::new("https").unwrap()),
         };
     }
+    p.overrides = platform
+        .services
+        .iter()
+        .zip(services)
+        .filter_map(|(s, shape)| {
+            shape
+                .override_replicas
+                .map(|n| gitops_core::profile::ServiceOverride::new(s.name.clone()).replicas(n))
+        })
+        .collect();
     if shape.expose_opt_in {
         p.ingress.expose_opt_in = platform
             .services
@@ -253,8 +339,7 @@ fn pins(platform: &Platform, tag: &str) -> ReleasePins {
 fn pins_with(platform: &Platform, tag: &str, digest: Option<&ImageDigest>) -> ReleasePins {
     ReleasePins {
         images: platform
-            .services
-            .iter()
+            .released()
             .map(|s| (s.name.clone(), Pin { tag: ImageTag::new(tag).unwrap(), digest: digest.cloned() }))
             .collect(),
     }
@@ -272,7 +357,7 @@ proptest! {
         digest in proptest::option::of("[0-9a-f]{64}"),
     ) {
         let platform = build_platform(&shapes, per_service);
-        let profile = build_profile(&profile_shape, &platform);
+        let profile = build_profile(&profile_shape, &platform, &shapes);
         let digest = digest.map(|hex| ImageDigest::new(format!("sha256:{hex}")).unwrap());
         let pins = pins_with(&platform, &tag, digest.as_ref());
         // Ciphertext as kubeseal would write it (opaque to the renderer).
@@ -337,6 +422,28 @@ proptest! {
             }
         }
         prop_assert_eq!(objects.len(), dirs.iter().map(|d| d.objects.len()).sum::<usize>());
+
+        // Every call and every shared database is open in both directions,
+        // on the callee's named port; a worker is no callee.
+        let policy = |name: &str| objects.iter().find_map(|o| match o {
+            Object::NetworkPolicy(p) if p.metadata.name.as_deref() == Some(name) => Some(p.spec.clone().unwrap()),
+            _ => None,
+        }).unwrap();
+        let names_in = |peers: &Option<Vec<k8s_openapi::api::networking::v1::NetworkPolicyPeer>>| -> Vec<String> {
+            peers.iter().flatten().filter_map(|p| {
+                Some(p.pod_selector.as_ref()?.match_labels.as_ref()?.get("app.kubernetes.io/name")?.clone())
+            }).collect()
+        };
+        for s in &platform.services {
+            let mut reached: Vec<String> = s.depends_on.iter().map(|d| d.to_string()).collect();
+            reached.extend(s.shared_databases.iter().map(|o| format!("{o}-db")));
+            let egress = policy(s.name.as_str()).egress.unwrap_or_default();
+            for callee in reached {
+                prop_assert!(egress.iter().any(|r| names_in(&r.to).contains(&callee)), "{} may reach {}", s.name, callee);
+                let ingress = policy(&callee).ingress.unwrap_or_default();
+                prop_assert!(ingress.iter().any(|r| names_in(&r.from).contains(&s.name.to_string())), "{} admits {}", callee, s.name);
+            }
+        }
     }
 
     #[test]
