@@ -204,3 +204,29 @@ fn an_added_typed_object_of_a_built_kind_is_checked_like_a_built_one() {
         .collect();
     assert_eq!(hits, [("service-port-exists", "hello-debug")]);
 }
+
+/// A Deployment added through a hatch gets the ServiceAccount it names.
+#[test]
+fn an_added_workload_gets_its_service_account() {
+    let added = minimal_example::platform().include(|_| {
+        let mut d: Deployment = Deployment::default();
+        d.metadata.name = Some("sidecar-job".into());
+        let mut spec = k8s_openapi::api::apps::v1::DeploymentSpec::default();
+        spec.template.spec = Some(k8s_openapi::api::core::v1::PodSpec {
+            service_account_name: Some("sidecar-job".into()),
+            ..Default::default()
+        });
+        d.spec = Some(spec);
+        vec![Added::new(d).owned_by(name!("hello"))]
+    });
+    let profile = minimal_example::dev();
+    let pins = ReleasePins {
+        images: [(name!("hello"), Pin::tag(ImageTag::new("sha-1a2b3c4").unwrap()))].into_iter().collect(),
+    };
+    let objects = gitops_core::render_environment(&added, &profile, &pins).unwrap().into_objects();
+    let sa =
+        objects.iter().find(|o| o.kind() == "ServiceAccount" && o.name() == "sidecar-job").expect("derived");
+    let Object::ServiceAccount(sa) = sa else { unreachable!() };
+    assert_eq!(sa.automount_service_account_token, Some(false));
+    assert_eq!(sa.metadata.namespace.as_deref(), Some("hello-dev"));
+}

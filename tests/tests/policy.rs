@@ -269,6 +269,9 @@ fn violations() -> Vec<(&'static str, &'static str, Mutation)> {
                 find(o, "Job", "scheduling-migrate").metadata_mut().annotations.as_mut().unwrap();
             annotations.insert(SYNC_WAVE_ANNOTATION.into(), "3".into());
         }),
+        ("service-account-exists", "dev", |o| {
+            pod(o, "Deployment", "web").service_account_name = Some("wbe".into());
+        }),
         ("probe-port-declared", "dev", |o| {
             let probe = container(o, "Deployment", "identity").readiness_probe.as_mut().unwrap();
             probe.http_get.as_mut().unwrap().port = IntOrString::String("metrics".into());

@@ -122,6 +122,11 @@ pub static ALL: &[Rule] = &[
         audit::wave_order
     ),
     rule!(
+        "service-account-exists",
+        "Every pod runs as a ServiceAccount of the environment (or `default`).",
+        runs::service_account_exists
+    ),
+    rule!(
         "probe-port-declared",
         "Every httpGet, tcpSocket and grpc probe asks a port its container declares.",
         runs::probe_port_declared

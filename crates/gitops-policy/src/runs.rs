@@ -264,3 +264,24 @@ pub(crate) fn quota_admits(rule: &Rule, env: &Environment, sink: &mut Sink) {
         }
     }
 }
+
+pub(crate) fn service_account_exists(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    let accounts: std::collections::BTreeSet<&str> = env
+        .targets
+        .iter()
+        .filter(|t| matches!(t.object, Object::ServiceAccount(_)))
+        .map(|t| t.object.name())
+        .collect();
+    for (i, spec) in pods(env) {
+        if let Some(sa) = spec.service_account_name.as_deref()
+            && sa != "default"
+            && !accounts.contains(sa)
+        {
+            sink.report(
+                rule,
+                i,
+                format!("runs as ServiceAccount `{sa}`, which the environment does not make, so no pod is created; render the ServiceAccount or name one that exists"),
+            );
+        }
+    }
+}

@@ -503,6 +503,38 @@ fn extend(
     Ok(())
 }
 
+/// A ServiceAccount, without a token, for every pod whose account the
+/// objects do not make: a workload added or patched through a hatch runs
+/// under an identity of its own rather than failing to start.
+fn derive_service_accounts(ctx: &Ctx, shared: &mut Vec<Object>, services: &mut [(Name, Vec<Object>)]) {
+    let existing: std::collections::BTreeSet<String> = shared
+        .iter()
+        .chain(services.iter().flat_map(|(_, o)| o))
+        .filter(|o| o.kind() == "ServiceAccount")
+        .map(|o| o.name().to_owned())
+        .collect();
+    let wanted = |objects: &[Object]| -> Vec<Name> {
+        let mut names: Vec<Name> = objects
+            .iter()
+            .filter_map(|o| o.pod_template()?.spec.as_ref()?.service_account_name.as_deref())
+            .filter(|sa| *sa != "default" && !existing.contains(*sa))
+            .filter_map(|sa| Name::new(sa).ok())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+    let account = |name: &Name| -> Object {
+        hardening::service_account(ctx, &ctx.labels(name, Component::Platform, None)).into()
+    };
+    let missing = wanted(shared);
+    shared.extend(missing.iter().map(account));
+    for (_, objects) in services.iter_mut() {
+        let missing = wanted(objects);
+        objects.extend(missing.iter().map(account));
+    }
+}
+
 /// The objects of one environment, grouped by who owns them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EnvironmentRender {
@@ -616,6 +648,7 @@ pub fn render_environment_with(
     }
     shared.extend(ingress::entry_point(&ctx)?);
     extend(&ctx, &mut shared, &mut services)?;
+    derive_service_accounts(&ctx, &mut shared, &mut services);
     // Quota and limits admit what the final objects ask for; they stand
     // after the default policies, before the shared objects that follow.
     let all: Vec<&Object> = shared.iter().chain(services.iter().flat_map(|(_, o)| o)).collect();
