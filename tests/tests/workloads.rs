@@ -455,3 +455,116 @@ fn redis_and_mysql_backing_services_shared_by_several_workloads() {
         none.validate().unwrap_err().to_string().contains("which is not another service with a database")
     );
 }
+
+/// Every workload shape in one platform, rendered through the whole
+/// pipeline with no finding, and written to `target/validate-shapes` so
+/// that `.ci/run`'s third-party validators (strict Kubernetes schemas, CRD
+/// schemas) see shapes no committed tree has: a gRPC probe, a native
+/// sidecar, a CronJob, a hook Job, StatefulSets with claims, MySQL, Redis,
+/// application secrets, headless and LoadBalancer Services, a ConfigMap.
+#[test]
+fn every_shape_renders_checked_for_the_validators() {
+    use gitops_core::crd::argocd::HookPhase;
+    use gitops_core::image::{PinnedImage, VersionTag};
+    use gitops_core::platform::DatabaseEngine;
+    use gitops_core::profile::DatabaseProfile;
+    use gitops_core::spec::{ClaimTemplate, ContainerImage, ContainerSpec, Expose, LIVENESS, ServiceType};
+    use gitops_tree::pipeline::{Inputs, render_pinned};
+    const NATS: PinnedImage = PinnedImage {
+        repository: ImageRepository::from_static("docker.io/library/nats"),
+        version: VersionTag::from_static("2.10.24"),
+        digest: None,
+    };
+    let grpc = Probes {
+        startup: None,
+        readiness: Some(ProbeSpec::grpc(50051, READINESS)),
+        liveness: Some(ProbeSpec::grpc(50051, LIVENESS)),
+    };
+    let platform = Platform::new(name!("shapes"))
+        .tag_rule(TagRule::GitShaOrSemVer)
+        .secret(name!("api-token"), &["token"])
+        .service(
+            Service::api(name!("gateway"), IMG)
+                .route("/")
+                .also_expose(
+                    Expose::new(ServiceType::LoadBalancer, &[("http", 80, "http")])
+                        .named(name!("gateway-lb")),
+                )
+                .calls(name!("orders"), Address::host_port("ORDERS_ADDR"))
+                .secret_env("API_TOKEN", name!("api-token"), "token")
+                .config_file(name!("gateway-config"), "/etc/gateway", &[("routes.yaml", "timeout: 5s\n")])
+                .sidecar(
+                    ContainerSpec::new("proxy", ContainerImage::Own)
+                        .command(["envoy", "-c", "/etc/gateway/routes.yaml"])
+                        .port(PortSpec::tcp("admin", 9901))
+                        .mount("gateway-config", "/etc/envoy", true),
+                ),
+        )
+        .service(
+            Service::api(name!("orders"), IMG)
+                .listen([PortSpec::grpc("grpc", 50051)])
+                .probes(grpc)
+                .mysql()
+                .migrations(["migrate"])
+                .uses_database_of(name!("cache")),
+        )
+        .service(
+            Service::api(name!("cache"), IMG).redis().secret_files(name!("api-token"), "/run/secrets/api"),
+        )
+        .service(
+            Service::worker(name!("fulfilment"), IMG).command(["fulfil"]).uses_database_of(name!("orders")),
+        )
+        .service(
+            Service::worker(name!("nightly"), IMG)
+                .command(["report"])
+                .cron("15 3 * * *")
+                .time_zone("Etc/UTC"),
+        )
+        .service(Service::worker(name!("smoke"), IMG).command(["smoke"]).hook(HookPhase::PostSync))
+        .service(
+            Service::third_party(name!("events"), NATS)
+                .listen([PortSpec::tcp("client", 4222)])
+                .expose([Expose::new(ServiceType::Headless, &[("client", 4222, "client")])])
+                .stateful([ClaimTemplate::new("jetstream", Memory::gib(2), "/data")])
+                .args(["--jetstream", "--store_dir=/data"]),
+        );
+    let mut profile = minimal_example::dev();
+    let pinned = |repo: &'static str, version: &'static str| PinnedImage {
+        repository: ImageRepository::from_static(repo),
+        version: VersionTag::from_static(version),
+        digest: None,
+    };
+    let size = profile.databases[0].resources;
+    profile.databases.extend([
+        DatabaseProfile {
+            engine: DatabaseEngine::MySql,
+            image: pinned("docker.io/library/mysql", "8.4.3"),
+            resources: size,
+        },
+        DatabaseProfile {
+            engine: DatabaseEngine::Redis,
+            image: pinned("docker.io/library/redis", "7.4.1"),
+            resources: size,
+        },
+    ]);
+    let rendered = render_pinned(
+        &platform,
+        std::slice::from_ref(&profile),
+        &[Inputs::pins(pins(&platform, "v1.4.2"))],
+        &gitops_policy::Policies::none(),
+        "deploy",
+    )
+    .unwrap();
+    assert_eq!(rendered.report.findings, [], "every shape passes every rule");
+    let kinds: std::collections::BTreeSet<&str> = rendered
+        .tree
+        .paths()
+        .filter_map(|p| p.strip_prefix("dev/"))
+        .filter_map(|f| f.split_once('-').map(|(kind, _)| kind))
+        .collect();
+    for kind in ["cronjob", "job", "statefulset", "configmap", "externalsecret", "service", "deployment"] {
+        assert!(kinds.contains(kind), "{kind} in {kinds:?}");
+    }
+    let out = workspace_tests::root().join("target/validate-shapes");
+    gitops_tree::disk::write_atomically(&rendered.tree, &out).unwrap();
+}

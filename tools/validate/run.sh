@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The rendered trees (deploy/ and the BrainSAIT example's) through validators
+# The rendered trees (deploy/, the BrainSAIT and Online Boutique examples') through validators
 # this repository does not write:
 # - kubernetes-validate (PyPI): every built-in kind against the strict JSON
 #   schemas of Kubernetes 1.33 and 1.37 (unknown fields are errors);
@@ -12,7 +12,13 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 venv="$root/target/validate-venv"
-trees=("$root/deploy" "$root/examples/brainsait-rcm/deploy")
+trees=("$root/deploy" "$root/examples/brainsait-rcm/deploy" "$root/examples/online-boutique/deploy")
+# Every workload shape, written by `cargo test` (tests/tests/workloads.rs):
+# gRPC probes, native sidecars, CronJobs, hook Jobs, StatefulSets with claims,
+# MySQL, Redis, application secrets, headless and LoadBalancer Services.
+if [ -d "$root/target/validate-shapes" ]; then
+    trees+=("$root/target/validate-shapes")
+fi
 
 if ! { [ -x "$venv/bin/kubernetes-validate" ] \
         || { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet -r "$here/requirements.txt"; }; } \
