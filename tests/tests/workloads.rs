@@ -568,3 +568,59 @@ fn every_shape_renders_checked_for_the_validators() {
     let out = workspace_tests::root().join("target/validate-shapes");
     gitops_tree::disk::write_atomically(&rendered.tree, &out).unwrap();
 }
+
+/// Autoscaling bounds per service and per environment, over the profile's;
+/// a UID and GID of the image's own.
+#[test]
+fn autoscaling_bounds_per_service_and_the_images_own_ids() {
+    use gitops_core::profile::Autoscaling;
+    let platform = Platform::new(name!("acme"))
+        .service(Service::api(name!("a"), IMG))
+        .service(Service::api(name!("b"), IMG).run_as_ids(1000, 2000))
+        .service(Service::api(name!("c"), IMG));
+    let mut profile = minimal_example::dev();
+    profile.availability.autoscaling = Some(Autoscaling { max_replicas: 4, cpu_utilization: 70 });
+    profile.overrides = vec![
+        ServiceOverride::new(name!("b")).autoscale(10, 60),
+        ServiceOverride::new(name!("c")).replicas(2).no_autoscaling(),
+    ];
+    let objects =
+        render_environment(&platform, &profile, &pins(&platform, "sha-1a2b3c4")).unwrap().into_objects();
+    let hpa = |name: &str| {
+        objects.iter().find_map(|o| match o {
+            Object::HorizontalPodAutoscaler(h) if h.metadata.name.as_deref() == Some(name) => {
+                let spec = h.spec.as_ref().unwrap();
+                let target =
+                    spec.metrics.as_ref().unwrap()[0].resource.as_ref().unwrap().target.average_utilization;
+                Some((spec.max_replicas, target))
+            }
+            _ => None,
+        })
+    };
+    assert_eq!(hpa("a"), Some((4, Some(70))), "the environment's bounds");
+    assert_eq!(hpa("b"), Some((10, Some(60))), "the service's own here");
+    assert_eq!(hpa("c"), None, "turned off for the service");
+    let replicas = |name: &str| deployment(&objects, name).spec.as_ref().unwrap().replicas;
+    assert_eq!(
+        (replicas("a"), replicas("b"), replicas("c")),
+        (None, None, Some(2)),
+        "the autoscaler owns the count"
+    );
+    let sc = deployment(&objects, "b")
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .security_context
+        .clone()
+        .unwrap();
+    assert_eq!((sc.run_as_user, sc.run_as_group, sc.fs_group), (Some(1000), Some(2000), Some(2000)));
+
+    profile.overrides = vec![ServiceOverride::new(name!("a")).autoscale(0, 70)];
+    let err =
+        render_environment(&platform, &profile, &pins(&platform, "sha-1a2b3c4")).unwrap_err().to_string();
+    assert!(err.contains("autoscales `a` to 0 replicas"), "{err}");
+}

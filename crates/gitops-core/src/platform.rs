@@ -124,8 +124,10 @@ pub struct Service {
     pub init_containers: Vec<ContainerSpec>,
     /// Containers that run beside the main one.
     pub sidecars: Vec<ContainerSpec>,
-    /// The UID and GID the pod runs as when the image needs its own (never 0).
+    /// The UID the pod runs as when the image needs its own (never 0).
     pub run_as: Option<i64>,
+    /// Its GID and the volumes' group, when not the UID.
+    pub run_as_group: Option<i64>,
     /// Replicas and resources in every environment, unless the profile
     /// overrides them; `None` takes the profile's size for the kind.
     pub sizing: Option<WorkloadSizing>,
@@ -778,6 +780,7 @@ impl Service {
             init_containers: Vec::new(),
             sidecars: Vec::new(),
             run_as: None,
+            run_as_group: None,
             sizing: None,
         }
     }
@@ -935,6 +938,13 @@ impl Service {
     /// Runs the pod as this UID and GID (the image needs its own; never 0).
     pub fn run_as(mut self, id: i64) -> Self {
         self.run_as = Some(id);
+        self
+    }
+
+    /// Runs the pod as UID `uid` and GID `gid`, its volumes owned by `gid`.
+    pub fn run_as_ids(mut self, uid: i64, gid: i64) -> Self {
+        self.run_as = Some(uid);
+        self.run_as_group = Some(gid);
         self
     }
 
@@ -1211,7 +1221,7 @@ impl Service {
                 return Err(err(format!("has an empty {what}"), "leave it unset, or give it its words"));
             }
         }
-        if self.run_as.is_some_and(|id| id <= 0) {
+        if self.run_as.is_some_and(|id| id <= 0) || self.run_as_group.is_some_and(|id| id < 0) {
             return Err(err(
                 "runs as root".into(),
                 "run as a UID above 0 (the restricted Pod Security profile)",

@@ -359,13 +359,29 @@ pub struct ServiceOverride {
     pub service: Name,
     pub replicas: Option<u16>,
     pub resources: Option<Resources>,
+    /// Autoscaling bounds of this service here, over the profile's
+    /// (`availability.autoscaling`); `Some(None)` turns it off for the service.
+    pub autoscaling: Option<Option<Autoscaling>>,
     /// Plain variables set (or replaced) in this environment only.
     pub env: Vec<(String, String)>,
 }
 
 impl ServiceOverride {
     pub fn new(service: Name) -> Self {
-        ServiceOverride { service, replicas: None, resources: None, env: Vec::new() }
+        ServiceOverride { service, replicas: None, resources: None, autoscaling: None, env: Vec::new() }
+    }
+
+    /// Scales the service between its replicas and `max_replicas` at
+    /// `cpu_utilization` percent of its CPU request, here.
+    pub fn autoscale(mut self, max_replicas: u16, cpu_utilization: u8) -> Self {
+        self.autoscaling = Some(Some(Autoscaling { max_replicas, cpu_utilization }));
+        self
+    }
+
+    /// A fixed replica count here, whatever the profile's autoscaling.
+    pub fn no_autoscaling(mut self) -> Self {
+        self.autoscaling = Some(None);
+        self
     }
 
     pub fn replicas(mut self, n: u16) -> Self {

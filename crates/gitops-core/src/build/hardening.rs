@@ -58,8 +58,13 @@ pub fn disruption_budget(ctx: &Ctx, labels: &Labels, replicas: u16) -> Option<Po
 }
 
 /// Scales a Deployment between its profile replicas and the profile's maximum on CPU.
-pub fn autoscaler(ctx: &Ctx, labels: &Labels, sizing: WorkloadSizing) -> Option<HorizontalPodAutoscaler> {
-    let scaling = ctx.profile.availability.autoscaling?;
+pub fn autoscaler(
+    ctx: &Ctx,
+    labels: &Labels,
+    sizing: WorkloadSizing,
+    scaling: Option<crate::profile::Autoscaling>,
+) -> Option<HorizontalPodAutoscaler> {
+    let scaling = scaling?;
     Some(HorizontalPodAutoscaler {
         metadata: ctx.meta(&labels.name, labels, SyncWave::Application),
         spec: Some(HorizontalPodAutoscalerSpec {

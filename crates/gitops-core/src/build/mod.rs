@@ -145,6 +145,17 @@ fn check_profile(platform: &Platform, profile: &EnvironmentProfile) -> Result<()
         if o.replicas == Some(0) {
             return Err(err(format!("runs 0 replicas of `{}`", o.service), "run at least one replica"));
         }
+        if let Some(Some(a)) = o.autoscaling
+            && (a.max_replicas == 0 || a.cpu_utilization == 0 || a.cpu_utilization > 100)
+        {
+            return Err(err(
+                format!(
+                    "autoscales `{}` to {} replicas at {}% CPU",
+                    o.service, a.max_replicas, a.cpu_utilization
+                ),
+                "scale to at least one replica, at 1 to 100 percent of the CPU request",
+            ));
+        }
         if let Some(problem) = o.resources.as_ref().and_then(|r| r.problem()) {
             return Err(err(
                 format!("`{}` resources: {problem}", o.service),
@@ -395,7 +406,8 @@ fn service_objects(
     if svc.controller == crate::spec::Controller::Deployment {
         let sizing = workload::sizing(ctx, svc);
         objects.extend(hardening::disruption_budget(ctx, &labels, sizing.replicas).map(Object::from));
-        objects.extend(hardening::autoscaler(ctx, &labels, sizing).map(Object::from));
+        let scaling = workload::autoscaling(ctx, svc);
+        objects.extend(hardening::autoscaler(ctx, &labels, sizing, scaling).map(Object::from));
     }
     Ok(objects)
 }

@@ -33,11 +33,16 @@ pub fn pod_security_context() -> PodSecurityContext {
 
 /// [`pod_security_context`] as UID and GID `id` (an image that needs its own).
 pub fn pod_security_context_as(id: i64) -> PodSecurityContext {
+    pod_security_context_ids(id, id)
+}
+
+/// [`pod_security_context`] as UID `uid` and GID `gid`, volumes owned by `gid`.
+pub fn pod_security_context_ids(uid: i64, gid: i64) -> PodSecurityContext {
     PodSecurityContext {
         run_as_non_root: Some(true),
-        run_as_user: Some(id),
-        run_as_group: Some(id),
-        fs_group: Some(id),
+        run_as_user: Some(uid),
+        run_as_group: Some(gid),
+        fs_group: Some(gid),
         fs_group_change_policy: Some("OnRootMismatch".into()),
         seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), ..Default::default() }),
         ..Default::default()

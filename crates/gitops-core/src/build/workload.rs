@@ -183,6 +183,24 @@ pub(crate) fn sizing(ctx: &Ctx, svc: &PlatformService) -> WorkloadSizing {
     }
 }
 
+/// The pod's restricted security context, as the service's own UID and GID
+/// where it names them.
+fn security_context(svc: &PlatformService) -> k8s_openapi::api::core::v1::PodSecurityContext {
+    match svc.run_as {
+        Some(uid) => pod::pod_security_context_ids(uid, svc.run_as_group.unwrap_or(uid)),
+        None => pod::pod_security_context(),
+    }
+}
+
+/// Whether and how the service's Deployment scales here: the profile's
+/// override for the service, else the environment's.
+pub(crate) fn autoscaling(ctx: &Ctx, svc: &PlatformService) -> Option<crate::profile::Autoscaling> {
+    match ctx.profile.override_of(&svc.name).and_then(|o| o.autoscaling) {
+        Some(own) => own,
+        None => ctx.profile.availability.autoscaling,
+    }
+}
+
 /// The image reference of the service's main container in this environment.
 fn own_image(svc: &PlatformService, pin: Option<&Pin>) -> String {
     match (&svc.image, pin) {
@@ -264,9 +282,7 @@ fn pod_template(
         affinity: super::hardening::anti_affinity(ctx, labels),
         ..pod::pod_spec_with_init(svc.name.as_str(), init, vec![c], volumes, None)
     };
-    if let Some(id) = svc.run_as {
-        spec.security_context = Some(pod::pod_security_context_as(id));
-    }
+    spec.security_context = Some(security_context(svc));
     PodTemplateSpec {
         metadata: Some(ObjectMeta { labels: Some(labels.all()), ..Default::default() }),
         spec: Some(spec),
@@ -427,7 +443,7 @@ pub fn deployment(
         spec: Some(DeploymentSpec {
             // An autoscaled Deployment leaves its replica count to the HPA;
             // a count here would be reset on every sync.
-            replicas: ctx.profile.availability.autoscaling.is_none().then_some(i32::from(sizing.replicas)),
+            replicas: autoscaling(ctx, svc).is_none().then_some(i32::from(sizing.replicas)),
             revision_history_limit: Some(5),
             selector: LabelSelector { match_labels: Some(labels.selector()), ..Default::default() },
             // Never below the wanted replica count during a rollout.
@@ -541,10 +557,7 @@ pub fn migration_job(
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta { labels: Some(labels.all()), ..Default::default() }),
                 spec: Some(PodSpec {
-                    security_context: svc
-                        .run_as
-                        .map(pod::pod_security_context_as)
-                        .or(Some(pod::pod_security_context())),
+                    security_context: Some(security_context(svc)),
                     ..pod::pod_spec(name.as_str(), vec![c], volumes, Some("Never"))
                 }),
             },
