@@ -33,8 +33,10 @@ use gitops_tree::disk::Staged;
 use gitops_tree::layout::Files;
 use gitops_tree::pipeline::{Phase, Schedule, render_pinned_to};
 
-use crate::render::{Sources, load_policies};
-use crate::{CmdResult, DEPLOY_DIR};
+use gitops_cli::{Project, inputs, load_policies};
+
+use crate::CmdResult;
+use crate::render::synthetic_project;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -55,7 +57,7 @@ pub struct BenchArgs {
 struct Case {
     label: String,
     services: usize,
-    sources: fn(usize) -> Sources,
+    project: fn(&Path, usize) -> Project,
     /// `xtask render` arguments that render the same platform.
     args: Vec<String>,
 }
@@ -92,11 +94,11 @@ fn run_phases(root: &Path, case: &Case, out: &Path) -> Result<(Phases, Size), Ve
     let io_err = |e: std::io::Error| vec![format!("{}: {e}", out.display())];
     let mut phases = Phases::default();
     let start = Instant::now();
-    let sources = (case.sources)(case.services);
-    let inputs = sources.inputs(root)?;
+    let project = (case.project)(root, case.services);
+    let inputs = inputs(&project)?;
     let loaded = Instant::now();
     phases.render += loaded - start;
-    let policies = load_policies(root)?;
+    let policies = load_policies(&project)?;
     phases.check += loaded.elapsed();
     let staged = Staged::begin(out, &|_| Ok(())).map_err(io_err)?;
     // Files, objects, bytes, and the time spent writing (on other threads).
@@ -114,13 +116,13 @@ fn run_phases(root: &Path, case: &Case, out: &Path) -> Result<(Phases, Size), Ve
         written.1 += started.elapsed();
         result
     };
-    let (platform, profiles) = (&sources.platform, &sources.profiles);
+    let (platform, profiles) = (&project.platform, &project.profiles);
     let report = render_pinned_to(
         platform,
         profiles,
         &inputs,
         &policies,
-        DEPLOY_DIR,
+        project.deploy,
         Schedule::for_platform(platform),
         &mut |phase, spent| match phase {
             Phase::Render => phases.render += spent,
@@ -290,14 +292,14 @@ pub fn run(root: &Path, BenchArgs { services, runs, compare }: BenchArgs) -> Cmd
     }
     let clinicflow = Case {
         label: "clinicflow".into(),
-        services: Sources::clinicflow().platform.services.len(),
-        sources: |_| Sources::clinicflow(),
+        services: clinicflow::platform().services.len(),
+        project: |root, _| crate::clinicflow_project(root),
         args: Vec::new(),
     };
     let synthetic = services.iter().map(|&n| Case {
         label: "synthetic".into(),
         services: n as usize,
-        sources: Sources::synthetic,
+        project: synthetic_project,
         args: vec!["--platform".into(), "synthetic".into(), "--services".into(), n.to_string()],
     });
     let dir = scratch();

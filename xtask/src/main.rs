@@ -1,35 +1,19 @@
-//! `cargo xtask`: the project's command line. One module per subcommand;
-//! this file only parses arguments and dispatches.
+//! `cargo xtask`: ClinicFlow's mount of the command line every platform
+//! shares (`gitops-cli`), plus what only this repository needs: the
+//! synthetic platform for `render` and `check`, and `bench`.
 
 mod bench;
-mod check;
-mod diff;
-mod git;
-mod graph;
-mod history;
-mod pins;
-mod promote;
 mod render;
-mod rollback;
-mod schema;
-mod seal;
-mod set_image;
-mod smoke;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Where the rendered tree lives in the repository; Argo CD reads it there.
-pub const DEPLOY_DIR: &str = "deploy";
-/// Where the release pins live, one file per environment.
-pub const RELEASES_DIR: &str = "releases";
-/// Where the Rego policies live.
-pub const POLICIES_DIR: &str = "policies";
+pub use gitops_cli::CmdResult;
 
-/// A subcommand's outcome: an exit code, or the errors to print (exit 1).
-pub type CmdResult = Result<ExitCode, Vec<String>>;
+/// How users run this command line.
+pub const INVOCATION: &str = "cargo xtask";
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Render, check, release and benchmark the ClinicFlow GitOps tree")]
@@ -44,30 +28,24 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Render every environment into deploy/ (or --out DIR).
-    Render(render::RenderArgs),
+    Render(render::RenderCommand),
     /// Run the policy check over every environment and report the findings.
-    Check(check::CheckArgs),
-    /// Print one environment's traffic diagram (Mermaid, or DOT with --format dot).
-    Graph(graph::GraphArgs),
-    /// Set the image tag of services in one environment and re-render.
-    SetImage(set_image::SetImageArgs),
-    /// Copy image tags from one environment to another and re-render.
-    Promote(promote::PromoteArgs),
-    /// Show what a render would change in deploy/ as a unified diff; exit 1 if anything.
-    Diff(diff::DiffArgs),
-    /// Restore an environment's image tags as they were at a commit and re-render.
-    Rollback(rollback::RollbackArgs),
-    /// List the image tags each commit set in an environment, newest first.
-    History(history::HistoryArgs),
-    /// Write the release files' JSON Schema and point each release file at it.
-    Schema(schema::SchemaArgs),
-    /// GET /health through every exposed ingress path of an environment.
-    Smoke(smoke::SmokeArgs),
-    /// Seal KEY=VALUE lines from stdin into a SealedSecret, as kubeseal does, with a cluster's certificate.
-    Seal(seal::SealArgs),
+    Check(render::CheckCommand),
+    #[command(flatten)]
+    Release(gitops_cli::ReleaseCommand),
     /// Time render, check and write of ClinicFlow and of synthetic platforms (run from a release build);
     /// --compare adds helm template, kubectl kustomize and cdk8s producing the same objects.
     Bench(bench::BenchArgs),
+}
+
+/// ClinicFlow's project, rooted at `root`.
+pub fn clinicflow_project(root: &Path) -> gitops_cli::Project {
+    gitops_cli::Project::new(
+        clinicflow::platform(),
+        clinicflow::environments(),
+        root.to_path_buf(),
+        INVOCATION,
+    )
 }
 
 fn workspace_root() -> PathBuf {
@@ -92,26 +70,9 @@ fn main() -> ExitCode {
     let root = cli.root.unwrap_or_else(workspace_root);
     let result = match cli.command {
         Command::Render(args) => render::run(&root, args),
-        Command::Check(args) => check::run(&root, args),
-        Command::Graph(args) => graph::run(&root, args),
-        Command::SetImage(args) => set_image::run(&root, args),
-        Command::Promote(args) => promote::run(&root, args),
-        Command::Diff(args) => diff::run(&root, args),
-        Command::Rollback(args) => rollback::run(&root, args),
-        Command::History(args) => history::run(&root, args),
-        Command::Schema(args) => schema::run(&root, args),
-        Command::Smoke(args) => smoke::run(&root, args),
-        Command::Seal(args) => seal::run(&root, args),
+        Command::Check(args) => render::check(&root, args),
+        Command::Release(command) => gitops_cli::run_release(&clinicflow_project(&root), command),
         Command::Bench(args) => bench::run(&root, args),
     };
-    match result {
-        Ok(code) => code,
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("error: {e}");
-            }
-            eprintln!("nothing was written");
-            ExitCode::FAILURE
-        }
-    }
+    gitops_cli::exit(result)
 }

@@ -60,7 +60,18 @@ pub fn set_pins(
     services: &[Name],
     changes: &[(Name, Pin)],
 ) -> Result<(String, ReleasePins), ReleaseError> {
-    let old = ReleasePins::parse(file, text, services)?;
+    set_pins_for(file, text, services, changes, crate::image::TagRule::GitSha)
+}
+
+/// [`set_pins`] for a platform whose tags follow `rule`.
+pub fn set_pins_for(
+    file: &str,
+    text: &str,
+    services: &[Name],
+    changes: &[(Name, Pin)],
+    rule: crate::image::TagRule,
+) -> Result<(String, ReleasePins), ReleaseError> {
+    let old = ReleasePins::parse_for(file, text, services, rule)?;
     let want = expected(&old, changes, file)?;
     let mut edits: Vec<(Range<usize>, String)> = Vec::new();
     for (service, pin) in changes {
@@ -91,7 +102,7 @@ pub fn set_pins(
     for (span, replacement) in edits {
         new_text.replace_range(span, &replacement);
     }
-    let new = ReleasePins::parse(file, &new_text, services)?;
+    let new = ReleasePins::parse_for(file, &new_text, services, rule)?;
     if new != want {
         return Err(ReleaseError {
             file: file.into(),

@@ -1,16 +1,15 @@
-//! `cargo xtask diff`: what `cargo xtask render` would change in `deploy/`,
+//! `diff`: what `render` would change in the deploy directory,
 //! as a unified diff (like `helm diff` or `argocd app diff`), before anyone
 //! commits or syncs it. Exit 1 when there is a difference, 0 when not.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 use std::process::ExitCode;
 
 use gitops_tree::disk;
 use gitops_tree::layout::environment_roots;
 
-use crate::render::{refuse_blocking, render_checked};
-use crate::{CmdResult, DEPLOY_DIR, pins};
+use crate::render::{refuse_blocking, render_project};
+use crate::{CmdResult, Project};
 
 #[derive(clap::Args)]
 pub struct DiffArgs {
@@ -19,12 +18,13 @@ pub struct DiffArgs {
     env: Option<String>,
 }
 
-pub fn run(root: &Path, DiffArgs { env }: DiffArgs) -> CmdResult {
-    let dirs = env.as_deref().map(pins::environment).transpose()?.map(|p| environment_roots(&p));
-    let checked = render_checked(root)?;
+pub fn run(project: &Project, DiffArgs { env }: DiffArgs) -> CmdResult {
+    let deploy = project.deploy;
+    let dirs = env.as_deref().map(|e| project.environment(e)).transpose()?.map(|p| environment_roots(&p));
+    let checked = render_project(project)?;
     refuse_blocking(&checked.report)?;
     let mut rendered = checked.tree;
-    let dest = root.join(DEPLOY_DIR);
+    let dest = project.root.join(deploy);
     let mut on_disk = disk::read_tree(&dest).map_err(|e| vec![format!("{}: {e}", dest.display())])?;
     if let Some(dirs) = &dirs {
         let keep = |path: &str| {
@@ -33,9 +33,8 @@ pub fn run(root: &Path, DiffArgs { env }: DiffArgs) -> CmdResult {
         rendered.retain(keep);
         on_disk.retain(keep);
     }
-    let diff = gitops_tree::diff::unified(&on_disk, &rendered, DEPLOY_DIR);
-    let scope =
-        dirs.map_or_else(|| format!("{DEPLOY_DIR}/"), |d| format!("{DEPLOY_DIR}/{{{}}}", d.join(",")));
+    let diff = gitops_tree::diff::unified(&on_disk, &rendered, deploy);
+    let scope = dirs.map_or_else(|| format!("{deploy}/"), |d| format!("{deploy}/{{{}}}", d.join(",")));
     if diff.is_empty() {
         eprintln!("{scope}: no difference from what the sources render");
         return Ok(ExitCode::SUCCESS);
@@ -47,7 +46,8 @@ pub fn run(root: &Path, DiffArgs { env }: DiffArgs) -> CmdResult {
     let _ = stdout.lock().write_all(text.as_bytes());
     let files = disk::compare(&rendered, &on_disk).len();
     eprintln!(
-        "{scope}: {files} file(s) differ from what the sources render; `cargo xtask render` writes them"
+        "{scope}: {files} file(s) differ from what the sources render; `{}` writes them",
+        project.render_command()
     );
     Ok(ExitCode::FAILURE)
 }

@@ -1,12 +1,11 @@
-//! `cargo xtask promote`: copies the tags one environment runs into the
+//! `promote`: copies the tags one environment runs into the
 //! next (seed 002: dev → staging → prod through pull requests), re-renders,
 //! and prints a summary to paste into the pull request.
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use crate::CmdResult;
 use crate::pins::{self, ReleaseFile};
+use crate::{CmdResult, Project};
 
 #[derive(clap::Args)]
 pub struct PromoteArgs {
@@ -21,19 +20,23 @@ pub struct PromoteArgs {
     service: Vec<String>,
 }
 
-pub fn run(root: &Path, PromoteArgs { from, to, service }: PromoteArgs) -> CmdResult {
-    let (source, target) = (pins::environment(&from)?, pins::environment(&to)?);
+pub fn run(project: &Project, PromoteArgs { from, to, service }: PromoteArgs) -> CmdResult {
+    let (source, target) = (project.environment(&from)?, project.environment(&to)?);
     if source.name == target.name {
         return Err(vec![format!("--from and --to are both `{from}`; promote between two environments")]);
     }
-    let services = if service.is_empty() { pins::services() } else { pins::find_services(&service)? };
-    let source = ReleaseFile::read(root, source)?;
-    let target = ReleaseFile::read(root, target)?;
+    let services = if service.is_empty() {
+        project.released_services()
+    } else {
+        pins::find_services(project, &service)?
+    };
+    let source = ReleaseFile::read(project, source)?;
+    let target = ReleaseFile::read(project, target)?;
     // Tag and digest travel together: what was tested is what ships.
     let changes: Vec<_> =
         services.into_iter().filter_map(|s| source.pins.pin(&s).cloned().map(|p| (s, p))).collect();
-    let applied = pins::apply(root, &target, &changes)?;
+    let applied = pins::apply(project, &target, &changes)?;
     println!("## Promote {from} to {to}\n");
-    applied.print(&target.rel);
+    applied.print(project, &target.rel);
     Ok(ExitCode::SUCCESS)
 }

@@ -1,9 +1,8 @@
-//! `cargo xtask schema`: writes the JSON Schema of the release files and
+//! `schema`: writes the JSON Schema of the release files and
 //! points each release file at it on its first line, so editors with the
 //! YAML language server complete service names and flag a bad tag as it is
 //! typed. `--check` writes nothing and fails when either is out of date.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use gitops_core::release::ReleasePins;
@@ -11,12 +10,7 @@ use gitops_core::release::edit::with_schema_directive;
 use gitops_tree::disk;
 use gitops_tree::pipeline::release_file;
 
-use crate::{CmdResult, pins};
-
-/// Where the schema lives, relative to the root.
-pub const SCHEMA_FILE: &str = "schemas/release.schema.json";
-/// The schema as a release file refers to it, relative to `releases/`.
-pub const SCHEMA_URL: &str = "../schemas/release.schema.json";
+use crate::{CmdResult, Project};
 
 #[derive(clap::Args)]
 pub struct SchemaArgs {
@@ -26,34 +20,43 @@ pub struct SchemaArgs {
 }
 
 /// The schema file's content.
-pub fn schema_text() -> String {
-    let schema = ReleasePins::json_schema(&pins::services());
+pub fn schema_text(project: &Project) -> String {
+    let schema = ReleasePins::json_schema_for(&project.released_services(), project.tag_rule());
     let mut text = serde_json::to_string_pretty(&schema).expect("a JSON value serialises");
     text.push('\n');
     text
 }
 
-pub fn run(root: &Path, SchemaArgs { check }: SchemaArgs) -> CmdResult {
-    let paths = crate::render::paths(root);
-    let schema_now = std::fs::read_to_string(root.join(SCHEMA_FILE)).ok();
-    let mut files = vec![(SCHEMA_FILE.to_owned(), schema_now, schema_text())];
-    for profile in clinicflow::environments() {
-        let rel = release_file(&paths, &profile);
+/// The schema as a release file refers to it: relative to the release files' directory.
+fn schema_url(project: &Project) -> String {
+    let depth = project.releases.split('/').filter(|p| !p.is_empty() && *p != ".").count();
+    format!("{}{}", "../".repeat(depth), project.schema_file)
+}
+
+pub fn run(project: &Project, SchemaArgs { check }: SchemaArgs) -> CmdResult {
+    let root = &project.root;
+    let paths = project.paths();
+    let schema_file = project.schema_file;
+    let schema_now = std::fs::read_to_string(root.join(schema_file)).ok();
+    let mut files = vec![(schema_file.to_owned(), schema_now, schema_text(project))];
+    let url = schema_url(project);
+    for profile in &project.profiles {
+        let rel = release_file(&paths, profile);
         let text = std::fs::read_to_string(root.join(&rel))
             .map_err(|e| vec![format!("{rel}: cannot read the release file ({e})")])?;
-        let new = with_schema_directive(&text, SCHEMA_URL);
+        let new = with_schema_directive(&text, &url);
         files.push((rel, Some(text), new));
     }
     let stale: Vec<_> = files.iter().filter(|(_, old, new)| old.as_ref() != Some(new)).collect();
     if check {
         if stale.is_empty() {
-            println!("{SCHEMA_FILE} and the release files' schema lines: up to date");
+            println!("{schema_file} and the release files' schema lines: up to date");
             return Ok(ExitCode::SUCCESS);
         }
         for (rel, _, _) in &stale {
             println!("out of date: {rel}");
         }
-        println!("run `cargo xtask schema` and commit the result");
+        println!("run `{} schema` and commit the result", project.invocation);
         return Ok(ExitCode::FAILURE);
     }
     for (rel, _, new) in &stale {
@@ -62,7 +65,7 @@ pub fn run(root: &Path, SchemaArgs { check }: SchemaArgs) -> CmdResult {
         println!("written: {rel}");
     }
     if stale.is_empty() {
-        println!("{SCHEMA_FILE} and the release files' schema lines: unchanged");
+        println!("{schema_file} and the release files' schema lines: unchanged");
     }
     Ok(ExitCode::SUCCESS)
 }

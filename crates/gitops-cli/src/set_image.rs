@@ -1,14 +1,13 @@
-//! `cargo xtask set-image`: the CI step after the images are pushed. Sets
-//! the tag of one, several or all services in one environment's release
-//! file, keeping its comments, and re-renders `deploy/`.
+//! `set-image`: the CI step after the images are pushed. Sets the tag of
+//! one, several or all services in one environment's release file, keeping
+//! its comments, and re-renders the tree.
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use crate::CmdResult;
 use gitops_core::release::Pin;
 
 use crate::pins::{self, ReleaseFile};
+use crate::{CmdResult, Project};
 
 #[derive(clap::Args)]
 #[command(group = clap::ArgGroup::new("which").required(true).args(["service", "all"]))]
@@ -22,7 +21,8 @@ pub struct SetImageArgs {
     /// Every service: the images CI built from one commit.
     #[arg(long)]
     all: bool,
-    /// The new tag: `sha-` and 7 to 40 lowercase hex digits.
+    /// The new tag, in the platform's tag rule (`sha-` and 7 to 40 lowercase
+    /// hex digits, or a semantic version).
     #[arg(long, value_name = "TAG")]
     tag: String,
     /// The digest the push printed: `sha256:…` for a single service, or
@@ -32,16 +32,16 @@ pub struct SetImageArgs {
     digest: Vec<String>,
 }
 
-pub fn run(root: &Path, SetImageArgs { env, service, all, tag, digest }: SetImageArgs) -> CmdResult {
-    let tag = pins::tag(&tag)?;
-    let profile = pins::environment(&env)?;
-    let services = if all { pins::services() } else { pins::find_services(&service)? };
-    let mut digests = pins::digests(&digest, &services)?;
-    let file = ReleaseFile::read(root, profile)?;
+pub fn run(project: &Project, SetImageArgs { env, service, all, tag, digest }: SetImageArgs) -> CmdResult {
+    let tag = pins::tag(project, &tag)?;
+    let profile = project.environment(&env)?;
+    let services = if all { project.released_services() } else { pins::find_services(project, &service)? };
+    let mut digests = pins::digests(project, &digest, &services)?;
+    let file = ReleaseFile::read(project, profile)?;
     let changes: Vec<_> = services
         .into_iter()
         .map(|s| (s.clone(), Pin { tag: tag.clone(), digest: digests.remove(&s) }))
         .collect();
-    pins::apply(root, &file, &changes)?.print(&file.rel);
+    pins::apply(project, &file, &changes)?.print(project, &file.rel);
     Ok(ExitCode::SUCCESS)
 }

@@ -1,14 +1,13 @@
-//! `cargo xtask history`: the tags each commit set in one environment,
-//! newest first, read from `git log` of its release file. Pick a line and
-//! `cargo xtask rollback --env ENV --to COMMIT` restores it.
+//! `history`: the tags each commit set in one environment, newest first,
+//! read from `git log` of its release file. Pick a line and
+//! `rollback --env ENV --to COMMIT` restores it.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use gitops_core::release::ReleasePins;
 
-use crate::pins::{self, ReleaseFile};
-use crate::{CmdResult, git};
+use crate::pins::ReleaseFile;
+use crate::{CmdResult, Project, git};
 
 #[derive(clap::Args)]
 pub struct HistoryArgs {
@@ -26,10 +25,12 @@ struct Entry {
     pins: Result<Option<ReleasePins>, String>,
 }
 
-pub fn run(root: &Path, HistoryArgs { env, max_count }: HistoryArgs) -> CmdResult {
-    let profile = pins::environment(&env)?;
-    let rel = ReleaseFile::read(root, profile)?.rel;
-    let services = pins::services();
+pub fn run(project: &Project, HistoryArgs { env, max_count }: HistoryArgs) -> CmdResult {
+    let root = &project.root;
+    let profile = project.environment(&env)?;
+    let rel = ReleaseFile::read(project, profile)?.rel;
+    let services = project.released_services();
+    let rule = project.tag_rule();
     // Unit separators: subjects may hold any other character.
     let log = git::git(root, &["log", "--format=%H%x1f%h %ad %an: %s", "--date=short", "--", &rel])
         .map_err(|e| vec![format!("git log {rel}: {e}")])?;
@@ -38,7 +39,8 @@ pub fn run(root: &Path, HistoryArgs { env, max_count }: HistoryArgs) -> CmdResul
         .filter_map(|l| l.split_once('\x1f'))
         .map(|(hash, line)| {
             let pins = git::show(root, hash, &rel).and_then(|text| {
-                text.map(|t| ReleasePins::parse(&rel, &t, &services).map_err(|e| e.message)).transpose()
+                text.map(|t| ReleasePins::parse_for(&rel, &t, &services, rule).map_err(|e| e.message))
+                    .transpose()
             });
             Entry { line: line.to_owned(), pins }
         })

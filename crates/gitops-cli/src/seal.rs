@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aes_gcm::aead::{Aead, KeyInit};
@@ -34,7 +34,7 @@ use sha2::Sha256;
 use x509_cert::Certificate;
 use x509_cert::der::DecodePem;
 
-use crate::CmdResult;
+use crate::{CmdResult, Project};
 
 #[derive(clap::Args)]
 pub struct SealArgs {
@@ -141,7 +141,7 @@ pub fn seal<R: TryCryptoRng + ?Sized>(
     Ok(format!("---\n{body}"))
 }
 
-pub fn run(_root: &Path, SealArgs { cert, namespace, name, out }: SealArgs) -> CmdResult {
+pub fn run(_project: &Project, SealArgs { cert, namespace, name, out }: SealArgs) -> CmdResult {
     let namespace = Name::new(namespace).map_err(|e| vec![format!("--namespace: {e}")])?;
     let name = Name::new(name).map_err(|e| vec![format!("--name: {e}")])?;
     let pem = std::fs::read(&cert).map_err(|e| vec![format!("{}: {e}", cert.display())])?;
@@ -173,6 +173,8 @@ pub fn run(_root: &Path, SealArgs { cert, namespace, name, out }: SealArgs) -> C
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
     use rand::rngs::SysRng;
     use rsa::PrivateKey;
@@ -250,7 +252,7 @@ mod tests {
     #[test]
     fn reads_certificates_and_refuses_anything_else() {
         let example = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../examples/brainsait-rcm/sealed-secrets-example.pem");
+            .join("../../examples/brainsait-rcm/sealed-secrets-example.pem");
         let key = public_key(&std::fs::read(example).unwrap()).unwrap();
         assert_eq!(rsa::traits::PublicKeyParts::size(&key), 512, "a 4096-bit key, as the controller makes");
         let err = public_key(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap_err();

@@ -1,12 +1,12 @@
-//! `cargo xtask check`: the policy check alone, as text, JSON or SARIF.
+//! `check`: the policy check alone, as text, JSON or SARIF.
 //! Exits 1 when a blocking finding exists; writes nothing.
 
-use std::path::Path;
 use std::process::ExitCode;
 
-use crate::CmdResult;
-use crate::render::{PlatformArgs, render_sources};
+use crate::render::render_project;
+use crate::{CmdResult, Project};
 
+/// How the findings are printed.
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum Format {
     Text,
@@ -16,15 +16,13 @@ pub enum Format {
 
 #[derive(clap::Args)]
 pub struct CheckArgs {
-    #[command(flatten)]
-    platform: PlatformArgs,
     /// Output format; `sarif` is for code-scanning upload.
     #[arg(long, value_enum, default_value = "text")]
-    format: Format,
+    pub format: Format,
 }
 
-pub fn run(root: &Path, CheckArgs { platform, format }: CheckArgs) -> CmdResult {
-    let report = render_sources(root, &platform.sources()?)?.report;
+pub fn run(project: &Project, CheckArgs { format }: CheckArgs) -> CmdResult {
+    let report = render_project(project)?.report;
     match format {
         Format::Text if report.findings.is_empty() => println!("no findings"),
         Format::Text => print!("{}", report.to_text()),

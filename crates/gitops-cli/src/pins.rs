@@ -5,37 +5,19 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use gitops_core::image::{ImageDigest, ImageTag, TagError};
+use gitops_core::image::{ImageDigest, ImageTag};
 use gitops_core::name::Name;
 use gitops_core::profile::EnvironmentProfile;
 use gitops_core::release::edit::{self, PinChange};
 use gitops_core::release::{Pin, ReleasePins};
 use gitops_tree::disk::{self, Outcome};
-use gitops_tree::pipeline::{Paths, release_file, render_platform_with};
+use gitops_tree::pipeline::{release_file, render_platform_with};
 
-use crate::DEPLOY_DIR;
+use crate::Project;
 
-fn paths(root: &Path) -> Paths<'_> {
-    crate::render::paths(root)
-}
-
-/// The profile of the environment called `name`, or an error listing the known ones.
-pub fn environment(name: &str) -> Result<EnvironmentProfile, Vec<String>> {
-    let envs = clinicflow::environments();
-    let known: Vec<String> = envs.iter().map(|e| e.name.to_string()).collect();
-    envs.into_iter().find(|e| e.name.as_str() == name).ok_or_else(|| {
-        vec![format!("unknown environment `{name}`; the environments are: {}", known.join(", "))]
-    })
-}
-
-/// The platform's service names, in platform order.
-pub fn services() -> Vec<Name> {
-    clinicflow::platform().services.into_iter().map(|s| s.name).collect()
-}
-
-/// The services called `names`, or an error listing the known ones.
-pub fn find_services(names: &[String]) -> Result<Vec<Name>, Vec<String>> {
-    let all = services();
+/// The released services called `names`, or an error listing the known ones.
+pub fn find_services(project: &Project, names: &[String]) -> Result<Vec<Name>, Vec<String>> {
+    let all = project.released_services();
     let known: Vec<&str> = all.iter().map(Name::as_str).collect();
     names
         .iter()
@@ -48,18 +30,23 @@ pub fn find_services(names: &[String]) -> Result<Vec<Name>, Vec<String>> {
         .collect()
 }
 
-/// A tag given on the command line, checked with the release file's rule.
-pub fn tag(value: &str) -> Result<ImageTag, Vec<String>> {
-    ImageTag::new(value).map_err(|e| vec![format!("--tag: {e}; {}", TagError::RULE)])
+/// A tag given on the command line, checked with the platform's rule.
+pub fn tag(project: &Project, value: &str) -> Result<ImageTag, Vec<String>> {
+    let rule = project.tag_rule();
+    ImageTag::parse(value, rule).map_err(|e| vec![format!("--tag: {e}; {}", rule.describe())])
 }
 
 /// The `--digest` values of a set-image run, by service: `SVC=sha256:…`,
 /// or a bare `sha256:…` when exactly one service is set.
-pub fn digests(values: &[String], services: &[Name]) -> Result<BTreeMap<Name, ImageDigest>, Vec<String>> {
+pub fn digests(
+    project: &Project,
+    values: &[String],
+    services: &[Name],
+) -> Result<BTreeMap<Name, ImageDigest>, Vec<String>> {
     let mut out = BTreeMap::new();
     for value in values {
         let (service, digest) = match value.split_once('=') {
-            Some((service, digest)) => (find_services(&[service.to_owned()])?.remove(0), digest),
+            Some((service, digest)) => (find_services(project, &[service.to_owned()])?.remove(0), digest),
             None if services.len() == 1 => (services[0].clone(), value.as_str()),
             None => {
                 return Err(vec![format!(
@@ -89,13 +76,14 @@ pub struct ReleaseFile {
 }
 
 impl ReleaseFile {
-    pub fn read(root: &Path, profile: EnvironmentProfile) -> Result<Self, Vec<String>> {
-        let rel = release_file(&paths(root), &profile);
-        let path = root.join(&rel);
+    pub fn read(project: &Project, profile: EnvironmentProfile) -> Result<Self, Vec<String>> {
+        let rel = release_file(&project.paths(), &profile);
+        let path = project.root.join(&rel);
         let text = std::fs::read_to_string(&path).map_err(|e| {
             vec![format!("{rel}: cannot read the release file ({e}); run the command from the repository, or pass --root")]
         })?;
-        let pins = ReleasePins::parse(&rel, &text, &services()).map_err(|e| vec![e.to_string()])?;
+        let pins = ReleasePins::parse_for(&rel, &text, &project.released_services(), project.tag_rule())
+            .map_err(|e| vec![e.to_string()])?;
         Ok(ReleaseFile { profile, rel, path, text, pins })
     }
 }
@@ -108,8 +96,9 @@ pub struct Applied {
 }
 
 impl Applied {
-    /// The pin table and the files of `deploy/` that changed.
-    pub fn print(&self, rel: &str) {
+    /// The pin table and the files of the tree that changed.
+    pub fn print(&self, project: &Project, rel: &str) {
+        let deploy = project.deploy;
         if self.changes.is_empty() {
             println!("{rel}: no tag changed");
         } else {
@@ -118,9 +107,9 @@ impl Applied {
             println!();
         }
         match self.outcome {
-            Outcome::Unchanged => println!("{DEPLOY_DIR}: unchanged"),
+            Outcome::Unchanged => println!("{deploy}: unchanged"),
             Outcome::Replaced => {
-                println!("{DEPLOY_DIR}: written, {} file(s) changed", self.drift.len());
+                println!("{deploy}: written, {} file(s) changed", self.drift.len());
                 for d in &self.drift {
                     println!("  {d}");
                 }
@@ -133,16 +122,16 @@ impl Applied {
 /// only then writes: the release file (temporary file and rename), then
 /// `deploy/` (atomic swap). If the tree cannot be written, the release file
 /// is put back, so a failure at any step leaves every file as it was.
-pub fn apply(root: &Path, file: &ReleaseFile, changes: &[(Name, Pin)]) -> Result<Applied, Vec<String>> {
-    let (text, pins) =
-        edit::set_pins(&file.rel, &file.text, &services(), changes).map_err(|e| vec![e.to_string()])?;
+pub fn apply(project: &Project, file: &ReleaseFile, changes: &[(Name, Pin)]) -> Result<Applied, Vec<String>> {
+    let services = project.released_services();
+    let (text, pins) = edit::set_pins_for(&file.rel, &file.text, &services, changes, project.tag_rule())
+        .map_err(|e| vec![e.to_string()])?;
     let releases = BTreeMap::from([(file.profile.name.to_string(), text.clone())]);
-    let rendered =
-        render_platform_with(&clinicflow::platform(), &clinicflow::environments(), &paths(root), &releases)?;
+    let rendered = render_platform_with(&project.platform, &project.profiles, &project.paths(), &releases)?;
     crate::render::refuse_blocking(&rendered.report)?;
     let tree = rendered.tree;
 
-    let dest = root.join(DEPLOY_DIR);
+    let dest = project.root.join(project.deploy);
     let io_err = |what: &Path, e: std::io::Error| vec![format!("{}: {e}", what.display())];
     let drift = disk::compare(&tree, &disk::read_tree(&dest).map_err(|e| io_err(&dest, e))?);
     if text != file.text {

@@ -1,15 +1,13 @@
-//! `cargo xtask graph --env ENV [--format mermaid|dot]`: prints the traffic
+//! `graph --env ENV [--format mermaid|dot]`: prints the traffic
 //! diagram of one environment, the one its `README.md` shows, for other
 //! tools (Mermaid CLI, Graphviz). Reads the release pins; writes nothing.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use gitops_tree::picture::EnvironmentPicture;
 use gitops_tree::pipeline::render_one;
 
-use crate::CmdResult;
-use crate::render::paths;
+use crate::{CmdResult, Project};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Format {
@@ -29,15 +27,11 @@ pub struct GraphArgs {
     format: Format,
 }
 
-pub fn run(root: &Path, GraphArgs { env, format }: GraphArgs) -> CmdResult {
-    let platform = clinicflow::platform();
-    let profiles = clinicflow::environments();
-    let Some(profile) = profiles.iter().find(|p| p.name.as_str() == env) else {
-        let known: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
-        return Err(vec![format!("unknown environment `{env}`; the environments are {}", known.join(", "))]);
-    };
-    let render = render_one(&platform, profile, &paths(root), None).map_err(|e| vec![e])?;
-    let graph = EnvironmentPicture::of(&platform, profile, &render).traffic();
+pub fn run(project: &Project, GraphArgs { env, format }: GraphArgs) -> CmdResult {
+    let platform = &project.platform;
+    let profile = project.environment(&env)?;
+    let render = render_one(platform, &profile, &project.paths(), None).map_err(|e| vec![e])?;
+    let graph = EnvironmentPicture::of(platform, &profile, &render).traffic();
     print!(
         "{}",
         match format {

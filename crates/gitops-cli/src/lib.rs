@@ -1,0 +1,270 @@
+//! One command line for every platform. A platform crate describes its
+//! [`Project`] (platform, environment profiles, where its release files,
+//! policies, rules and rendered tree are, and how users invoke it) and
+//! mounts every command in one call:
+//!
+//! ```no_run
+//! # fn platform() -> gitops_core::platform::Platform { unimplemented!() }
+//! # fn environments() -> Vec<gitops_core::profile::EnvironmentProfile> { unimplemented!() }
+//! fn main() -> std::process::ExitCode {
+//!     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+//!     let project = gitops_cli::Project::new(platform(), environments(), root, "cargo run -p my-platform --");
+//!     gitops_cli::main(project)
+//! }
+//! ```
+//!
+//! The commands work the same for every platform and both topologies:
+//! `render [--out DIR] [--check]`, `check [--format text|json|sarif]`,
+//! `diff`, `set-image`, `promote`, `rollback`, `history`, `schema`, `graph`,
+//! `smoke` (feature `smoke`) and `seal` (feature `seal`). Each writing
+//! command renders and checks every environment before it writes anything.
+//! Errors are strings only here, at the edge.
+
+mod check;
+mod diff;
+mod git;
+mod graph;
+mod history;
+mod pins;
+mod promote;
+mod render;
+mod rollback;
+mod schema;
+#[cfg(feature = "seal")]
+mod seal;
+mod set_image;
+#[cfg(feature = "smoke")]
+mod smoke;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use gitops_core::image::TagRule;
+use gitops_core::name::Name;
+use gitops_core::platform::Platform;
+use gitops_core::profile::EnvironmentProfile;
+use gitops_core::release::ReleasePins;
+use gitops_policy::CustomRule;
+use gitops_tree::pipeline::Paths;
+
+pub use check::CheckArgs;
+pub use diff::DiffArgs;
+pub use graph::GraphArgs;
+pub use history::HistoryArgs;
+pub use promote::PromoteArgs;
+pub use render::{RenderArgs, inputs, load_policies, refuse_blocking, render_project, render_project_to};
+pub use rollback::RollbackArgs;
+pub use schema::SchemaArgs;
+#[cfg(feature = "seal")]
+pub use seal::SealArgs;
+pub use set_image::SetImageArgs;
+#[cfg(feature = "smoke")]
+pub use smoke::SmokeArgs;
+
+/// A command's outcome: an exit code, or the errors to print (exit 1).
+pub type CmdResult = Result<ExitCode, Vec<String>>;
+
+/// A platform and everything the commands need to know about its repository.
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub platform: Platform,
+    /// The environments, in promotion order.
+    pub profiles: Vec<EnvironmentProfile>,
+    /// The repository root: the directories below are relative to it
+    /// (`--root` overrides it).
+    pub root: PathBuf,
+    /// The release files, one per environment (`releases`).
+    pub releases: &'static str,
+    /// The Rego policies (`policies`); it may not exist unless the project
+    /// says it must ([`Project::require_policies`]).
+    pub policies: &'static str,
+    /// Whether a missing policies directory is an error.
+    pub policies_required: bool,
+    /// The rendered tree (`deploy`), which the Argo CD Applications point at.
+    pub deploy: &'static str,
+    /// The release files' JSON Schema (`schemas/release.schema.json`).
+    pub schema_file: &'static str,
+    /// The team's policy rules in Rust.
+    pub rules: Vec<CustomRule>,
+    /// How users run this command line (`cargo xtask`, `cargo run -p
+    /// brainsait-rcm --`): in messages, and in the header of every rendered file.
+    pub invocation: String,
+    /// Pins made in code instead of read from release files (a generated
+    /// platform): the tree is then rendered only with `--out`.
+    pub generated_pins: Option<ReleasePins>,
+}
+
+impl Project {
+    /// A project with the conventional layout below `root`: `releases/`,
+    /// `policies/`, `deploy/`, `schemas/release.schema.json`.
+    pub fn new(
+        platform: Platform,
+        profiles: Vec<EnvironmentProfile>,
+        root: PathBuf,
+        invocation: &str,
+    ) -> Self {
+        Project {
+            platform,
+            profiles,
+            root,
+            releases: "releases",
+            policies: "policies",
+            policies_required: false,
+            deploy: "deploy",
+            schema_file: "schemas/release.schema.json",
+            rules: Vec::new(),
+            invocation: invocation.into(),
+            generated_pins: None,
+        }
+    }
+
+    /// Policies in `dir` instead of `policies`.
+    pub fn policies(mut self, dir: &'static str) -> Self {
+        self.policies = dir;
+        self
+    }
+
+    /// A missing policies directory is an error rather than no policies.
+    pub fn require_policies(mut self) -> Self {
+        self.policies_required = true;
+        self
+    }
+
+    /// The team's rules in Rust, checked beside the built-in rules.
+    pub fn rules(mut self, rules: Vec<CustomRule>) -> Self {
+        self.rules = rules;
+        self
+    }
+
+    /// Where the sources are and where the tree goes, for the pipeline.
+    pub fn paths(&self) -> Paths<'_> {
+        Paths {
+            root: &self.root,
+            releases: self.releases,
+            policies: self.policies,
+            deploy: self.deploy,
+            rules: &self.rules,
+        }
+    }
+
+    /// The tag rule of the platform's releases.
+    pub fn tag_rule(&self) -> TagRule {
+        self.platform.tag_rule
+    }
+
+    /// The command that renders the tree, as a user types it.
+    pub fn render_command(&self) -> String {
+        format!("{} render", self.invocation)
+    }
+
+    /// The profile of the environment called `name`, or an error listing the known ones.
+    pub fn environment(&self, name: &str) -> Result<EnvironmentProfile, Vec<String>> {
+        let known: Vec<&str> = self.profiles.iter().map(|e| e.name.as_str()).collect();
+        self.profiles.iter().find(|e| e.name.as_str() == name).cloned().ok_or_else(|| {
+            vec![format!("unknown environment `{name}`; the environments are: {}", known.join(", "))]
+        })
+    }
+
+    /// The services whose images the release files pin, in platform order.
+    pub fn released_services(&self) -> Vec<Name> {
+        self.platform.released().map(|s| s.name.clone()).collect()
+    }
+}
+
+/// Every command, for a platform crate's own `main`.
+#[derive(Subcommand)]
+pub enum Command {
+    /// Render every environment into the deploy directory (or --out DIR).
+    Render(RenderArgs),
+    /// Run the policy check over every environment and report the findings.
+    Check(CheckArgs),
+    #[command(flatten)]
+    Release(ReleaseCommand),
+}
+
+/// The commands beyond render and check: a mount that renders in its own
+/// way (ClinicFlow's `xtask`, with its synthetic platform) keeps these.
+#[derive(Subcommand)]
+pub enum ReleaseCommand {
+    /// Print one environment's traffic diagram (Mermaid, or DOT with --format dot).
+    Graph(GraphArgs),
+    /// Set the image tag of services in one environment and re-render.
+    SetImage(SetImageArgs),
+    /// Copy image tags from one environment to another and re-render.
+    Promote(PromoteArgs),
+    /// Show what a render would change in the deploy directory as a unified diff; exit 1 if anything.
+    Diff(DiffArgs),
+    /// Restore an environment's image tags as they were at a commit and re-render.
+    Rollback(RollbackArgs),
+    /// List the image tags each commit set in an environment, newest first.
+    History(HistoryArgs),
+    /// Write the release files' JSON Schema and point each release file at it.
+    Schema(SchemaArgs),
+    /// GET /health through every exposed ingress path of an environment.
+    #[cfg(feature = "smoke")]
+    Smoke(SmokeArgs),
+    /// Seal KEY=VALUE lines from stdin into a SealedSecret, as kubeseal does, with a cluster's certificate.
+    #[cfg(feature = "seal")]
+    Seal(SealArgs),
+}
+
+/// Runs `command` on `project`.
+pub fn run(project: &Project, command: Command) -> CmdResult {
+    match command {
+        Command::Render(args) => render::run(project, args),
+        Command::Check(args) => check::run(project, args),
+        Command::Release(command) => run_release(project, command),
+    }
+}
+
+/// Runs one of the [`ReleaseCommand`]s on `project`.
+pub fn run_release(project: &Project, command: ReleaseCommand) -> CmdResult {
+    match command {
+        ReleaseCommand::Graph(args) => graph::run(project, args),
+        ReleaseCommand::SetImage(args) => set_image::run(project, args),
+        ReleaseCommand::Promote(args) => promote::run(project, args),
+        ReleaseCommand::Diff(args) => diff::run(project, args),
+        ReleaseCommand::Rollback(args) => rollback::run(project, args),
+        ReleaseCommand::History(args) => history::run(project, args),
+        ReleaseCommand::Schema(args) => schema::run(project, args),
+        #[cfg(feature = "smoke")]
+        ReleaseCommand::Smoke(args) => smoke::run(project, args),
+        #[cfg(feature = "seal")]
+        ReleaseCommand::Seal(args) => seal::run(project, args),
+    }
+}
+
+#[derive(Parser)]
+struct Cli {
+    /// Repository root (default: the project's).
+    #[arg(long, global = true, value_name = "DIR")]
+    root: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Prints `errors` and what was written (nothing), as every command ends on failure.
+pub fn exit(result: CmdResult) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            eprintln!("nothing was written");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The whole `main` of a platform crate: parses the process's arguments
+/// (`--root DIR` overrides the project's root) and runs the command.
+pub fn main(mut project: Project) -> ExitCode {
+    let args = std::iter::once(project.invocation.clone().into()).chain(std::env::args_os().skip(1));
+    let cli = Cli::parse_from::<_, std::ffi::OsString>(args);
+    if let Some(root) = cli.root {
+        project.root = root;
+    }
+    exit(run(&project, cli.command))
+}
