@@ -49,11 +49,7 @@ fn parse<T: serde::de::DeserializeOwned>(tree: &Tree, path: &str) -> T {
 fn the_committed_tree_is_what_the_sources_render() {
     let on_disk = gitops_tree::disk::read_tree(&root().join("examples/brainsait-rcm/deploy")).unwrap();
     let drift = gitops_tree::disk::compare(&tree(), &on_disk);
-    assert_eq!(
-        drift,
-        [],
-        "run `cargo run -p brainsait-rcm -- examples/brainsait-rcm/deploy` and commit the result"
-    );
+    assert_eq!(drift, [], "run `cargo run -p brainsait-rcm -- render` and commit the result");
 }
 
 #[test]

@@ -27,7 +27,7 @@ use gitops_core::release::{Pin, ReleasePins};
 use gitops_core::spec::{self, Address, PortSpec, ProbeSpec, Probes};
 use gitops_core::{Object, RenderError, SealedInputs, render_environment, render_environment_with, yaml};
 use gitops_policy::{Environment, Policies, Target, check};
-use gitops_tree::layout::{EnvironmentObjects, HEADER, environment_dirs, file_name, layout};
+use gitops_tree::layout::{EnvironmentObjects, environment_dirs, file_name, header, layout};
 use proptest::prelude::*;
 use workspace_tests::entry_routes;
 
@@ -415,7 +415,7 @@ proptest! {
             for o in &dir.objects {
                 let path = format!("{}/{}", dir.path, file_name(o));
                 let text = std::str::from_utf8(tree.get(&path).unwrap()).unwrap();
-                prop_assert!(text.starts_with(HEADER));
+                prop_assert!(text.starts_with(&header(&platform)));
                 let value: serde_json::Value = yaml::from_str(text).unwrap();
                 let back = Object::from_json(value).unwrap();
                 prop_assert_eq!(&&back, o, "{} parses back", path);

@@ -49,6 +49,7 @@ pub fn nest_api(name: Name, image: ImageRepository, path: &str) -> Service {
 /// the APIs through relative paths on the same host, so there is no CORS.
 pub fn platform() -> Platform {
     Platform::new(PLATFORM)
+        .rendered_by("cargo xtask render")
         .service(nest_api(
             IDENTITY,
             ImageRepository::from_static("docker.io/bludivehub/clinicflow-identity"),

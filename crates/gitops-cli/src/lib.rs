@@ -104,6 +104,10 @@ impl Project {
         root: PathBuf,
         invocation: &str,
     ) -> Self {
+        let platform = match platform.render_command {
+            Some(_) => platform,
+            None => platform.rendered_by(&format!("{invocation} render")),
+        };
         Project {
             platform,
             profiles,

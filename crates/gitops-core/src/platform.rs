@@ -35,6 +35,9 @@ pub struct Platform {
     /// environment's secret backend delivers them; services read their keys
     /// as variables or files.
     pub secrets: Vec<AppSecret>,
+    /// The command that renders the platform's tree, as its users type it
+    /// (`cargo xtask render`): named in the header of every rendered file.
+    pub render_command: Option<String>,
 }
 
 /// A Secret the platform's services read, with the keys it holds. The
@@ -283,7 +286,14 @@ impl Platform {
             tag_rule: TagRule::default(),
             extensions: Vec::new(),
             secrets: Vec::new(),
+            render_command: None,
         }
+    }
+
+    /// Names the command that renders the tree in every rendered file's header.
+    pub fn rendered_by(mut self, command: &str) -> Self {
+        self.render_command = Some(command.into());
+        self
     }
 
     /// Declares the application secret `name` with `keys`.

@@ -30,8 +30,17 @@ use crate::picture::readme::environment_readme;
 use crate::tree::Tree;
 
 /// First line of every rendered file.
-pub const HEADER: &str =
-    "# Rendered by `cargo xtask render`: edit the Rust sources or releases/, not this file.\n";
+/// The first line of every rendered YAML file: what renders it.
+pub fn header(platform: &Platform) -> String {
+    match &platform.render_command {
+        Some(command) => {
+            format!("# Rendered by `{command}`: edit the Rust sources or releases/, not this file.\n")
+        }
+        None => {
+            "# Rendered from the platform's Rust sources: edit them or releases/, not this file.\n".into()
+        }
+    }
+}
 
 /// Directory of the Argo CD objects, beside the environment directories.
 pub const ARGOCD_DIR: &str = "argocd";
@@ -96,8 +105,12 @@ pub fn file_name(object: &Object) -> String {
     file
 }
 
-fn document<T: Serialize>(what: impl FnOnce() -> String, value: &T) -> Result<Vec<u8>, LayoutError> {
-    yaml::to_string_with_header(HEADER, value)
+fn document<T: Serialize>(
+    header: &str,
+    what: impl FnOnce() -> String,
+    value: &T,
+) -> Result<Vec<u8>, LayoutError> {
+    yaml::to_string_with_header(header, value)
         .map(String::into_bytes)
         .map_err(|error| LayoutError::Yaml { what: what(), error })
 }
@@ -107,6 +120,7 @@ fn document<T: Serialize>(what: impl FnOnce() -> String, value: &T) -> Result<Ve
 /// every CPU.
 fn emit_dir<'a>(
     files: &mut Vec<(String, Vec<u8>)>,
+    header: &str,
     dir: &str,
     objects: impl IntoIterator<Item = &'a Object>,
 ) -> Result<(), LayoutError> {
@@ -114,7 +128,7 @@ fn emit_dir<'a>(
     let documents = par::map(par::worth_threads(objects.len()), &par::chunks(&objects, 4, 64), |chunk| {
         chunk
             .iter()
-            .map(|o| document(|| format!("{} `{}`", o.kind(), o.name()), o))
+            .map(|o| document(header, || format!("{} `{}`", o.kind(), o.name()), o))
             .collect::<Result<Vec<_>, _>>()
     });
     let mut names = Vec::with_capacity(objects.len());
@@ -139,7 +153,7 @@ fn emit_dir<'a>(
         kind: "Kustomization",
         resources: names.iter().map(String::as_str).collect(),
     };
-    let bytes = document(|| format!("{dir}/kustomization.yaml"), &kustomization)?;
+    let bytes = document(header, || format!("{dir}/kustomization.yaml"), &kustomization)?;
     files.push((format!("{dir}/kustomization.yaml"), bytes));
     Ok(())
 }
@@ -222,6 +236,8 @@ pub fn layout(platform: &Platform, envs: &[EnvironmentObjects], repo_dir: &str) 
 pub struct Layout<'p> {
     platform: &'p Platform,
     repo_dir: &'p str,
+    /// The first line of every file.
+    header: String,
     env_names: BTreeSet<&'p str>,
     /// Each Argo CD instance's objects, and the Git source of its root.
     instances: BTreeMap<&'p Name, (Vec<Object>, &'p GitSource)>,
@@ -245,7 +261,8 @@ impl PreparedEnvironment<'_> {
 
 impl<'p> Layout<'p> {
     pub fn new(platform: &'p Platform, repo_dir: &'p str) -> Self {
-        Layout { platform, repo_dir, env_names: BTreeSet::new(), instances: BTreeMap::new() }
+        let header = header(platform);
+        Layout { platform, repo_dir, header, env_names: BTreeSet::new(), instances: BTreeMap::new() }
     }
 
     /// One environment's directories, files and Argo CD objects.
@@ -262,7 +279,7 @@ impl<'p> Layout<'p> {
         let app_name = argocd::environment_app_name(platform, profile)?;
         let mut files = Vec::new();
         for dir in environment_dirs(platform, env_name, &env.render)? {
-            emit_dir(&mut files, &dir.path, dir.objects)?;
+            emit_dir(&mut files, &self.header, &dir.path, dir.objects)?;
             // The directory's Application: the environment's own, or the service's.
             let name = match dir.service {
                 None => app_name.clone(),
@@ -272,7 +289,8 @@ impl<'p> Layout<'p> {
             apps.push(argocd::application(platform, profile, &name, &path)?.into());
         }
         let picture = EnvironmentPicture::of(platform, profile, &env.render);
-        files.push((format!("{env_name}/{README}"), environment_readme(&picture, &apps).into_bytes()));
+        let readme = environment_readme(platform, &picture, &apps);
+        files.push((format!("{env_name}/{README}"), readme.into_bytes()));
         Ok(PreparedEnvironment { profile, files, apps })
     }
 
@@ -304,12 +322,12 @@ impl<'p> Layout<'p> {
         for (instance, (mut apps, git)) in self.instances {
             apps.push(argocd::argocd_cm().into());
             let dir = format!("{ARGOCD_DIR}/{instance}");
-            emit_dir(&mut files, &format!("{dir}/apps"), &apps)?;
+            emit_dir(&mut files, &self.header, &format!("{dir}/apps"), &apps)?;
             let bootstrap: [Object; 2] = [
                 argocd::bootstrap_project(platform, &git.repo_url)?.into(),
                 argocd::root_application(platform, git, &format!("{}/{dir}/apps", self.repo_dir))?.into(),
             ];
-            emit_dir(&mut files, &format!("{dir}/bootstrap"), &bootstrap)?;
+            emit_dir(&mut files, &self.header, &format!("{dir}/bootstrap"), &bootstrap)?;
         }
         Ok(files)
     }

@@ -7,7 +7,6 @@
 //! pictures read what a platform runs from its rendered objects.
 
 pub mod argocd;
-pub mod cli;
 pub mod diff;
 pub mod disk;
 pub mod layout;

@@ -47,6 +47,7 @@ fn image(service: &Name) -> ImageRepository {
 /// gateway to exchange them with NPHIES.
 pub fn platform() -> Platform {
     Platform::new(PLATFORM)
+        .rendered_by(RENDER)
         .topology(Topology::PerService)
         .service(Service::api(CLAIMS_SCRUBBING, image(&CLAIMS_SCRUBBING)).depends_on([FHIR_GATEWAY]))
         .service(Service::api(FHIR_GATEWAY, image(&FHIR_GATEWAY)))
@@ -57,6 +58,19 @@ pub fn platform() -> Platform {
                 .depends_on([CLAIMS_SCRUBBING, FHIR_GATEWAY]),
         )
         .service(Service::web(WEB, image(&WEB)).route("/").depends_on([API]))
+}
+
+/// How BrainSAIT's team runs the command line from this repository.
+pub const INVOCATION: &str = "cargo run -p brainsait-rcm --";
+const RENDER: &str = "cargo run -p brainsait-rcm -- render";
+
+/// BrainSAIT's project: the platform, its environments, and this directory
+/// as the root of its GitOps repository, for every command of `gitops-cli`.
+pub fn project() -> gitops_cli::Project {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    gitops_cli::Project::new(platform(), environments(), root, INVOCATION)
+        .policies("../../policies")
+        .require_policies()
 }
 
 /// Where the sources are: this directory stands for the root of BrainSAIT's

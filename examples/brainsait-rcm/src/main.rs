@@ -1,6 +1,7 @@
-//! `cargo run -p brainsait-rcm -- [--check] OUT_DIR`: renders BrainSAIT RCM into OUT_DIR.
-//! `examples/brainsait-rcm/deploy` is the rendered tree, committed.
+//! `cargo run -p brainsait-rcm -- <command>`: every command of `gitops-cli`
+//! (render, check, diff, set-image, promote, rollback, history, schema,
+//! graph, smoke, seal) on BrainSAIT RCM. `examples/brainsait-rcm/deploy` is
+//! the rendered tree, committed.
 fn main() -> std::process::ExitCode {
-    use brainsait_rcm::{environments, paths, platform};
-    gitops_tree::cli::main(&platform(), &environments(), &paths())
+    gitops_cli::main(brainsait_rcm::project())
 }

@@ -1,10 +1,9 @@
-//! `cargo run -p minimal-example -- [--check] OUT_DIR`: renders the minimal platform into OUT_DIR.
-use std::path::Path;
-
-use gitops_tree::pipeline::Paths;
-
+//! `cargo run -p minimal-example -- <command>`: every command of `gitops-cli`
+//! on the minimal platform (`render --out DIR`, `check`, `set-image`, …),
+//! with this directory as the repository (`releases/`, `policies/`, `deploy/`).
 fn main() -> std::process::ExitCode {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let paths = Paths { root, releases: "releases", policies: "policies", deploy: "deploy", rules: &[] };
-    gitops_tree::cli::main(&minimal_example::platform(), &[minimal_example::dev()], &paths)
+    use minimal_example::{dev, platform};
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let invocation = "cargo run -p minimal-example --";
+    gitops_cli::main(gitops_cli::Project::new(platform(), vec![dev()], root, invocation))
 }

@@ -128,6 +128,7 @@ pub fn platform() -> Platform {
         ProbeSpec::http("/_healthz", "http", DEFAULT_TIMING.initial_delay(10)).header("Cookie", cookie)
     };
     Platform::new(PLATFORM)
+        .rendered_by(RENDER)
         .tag_rule(TagRule::SemVer)
         .service(
             grpc(EMAIL, 8080, 5000, small)
@@ -252,6 +253,19 @@ if test $STATUSCODE -ne 200; then
     exit 1
 fi
 "#;
+
+/// How the team runs the command line from this repository.
+pub const INVOCATION: &str = "cargo run -p online-boutique --";
+const RENDER: &str = "cargo run -p online-boutique -- render";
+
+/// The project: the platform, its environments, and this directory as the
+/// root of its GitOps repository, for every command of `gitops-cli`.
+pub fn project() -> gitops_cli::Project {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    gitops_cli::Project::new(platform(), environments(), root, INVOCATION)
+        .policies("../../policies")
+        .require_policies()
+}
 
 /// This directory stands for the root of the team's GitOps repository.
 pub fn paths() -> Paths<'static> {

@@ -1,6 +1,6 @@
-//! `cargo run -p online-boutique -- [--check] OUT_DIR`: renders Online Boutique into OUT_DIR.
-//! `examples/online-boutique/deploy` is the rendered tree, committed.
+//! `cargo run -p online-boutique -- <command>`: every command of `gitops-cli`
+//! on Online Boutique. `examples/online-boutique/deploy` is the rendered tree,
+//! committed.
 fn main() -> std::process::ExitCode {
-    use online_boutique::{environments, paths, platform};
-    gitops_tree::cli::main(&platform(), &environments(), &paths())
+    gitops_cli::main(online_boutique::project())
 }

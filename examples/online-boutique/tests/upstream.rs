@@ -493,7 +493,7 @@ fn the_tree_passes_every_check_and_is_committed() {
     assert_eq!(
         gitops_tree::disk::compare(&rendered.tree, &on_disk),
         [],
-        "run `cargo run -p online-boutique -- examples/online-boutique/deploy` and commit the result"
+        "run `cargo run -p online-boutique -- render` and commit the result"
     );
 }
 

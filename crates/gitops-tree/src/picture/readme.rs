@@ -10,9 +10,11 @@ use gitops_core::meta::SyncWave;
 
 use super::{EnvironmentPicture, Workload, kind_label};
 
-/// First line of every rendered Markdown file.
-pub const HEADER: &str =
-    "<!-- Rendered by `cargo xtask render`: edit the Rust sources or releases/, not this file. -->\n";
+/// First line of every rendered Markdown file: the YAML files' header as an HTML comment.
+fn header(platform: &gitops_core::platform::Platform) -> String {
+    let line = crate::layout::header(platform);
+    format!("<!-- {} -->\n", line.trim_start_matches("# ").trim_end())
+}
 
 /// What a wave of the renderer is for.
 fn purpose(number: i32) -> &'static str {
@@ -238,9 +240,13 @@ fn argocd(out: &mut String, argocd: &[Object]) {
 
 /// The `README.md` of one environment. `argocd` holds the environment's
 /// AppProject and Applications, as the layout renders them.
-pub fn environment_readme(picture: &EnvironmentPicture, argocd_objects: &[Object]) -> String {
+pub fn environment_readme(
+    platform: &gitops_core::platform::Platform,
+    picture: &EnvironmentPicture,
+    argocd_objects: &[Object],
+) -> String {
     let env = &picture.environment;
-    let mut out = String::from(HEADER);
+    let mut out = header(platform);
     let _ = writeln!(out, "# {} in {env}\n", picture.platform);
     let _ = writeln!(
         out,
