@@ -160,3 +160,30 @@ fn check_reports_in_sarif_and_a_missing_policies_directory_is_an_error() {
     );
     assert!(!root.join("deploy").exists(), "nothing was written");
 }
+
+/// BrainSAIT's CI recipe builds exactly the platform's services, tags them
+/// by the platform's rule, and pins dev through this command line (never
+/// `kustomize edit set image`, never staging or production).
+#[test]
+fn the_ci_recipe_pins_dev_through_this_command_line() {
+    let text = read(&example(), "ci/github-actions.yml");
+    let recipe: serde_json::Value = gitops_core::yaml::from_str(&text).unwrap();
+    let matrix = recipe["jobs"]["test-and-build"]["strategy"]["matrix"]["include"].as_array().unwrap();
+    let built: Vec<&str> = matrix.iter().map(|m| m["service"].as_str().unwrap()).collect();
+    let platform = brainsait_rcm::platform();
+    let services: Vec<&str> = platform.released().map(|s| s.name.as_str()).collect();
+    assert_eq!(built, services);
+    let steps = recipe["jobs"]["test-and-build"]["steps"].as_array().unwrap();
+    let push = steps.iter().find(|s| s["id"] == "push").unwrap();
+    let tag = push["with"]["tags"].as_str().unwrap();
+    for s in platform.released() {
+        let image = tag.replace("${{ matrix.service }}", s.name.as_str());
+        assert!(image.starts_with(&format!("{}:sha-", s.image.as_str())), "{image}");
+    }
+    let pin = recipe["jobs"]["pin"]["steps"].as_array().unwrap().last().unwrap();
+    assert_eq!(pin["env"]["XTASK"], format!("{} --", "cargo run -q -p brainsait-rcm"));
+    assert!(pin["run"].as_str().unwrap().contains("examples/ci/pin-images.sh dev \"sha-${GITHUB_SHA}\""));
+    let commands: String = text.lines().filter(|l| !l.trim_start().starts_with('#')).collect();
+    assert!(!commands.contains("kustomize"), "the seed's last step is replaced");
+    assert!(!text.contains("pin-images.sh staging") && !text.contains("pin-images.sh production"));
+}
