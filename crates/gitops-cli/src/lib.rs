@@ -62,6 +62,11 @@ pub use set_image::SetImageArgs;
 #[cfg(feature = "smoke")]
 pub use smoke::SmokeArgs;
 
+/// Whether this build has the `smoke` command.
+pub const SMOKE: bool = cfg!(feature = "smoke");
+/// Whether this build has the `seal` command.
+pub const SEAL: bool = cfg!(feature = "seal");
+
 /// A command's outcome: an exit code, or the errors to print (exit 1).
 pub type CmdResult = Result<ExitCode, Vec<String>>;
 

@@ -78,7 +78,9 @@ fn rule_gate(rule: &Rule) -> Option<(String, Scope)> {
     let (RuleHead::Compr { refr, .. } | RuleHead::Set { refr, .. } | RuleHead::Func { refr, .. }) = head;
     let Expr::Var { value, .. } = &**refr else { return None };
     let name = value.as_string().ok()?.to_string();
-    if bodies.iter().any(|b| b.is_else) {
+    // Several bodies are an `else` chain (regorus 0.11 does not mark which):
+    // not taken apart.
+    if bodies.len() > 1 {
         return None;
     }
     let mut kinds = BTreeSet::new();
