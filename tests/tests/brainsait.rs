@@ -95,6 +95,8 @@ fn each_environment_runs_the_seeds_services_in_its_namespace() {
             let (repo, tag) = image.split_once(':').unwrap();
             assert_eq!(repo, format!("docker.io/brainsait/{}", o.name()));
             assert!(tag.starts_with("sha-"), "{image}: tagged by commit");
+            // Production pulls exactly what was pushed.
+            assert_eq!(tag.contains("@sha256:"), env == "production", "{env}: {image}");
         }
         let Some(Object::StatefulSet(db)) = objects.iter().find(|o| o.kind() == "StatefulSet") else {
             panic!()

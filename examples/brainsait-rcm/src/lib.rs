@@ -210,8 +210,9 @@ fn environment(env: Name, stage: Stage, size: Size) -> EnvironmentProfile {
         // Saudi Arabia's Personal Data Protection Law.
         compliance: production.then_some(name!("pdpl")),
         waivers: vec![],
-        // Seed 002 pins images by commit SHA only; set digests to require them.
-        require_digests: false,
+        // A tag is immutable only by convention: production pulls what was
+        // pushed, by digest (CI hands each push's digest to the pin).
+        require_digests: production,
         name: env,
         namespace,
     }
