@@ -73,6 +73,7 @@ fn render(platform: &Platform) -> Result<Rendered, Vec<String>> {
         images: [(name!("hello"), Pin::tag(ImageTag::new("sha-1a2b3c4").unwrap()))].into_iter().collect(),
     };
     render_pinned(platform, &[profile], &[Inputs::pins(pins)], &Policies::none(), "deploy")
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect())
 }
 
 fn object<T: serde::de::DeserializeOwned>(rendered: &Rendered, path: &str) -> T {

@@ -88,7 +88,13 @@ fn sealed_secrets_come_from_committed_kubeseal_output() {
         Paths { root: &scratch, releases: "releases", policies: "policies", deploy: "deploy", rules: &[] };
     let render = || render_platform(&minimal_example::platform(), std::slice::from_ref(&profile), &paths);
 
-    let err = render().err().unwrap().join("\n");
+    // Typed: the file that cannot be read, and the fix in the message.
+    let errors = render().err().unwrap();
+    let [gitops_tree::pipeline::PipelineError::Unreadable { file, .. }] = &errors[..] else {
+        panic!("{errors:?}")
+    };
+    assert_eq!(file, "secrets/dev/hello-db-credentials.yaml");
+    let err = errors[0].to_string();
     assert!(err.contains("secrets/dev/hello-db-credentials.yaml: cannot read the sealed secret"), "{err}");
 
     // The shape `kubeseal --format yaml` writes (the ciphertext is opaque here).
@@ -99,7 +105,9 @@ fn sealed_secrets_come_from_committed_kubeseal_output() {
     };
     let file = scratch.join("secrets/dev/hello-db-credentials.yaml");
     std::fs::write(&file, sealed("hello-prod")).unwrap();
-    let err = render().err().unwrap().join("\n");
+    let errors = render().err().unwrap();
+    assert!(matches!(errors[..], [gitops_tree::pipeline::PipelineError::Sealed(_)]), "{errors:?}");
+    let err = errors[0].to_string();
     assert!(
         err.contains("is sealed for hello-prod/hello-db-credentials, not hello-dev/hello-db-credentials"),
         "{err}"

@@ -122,7 +122,8 @@ fn both_schedules_give_the_same_tree_findings_and_errors() {
     // An environment defined twice renders, then fails in the layout.
     let twice = [envs[0].clone(), envs[1].clone(), envs[0].clone()];
     let errors = both(&twice, &inputs(&platform, &twice)).unwrap_err();
-    assert!(errors[0].contains("is defined twice"), "{errors:#?}");
+    assert!(matches!(errors[0], gitops_tree::pipeline::PipelineError::Layout(_)), "{errors:#?}");
+    assert!(errors[0].to_string().contains("is defined twice"), "{errors:#?}");
 }
 
 /// A failure of the output (a full disk, say) fails the render on either
@@ -150,7 +151,8 @@ fn an_output_that_fails_fails_the_render() {
         )
         .unwrap_err();
         assert_eq!(errors.len(), 1, "{schedule:?}: {errors:#?}");
-        assert!(errors[0].starts_with("disk full after") && errors[0].ends_with("(injected)"), "{errors:#?}");
+        let gitops_tree::pipeline::PipelineError::Output(message) = &errors[0] else { panic!("{errors:#?}") };
+        assert!(message.starts_with("disk full after") && message.ends_with("(injected)"), "{errors:#?}");
     }
 }
 

@@ -130,7 +130,8 @@ fn run_phases(root: &Path, case: &Case, out: &Path) -> Result<(Phases, Size), Ve
             Phase::Layout => phases.layout += spent,
         },
         &write,
-    )?;
+    )
+    .map_err(gitops_cli::strings)?;
     if report.blocking() > 0 {
         return Err(vec![format!("{}: blocking findings\n{}", case.label, report.to_text())]);
     }

@@ -30,7 +30,7 @@ pub struct GraphArgs {
 pub fn run(project: &Project, GraphArgs { env, format }: GraphArgs) -> CmdResult {
     let platform = &project.platform;
     let profile = project.environment(&env)?;
-    let render = render_one(platform, &profile, &project.paths(), None).map_err(|e| vec![e])?;
+    let render = render_one(platform, &profile, &project.paths(), None).map_err(|e| vec![e.to_string()])?;
     let graph = EnvironmentPicture::of(platform, &profile, &render).traffic();
     print!(
         "{}",

@@ -53,7 +53,9 @@ pub use diff::DiffArgs;
 pub use graph::GraphArgs;
 pub use history::HistoryArgs;
 pub use promote::PromoteArgs;
-pub use render::{RenderArgs, inputs, load_policies, refuse_blocking, render_project, render_project_to};
+pub use render::{
+    RenderArgs, inputs, load_policies, refuse_blocking, render_project, render_project_to, strings,
+};
 pub use rollback::RollbackArgs;
 pub use schema::SchemaArgs;
 #[cfg(feature = "seal")]

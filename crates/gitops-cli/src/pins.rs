@@ -127,7 +127,8 @@ pub fn apply(project: &Project, file: &ReleaseFile, changes: &[(Name, Pin)]) -> 
     let (text, pins) = edit::set_pins_for(&file.rel, &file.text, &services, changes, project.tag_rule())
         .map_err(|e| vec![e.to_string()])?;
     let releases = BTreeMap::from([(file.profile.name.to_string(), text.clone())]);
-    let rendered = render_platform_with(&project.platform, &project.profiles, &project.paths(), &releases)?;
+    let rendered = render_platform_with(&project.platform, &project.profiles, &project.paths(), &releases)
+        .map_err(crate::render::strings)?;
     crate::render::refuse_blocking(&rendered.report)?;
     let tree = rendered.tree;
 

@@ -12,7 +12,8 @@ use gitops_policy::{Policies, Report};
 use gitops_tree::disk::{self, Outcome, Staged};
 use gitops_tree::layout::Files;
 use gitops_tree::pipeline::{
-    Inputs, Output, Rendered, into_tree, read_inputs, render_pinned_into, render_platform_to,
+    Inputs, Output, PipelineError, PipelineErrors, Rendered, into_tree, read_inputs, render_pinned_into,
+    render_platform_to,
 };
 
 use crate::{CmdResult, Project};
@@ -20,6 +21,10 @@ use crate::{CmdResult, Project};
 /// Each environment's inputs, in profile order: its release file (and
 /// sealed secrets) read below the root, or the project's generated pins.
 pub fn inputs(project: &Project) -> Result<Vec<Inputs>, Vec<String>> {
+    typed_inputs(project).map_err(strings)
+}
+
+fn typed_inputs(project: &Project) -> Result<Vec<Inputs>, PipelineErrors> {
     if let Some(pins) = &project.generated_pins {
         return Ok(project.profiles.iter().map(|_| Inputs::pins(pins.clone())).collect());
     }
@@ -37,37 +42,50 @@ pub fn inputs(project: &Project) -> Result<Vec<Inputs>, Vec<String>> {
 
 /// The project's policies: its Rego files and its rules in Rust.
 pub fn load_policies(project: &Project) -> Result<Policies, Vec<String>> {
+    typed_policies(project).map_err(strings)
+}
+
+fn typed_policies(project: &Project) -> Result<Policies, PipelineErrors> {
     if project.policies_required && !project.root.join(project.policies).is_dir() {
-        return Err(vec![format!(
-            "{}: the project's policies directory does not exist; create it, or point the project at the right one",
-            project.policies
-        )]);
+        return Err(vec![PipelineError::Unreadable {
+            file: project.policies.into(),
+            problem: "the project's policies directory does not exist; create it, or point the project at the right one".into(),
+        }]);
     }
     Policies::load_dir(&project.root, project.policies)
         .and_then(|p| p.with_rules(project.rules.clone()))
-        .map_err(|e| vec![e.to_string()])
+        .map_err(|e| vec![e.into()])
+}
+
+/// The pipeline's typed errors, as the command line prints them.
+pub fn strings(errors: PipelineErrors) -> Vec<String> {
+    errors.iter().map(ToString::to_string).collect()
 }
 
 /// The tree and its policy report, as the project renders:
 /// [`render_project_to`] collected into a tree.
 pub fn render_project(project: &Project) -> Result<Rendered, Vec<String>> {
-    into_tree(|out| render_project_to(project, out))
+    into_tree(|out| render_typed(project, out)).map_err(strings)
 }
 
 /// The project rendered through the one pipeline, after reading its
 /// release files (and checking for stray ones) or taking its generated
 /// pins, handing the files to `out` as they are laid out; the policy report.
 pub fn render_project_to(project: &Project, out: Output) -> Result<Report, Vec<String>> {
+    render_typed(project, out).map_err(strings)
+}
+
+fn render_typed(project: &Project, out: Output) -> Result<Report, PipelineErrors> {
     match &project.generated_pins {
         None => {
             if project.policies_required {
-                load_policies(project)?;
+                typed_policies(project)?;
             }
             render_platform_to(&project.platform, &project.profiles, &project.paths(), out)
         }
         Some(_) => {
-            let policies = load_policies(project)?;
-            let inputs = inputs(project)?;
+            let policies = typed_policies(project)?;
+            let inputs = typed_inputs(project)?;
             render_pinned_into(&project.platform, &project.profiles, &inputs, &policies, project.deploy, out)
         }
     }

@@ -23,15 +23,17 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use gitops_core::build::credential_secrets;
-use gitops_core::crd::sealed_secrets::parse_kubeseal_output;
+use gitops_core::crd::sealed_secrets::{SealedFileError, parse_kubeseal_output};
 use gitops_core::platform::Platform;
 use gitops_core::profile::EnvironmentProfile;
 use gitops_core::profile::SecretBackend;
-use gitops_core::release::ReleasePins;
-use gitops_core::{EnvironmentRender, SealedInputs, render_environment_with};
-use gitops_policy::{Environment, Finding, Policies, Report, Target};
+use gitops_core::release::{ReleaseError, ReleasePins};
+use gitops_core::{EnvironmentRender, RenderError, SealedInputs, render_environment_with};
+use gitops_policy::{Environment, Finding, Policies, PolicyError, Report, Target};
 
-use crate::layout::{EnvironmentObjects, Files, Layout, PreparedEnvironment, environment_dirs, file_name};
+use crate::layout::{
+    EnvironmentObjects, Files, Layout, LayoutError, PreparedEnvironment, environment_dirs, file_name,
+};
 use crate::tree::Tree;
 
 /// Where the inputs are and where the output goes in the repository.
@@ -49,6 +51,36 @@ pub struct Paths<'a> {
     /// and the Rego policies (`&[]` for none).
     pub rules: &'a [gitops_policy::CustomRule],
 }
+
+/// Why a render produced no tree. Each names the file or the environment
+/// and the fix; strings are made only at a binary's edge.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PipelineError {
+    /// A release file or sealed secret that cannot be read.
+    #[error("{file}: {problem}")]
+    Unreadable { file: String, problem: String },
+    #[error(transparent)]
+    Release(#[from] ReleaseError),
+    #[error(transparent)]
+    Sealed(#[from] SealedFileError),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// A release file for an environment the platform does not define.
+    #[error(
+        "{file}: there is no environment `{env}`; the environments are {known}; rename or remove the file, or define the environment"
+    )]
+    StrayRelease { file: String, env: String, known: String },
+    /// The output refused the files (writing them failed).
+    #[error("{0}")]
+    Output(String),
+}
+
+/// Every error of a render, in environment order.
+pub type PipelineErrors = Vec<PipelineError>;
 
 /// A rendered tree and what the policy check found in it. Write the tree
 /// only when `report.blocking()` is zero.
@@ -84,17 +116,19 @@ pub fn read_inputs(
     profile: &EnvironmentProfile,
     paths: &Paths,
     text: Option<&str>,
-) -> Result<Inputs, String> {
+) -> Result<Inputs, PipelineError> {
     let services: Vec<_> = platform.released().map(|s| s.name.clone()).collect();
     let rel = release_file(paths, profile);
     let text = match text {
         Some(text) => text.to_owned(),
-        None => fs::read_to_string(paths.root.join(&rel)).map_err(|e| {
-            format!("{rel}: cannot read the release file ({e}); create it with an `images:` entry for every service")
+        None => fs::read_to_string(paths.root.join(&rel)).map_err(|e| PipelineError::Unreadable {
+            file: rel.clone(),
+            problem: format!(
+                "cannot read the release file ({e}); create it with an `images:` entry for every service"
+            ),
         })?,
     };
-    let pins =
-        ReleasePins::parse_for(&rel, &text, &services, platform.tag_rule).map_err(|e| e.to_string())?;
+    let pins = ReleasePins::parse_for(&rel, &text, &services, platform.tag_rule)?;
     let sealed = read_sealed(platform, profile, paths)?;
     Ok(Inputs { pins, sealed })
 }
@@ -107,9 +141,9 @@ pub fn render_one(
     profile: &EnvironmentProfile,
     paths: &Paths,
     text: Option<&str>,
-) -> Result<EnvironmentRender, String> {
+) -> Result<EnvironmentRender, PipelineError> {
     let inputs = read_inputs(platform, profile, paths, text)?;
-    render_environment_with(platform, profile, &inputs.pins, &inputs.sealed).map_err(|e| e.to_string())
+    Ok(render_environment_with(platform, profile, &inputs.pins, &inputs.sealed)?)
 }
 
 /// For an environment whose secrets are sealed: the ciphertext of every
@@ -118,17 +152,20 @@ fn read_sealed(
     platform: &Platform,
     profile: &EnvironmentProfile,
     paths: &Paths,
-) -> Result<SealedInputs, String> {
+) -> Result<SealedInputs, PipelineError> {
     let SecretBackend::Sealed { dir } = profile.secrets else { return Ok(SealedInputs::new()) };
     let mut sealed = SealedInputs::new();
-    for (secret, keys) in credential_secrets(platform).map_err(|e| e.to_string())? {
+    for (secret, keys) in credential_secrets(platform)? {
         let file = format!("{dir}/{secret}.yaml");
-        let text = fs::read_to_string(paths.root.join(&file)).map_err(|e| {
-            format!("{file}: cannot read the sealed secret ({e}); environment `{}` seals its secrets: seal `{secret}` with `kubeseal --format yaml` into that file", profile.name)
+        let text = fs::read_to_string(paths.root.join(&file)).map_err(|e| PipelineError::Unreadable {
+            file: file.clone(),
+            problem: format!(
+                "cannot read the sealed secret ({e}); environment `{}` seals its secrets: seal `{secret}` with `kubeseal --format yaml` into that file",
+                profile.name
+            ),
         })?;
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let data = parse_kubeseal_output(&file, &text, secret.as_str(), profile.namespace.as_str(), &keys)
-            .map_err(|e| e.to_string())?;
+        let data = parse_kubeseal_output(&file, &text, secret.as_str(), profile.namespace.as_str(), &keys)?;
         sealed.insert(secret, data);
     }
     Ok(sealed)
@@ -141,14 +178,14 @@ pub fn render_environments<'p>(
     platform: &Platform,
     profiles: &'p [EnvironmentProfile],
     inputs: &[Inputs],
-) -> Result<Vec<EnvironmentObjects<'p>>, Vec<String>> {
+) -> Result<Vec<EnvironmentObjects<'p>>, PipelineErrors> {
     assert_eq!(profiles.len(), inputs.len(), "one set of inputs per environment");
     let mut errors = Vec::new();
     let mut envs = Vec::with_capacity(profiles.len());
     for (profile, inputs) in profiles.iter().zip(inputs) {
         match render_environment_with(platform, profile, &inputs.pins, &inputs.sealed) {
             Ok(render) => envs.push(EnvironmentObjects { profile, render }),
-            Err(e) => errors.push(e.to_string()),
+            Err(e) => errors.push(e.into()),
         }
     }
     if errors.is_empty() { Ok(envs) } else { Err(errors) }
@@ -161,9 +198,9 @@ pub fn check_environment(
     env: &EnvironmentObjects,
     policies: &Policies,
     deploy: &str,
-) -> Result<Vec<Finding>, Vec<String>> {
-    let dirs = environment_dirs(platform, env.profile.name.as_str(), &env.render)
-        .map_err(|e| vec![e.to_string()])?;
+) -> Result<Vec<Finding>, PipelineErrors> {
+    let dirs =
+        environment_dirs(platform, env.profile.name.as_str(), &env.render).map_err(|e| vec![e.into()])?;
     let targets = dirs
         .iter()
         .flat_map(|dir| {
@@ -174,7 +211,7 @@ pub fn check_environment(
         .collect();
     let out_of_band = env.render.out_of_band.iter().map(|n| n.to_string()).collect();
     gitops_policy::check(&Environment { profile: env.profile, targets, out_of_band }, policies)
-        .map_err(|e| vec![e.to_string()])
+        .map_err(|e| vec![e.into()])
 }
 
 /// A phase of [`render_pinned_to`], reported with its duration when
@@ -199,7 +236,7 @@ pub fn render_pinned(
     inputs: &[Inputs],
     policies: &Policies,
     deploy: &str,
-) -> Result<Rendered, Vec<String>> {
+) -> Result<Rendered, PipelineErrors> {
     into_tree(|out| render_pinned_into(platform, profiles, inputs, policies, deploy, out))
 }
 
@@ -212,7 +249,7 @@ pub fn render_pinned_into(
     policies: &Policies,
     deploy: &str,
     out: Output,
-) -> Result<Report, Vec<String>> {
+) -> Result<Report, PipelineErrors> {
     let schedule = Schedule::for_platform(platform);
     render_pinned_to(platform, profiles, inputs, policies, deploy, schedule, &mut |_, _| {}, out)
 }
@@ -220,8 +257,8 @@ pub fn render_pinned_into(
 /// The files a render hands to its [`Output`], collected into a [`Tree`],
 /// with the render's report.
 pub fn into_tree(
-    render: impl FnOnce(Output) -> Result<Report, Vec<String>>,
-) -> Result<Rendered, Vec<String>> {
+    render: impl FnOnce(Output) -> Result<Report, PipelineErrors>,
+) -> Result<Rendered, PipelineErrors> {
     let tree = Mutex::new(Tree::new());
     let out = |files: Files| {
         let mut tree = tree.lock().unwrap_or_else(PoisonError::into_inner);
@@ -261,11 +298,11 @@ impl Schedule {
 /// What one environment's step ended with.
 enum Step<'p> {
     /// Its objects could not be rendered.
-    RenderFailed(String),
+    RenderFailed(PipelineError),
     /// Rendered; not checked, because an environment before it failed.
     Rendered,
     /// Its check or layout failed.
-    Failed(Vec<String>),
+    Failed(PipelineErrors),
     Done {
         findings: Vec<Finding>,
         prepared: PreparedEnvironment<'p>,
@@ -301,7 +338,7 @@ fn step<'p>(
     let render = render_environment_with(platform, profile, &inputs.pins, &inputs.sealed);
     lap(Phase::Render, times);
     let render = match render {
-        Err(e) => return Step::RenderFailed(e.to_string()),
+        Err(e) => return Step::RenderFailed(e.into()),
         Ok(_) if !go_on => return Step::Rendered,
         Ok(render) => render,
     };
@@ -312,7 +349,7 @@ fn step<'p>(
         Err(e) => Step::Failed(e),
         Ok(findings) => match layout.prepare(&env) {
             Ok(prepared) => Step::Done { findings, prepared },
-            Err(e) => Step::Failed(vec![e.to_string()]),
+            Err(e) => Step::Failed(vec![e.into()]),
         },
     };
     drop(env);
@@ -345,7 +382,7 @@ pub fn render_pinned_to(
     schedule: Schedule,
     done: &mut dyn FnMut(Phase, Duration),
     out: Output,
-) -> Result<Report, Vec<String>> {
+) -> Result<Report, PipelineErrors> {
     assert_eq!(profiles.len(), inputs.len(), "one set of inputs per environment");
     let mut layout = Layout::new(platform, deploy);
     let envs: Vec<(&EnvironmentProfile, &Inputs)> = profiles.iter().zip(inputs).collect();
@@ -404,7 +441,7 @@ pub fn render_pinned_to(
             steps
         })
     };
-    let render_errors: Vec<String> = steps
+    let render_errors: PipelineErrors = steps
         .iter()
         .filter_map(|s| match s {
             Step::RenderFailed(e) => Some(e.clone()),
@@ -419,19 +456,19 @@ pub fn render_pinned_to(
         match step {
             Step::Done { findings, prepared } => {
                 report.findings.extend(findings);
-                layout.commit(prepared).map_err(|e| vec![e.to_string()])?;
+                layout.commit(prepared).map_err(|e| vec![e.into()])?;
             }
             Step::Failed(errors) => return Err(errors),
             Step::RenderFailed(_) | Step::Rendered => unreachable!("only after a failure, which returned"),
         }
     }
     if let Some(error) = out_error {
-        return Err(vec![error]);
+        return Err(vec![PipelineError::Output(error)]);
     }
     let start = Instant::now();
-    let argocd = layout.finish().map_err(|e| vec![e.to_string()])?;
+    let argocd = layout.finish().map_err(|e| vec![e.into()])?;
     done(Phase::Layout, start.elapsed());
-    out(argocd).map_err(|e| vec![e])?;
+    out(argocd).map_err(|e| vec![PipelineError::Output(e)])?;
     Ok(report)
 }
 
@@ -460,7 +497,7 @@ pub fn render_platform(
     platform: &Platform,
     profiles: &[EnvironmentProfile],
     paths: &Paths,
-) -> Result<Rendered, Vec<String>> {
+) -> Result<Rendered, PipelineErrors> {
     render_platform_with(platform, profiles, paths, &BTreeMap::new())
 }
 
@@ -471,7 +508,7 @@ pub fn render_platform_with(
     profiles: &[EnvironmentProfile],
     paths: &Paths,
     releases: &BTreeMap<String, String>,
-) -> Result<Rendered, Vec<String>> {
+) -> Result<Rendered, PipelineErrors> {
     into_tree(|out| render_platform_into(platform, profiles, paths, releases, out))
 }
 
@@ -483,7 +520,7 @@ pub fn render_platform_to(
     profiles: &[EnvironmentProfile],
     paths: &Paths,
     out: Output,
-) -> Result<Report, Vec<String>> {
+) -> Result<Report, PipelineErrors> {
     render_platform_into(platform, profiles, paths, &BTreeMap::new(), out)
 }
 
@@ -495,7 +532,7 @@ fn render_platform_into(
     paths: &Paths,
     releases: &BTreeMap<String, String>,
     out: Output,
-) -> Result<Report, Vec<String>> {
+) -> Result<Report, PipelineErrors> {
     let (policies, inputs) = read_platform_inputs(platform, profiles, paths, releases)?;
     render_pinned_into(platform, profiles, &inputs, &policies, paths.deploy, out)
 }
@@ -508,11 +545,11 @@ fn read_platform_inputs(
     profiles: &[EnvironmentProfile],
     paths: &Paths,
     releases: &BTreeMap<String, String>,
-) -> Result<(Policies, Vec<Inputs>), Vec<String>> {
+) -> Result<(Policies, Vec<Inputs>), PipelineErrors> {
     let policies = Policies::load_dir(paths.root, paths.policies)
         .and_then(|p| p.with_rules(paths.rules.to_vec()))
-        .map_err(|e| vec![e.to_string()])?;
-    let read: Vec<Result<Inputs, String>> = profiles
+        .map_err(|e| vec![e.into()])?;
+    let read: Vec<Result<Inputs, PipelineError>> = profiles
         .iter()
         .map(|profile| {
             let text = releases.get(profile.name.as_str()).map(String::as_str);
@@ -523,14 +560,12 @@ fn read_platform_inputs(
     if !stray.is_empty() || read.iter().any(Result::is_err) {
         // Every environment's error, in order: what it could not read, or
         // (when it read) why it does not render; then the stray files.
-        let mut errors: Vec<String> = profiles
+        let mut errors: PipelineErrors = profiles
             .iter()
             .zip(&read)
             .filter_map(|(profile, read)| match read {
                 Err(e) => Some(e.clone()),
-                Ok(i) => render_environment_with(platform, profile, &i.pins, &i.sealed)
-                    .err()
-                    .map(|e| e.to_string()),
+                Ok(i) => render_environment_with(platform, profile, &i.pins, &i.sealed).err().map(Into::into),
             })
             .collect();
         errors.extend(stray);
@@ -542,7 +577,7 @@ fn read_platform_inputs(
 /// Release files for environments the platform does not define: a renamed
 /// or removed environment, or a typo in a file name. Each would silently be
 /// ignored, so each is an error.
-fn stray_release_files(profiles: &[EnvironmentProfile], paths: &Paths) -> Vec<String> {
+fn stray_release_files(profiles: &[EnvironmentProfile], paths: &Paths) -> PipelineErrors {
     let Ok(entries) = fs::read_dir(paths.root.join(paths.releases)) else { return Vec::new() };
     let known: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
     let mut stray: Vec<String> = entries
@@ -553,12 +588,10 @@ fn stray_release_files(profiles: &[EnvironmentProfile], paths: &Paths) -> Vec<St
     stray.sort();
     stray
         .into_iter()
-        .map(|env| {
-            format!(
-                "{}/{env}.yaml: there is no environment `{env}`; the environments are {}; rename or remove the file, or define the environment",
-                paths.releases,
-                known.join(", ")
-            )
+        .map(|env| PipelineError::StrayRelease {
+            file: format!("{}/{env}.yaml", paths.releases),
+            env,
+            known: known.join(", "),
         })
         .collect()
 }
