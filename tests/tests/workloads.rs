@@ -193,7 +193,7 @@ fn definitions_that_would_not_run_are_refused_with_the_fix() {
                     &[("http", 80, "http")],
                 ),
             ]),
-            "exposes Service `x` port 80 to `http`, which its container does not declare",
+            "exposes Service `x` port 80 to `http`, which no container of its pod declares",
         ),
         (Service::worker(name!("x"), IMG).route("/x"), "is a worker with a route"),
         (
@@ -205,6 +205,24 @@ fn definitions_that_would_not_run_are_refused_with_the_fix() {
             "reads `TOKEN` from secret `nope`, which the platform does not declare",
         ),
         (Service::api(name!("x"), IMG).run_as(0), "runs as root"),
+        (
+            // The API server refuses a pod that mounts two volumes at one path.
+            Service::api(name!("x"), IMG).volume(gitops_core::spec::VolumeSpec {
+                name: "scratch".into(),
+                source: gitops_core::spec::VolumeSource::EmptyDir { size: Memory(32), medium_memory: true },
+                mount_path: Some("/tmp/".into()),
+                read_only: false,
+            }),
+            "mounts two volumes at `/tmp/` in container `x`",
+        ),
+        (
+            Service::api(name!("x"), IMG).expose([gitops_core::spec::Expose::new(
+                gitops_core::spec::ServiceType::NodePort,
+                &[("http", 80, "http")],
+            )
+            .node_port("http", 8080)]),
+            "asks for node port 8080 on Service `x`",
+        ),
     ];
     for (service, expected) in cases {
         let platform = Platform::new(name!("acme"))
@@ -482,6 +500,19 @@ fn every_shape_renders_checked_for_the_validators() {
     };
     let platform = Platform::new(name!("shapes"))
         .tag_rule(TagRule::GitShaOrSemVer)
+        .service(
+            // An image that listens on port 80 as a non-root user, on a node
+            // port, with /tmp in memory, on chosen nodes; it calls `orders`
+            // by a name built into the image.
+            Service::api(name!("legacy"), IMG)
+                .listen([PortSpec::tcp("http", 80)])
+                .expose(
+                    [Expose::new(ServiceType::NodePort, &[("http", 80, "http")]).node_port("http", 30080)],
+                )
+                .tmp(Memory(128), true)
+                .node_selector("kubernetes.io/os", "linux")
+                .calls(name!("orders"), Address::none()),
+        )
         .secret(name!("api-token"), &["token"])
         .service(
             Service::api(name!("gateway"), IMG)
@@ -623,4 +654,101 @@ fn autoscaling_bounds_per_service_and_the_images_own_ids() {
     let err =
         render_environment(&platform, &profile, &pins(&platform, "sha-1a2b3c4")).unwrap_err().to_string();
     assert!(err.contains("autoscales `a` to 0 replicas"), "{err}");
+}
+
+/// What a port of Weaveworks' Sock Shop needed: a Service and a
+/// NetworkPolicy on a sidecar's port, a port below 1024 as a non-root user,
+/// a NodePort, a call the image makes by a built-in name, a memory /tmp.
+#[test]
+fn sidecar_ports_low_ports_node_ports_and_silent_calls() {
+    use gitops_core::image::{PinnedImage, VersionTag};
+    use gitops_core::spec::{ContainerImage, ContainerSpec, Expose, ServiceType};
+    const EXPORTER: PinnedImage = PinnedImage {
+        repository: ImageRepository::from_static("docker.io/kbudde/rabbitmq-exporter"),
+        version: VersionTag::from_static("1.0.0"),
+        digest: None,
+    };
+    let platform = Platform::new(name!("shop"))
+        .service(
+            Service::api(name!("queue"), IMG)
+                .listen([PortSpec::tcp("amqp", 5672)])
+                .sidecar(
+                    ContainerSpec::new("exporter", ContainerImage::Pinned(EXPORTER))
+                        .port(PortSpec::tcp("exporter", 9090)),
+                )
+                .expose([Expose::new(
+                    ServiceType::ClusterIp,
+                    &[("amqp", 5672, "amqp"), ("exporter", 9090, "exporter")],
+                )]),
+        )
+        .service(
+            Service::api(name!("front-end"), IMG)
+                .listen([PortSpec::tcp("http", 80)])
+                .expose(
+                    [Expose::new(ServiceType::NodePort, &[("http", 80, "http")]).node_port("http", 30001)],
+                )
+                .tmp(Memory(64), true)
+                .calls(name!("queue"), Address::none()),
+        )
+        .allow_ingress(name!("queue"), name!("monitoring"), "exporter");
+    let profile = minimal_example::dev();
+    let rendered = gitops_tree::pipeline::render_pinned(
+        &platform,
+        std::slice::from_ref(&profile),
+        &[gitops_tree::pipeline::Inputs::pins(pins(&platform, "sha-1a2b3c4"))],
+        &gitops_policy::Policies::none(),
+        "deploy",
+    )
+    .unwrap();
+    assert_eq!(rendered.report.findings, [], "a Service on a sidecar's port is no finding");
+    let objects =
+        render_environment(&platform, &profile, &pins(&platform, "sha-1a2b3c4")).unwrap().into_objects();
+    let find =
+        |kind: &str, name: &str| objects.iter().find(|o| o.kind() == kind && o.name() == name).unwrap();
+    let Object::Service(fe) = find("Service", "front-end") else { unreachable!() };
+    let spec = fe.spec.as_ref().unwrap();
+    assert_eq!(
+        (spec.type_.as_deref(), spec.ports.as_ref().unwrap()[0].node_port),
+        (Some("NodePort"), Some(30001))
+    );
+    let Object::NetworkPolicy(p) = find("NetworkPolicy", "front-end") else { unreachable!() };
+    let ingress = p.spec.as_ref().unwrap().ingress.clone().unwrap();
+    assert!(
+        ingress.iter().any(|r| r
+            .from
+            .iter()
+            .flatten()
+            .any(|f| f.ip_block.as_ref().is_some_and(|b| b.cidr == "0.0.0.0/0"))),
+        "a node port's clients come from anywhere"
+    );
+    let egress = p.spec.as_ref().unwrap().egress.clone().unwrap();
+    assert!(
+        egress.iter().any(|r| r.to.iter().flatten().any(|t| {
+            t.pod_selector
+                .as_ref()
+                .and_then(|s| s.match_labels.as_ref())
+                .is_some_and(|l| l["app.kubernetes.io/name"] == "queue")
+        })),
+        "the silent call is open"
+    );
+    let pod = deployment(&objects, "front-end").spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    assert!(
+        pod.containers[0].env.iter().flatten().all(|e| !e.name.starts_with("QUEUE")),
+        "no variable for it"
+    );
+    let sysctls = pod.security_context.as_ref().unwrap().sysctls.clone().unwrap();
+    assert_eq!(
+        (sysctls[0].name.as_str(), sysctls[0].value.as_str()),
+        ("net.ipv4.ip_unprivileged_port_start", "0")
+    );
+    let tmp = pod.volumes.iter().flatten().find(|v| v.name == "tmp").unwrap();
+    assert_eq!(tmp.empty_dir.as_ref().unwrap().medium.as_deref(), Some("Memory"));
+    let queue = deployment(&objects, "queue").spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    assert!(queue.security_context.as_ref().unwrap().sysctls.is_none(), "only where a port is below 1024");
+    let Object::NetworkPolicy(q) = find("NetworkPolicy", "queue") else { unreachable!() };
+    let scrape = q.spec.as_ref().unwrap().ingress.as_ref().unwrap().last().unwrap().clone();
+    assert_eq!(
+        scrape.ports.unwrap()[0].port,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::String("exporter".into()))
+    );
 }

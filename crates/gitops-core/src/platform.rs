@@ -13,7 +13,7 @@ use crate::hash::FxHashSet;
 use crate::image::{ImageRepository, PinnedImage, TagRule};
 use crate::name::{MAX_LABEL_LEN, Name};
 use crate::object::TypedKind;
-use crate::profile::{EnvironmentProfile, WorkloadSizing};
+use crate::profile::{EnvironmentProfile, Memory, WorkloadSizing};
 use crate::spec::{
     Address, ClaimTemplate, ConfigFiles, ContainerSpec, Controller, Expose, LIVENESS, PortRef, PortSpec,
     ProbeAction, ProbeSpec, Probes, READINESS, STARTUP, SecretEnv, ServiceType, VolumeSource, VolumeSpec,
@@ -121,6 +121,11 @@ pub struct Service {
     pub writable_dirs: Vec<String>,
     /// Further volumes of the pod.
     pub volumes: Vec<VolumeSpec>,
+    /// The size of the `emptyDir` at `/tmp` (64 MiB of node disk by default),
+    /// and whether it lives in memory instead (counted in the memory limit).
+    pub tmp: (Memory, bool),
+    /// Labels of the nodes the pods may run on.
+    pub node_selector: BTreeMap<String, String>,
     /// ConfigMaps this service declares, rendered beside it.
     pub config_files: Vec<ConfigFiles>,
     /// Containers that run to completion, in order, before the main one.
@@ -623,9 +628,7 @@ impl Platform {
         }
         for e in &self.extensions {
             if let Extension::AllowIngress { service, port, .. } = e {
-                let ok = self
-                    .find(service.as_str())
-                    .is_some_and(|s| s.declared_port(&PortRef::Name(port.clone())).is_some());
+                let ok = self.find(service.as_str()).is_some_and(|s| s.pod_port(port).is_some());
                 if !ok {
                     return Err(PlatformError {
                         defined_at: "the platform's extensions".into(),
@@ -786,6 +789,8 @@ impl Service {
             secret_env: Vec::new(),
             writable_dirs: Vec::new(),
             volumes: Vec::new(),
+            tmp: (Memory(64), false),
+            node_selector: BTreeMap::new(),
             config_files: Vec::new(),
             init_containers: Vec::new(),
             sidecars: Vec::new(),
@@ -961,6 +966,18 @@ impl Service {
     /// Replicas and resources in every environment the profile does not override.
     pub fn sizing(mut self, sizing: WorkloadSizing) -> Self {
         self.sizing = Some(sizing);
+        self
+    }
+
+    /// The `/tmp` of every container: `size`, on node disk or `in_memory`.
+    pub fn tmp(mut self, size: Memory, in_memory: bool) -> Self {
+        self.tmp = (size, in_memory);
+        self
+    }
+
+    /// Runs the pods only on nodes labelled `key=value`.
+    pub fn node_selector(mut self, key: &str, value: &str) -> Self {
+        self.node_selector.insert(key.into(), value.into());
         self
     }
 
@@ -1154,8 +1171,15 @@ impl Service {
         let mut deps: Vec<&Name> = self.depends_on.iter().collect();
         deps.sort();
         deps.dedup();
-        env.extend(deps.into_iter().map(|d| self.address_of(d).env));
+        env.extend(deps.into_iter().map(|d| self.address_of(d)).filter(|a| a.announced()).map(|a| a.env));
         env
+    }
+
+    /// The port called `name` that a container of the pod declares: the
+    /// main container's, else a sidecar's (a Service or a NetworkPolicy may
+    /// name either).
+    pub fn pod_port(&self, name: &str) -> Option<&PortSpec> {
+        self.ports.iter().chain(self.sidecars.iter().flat_map(|c| c.ports.iter())).find(|p| p.name == name)
     }
 
     /// The port the main container declares under `port`, if any.
@@ -1265,14 +1289,31 @@ impl Service {
                         "give each Service port its own name and number",
                     ));
                 }
-                if self.declared_port(&PortRef::Name(p.target.clone())).is_none() {
+                if self.pod_port(&p.target).is_none() {
                     return Err(err(
                         format!(
-                            "exposes Service `{name}` port {} to `{}`, which its container does not declare",
+                            "exposes Service `{name}` port {} to `{}`, which no container of its pod declares",
                             p.port, p.target
                         ),
-                        "target a port named in `listen` (or the default `http`)",
+                        "target a port named in `listen` (or the default `http`), or a sidecar's",
                     ));
+                }
+                match (exposure.type_, p.node_port) {
+                    (ServiceType::NodePort, Some(n)) if !(30000..=32767).contains(&n) => {
+                        return Err(err(
+                            format!("asks for node port {n} on Service `{name}`"),
+                            "use a node port from 30000 to 32767, or let the cluster choose",
+                        ));
+                    }
+                    (ServiceType::NodePort, _) | (_, None) => {}
+                    (_, Some(_)) => {
+                        return Err(err(
+                            format!(
+                                "asks for a node port on Service `{name}`, which is not a NodePort Service"
+                            ),
+                            "use `ServiceType::NodePort`, or drop the node port",
+                        ));
+                    }
                 }
             }
         }
@@ -1334,6 +1375,33 @@ impl Service {
                     "keep requests at or below limits, above zero",
                 ));
             }
+        }
+        // Two mounts at one path: the API server refuses the pod.
+        let mut paths: Vec<&str> = vec!["/tmp"];
+        paths.extend(self.writable_dirs.iter().map(String::as_str));
+        paths.extend(self.volumes.iter().filter_map(|v| v.mount_path.as_deref()));
+        if let Controller::StatefulSet { claims } = &self.controller {
+            paths.extend(claims.iter().map(|c| c.mount_path.as_str()));
+        }
+        let mut containers: Vec<(&str, Vec<&str>)> = vec![(self.main_container(), paths)];
+        for c in self.init_containers.iter().chain(&self.sidecars) {
+            let mut paths = vec!["/tmp"];
+            paths.extend(c.mounts.iter().map(|(_, path, _)| path.as_str()));
+            containers.push((&c.name, paths));
+        }
+        for (container, paths) in &containers {
+            let normal = |p: &str| p.trim_end_matches('/').to_owned();
+            for (i, path) in paths.iter().enumerate() {
+                if paths[..i].iter().any(|q| normal(q) == normal(path)) {
+                    return Err(err(
+                        format!("mounts two volumes at `{path}` in container `{container}`"),
+                        "give each volume its own path (`tmp` sets the size and medium of `/tmp`)",
+                    ));
+                }
+            }
+        }
+        if self.tmp.0.0 == 0 {
+            return Err(err("has a /tmp of size 0".into(), "give /tmp a size"));
         }
         for dir in &self.writable_dirs {
             if !is_mount_path(dir) {

@@ -220,6 +220,17 @@ pub enum ServiceType {
     /// from anywhere, so its pods' NetworkPolicy admits traffic from any
     /// address on the target ports.
     LoadBalancer,
+    /// A port on every node (30000–32767, given per port with
+    /// [`Expose::node_port`] or chosen by the cluster): reachable from
+    /// anywhere too, and admitted the same way.
+    NodePort,
+}
+
+impl ServiceType {
+    /// Whether clients outside the cluster reach the pods through it.
+    pub fn external(self) -> bool {
+        matches!(self, ServiceType::LoadBalancer | ServiceType::NodePort)
+    }
 }
 
 /// One port of a Service: the port clients use, and the container port
@@ -228,8 +239,10 @@ pub enum ServiceType {
 pub struct ServicePortSpec {
     pub name: String,
     pub port: u16,
-    /// The name of a port the workload's main container declares.
+    /// The name of a port the workload's main container (or a sidecar) declares.
     pub target: String,
+    /// The node port of a NodePort Service; `None` lets the cluster choose.
+    pub node_port: Option<u16>,
 }
 
 /// A Service in front of a workload's pods.
@@ -255,6 +268,7 @@ impl Expose {
                     name: (*name).into(),
                     port: *port,
                     target: (*target).into(),
+                    node_port: None,
                 })
                 .collect(),
             client_ip_affinity: false,
@@ -264,6 +278,14 @@ impl Expose {
     /// The same Service under another name (`frontend-external`).
     pub fn named(mut self, name: Name) -> Self {
         self.name = Some(name);
+        self
+    }
+
+    /// The node port of the Service port called `port` (NodePort Services).
+    pub fn node_port(mut self, port: &str, node_port: u16) -> Self {
+        if let Some(p) = self.ports.iter_mut().find(|p| p.name == port) {
+            p.node_port = Some(node_port);
+        }
         self
     }
 
@@ -420,7 +442,8 @@ impl ClaimTemplate {
 /// form of its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Address {
-    /// The variable (`PRODUCT_CATALOG_SERVICE_ADDR`).
+    /// The variable (`PRODUCT_CATALOG_SERVICE_ADDR`); empty for a call the
+    /// image knows the address of already ([`Address::none`]).
     pub env: String,
     pub form: AddressForm,
     /// The short name (`cartservice`, resolved through the pod's DNS search
@@ -443,6 +466,17 @@ impl Address {
     /// `env=host:port`, with the short host name.
     pub fn host_port(env: &str) -> Self {
         Address { env: env.into(), form: AddressForm::HostPort, short_host: true, port: None }
+    }
+
+    /// No variable: the image has the callee's address built in (its
+    /// Service name); only the NetworkPolicies learn of the call.
+    pub fn none() -> Self {
+        Address { env: String::new(), form: AddressForm::HostPort, short_host: true, port: None }
+    }
+
+    /// Whether the caller is given a variable.
+    pub fn announced(&self) -> bool {
+        !self.env.is_empty()
     }
 
     /// `env=http://<fqdn>:port`: the default of `depends_on`.

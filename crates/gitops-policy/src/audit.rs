@@ -247,7 +247,13 @@ pub(crate) fn service_selects_one_workload(rule: &Rule, env: &Environment, sink:
     }
 }
 
-fn has_port(containers: &[Container], target: &IntOrString) -> bool {
+/// Whether a container of the pod that keeps running (a container, or a
+/// native sidecar: an init container with `restartPolicy: Always`) serves
+/// `target`.
+fn has_port(spec: &PodSpec, target: &IntOrString) -> bool {
+    let sidecars =
+        spec.init_containers.iter().flatten().filter(|c| c.restart_policy.as_deref() == Some("Always"));
+    let containers: Vec<&Container> = spec.containers.iter().chain(sidecars).collect();
     containers.iter().flat_map(|c| c.ports.iter().flatten()).any(|p| match target {
         IntOrString::String(name) => p.name.as_deref() == Some(name.as_str()),
         IntOrString::Int(n) => p.container_port == *n,
@@ -262,7 +268,7 @@ pub(crate) fn service_port_exists(rule: &Rule, env: &Environment, sink: &mut Sin
         let Some(spec) = pod_spec(env.targets[workload].object) else { continue };
         for port in svc.spec.as_ref().and_then(|s| s.ports.as_ref()).into_iter().flatten() {
             let target = port.target_port.clone().unwrap_or(IntOrString::Int(port.port));
-            if !has_port(&spec.containers, &target) {
+            if !has_port(spec, &target) {
                 let target = match &target {
                     IntOrString::String(s) => s.clone(),
                     IntOrString::Int(n) => n.to_string(),

@@ -331,13 +331,10 @@ fn service_objects(
     }
     ingress.extend(from_callers.into_iter().map(|(port, peers)| Allow::named_port(peers, port)));
     // A load balancer's clients come from anywhere.
-    for exposure in svc.exposes.iter().filter(|e| e.type_ == crate::spec::ServiceType::LoadBalancer) {
+    for exposure in svc.exposes.iter().filter(|e| e.type_.external()) {
         for port in &exposure.ports {
-            ingress.push(network::anywhere(
-                &port.target,
-                svc.declared_port(&crate::spec::PortRef::Name(port.target.clone()))
-                    .map_or(crate::spec::Protocol::Tcp, |p| p.protocol),
-            ));
+            let protocol = svc.pod_port(&port.target).map_or(crate::spec::Protocol::Tcp, |p| p.protocol);
+            ingress.push(network::anywhere(&port.target, protocol));
         }
     }
     let mut deps = svc.depends_on.clone();

@@ -12,7 +12,7 @@ use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplat
 use k8s_openapi::api::core::v1::{
     ConfigMap, ConfigMapVolumeSource, Container, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimSpec,
     PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, SecretVolumeSource, Service, ServicePort,
-    ServiceSpec, Volume, VolumeMount, VolumeResourceRequirements,
+    ServiceSpec, Sysctl, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -54,6 +54,9 @@ fn configuration(ctx: &Ctx, svc: &PlatformService) -> BTreeMap<String, String> {
 /// port the address names (or its first), in the form the caller chose.
 pub(crate) fn dependency_address(ctx: &Ctx, svc: &PlatformService, dep: &Name) -> Option<(String, String)> {
     let address = svc.address_of(dep);
+    if !address.announced() {
+        return None;
+    }
     let callee = ctx.platform.find(dep.as_str())?;
     let port = dependency_port(svc, callee)?;
     let host = if address.short_host { dep.to_string() } else { ctx.fqdn(dep) };
@@ -112,7 +115,12 @@ fn connection_env(var: &str, db: &DatabaseNames) -> EnvVar {
 /// The pod's volumes, and the main container's mounts: `/tmp`, each
 /// writable directory, then the service's own volumes.
 fn volumes(svc: &PlatformService) -> (Vec<Volume>, Vec<VolumeMount>) {
-    let mut volumes = vec![pod::empty_dir(pod::TMP_VOLUME, Memory(64))];
+    let (size, in_memory) = svc.tmp;
+    let mut tmp = pod::empty_dir(pod::TMP_VOLUME, size);
+    if in_memory && let Some(e) = &mut tmp.empty_dir {
+        e.medium = Some("Memory".into());
+    }
+    let mut volumes = vec![tmp];
     let mut mounts = vec![pod::mount(pod::TMP_VOLUME, "/tmp", false)];
     for (i, dir) in svc.writable_dirs.iter().enumerate() {
         let name = format!("writable-{i}");
@@ -282,7 +290,17 @@ fn pod_template(
         affinity: super::hardening::anti_affinity(ctx, labels),
         ..pod::pod_spec_with_init(svc.name.as_str(), init, vec![c], volumes, None)
     };
-    spec.security_context = Some(security_context(svc));
+    let mut security = security_context(svc);
+    // A non-root process binds a port below 1024 only where the kernel lets
+    // it (runtimes before containerd 2 do not): a sysctl the restricted
+    // Pod Security Standard allows.
+    let mut ports = svc.ports.iter().chain(svc.sidecars.iter().flat_map(|c| c.ports.iter()));
+    if ports.any(|p| p.number < 1024) {
+        security.sysctls =
+            Some(vec![Sysctl { name: "net.ipv4.ip_unprivileged_port_start".into(), value: "0".into() }]);
+    }
+    spec.security_context = Some(security);
+    spec.node_selector = (!svc.node_selector.is_empty()).then(|| svc.node_selector.clone());
     PodTemplateSpec {
         metadata: Some(ObjectMeta { labels: Some(labels.all()), ..Default::default() }),
         spec: Some(spec),
@@ -481,16 +499,19 @@ pub fn services(ctx: &Ctx, svc: &PlatformService) -> Vec<Service> {
                 .ports
                 .iter()
                 .map(|p| {
-                    let target = svc.declared_port(&crate::spec::PortRef::Name(p.target.clone()));
+                    let target = svc.pod_port(&p.target);
                     ServicePort {
                         name: Some(p.name.clone()),
                         port: i32::from(p.port),
+                        node_port: p
+                            .node_port
+                            .filter(|_| exposure.type_ == ServiceType::NodePort)
+                            .map(i32::from),
                         target_port: Some(IntOrString::String(p.target.clone())),
                         protocol: Some(target.map_or("TCP", |t| t.protocol.as_str()).into()),
                         app_protocol: target
                             .and_then(|t| t.app_protocol.as_ref())
                             .map(|a| a.as_str().to_owned()),
-                        ..Default::default()
                     }
                 })
                 .collect();
@@ -498,6 +519,7 @@ pub fn services(ctx: &Ctx, svc: &PlatformService) -> Vec<Service> {
                 ServiceType::ClusterIp => ("ClusterIP", None),
                 ServiceType::Headless => ("ClusterIP", Some("None".to_owned())),
                 ServiceType::LoadBalancer => ("LoadBalancer", None),
+                ServiceType::NodePort => ("NodePort", None),
             };
             Service {
                 metadata: ctx.meta(&name, &labels, wave(svc)),
