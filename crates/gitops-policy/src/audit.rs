@@ -576,6 +576,7 @@ fn short_host(value: &str) -> Option<&str> {
 /// (through a plain address or the connection string of a secret it reads).
 fn waited_on(env: &Environment, index: &Index) -> HashSet<usize> {
     let namespace = env.profile.namespace.as_str();
+    let marker = format!(".{namespace}.svc");
     let mut waited = HashSet::default();
     let wait_for = |service: &str, later: usize, waited: &mut HashSet<usize>| {
         let Some(&svc) = index.services.get(service) else { return };
@@ -591,9 +592,15 @@ fn waited_on(env: &Environment, index: &Index) -> HashSet<usize> {
         }
         let Some(spec) = pod_spec(t.object) else { continue };
         for c in containers(spec) {
-            for value in c.env.iter().flatten().filter_map(|e| e.value.as_deref()) {
-                let hosts = service_hosts(value, namespace).chain(short_host(value));
-                for host in hosts.collect::<Vec<_>>() {
+            // Only a value with a port or the namespace's domain can be an address.
+            for value in c.env.iter().flatten().filter_map(|e| e.value.as_deref()).filter(|v| v.contains(':'))
+            {
+                if value.contains(marker.as_str()) {
+                    for host in service_hosts(value, namespace) {
+                        wait_for(host, i, &mut waited);
+                    }
+                }
+                if let Some(host) = short_host(value) {
                     wait_for(host, i, &mut waited);
                 }
             }

@@ -32,8 +32,7 @@ pub fn service_name(i: usize, n: usize) -> Name {
 /// `n` ClinicFlow-shaped APIs; service `i` calls services `i+1` and `i+2`
 /// (wrapping around), so every service has two dependencies once `n >= 3`.
 pub fn platform(n: usize) -> Platform {
-    let rendered_by = format!("cargo xtask render --platform synthetic --services {n} --out DIR");
-    (1..=n).fold(Platform::new(PLATFORM).rendered_by(&rendered_by), |platform, i| {
+    (1..=n).fold(Platform::new(PLATFORM).rendered_by("cargo xtask render"), |platform, i| {
         let name = service_name(i, n);
         let image = ImageRepository::new(format!("docker.io/clinicflow-synthetic/{name}"))
             .expect("a valid repository");

@@ -104,20 +104,34 @@ fn is_sidecar(c: &Container) -> bool {
 /// admission count it: the larger of its regular init containers (each
 /// with the sidecars started before it) and its containers plus sidecars.
 pub fn pod_demand(spec: &PodSpec, limits: bool) -> Compute {
+    let (requests, limit, _) =
+        pod_sizes(spec, |c| (compute(c.resources.as_ref(), false), compute(c.resources.as_ref(), true)));
+    if limits { limit } else { requests }
+}
+
+/// A pod's requests and limits as [`pod_demand`] counts them, and the
+/// largest limits of one container, from each container's `(requests,
+/// limits)` as `size` reads them (each container read once).
+fn pod_sizes(spec: &PodSpec, size: impl Fn(&Container) -> (Compute, Compute)) -> (Compute, Compute, Compute) {
     let zero = Compute { cpu: Cpu(0), memory: Memory(0) };
-    let mut sidecars = zero;
-    let mut init_peak = zero;
+    let (mut sidecars, mut init_peak, mut largest) = ((zero, zero), (zero, zero), zero);
     for c in spec.init_containers.iter().flatten() {
-        let own = compute(c.resources.as_ref(), limits);
+        let (requests, limits) = size(c);
+        largest = max(largest, limits);
         if is_sidecar(c) {
-            sidecars = add(sidecars, own);
+            sidecars = (add(sidecars.0, requests), add(sidecars.1, limits));
         } else {
-            init_peak = max(init_peak, add(own, sidecars));
+            init_peak =
+                (max(init_peak.0, add(requests, sidecars.0)), max(init_peak.1, add(limits, sidecars.1)));
         }
     }
-    let running =
-        spec.containers.iter().fold(sidecars, |sum, c| add(sum, compute(c.resources.as_ref(), limits)));
-    max(init_peak, running)
+    let mut running = sidecars;
+    for c in &spec.containers {
+        let (requests, limits) = size(c);
+        largest = max(largest, limits);
+        running = (add(running.0, requests), add(running.1, limits));
+    }
+    (max(init_peak.0, running.0), max(init_peak.1, running.1), largest)
 }
 
 /// Everything an environment's objects ask for at their largest.
@@ -135,18 +149,26 @@ pub struct Demand {
     pub largest_claim: Memory,
 }
 
-/// How many pods of a pod-bearing object can run at once.
-fn pods_at_once(o: &Object, objects: &[&Object]) -> u32 {
-    let hpa_max = |kind: &str, name: &str| {
-        objects.iter().find_map(|h| match h {
-            Object::HorizontalPodAutoscaler(h) => h
-                .spec
-                .as_ref()
-                .filter(|s| s.scale_target_ref.kind == kind && s.scale_target_ref.name == name)
-                .map(|s| s.max_replicas.max(0) as u32),
+/// The largest replica count each autoscaler allows, by the kind and name
+/// it scales: found once, so that counting stays linear in the objects.
+type HpaMax<'o> = crate::hash::FxHashMap<(&'o str, &'o str), u32>;
+
+fn hpa_maxima<'o>(objects: &[&'o Object]) -> HpaMax<'o> {
+    objects
+        .iter()
+        .filter_map(|o| match o {
+            Object::HorizontalPodAutoscaler(h) => h.spec.as_ref().map(|s| {
+                let target = (s.scale_target_ref.kind.as_str(), s.scale_target_ref.name.as_str());
+                (target, s.max_replicas.max(0) as u32)
+            }),
             _ => None,
         })
-    };
+        .collect()
+}
+
+/// How many pods of a pod-bearing object can run at once.
+fn pods_at_once(o: &Object, hpas: &HpaMax) -> u32 {
+    let hpa_max = |kind: &str, name: &str| hpas.get(&(kind, name)).copied();
     match o {
         Object::Deployment(d) => {
             let spec = d.spec.as_ref();
@@ -211,6 +233,7 @@ pub fn demand(objects: &[&Object], allowance: (Compute, Compute, u32)) -> Demand
         largest_container: zero,
         largest_claim: Memory(0),
     };
+    let hpas = hpa_maxima(objects);
     for o in objects {
         if let Object::PersistentVolumeClaim(pvc) = o {
             let size = claim_size(pvc.spec.as_ref().and_then(|s| s.resources.as_ref()));
@@ -219,13 +242,13 @@ pub fn demand(objects: &[&Object], allowance: (Compute, Compute, u32)) -> Demand
             d.largest_claim = d.largest_claim.max(size);
         }
         let Some(spec) = o.pod_template().and_then(|t| t.spec.as_ref()) else { continue };
-        let n = pods_at_once(o, objects);
+        let n = pods_at_once(o, &hpas);
+        let (requests, limits, largest) =
+            pod_sizes(spec, |c| (compute(c.resources.as_ref(), false), compute(c.resources.as_ref(), true)));
         d.pods += n;
-        d.requests = add(d.requests, times(pod_demand(spec, false), n));
-        d.limits = add(d.limits, times(pod_demand(spec, true), n));
-        for c in spec.containers.iter().chain(spec.init_containers.iter().flatten()) {
-            d.largest_container = max(d.largest_container, compute(c.resources.as_ref(), true));
-        }
+        d.requests = add(d.requests, times(requests, n));
+        d.limits = add(d.limits, times(limits, n));
+        d.largest_container = max(d.largest_container, largest);
         if let Object::StatefulSet(s) = o {
             let replicas = s.spec.as_ref().and_then(|s| s.replicas).map_or(1, |r| r.max(0) as u32);
             for t in s.spec.iter().flat_map(|s| s.volume_claim_templates.iter().flatten()) {

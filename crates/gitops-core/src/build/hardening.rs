@@ -151,8 +151,7 @@ pub fn demand(objects: &[&Object]) -> super::admission::Demand {
 /// (every replica, or the autoscaler's maximum, plus a surge pod per
 /// Deployment during a rollout; every database and hook Job at once; every
 /// claim) plus a small allowance, computed from the final objects.
-pub fn quota(ctx: &Ctx, objects: &[&Object]) -> ResourceQuota {
-    let d = demand(objects);
+pub fn quota(ctx: &Ctx, d: &super::admission::Demand) -> ResourceQuota {
     let name = ctx.platform.name.clone();
     let labels = ctx.labels(&name, meta::Component::Platform, None);
     // Room for one claim of the profile's size where the tree makes none.
@@ -177,9 +176,8 @@ pub fn quota(ctx: &Ctx, objects: &[&Object]) -> ResourceQuota {
 /// Defaults for containers that do not size themselves (a solver pod) and a
 /// ceiling no container may pass: the largest size the profile gives, or
 /// the largest container or claim of the final objects where that is larger.
-pub fn limit_range(ctx: &Ctx, objects: &[&Object]) -> LimitRange {
+pub fn limit_range(ctx: &Ctx, d: &super::admission::Demand) -> LimitRange {
     let p = ctx.profile;
-    let d = demand(objects);
     let mut all = vec![p.api.resources, p.web.resources, p.migration];
     all.extend(p.databases.iter().map(|d| d.resources));
     let max = Compute {

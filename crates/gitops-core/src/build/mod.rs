@@ -56,9 +56,17 @@ pub struct Ctx<'a> {
     pub callers: FxHashMap<&'a str, Vec<&'a Name>>,
     /// The services that use each service's database besides its owner.
     pub db_users: FxHashMap<&'a str, Vec<&'a Name>>,
+    /// Every service by name: looked up in constant time, so that no
+    /// service's objects scan the whole platform.
+    pub by_name: FxHashMap<&'a str, &'a crate::platform::Service>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The service called `name`, if the platform defines it.
+    pub fn service(&self, name: &str) -> Option<&'a crate::platform::Service> {
+        self.by_name.get(name).copied()
+    }
+
     pub fn labels(&self, name: &Name, component: Component, version: Option<String>) -> Labels {
         Labels {
             name: name.clone(),
@@ -322,7 +330,7 @@ fn service_objects(
     // Callers, grouped by the container port they reach, in platform order.
     let mut from_callers: Vec<(&str, Vec<_>)> = Vec::new();
     for caller in ctx.callers.get(svc.name.as_str()).into_iter().flatten() {
-        let Some(caller_svc) = ctx.platform.find(caller.as_str()) else { continue };
+        let Some(caller_svc) = ctx.service(caller.as_str()) else { continue };
         let Some(port) = workload::dependency_port(caller_svc, svc) else { continue };
         match from_callers.iter_mut().find(|(p, _)| *p == port.target) {
             Some((_, peers)) => peers.push(peer(caller)),
@@ -342,7 +350,7 @@ fn service_objects(
     deps.dedup();
     let mut to_deps: Vec<(&str, Vec<_>)> = Vec::new();
     for dep in &deps {
-        let Some(callee) = ctx.platform.find(dep.as_str()) else { continue };
+        let Some(callee) = ctx.service(dep.as_str()) else { continue };
         let Some(port) = workload::dependency_port(svc, callee) else { continue };
         match to_deps.iter_mut().find(|(p, _)| *p == port.target) {
             Some((_, peers)) => peers.push(peer(dep)),
@@ -387,7 +395,7 @@ fn service_objects(
         None => None,
     };
     for owner in &svc.shared_databases {
-        let Some(db) = ctx.platform.find(owner.as_str()).and_then(|o| o.database.as_ref()) else { continue };
+        let Some(db) = ctx.service(owner.as_str()).and_then(|o| o.database.as_ref()) else { continue };
         let names = database::DatabaseNames::owned(owner, db)?;
         let db_labels = ctx.labels(&names.database, Component::Database, None);
         egress.push(Allow::named_port(vec![pods(&db_labels)], names.port_name()));
@@ -603,7 +611,8 @@ pub fn render_environment_with(
         }
     }
     let instance = platform.name.suffixed(profile.name.as_str())?;
-    let ctx = Ctx { platform, profile, sealed, instance, callers, db_users };
+    let by_name = platform.services.iter().map(|s| (s.name.as_str(), s)).collect();
+    let ctx = Ctx { platform, profile, sealed, instance, callers, db_users, by_name };
 
     let mut shared: Vec<Object> =
         vec![namespace(&ctx).into(), network::default_deny(&ctx).into(), network::allow_dns(&ctx).into()];
@@ -656,13 +665,18 @@ pub fn render_environment_with(
         services.extend(chunk?);
     }
     shared.extend(ingress::entry_point(&ctx)?);
-    extend(&ctx, &mut shared, &mut services)?;
-    derive_service_accounts(&ctx, &mut shared, &mut services);
+    // The builders give every pod they make its own account; only an object
+    // added or patched through a hatch can name one nothing makes.
+    if !platform.extensions.is_empty() {
+        extend(&ctx, &mut shared, &mut services)?;
+        derive_service_accounts(&ctx, &mut shared, &mut services);
+    }
     // Quota and limits admit what the final objects ask for; they stand
     // after the default policies, before the shared objects that follow.
     let all: Vec<&Object> = shared.iter().chain(services.iter().flat_map(|(_, o)| o)).collect();
+    let demand = hardening::demand(&all);
     let admission: [Object; 2] =
-        [hardening::quota(&ctx, &all).into(), hardening::limit_range(&ctx, &all).into()];
+        [hardening::quota(&ctx, &demand).into(), hardening::limit_range(&ctx, &demand).into()];
     shared.splice(3..3, admission);
     let out_of_band = match profile.secrets {
         crate::profile::SecretBackend::OutOfBand => {

@@ -42,12 +42,15 @@ pub(crate) fn component(kind: ServiceKind) -> Component {
 
 /// The service's plain configuration in this environment: its own, with
 /// the profile's per-environment values over it.
-fn configuration(ctx: &Ctx, svc: &PlatformService) -> BTreeMap<String, String> {
-    let mut env = svc.env.clone();
-    if let Some(o) = ctx.profile.override_of(&svc.name) {
-        env.extend(o.env.iter().cloned());
+fn configuration<'s>(ctx: &Ctx, svc: &'s PlatformService) -> std::borrow::Cow<'s, BTreeMap<String, String>> {
+    match ctx.profile.override_of(&svc.name).filter(|o| !o.env.is_empty()) {
+        None => std::borrow::Cow::Borrowed(&svc.env),
+        Some(o) => {
+            let mut env = svc.env.clone();
+            env.extend(o.env.iter().cloned());
+            std::borrow::Cow::Owned(env)
+        }
     }
-    env
 }
 
 /// The address `svc` is given for `dep`: the callee's own Service, on the
@@ -57,7 +60,7 @@ pub(crate) fn dependency_address(ctx: &Ctx, svc: &PlatformService, dep: &Name) -
     if !address.announced() {
         return None;
     }
-    let callee = ctx.platform.find(dep.as_str())?;
+    let callee = ctx.service(dep.as_str())?;
     let port = dependency_port(svc, callee)?;
     let host = if address.short_host { dep.to_string() } else { ctx.fqdn(dep) };
     Some((address.env.clone(), address.value(&host, port.port)))
@@ -83,7 +86,7 @@ fn environment(ctx: &Ctx, svc: &PlatformService, db: Option<&DatabaseNames>) -> 
     if let (Some(var), Some(port)) = (&svc.port_env, svc.ports.first()) {
         env.push(pod::plain_env(var, port.number.to_string()));
     }
-    env.extend(configuration(ctx, svc).into_iter().map(|(k, v)| pod::plain_env(&k, v)));
+    env.extend(configuration(ctx, svc).iter().map(|(k, v)| pod::plain_env(k, v.clone())));
     let mut deps: Vec<&Name> = svc.depends_on.iter().collect();
     deps.sort();
     deps.dedup();
@@ -96,7 +99,7 @@ fn environment(ctx: &Ctx, svc: &PlatformService, db: Option<&DatabaseNames>) -> 
         env.push(connection_env(own.env(), db));
     }
     for owner in &svc.shared_databases {
-        let owned = ctx.platform.find(owner.as_str()).and_then(|o| o.database.as_ref());
+        let owned = ctx.service(owner.as_str()).and_then(|o| o.database.as_ref());
         if let Some(shared) = owned
             && let Ok(names) = DatabaseNames::owned(owner, shared)
         {
@@ -559,7 +562,7 @@ pub fn migration_job(
     let mut c = pod::container("migrate", own_image(svc, Some(pin)));
     c.command = Some(migration.command.clone());
     let mut env = vec![pod::plain_env("HOME", "/tmp")];
-    env.extend(configuration(ctx, svc).into_iter().map(|(k, v)| pod::plain_env(&k, v)));
+    env.extend(configuration(ctx, svc).iter().map(|(k, v)| pod::plain_env(k, v.clone())));
     env.push(connection_env(svc.database.as_ref().map_or(db.engine.connection_env(), |d| d.env()), db));
     c.env = Some(env);
     c.resources = Some(ctx.profile.migration.to_k8s());
