@@ -26,7 +26,7 @@ use crate::crd::external_secrets::{
     VaultAuth, VaultKubernetesAuth, VaultProvider,
 };
 use crate::crd::sealed_secrets::{SealedSecret, SealedSecretSpec, SecretTemplate, TemplateMetadata};
-use crate::meta::{Component, SyncWave};
+use crate::meta::{Component, Labels, SyncWave};
 use crate::name::Name;
 use crate::platform::DatabaseEngine;
 use crate::profile::{DatabaseProfile, Memory, SecretBackend, SecretStoreProfile};
@@ -92,28 +92,31 @@ pub fn credential_keys(engine: DatabaseEngine) -> Vec<&'static str> {
 pub fn credentials(ctx: &Ctx, names: &DatabaseNames) -> Result<Option<Object>, RenderError> {
     Ok(match &ctx.profile.secrets {
         SecretBackend::External(store) => Some(external_credentials(ctx, store, names).into()),
-        SecretBackend::Sealed { dir } => {
-            let data = ctx.sealed.get(&names.credentials).ok_or_else(|| RenderError::MissingSealed {
-                env: ctx.profile.name.to_string(),
-                file: format!("{dir}/{}.yaml", names.credentials),
-            })?;
-            let labels = ctx.labels(&names.credentials, Component::Secret, None);
-            Some(
-                SealedSecret::new(
-                    ctx.meta(&names.credentials, &labels, SyncWave::Foundation),
-                    SealedSecretSpec {
-                        encrypted_data: data.clone(),
-                        template: SecretTemplate {
-                            type_: "Opaque".into(),
-                            metadata: TemplateMetadata { labels: labels.all() },
-                        },
-                    },
-                )
-                .into(),
-            )
-        }
+        SecretBackend::Sealed { dir } => Some(sealed(ctx, dir, &names.credentials)?),
         SecretBackend::OutOfBand => None,
     })
+}
+
+/// The SealedSecret `name` of the environment, from the ciphertext read from
+/// `<dir>/<name>.yaml` (`kubeseal` output); an error naming that file when
+/// there is none.
+fn sealed(ctx: &Ctx, dir: &str, name: &Name) -> Result<Object, RenderError> {
+    let data = ctx.sealed.get(name).ok_or_else(|| RenderError::MissingSealed {
+        env: ctx.profile.name.to_string(),
+        file: format!("{dir}/{name}.yaml"),
+    })?;
+    let labels = ctx.labels(name, Component::Secret, None);
+    Ok(SealedSecret::new(
+        ctx.meta(name, &labels, SyncWave::Foundation),
+        SealedSecretSpec {
+            encrypted_data: data.clone(),
+            template: SecretTemplate {
+                type_: "Opaque".into(),
+                metadata: TemplateMetadata { labels: labels.all() },
+            },
+        },
+    )
+    .into())
 }
 
 /// What delivers an application secret, by the profile's backend: an
@@ -150,25 +153,7 @@ pub fn app_secret(ctx: &Ctx, secret: &crate::platform::AppSecret) -> Result<Opti
                 .into(),
             )
         }
-        SecretBackend::Sealed { dir } => {
-            let data = ctx.sealed.get(&secret.name).ok_or_else(|| RenderError::MissingSealed {
-                env: ctx.profile.name.to_string(),
-                file: format!("{dir}/{}.yaml", secret.name),
-            })?;
-            Some(
-                SealedSecret::new(
-                    ctx.meta(&secret.name, &labels, SyncWave::Foundation),
-                    SealedSecretSpec {
-                        encrypted_data: data.clone(),
-                        template: SecretTemplate {
-                            type_: "Opaque".into(),
-                            metadata: TemplateMetadata { labels: labels.all() },
-                        },
-                    },
-                )
-                .into(),
-            )
-        }
+        SecretBackend::Sealed { dir } => Some(sealed(ctx, dir, &secret.name)?),
         SecretBackend::OutOfBand => None,
     })
 }
@@ -404,26 +389,34 @@ pub fn statefulset(ctx: &Ctx, names: &DatabaseNames, profile: &DatabaseProfile) 
                 metadata: Some(ObjectMeta { labels: Some(labels.all()), ..Default::default() }),
                 spec: Some(pod::pod_spec(names.database.as_str(), vec![c], volumes, None)),
             },
-            volume_claim_templates: Some(vec![PersistentVolumeClaim {
-                metadata: ObjectMeta {
-                    name: Some(DATA_VOLUME.into()),
-                    labels: Some(labels.selector()),
-                    ..Default::default()
-                },
-                spec: Some(PersistentVolumeClaimSpec {
-                    access_modes: Some(vec!["ReadWriteOnce".into()]),
-                    storage_class_name: Some(ctx.profile.storage.class.to_string()),
-                    resources: Some(VolumeResourceRequirements {
-                        requests: Some(BTreeMap::from([(
-                            "storage".to_owned(),
-                            ctx.profile.storage.database_size.quantity(),
-                        )])),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
+            volume_claim_templates: Some(vec![claim_template(
+                ctx,
+                DATA_VOLUME,
+                ctx.profile.storage.database_size,
+                &labels,
+            )]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A volume claim of each pod of a StatefulSet: `size` on the environment's
+/// StorageClass, labelled with the workload's selector.
+pub(crate) fn claim_template(ctx: &Ctx, name: &str, size: Memory, labels: &Labels) -> PersistentVolumeClaim {
+    PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            labels: Some(labels.selector()),
+            ..Default::default()
+        },
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".into()]),
+            storage_class_name: Some(ctx.profile.storage.class.to_string()),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([("storage".to_owned(), size.quantity())])),
                 ..Default::default()
-            }]),
+            }),
             ..Default::default()
         }),
         ..Default::default()
