@@ -381,12 +381,7 @@ impl Platform {
         let mut service_names: BTreeMap<Name, &Name> = BTreeMap::new();
         let mut config_maps: BTreeMap<Name, &Name> = BTreeMap::new();
         for s in &self.services {
-            let err = |problem: String, fix: &str| PlatformError {
-                defined_at: s.defined_at.to_string(),
-                service: s.name.to_string(),
-                problem,
-                fix: fix.to_owned(),
-            };
+            let err = |problem: String, fix: &str| s.error(problem, fix);
             if !seen.insert(&s.name) {
                 return Err(err("is defined twice".into(), "give each service a unique name"));
             }
@@ -577,12 +572,7 @@ impl Platform {
             }
         }
         for s in &self.services {
-            let err = |problem: String, fix: &str| PlatformError {
-                defined_at: s.defined_at.to_string(),
-                service: s.name.to_string(),
-                problem,
-                fix: fix.to_owned(),
-            };
+            let err = |problem: String, fix: &str| s.error(problem, fix);
             for e in &s.secret_env {
                 match self.find_secret(&e.secret) {
                     None => {
@@ -1139,6 +1129,16 @@ impl Service {
     pub fn writable_dir(mut self, dir: &str) -> Self {
         self.writable_dirs.push(dir.into());
         self
+    }
+
+    /// A mistake in this service's definition, at the line that defines it.
+    fn error(&self, problem: String, fix: &str) -> PlatformError {
+        PlatformError {
+            defined_at: self.defined_at.to_string(),
+            service: self.name.to_string(),
+            problem,
+            fix: fix.to_owned(),
+        }
     }
 
     /// The main container's name.
