@@ -556,7 +556,8 @@ pub fn is_port_name(s: &str) -> bool {
         && !s.contains("--")
 }
 
-/// Is `s` a DNS label (container and volume names).
+/// Is `s` a DNS-1123 label: container, volume and most object names
+/// (the policy check's name rule uses it too).
 pub fn is_dns_label(s: &str) -> bool {
     let b = s.as_bytes();
     !b.is_empty()

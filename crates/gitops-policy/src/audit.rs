@@ -7,6 +7,7 @@ use gitops_core::Object;
 use gitops_core::crd::argocd::HOOK_ANNOTATION;
 use gitops_core::hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use gitops_core::meta::SYNC_WAVE_ANNOTATION;
+use gitops_core::spec::is_dns_label as dns_label;
 use k8s_openapi::api::core::v1::{Container, KeyToPath, PodSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -392,16 +393,6 @@ pub(crate) fn config_reference_exists(rule: &Rule, env: &Environment, sink: &mut
 /// DNS-1123 subdomain: what most object names must be.
 fn dns_subdomain(s: &str) -> bool {
     !s.is_empty() && s.len() <= 253 && s.split('.').all(dns_label)
-}
-
-/// DNS-1123 label.
-fn dns_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
 }
 
 /// A label value, or the name part of a label key: at most 63 characters,
