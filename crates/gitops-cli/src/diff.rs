@@ -25,7 +25,7 @@ pub fn run(project: &Project, DiffArgs { env }: DiffArgs) -> CmdResult {
     refuse_blocking(&checked.report)?;
     let mut rendered = checked.tree;
     let dest = project.root.join(deploy);
-    let mut on_disk = disk::read_tree(&dest).map_err(|e| vec![format!("{}: {e}", dest.display())])?;
+    let mut on_disk = disk::read_tree(&dest).map_err(|e| crate::io_error(&dest, e))?;
     if let Some(dirs) = &dirs {
         let keep = |path: &str| {
             dirs.iter().any(|d| path.strip_prefix(d.as_str()).is_some_and(|r| r.starts_with('/')))

@@ -38,6 +38,7 @@ mod smoke;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use gitops_core::image::TagRule;
@@ -46,6 +47,8 @@ use gitops_core::platform::Platform;
 use gitops_core::profile::EnvironmentProfile;
 use gitops_core::release::ReleasePins;
 use gitops_policy::CustomRule;
+use gitops_tree::disk;
+use gitops_tree::lock::{self, Access, RepoLock};
 use gitops_tree::pipeline::Paths;
 
 pub use check::CheckArgs;
@@ -222,6 +225,11 @@ pub enum ReleaseCommand {
 
 /// Runs `command` on `project`.
 pub fn run(project: &Project, command: Command) -> CmdResult {
+    let _lock = match &command {
+        Command::Render(RenderArgs { check: false, .. }) => Some(guard(project, Access::Exclusive)?),
+        Command::Render(_) | Command::Check(_) => Some(guard(project, Access::Shared)?),
+        Command::Release(_) => None,
+    };
     match command {
         Command::Render(args) => render::run(project, args),
         Command::Check(args) => check::run(project, args),
@@ -231,6 +239,14 @@ pub fn run(project: &Project, command: Command) -> CmdResult {
 
 /// Runs one of the [`ReleaseCommand`]s on `project`.
 pub fn run_release(project: &Project, command: ReleaseCommand) -> CmdResult {
+    let _lock = match &command {
+        ReleaseCommand::SetImage(_)
+        | ReleaseCommand::Promote(_)
+        | ReleaseCommand::Rollback(_)
+        | ReleaseCommand::Schema(_) => Some(guard(project, Access::Exclusive)?),
+        ReleaseCommand::Diff(_) => Some(guard(project, Access::Shared)?),
+        _ => None,
+    };
     match command {
         ReleaseCommand::Graph(args) => graph::run(project, args),
         ReleaseCommand::SetImage(args) => set_image::run(project, args),
@@ -255,15 +271,97 @@ struct Cli {
     command: Command,
 }
 
+/// How long a command waits for another that holds the repository's lock:
+/// `GITOPS_LOCK_WAIT` seconds, 60 by default.
+fn lock_wait() -> Result<Duration, Vec<String>> {
+    match std::env::var("GITOPS_LOCK_WAIT") {
+        Err(_) => Ok(Duration::from_secs(60)),
+        Ok(v) => v.trim().parse::<u64>().map(Duration::from_secs).map_err(|_| {
+            vec![format!("GITOPS_LOCK_WAIT={v}: not a number of seconds; set it to one, such as 60")]
+        }),
+    }
+}
+
+/// Takes the repository's lock for a command (exclusive to write, shared
+/// to compare) and first completes any change a killed command left
+/// half-made, so that every command sees the release files and the tree
+/// agree. A writer also removes the temporaries killed writers left.
+fn guard(project: &Project, access: Access) -> Result<RepoLock, Vec<String>> {
+    let wait = lock_wait()?;
+    let dest = project.root.join(project.deploy);
+    let take = |access| lock::acquire(&project.root, access, wait).map_err(|e| vec![e]);
+    if access == Access::Shared {
+        let shared = take(Access::Shared)?;
+        if !disk::pending(&dest) {
+            return Ok(shared);
+        }
+    }
+    // Only a writer may complete a change, so a reader that finds one
+    // half-made waits as a writer does.
+    let held = take(Access::Exclusive)?;
+    let mut notes = disk::recover(&dest).map_err(|e| vec![e.to_string()])?;
+    if access == Access::Exclusive {
+        for dir in [project.root.join(project.releases), project.root.clone()] {
+            notes.extend(disk::remove_stale_temporaries(&dir));
+        }
+        if let Some(schemas) = project.root.join(project.schema_file).parent() {
+            notes.extend(disk::remove_stale_temporaries(schemas));
+        }
+    }
+    for note in notes {
+        eprintln!("note: {note}");
+    }
+    Ok(held)
+}
+
+/// Put before an error when part of a change was made (the rest is
+/// recorded, and the next command completes it): not "nothing was written".
+pub(crate) const PARTLY_WRITTEN: &str = "\u{0}partly written\u{0}";
+
+/// The error of a failed commit: "nothing was written" stays true unless
+/// the commit was [`disk::Incomplete`].
+pub(crate) fn commit_error(what: &std::path::Path, e: std::io::Error) -> Vec<String> {
+    if e.get_ref().is_some_and(|inner| inner.is::<disk::Incomplete>()) {
+        return vec![format!("{PARTLY_WRITTEN}{e}")];
+    }
+    io_error(what, e)
+}
+
+/// An I/O error, naming `path` unless the message already does.
+pub(crate) fn io_error(path: &std::path::Path, e: std::io::Error) -> Vec<String> {
+    let message = e.to_string();
+    if message.contains(&path.display().to_string()) {
+        vec![message]
+    } else {
+        vec![format!("{}: {message}", path.display())]
+    }
+}
+
+/// Prints the notes of a finished commit (what could not be tidied).
+pub(crate) fn print_notes(finished: &disk::Finished) {
+    for note in &finished.warnings {
+        eprintln!("note: {note}");
+    }
+}
+
 /// Prints `errors` and what was written (nothing), as every command ends on failure.
 pub fn exit(result: CmdResult) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(errors) => {
+            let mut partly = false;
             for e in &errors {
-                eprintln!("error: {e}");
+                match e.strip_prefix(PARTLY_WRITTEN) {
+                    Some(e) => {
+                        partly = true;
+                        eprintln!("error: {e}");
+                    }
+                    None => eprintln!("error: {e}"),
+                }
             }
-            eprintln!("nothing was written");
+            if !partly {
+                eprintln!("nothing was written");
+            }
             ExitCode::FAILURE
         }
     }

@@ -3,14 +3,14 @@
 //! is applied (edit in memory, render, then write).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use gitops_core::image::{ImageDigest, ImageTag};
 use gitops_core::name::Name;
 use gitops_core::profile::EnvironmentProfile;
 use gitops_core::release::edit::{self, PinChange};
 use gitops_core::release::{Pin, ReleasePins};
-use gitops_tree::disk::{self, Outcome};
+use gitops_tree::disk::{self, Outcome, Staged};
 use gitops_tree::pipeline::{release_file, render_platform_with};
 
 use crate::Project;
@@ -119,9 +119,10 @@ impl Applied {
 }
 
 /// Sets `tags` in `file`, renders every environment with the new file and
-/// only then writes: the release file (temporary file and rename), then
-/// `deploy/` (atomic swap). If the tree cannot be written, the release file
-/// is put back, so a failure at any step leaves every file as it was.
+/// only then writes the release file and `deploy/` as one change
+/// ([`Staged::also_replace`]): a failure before it leaves every file as it
+/// was, and after a kill at any moment the two are both old, or the next
+/// command completes both.
 pub fn apply(project: &Project, file: &ReleaseFile, changes: &[(Name, Pin)]) -> Result<Applied, Vec<String>> {
     let services = project.released_services();
     let (text, pins) = edit::set_pins_for(&file.rel, &file.text, &services, changes, project.tag_rule())
@@ -133,20 +134,16 @@ pub fn apply(project: &Project, file: &ReleaseFile, changes: &[(Name, Pin)]) -> 
     let tree = rendered.tree;
 
     let dest = project.root.join(project.deploy);
-    let io_err = |what: &Path, e: std::io::Error| vec![format!("{}: {e}", what.display())];
-    let drift = disk::compare(&tree, &disk::read_tree(&dest).map_err(|e| io_err(&dest, e))?);
+    let io_err = |e| crate::io_error(&dest, e);
+    let drift = disk::compare(&tree, &disk::read_tree(&dest).map_err(io_err)?);
+    let staged = Staged::begin(&dest, &|_| Ok(())).map_err(io_err)?;
+    staged
+        .add(tree.files().map(|(path, bytes)| (path.to_owned(), bytes.to_vec())).collect())
+        .map_err(io_err)?;
     if text != file.text {
-        disk::write_file_atomically(&file.path, text.as_bytes()).map_err(|e| io_err(&file.path, e))?;
+        staged.also_replace(file.path.clone(), text.into_bytes());
     }
-    let outcome = disk::write_atomically(&tree, &dest).map_err(|e| {
-        let mut errors = io_err(&dest, e);
-        if let Err(e) = disk::write_file_atomically(&file.path, file.text.as_bytes()) {
-            errors.push(format!(
-                "{}: could not put the old pins back ({e}); restore it with `git checkout -- {}`",
-                file.rel, file.rel
-            ));
-        }
-        errors
-    })?;
-    Ok(Applied { changes: edit::changes(&file.pins, &pins), drift, outcome })
+    let finished = staged.finish().map_err(|e| crate::commit_error(&dest, e))?;
+    crate::print_notes(&finished);
+    Ok(Applied { changes: edit::changes(&file.pins, &pins), drift, outcome: finished.outcome })
 }

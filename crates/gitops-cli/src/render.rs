@@ -123,7 +123,7 @@ pub fn run(project: &Project, RenderArgs { out, check }: RenderArgs) -> CmdResul
         )]);
     }
     let dest = out.unwrap_or_else(|| project.root.join(project.deploy));
-    let io_err = |e: std::io::Error| vec![format!("{}: {e}", dest.display())];
+    let io_err = |e| crate::io_error(&dest, e);
     if check {
         let Rendered { tree, report } = render_project(project)?;
         refuse_blocking(&report)?;
@@ -155,8 +155,9 @@ pub fn run(project: &Project, RenderArgs { out, check }: RenderArgs) -> CmdResul
     };
     let report = render_project_to(project, &write)?;
     refuse_blocking(&report)?;
-    let outcome = staged.finish().map_err(io_err)?;
-    let verb = match outcome {
+    let finished = staged.finish().map_err(|e| crate::commit_error(&dest, e))?;
+    crate::print_notes(&finished);
+    let verb = match finished.outcome {
         Outcome::Unchanged => "unchanged",
         Outcome::Replaced => "written",
     };

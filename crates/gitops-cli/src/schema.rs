@@ -59,10 +59,16 @@ pub fn run(project: &Project, SchemaArgs { check }: SchemaArgs) -> CmdResult {
         println!("run `{} schema` and commit the result", project.invocation);
         return Ok(ExitCode::FAILURE);
     }
-    for (rel, _, new) in &stale {
-        disk::write_file_atomically(&root.join(rel), new.as_bytes())
-            .map_err(|e| vec![format!("{rel}: {e}")])?;
+    // One change: after a kill, all of these files are old, or the next
+    // command makes all of them new.
+    let writes = stale.iter().map(|(rel, _, new)| (root.join(rel), new.as_bytes().to_vec())).collect();
+    let dest = root.join(project.deploy);
+    let notes = disk::replace_files(&dest, writes).map_err(|e| crate::commit_error(root, e))?;
+    for (rel, _, _) in &stale {
         println!("written: {rel}");
+    }
+    for note in notes {
+        eprintln!("note: {note}");
     }
     if stale.is_empty() {
         println!("{schema_file} and the release files' schema lines: unchanged");

@@ -3,14 +3,30 @@
 //! A render writes the new tree into a hidden staging directory beside the
 //! destination, batch by batch as it is laid out ([`Staged`]), then swaps
 //! the two directories in one `renameat2(2)` call with `RENAME_EXCHANGE`,
-//! and only then deletes the old tree. A process
-//! killed at any moment leaves the destination as the old tree or the new
-//! one, whole; at worst a stale staging directory remains, which the next
-//! render removes. Files the sources no longer produce disappear with the
-//! old tree.
+//! and only then deletes the old tree. A process killed at any moment
+//! leaves the destination as the old tree or the new one, whole; at worst a
+//! stale staging directory remains, which the next render removes. Files
+//! the sources no longer produce disappear with the old tree.
+//!
+//! Where the swap is atomic: on Linux (`RENAME_EXCHANGE`, on every local
+//! filesystem that supports it: ext4, xfs, btrfs, tmpfs). Elsewhere (macOS,
+//! the BSDs, filesystems without it) the swap is two renames with a moment
+//! in which the destination is missing; a journal written before them lets
+//! the next run put the complete new tree in place ([`recover`]).
+//!
+//! Files committed with the tree ([`Staged::also_replace`], the release
+//! file `set-image` edits) go through the same journal: after a kill at any
+//! moment the next run finds both old or completes both to new.
+//!
+//! A destination is replaced only if a render wrote it (it holds the
+//! [`MARKER`] file, or only the files a render writes), or if it is empty:
+//! a render never deletes a directory of someone else's files. Symbolic
+//! links are refused, in the destination and inside it, by every command.
+
+mod journal;
 
 use std::collections::BTreeSet;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -20,12 +36,35 @@ use gitops_core::par;
 
 use crate::tree::Tree;
 
-/// Reads every file below `root` into a [`Tree`]. A missing `root` is an empty tree.
+pub use journal::{pending, recover, remove_stale_temporaries, replace_files};
+
+/// The file at the top of every rendered tree that says a render wrote it
+/// (and may replace it). It is not part of the [`Tree`]: [`read_tree`]
+/// skips it and [`compare`] never reports it.
+pub const MARKER: &str = ".gitops-rendered";
+
+const MARKER_TEXT: &[u8] = b"This directory is a rendered GitOps tree. Every render replaces it whole\n\
+and removes each file it did not write: keep nothing else here.\n";
+
+/// The error for a symbolic link where the tree must have a real directory or file.
+fn link_error(path: &Path) -> io::Error {
+    io::Error::other(format!(
+        "{} is a symbolic link: a rendered tree is made of real directories and files (Argo CD reads \
+         it from Git, where a link is not the directory it points at); replace the link with a \
+         directory, or render with --out into a real one",
+        path.display()
+    ))
+}
+
+/// Reads every file below `root` into a [`Tree`]. A missing `root` is an
+/// empty tree; a symbolic link (`root` itself or inside it) is an error
+/// naming it; the [`MARKER`] is skipped.
 pub fn read_tree(root: &Path) -> io::Result<Tree> {
     let mut tree = Tree::new();
-    match fs::metadata(root) {
+    match fs::symlink_metadata(root) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(tree),
         Err(e) => return Err(e),
+        Ok(m) if m.is_symlink() => return Err(link_error(root)),
         Ok(m) if !m.is_dir() => {
             return Err(io::Error::other(format!("{} exists and is not a directory", root.display())));
         }
@@ -37,9 +76,12 @@ pub fn read_tree(root: &Path) -> io::Result<Tree> {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let rel = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
-            if entry.file_type()?.is_dir() {
+            let kind = entry.file_type()?;
+            if kind.is_symlink() {
+                return Err(link_error(&entry.path()));
+            } else if kind.is_dir() {
                 stack.push((entry.path(), rel));
-            } else {
+            } else if rel != MARKER {
                 tree.insert(rel, fs::read(entry.path())?);
             }
         }
@@ -92,29 +134,13 @@ pub fn compare(rendered: &Tree, on_disk: &Tree) -> Vec<Drift> {
 /// file's permissions. Readers see the old content or the new, never a part;
 /// on error `path` is as it was. Creates the parent directory if needed.
 pub fn write_file_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write as _;
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the destination has no file name"))?;
-    let tmp = path.with_file_name(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent)?;
     }
-    let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        match fs::metadata(path) {
-            Ok(old) => fs::set_permissions(&tmp, old.permissions())?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
-        }
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
+    let tmp = journal::write_temporary(path, bytes)?;
+    fs::rename(&tmp, path).inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
-    }
-    result
+    })
 }
 
 /// What [`write_atomically`] did.
@@ -125,6 +151,34 @@ pub enum Outcome {
     /// The destination now holds the new tree.
     Replaced,
 }
+
+/// What [`Staged::finish`] did: the tree's outcome, and what could not be
+/// tidied after the change was in place (the old tree left beside the
+/// destination, which the next run removes). The change is made either way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finished {
+    /// Whether the tree changed.
+    pub outcome: Outcome,
+    /// Tidying that failed, for the user to read; nothing to undo.
+    pub warnings: Vec<String>,
+}
+
+/// A change that was only half made: the tree is in place, a file
+/// committed with it ([`Staged::also_replace`]) is not. Its journal stays,
+/// and the next run (any command) completes the change.
+#[derive(Debug)]
+pub struct Incomplete {
+    /// What happened, naming the files.
+    pub message: String,
+}
+
+impl std::fmt::Display for Incomplete {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Incomplete {}
 
 /// Called with each file's final path before it is written into staging,
 /// possibly from several threads at once; an error aborts the write (tests
@@ -140,7 +194,7 @@ pub fn write_atomically(tree: &Tree, dest: &Path) -> io::Result<Outcome> {
 pub fn write_atomically_with(tree: &Tree, dest: &Path, before_write: BeforeWrite) -> io::Result<Outcome> {
     let staged = Staged::begin(dest, before_write)?;
     staged.add(tree.files().map(|(path, bytes)| (path.to_owned(), bytes.to_vec())).collect())?;
-    staged.finish()
+    Ok(staged.finish()?.outcome)
 }
 
 /// From this many files on, a batch is written on every CPU.
@@ -153,6 +207,9 @@ const FILES_FOR_THREADS: usize = 128;
 /// files are kept until one differs), so rendering an unchanged tree again
 /// touches nothing. Dropped without `finish`, after a failed render, the
 /// staging directory goes: the destination never sees a part of a tree.
+///
+/// Two writers of one destination must not overlap: a command holds the
+/// repository's lock from before `begin` until after `finish`.
 pub struct Staged<'h> {
     dest: PathBuf,
     staging: PathBuf,
@@ -164,45 +221,52 @@ struct State {
     /// The files so far, while each equals the destination's; `None` once
     /// they are written (one differed, or there is no destination).
     same: Option<Vec<(String, Vec<u8>)>>,
+    /// How many files the destination holds (its marker aside), and
+    /// whether it has the marker; `None` if it does not exist.
+    before: Option<Survey>,
     /// Whether the staging directory exists.
     staging: bool,
     /// Directories made in it.
     dirs: BTreeSet<String>,
+    /// Files outside the tree replaced with it.
+    also: Vec<(PathBuf, Vec<u8>)>,
+    /// Tidying that failed before the render (stale directories left).
+    warnings: Vec<String>,
     /// Set once the tree is in place (or found unchanged).
     finished: bool,
 }
 
 impl<'h> Staged<'h> {
-    /// Prepares to replace `dest` (a directory, or nothing yet), removing
-    /// the staging directories of renders that died.
+    /// Prepares to replace `dest` (a directory, or nothing yet): completes
+    /// a change a killed run left half-made ([`recover`]), removes the
+    /// staging directories of renders that died, and refuses a destination
+    /// that is a link, holds one, or holds files no render wrote.
     pub fn begin(dest: &Path, before_write: BeforeWrite<'h>) -> io::Result<Self> {
-        let parent = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let dest_name = dest.file_name().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "the destination has no directory name")
-        })?;
+        let (parent, dest_name) = split(dest)?;
+        let mut warnings = Vec::new();
         match fs::metadata(&parent) {
-            Ok(_) => remove_stale_staging(&parent, dest_name)?,
+            Ok(_) => {
+                warnings.extend(recover(dest)?);
+                warnings.extend(remove_stale_staging(&parent, dest_name));
+            }
             // Made with the staging directory, once there is a file to write.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(e),
         }
-        let exists = match fs::symlink_metadata(dest) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
-            Err(e) => return Err(e),
-            Ok(m) if m.is_dir() => true,
-            Ok(_) => {
-                return Err(io::Error::other(format!("{} exists and is not a directory", dest.display())));
-            }
-        };
+        let before = survey(dest)?;
         let staging = parent.join(staging_name(dest_name, std::process::id()));
-        if staging.exists() {
+        if fs::symlink_metadata(&staging).is_ok() {
             fs::remove_dir_all(&staging)?;
         }
-        let state =
-            State { same: exists.then(Vec::new), staging: false, dirs: BTreeSet::new(), finished: false };
+        let state = State {
+            same: before.is_some().then(Vec::new),
+            before,
+            staging: false,
+            dirs: BTreeSet::new(),
+            also: Vec::new(),
+            warnings,
+            finished: false,
+        };
         Ok(Staged { dest: dest.to_path_buf(), staging, before_write, state: Mutex::new(state) })
     }
 
@@ -240,7 +304,14 @@ impl<'h> Staged<'h> {
         written.into_iter().collect()
     }
 
-    /// The staging directory and the directories `files` go in.
+    /// Replaces the file `path` (outside the tree: a release file) with
+    /// `bytes` in the same commit as the tree: after a kill at any moment,
+    /// the file and the tree are both old, or the next run makes both new.
+    pub fn also_replace(&self, path: PathBuf, bytes: Vec<u8>) {
+        self.state().also.push((path, bytes));
+    }
+
+    /// The staging directory (with the marker) and the directories `files` go in.
     fn make_dirs(&self, state: &mut State, files: &[(String, Vec<u8>)]) -> io::Result<()> {
         if !state.staging {
             if let Some(parent) = self.staging.parent() {
@@ -248,6 +319,7 @@ impl<'h> Staged<'h> {
             }
             fs::create_dir(&self.staging)?;
             state.staging = true;
+            fs::write(self.staging.join(MARKER), MARKER_TEXT)?;
         }
         for (rel, _) in files {
             if let Some((dir, _)) = rel.rsplit_once('/')
@@ -260,27 +332,39 @@ impl<'h> Staged<'h> {
         Ok(())
     }
 
-    /// Puts the tree in place of the destination, or leaves the destination
-    /// alone when it already holds exactly this tree.
-    pub fn finish(self) -> io::Result<Outcome> {
+    /// Puts the tree (and the files given to [`Staged::also_replace`]) in
+    /// place, or leaves the destination alone when it already holds
+    /// exactly this tree. On an error nothing changed, except an
+    /// [`Incomplete`] change, which the next run completes.
+    pub fn finish(self) -> io::Result<Finished> {
         let mut state = self.state();
+        let mut changed = true;
         if let Some(same) = state.same.take() {
-            // Every file is the destination's; unchanged unless it has more.
-            if count_files(&self.dest)? == same.len() {
-                state.finished = true;
-                return Ok(Outcome::Unchanged);
+            let before = state.before.unwrap_or_default();
+            if before.files == same.len() {
+                // Every file is the destination's, and it has no more.
+                changed = false;
+                if !before.marked {
+                    // A tree rendered before there was a marker: mark it.
+                    write_file_atomically(&self.dest.join(MARKER), MARKER_TEXT)?;
+                }
+            } else {
+                // Written as `add` writes them, now that the trees differ.
+                drop(state);
+                self.add(same)?;
+                state = self.state();
             }
-            // Written as `add` writes them, now that the trees differ.
-            drop(state);
-            self.add(same)?;
-            state = self.state();
         } else if !state.staging {
             // No files at all: an empty tree is an empty directory.
             self.make_dirs(&mut state, &[])?;
         }
-        swap_in(&self.staging, &self.dest)?;
+        let also = std::mem::take(&mut state.also);
+        let mut warnings = std::mem::take(&mut state.warnings);
+        let staging = changed.then_some(self.staging.as_path());
+        warnings.extend(journal::commit(staging, &self.dest, also)?);
         state.finished = true;
-        Ok(Outcome::Replaced)
+        let outcome = if changed { Outcome::Replaced } else { Outcome::Unchanged };
+        Ok(Finished { outcome, warnings })
     }
 }
 
@@ -294,46 +378,166 @@ impl Drop for Staged<'_> {
     }
 }
 
-/// How many files are below `root`.
-fn count_files(root: &Path) -> io::Result<usize> {
-    let mut count = 0;
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
+/// `dest`'s parent directory (`.` for a bare name) and its own name.
+fn split(dest: &Path) -> io::Result<(PathBuf, &OsStr)> {
+    let parent = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = dest.file_name().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "the destination has no directory name")
+    })?;
+    Ok((parent, name))
+}
+
+/// What a destination holds, as far as replacing it is concerned.
+#[derive(Debug, Clone, Copy, Default)]
+struct Survey {
+    /// Its files, the marker aside.
+    files: usize,
+    /// Whether it has the marker.
+    marked: bool,
+}
+
+/// File extensions a render writes: a tree rendered before the marker
+/// existed holds nothing else.
+const RENDERED_EXTENSIONS: [&str; 2] = ["yaml", "md"];
+
+/// What `dest` holds, if it exists; an error if a render must not replace
+/// it: a link, a directory holding a link, or a directory no render wrote
+/// (no marker, and a file a render does not write or no kustomization).
+fn survey(dest: &Path) -> io::Result<Option<Survey>> {
+    match fs::symlink_metadata(dest) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+        Ok(m) if m.is_symlink() => return Err(link_error(dest)),
+        Ok(m) if !m.is_dir() => {
+            return Err(io::Error::other(format!("{} exists and is not a directory", dest.display())));
+        }
+        Ok(_) => {}
+    }
+    let mut survey = Survey::default();
+    // The first file that a render would not have written, and whether
+    // there is a kustomization: for a tree rendered before the marker.
+    let (mut foreign, mut kustomization) = (None::<String>, false);
+    let mut stack = vec![(dest.to_path_buf(), String::new())];
+    while let Some((dir, prefix)) = stack.pop() {
         for entry in fs::read_dir(&dir)? {
             let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                stack.push(entry.path());
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+            let kind = entry.file_type()?;
+            if kind.is_symlink() {
+                return Err(link_error(&entry.path()));
+            }
+            if rel == MARKER {
+                survey.marked = kind.is_file();
+                continue;
+            }
+            let rendered_like = !name.starts_with('.')
+                && (kind.is_dir()
+                    || kind.is_file()
+                        && name.rsplit_once('.').is_some_and(|(_, ext)| RENDERED_EXTENSIONS.contains(&ext)));
+            if !rendered_like && foreign.is_none() {
+                foreign = Some(rel.clone());
+            }
+            if kind.is_dir() {
+                stack.push((entry.path(), rel));
             } else {
-                count += 1;
+                survey.files += 1;
+                kustomization |= name == "kustomization.yaml";
             }
         }
     }
-    Ok(count)
+    let empty = survey.files == 0 && foreign.is_none();
+    if survey.marked || empty || (foreign.is_none() && kustomization) {
+        return Ok(Some(survey));
+    }
+    let what = match foreign {
+        Some(rel) => format!("it holds `{rel}`, which no render writes,"),
+        None => "it holds no kustomization.yaml".to_owned(),
+    };
+    Err(io::Error::other(format!(
+        "{} is not a tree a render wrote: {what} and has no {MARKER} marker. A render replaces its \
+         destination whole, deleting what it held, so it writes only into a new or empty directory \
+         or one it rendered before; choose another directory, or move those files away",
+        dest.display()
+    )))
 }
 
-fn staging_prefix(dest_name: &std::ffi::OsStr) -> String {
+fn staging_prefix(dest_name: &OsStr) -> String {
     format!(".{}.render-", dest_name.to_string_lossy())
 }
 
-fn staging_name(dest_name: &std::ffi::OsStr, pid: u32) -> OsString {
+fn staging_name(dest_name: &OsStr, pid: u32) -> OsString {
     format!("{}{pid}", staging_prefix(dest_name)).into()
 }
 
-/// Removes staging directories left by renders that were killed; one that
-/// belongs to a live process is left alone.
-fn remove_stale_staging(parent: &Path, dest_name: &std::ffi::OsStr) -> io::Result<()> {
+/// Removes staging directories left by renders that were killed (and old
+/// trees a finished render could not remove); one that belongs to a live
+/// process is left alone. What cannot be removed is reported, not fatal.
+fn remove_stale_staging(parent: &Path, dest_name: &OsStr) -> Vec<String> {
     let prefix = staging_prefix(dest_name);
-    for entry in fs::read_dir(parent)? {
-        let entry = entry?;
+    let Ok(entries) = fs::read_dir(parent) else { return Vec::new() };
+    let mut warnings = Vec::new();
+    for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+        let pid = rest.strip_suffix(OLD_SUFFIX).unwrap_or(rest);
         let alive = pid.parse::<u32>().is_ok_and(|pid| pid != std::process::id() && process_alive(pid));
-        if !alive {
-            fs::remove_dir_all(entry.path())?;
+        if !alive && let Err(e) = remove_tree(&entry.path()) {
+            warnings.push(e);
         }
     }
-    Ok(())
+    warnings
 }
+
+/// The suffix of the old tree while the two-rename swap runs.
+const OLD_SUFFIX: &str = ".old";
+
+/// Deletes the directory `path`, making its directories writable first if
+/// a plain delete is refused; the error says what is left and that the
+/// next run tries again.
+fn remove_tree(path: &Path) -> Result<(), String> {
+    #[cfg(test)]
+    if tests::REMOVE_FAILS.get() {
+        return Err(format!("{} (an old tree) could not be removed (injected)", path.display()));
+    }
+    let first = match fs::remove_dir_all(path) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => e,
+    };
+    make_writable(path);
+    fs::remove_dir_all(path).map_err(|_| {
+        format!(
+            "{} (an old tree) could not be removed ({first}); nothing depends on it, and the next run \
+             tries again, or delete it by hand",
+            path.display()
+        )
+    })
+}
+
+/// Gives the owner write and search permission on every directory below `path`.
+#[cfg(unix)]
+fn make_writable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(meta) = fs::symlink_metadata(&dir) else { continue };
+        if !meta.is_dir() {
+            continue;
+        }
+        let mode = meta.permissions().mode();
+        let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(mode | 0o700));
+        if let Ok(entries) = fs::read_dir(&dir) {
+            stack.extend(entries.flatten().map(|e| e.path()));
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn make_writable(_: &Path) {}
 
 #[cfg(unix)]
 fn process_alive(pid: u32) -> bool {
@@ -346,32 +550,6 @@ fn process_alive(pid: u32) -> bool {
 #[cfg(not(unix))]
 fn process_alive(_: u32) -> bool {
     false
-}
-
-/// Puts `staging` at `dest`; the old `dest`, if any, is deleted afterwards.
-fn swap_in(staging: &Path, dest: &Path) -> io::Result<()> {
-    match fs::symlink_metadata(dest) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return fs::rename(staging, dest),
-        Err(e) => return Err(e),
-        Ok(m) if !m.is_dir() => {
-            return Err(io::Error::other(format!("{} exists and is not a directory", dest.display())));
-        }
-        Ok(_) => {}
-    }
-    match exchange(staging, dest) {
-        // `staging` now holds the old tree.
-        Ok(()) => fs::remove_dir_all(staging),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)) => {
-            // No RENAME_EXCHANGE on this filesystem: two renames, with a
-            // moment in which `dest` is missing.
-            let mut old = staging.as_os_str().to_owned();
-            old.push(".old");
-            fs::rename(dest, &old)?;
-            fs::rename(staging, dest)?;
-            fs::remove_dir_all(old)
-        }
-        Err(e) => Err(e),
-    }
 }
 
 #[cfg(target_os = "linux")]
@@ -390,6 +568,11 @@ fn exchange(a: &Path, b: &Path) -> io::Result<()> {
 #[cfg(not(target_os = "linux"))]
 fn exchange(_: &Path, _: &Path) -> io::Result<()> {
     Err(io::Error::from_raw_os_error(libc::ENOSYS))
+}
+
+/// Whether `exchange` failed only because the platform or filesystem lacks it.
+fn unsupported(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP))
 }
 
 #[cfg(test)]
@@ -513,7 +696,7 @@ mod tests {
             }
         });
         staged.add(files(&[("argocd/dev/apps/app.yaml", "app")])).unwrap();
-        assert_eq!(staged.finish().unwrap(), Outcome::Replaced);
+        assert_eq!(staged.finish().unwrap().outcome, Outcome::Replaced);
         let mut want: Tree = batches.iter().flatten().map(|(p, b)| (p.as_str(), b.as_slice())).collect();
         want.insert("argocd/dev/apps/app.yaml".into(), b"app".to_vec());
         assert_eq!(read_tree(&dest).unwrap(), want);
@@ -535,19 +718,19 @@ mod tests {
         staged.add(files(&[("dev/a.yaml", "a"), ("dev/b.yaml", "b")])).unwrap();
         assert_eq!(left_beside(&root), [OsString::from("deploy")], "nothing staged while equal");
         staged.add(files(&[("prod/a.yaml", "A")])).unwrap();
-        assert_eq!(staged.finish().unwrap(), Outcome::Replaced);
+        assert_eq!(staged.finish().unwrap().outcome, Outcome::Replaced);
         let new = tree(&[("dev/a.yaml", "a"), ("dev/b.yaml", "b"), ("prod/a.yaml", "A")]);
         assert_eq!(read_tree(&dest).unwrap(), new, "the equal batch was written as well");
 
         let fewer = Staged::begin(&dest, &|_| Ok(())).unwrap();
         fewer.add(files(&[("dev/a.yaml", "a"), ("prod/a.yaml", "A")])).unwrap();
-        assert_eq!(fewer.finish().unwrap(), Outcome::Replaced);
+        assert_eq!(fewer.finish().unwrap().outcome, Outcome::Replaced);
         assert_eq!(read_tree(&dest).unwrap(), tree(&[("dev/a.yaml", "a"), ("prod/a.yaml", "A")]));
 
         let same = Staged::begin(&dest, &|_| Ok(())).unwrap();
         same.add(files(&[("prod/a.yaml", "A")])).unwrap();
         same.add(files(&[("dev/a.yaml", "a")])).unwrap();
-        assert_eq!(same.finish().unwrap(), Outcome::Unchanged);
+        assert_eq!(same.finish().unwrap().outcome, Outcome::Unchanged);
         assert_eq!(left_beside(&root), [OsString::from("deploy")]);
         fs::remove_dir_all(root).unwrap();
     }
@@ -577,6 +760,205 @@ mod tests {
         assert_eq!(read_tree(&dest).unwrap(), old);
         assert_eq!(left_beside(&root), [OsString::from("deploy"), OsString::from("new")]);
         fs::remove_dir_all(root).unwrap();
+    }
+
+    thread_local! {
+        /// Makes removing an old tree fail on this thread: a tree whose
+        /// removal is refused (root removes anything, so tests inject it).
+        pub(super) static REMOVE_FAILS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    fn write(root: &Path, rel: &str, text: &str) {
+        let path = root.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
+    /// A directory a render did not write is refused whole and untouched: a
+    /// notes file, a repository (`.git`, sources), a directory of YAML with
+    /// no kustomization; an empty one, a marked one, and one that looks
+    /// like a tree rendered before the marker existed are replaced.
+    #[test]
+    fn only_a_rendered_or_empty_directory_is_replaced() {
+        let root = tmp("foreign");
+        let new = tree(&[("dev/kustomization.yaml", "k"), ("dev/a.yaml", "a")]);
+        for (name, files) in [
+            ("notes", &[("notes.txt", "mine")][..]),
+            ("repo", &[(".git/HEAD", "ref"), ("Cargo.toml", "[package]"), ("deploy/dev/a.yaml", "a")]),
+            ("releases", &[("dev.yaml", "images: {}")]),
+            ("hidden", &[("dev/kustomization.yaml", "k"), ("dev/.env", "TOKEN=1")]),
+        ] {
+            let dest = root.join(name);
+            for (rel, text) in files {
+                write(&dest, rel, text);
+            }
+            let before = read_tree(&dest).unwrap();
+            let err = write_atomically(&new, &dest).unwrap_err().to_string();
+            assert!(
+                err.contains("is not a tree a render wrote") && err.contains("choose another directory"),
+                "{err}"
+            );
+            assert_eq!(read_tree(&dest).unwrap(), before, "{name} is untouched");
+            assert!(!dest.join(MARKER).exists());
+        }
+        let err = write_atomically(&new, &root.join("notes")).unwrap_err().to_string();
+        assert!(err.contains("`notes.txt`"), "the error names the file: {err}");
+
+        let empty = root.join("empty");
+        fs::create_dir_all(&empty).unwrap();
+        assert_eq!(write_atomically(&new, &empty).unwrap(), Outcome::Replaced);
+        assert!(empty.join(MARKER).is_file());
+        // A tree rendered before the marker: replaced when unchanged too, and marked.
+        let legacy = root.join("legacy");
+        for (rel, bytes) in new.files() {
+            write(&legacy, rel, std::str::from_utf8(bytes).unwrap());
+        }
+        assert_eq!(write_atomically(&new, &legacy).unwrap(), Outcome::Unchanged);
+        assert!(legacy.join(MARKER).is_file());
+        // Marked, it is the render's: a file added by hand goes with the next render.
+        write(&legacy, "dev/notes.txt", "x");
+        assert_eq!(write_atomically(&new, &legacy).unwrap(), Outcome::Replaced);
+        assert!(!legacy.join("dev/notes.txt").exists());
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    /// Links are refused by reading and writing alike, naming the link,
+    /// and nothing is changed through one.
+    #[test]
+    fn links_as_or_inside_the_tree_are_refused_by_every_reader_and_writer() {
+        let root = tmp("links");
+        let real = root.join("real");
+        let t = tree(&[("dev/kustomization.yaml", "k")]);
+        write_atomically(&t, &real).unwrap();
+        let link = root.join("deploy");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        for err in [read_tree(&link).unwrap_err(), write_atomically(&t, &link).unwrap_err()] {
+            assert!(err.to_string().starts_with(&format!("{} is a symbolic link", link.display())), "{err}");
+        }
+        let inner = root.join("inner");
+        write_atomically(&t, &inner).unwrap();
+        std::os::unix::fs::symlink(real.join("dev"), inner.join("prod")).unwrap();
+        for err in [read_tree(&inner).unwrap_err(), write_atomically(&t, &inner).unwrap_err()] {
+            assert!(
+                err.to_string().contains(&format!("{} is a symbolic link", inner.join("prod").display())),
+                "{err}"
+            );
+        }
+        assert!(fs::symlink_metadata(&link).unwrap().is_symlink());
+        assert_eq!(read_tree(&real).unwrap(), t);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    /// The old tree cannot be removed after the swap: the render succeeds
+    /// and says so, the tree is the new one, and the next render removes
+    /// the old one.
+    #[test]
+    fn an_old_tree_that_cannot_be_removed_is_reported_and_removed_next_time() {
+        let root = tmp("old-stays");
+        let dest = root.join("deploy");
+        write_atomically(&tree(&[("dev/a.yaml", "a")]), &dest).unwrap();
+        let staged = Staged::begin(&dest, &|_| Ok(())).unwrap();
+        staged.add(files(&[("dev/a.yaml", "A")])).unwrap();
+        REMOVE_FAILS.set(true);
+        let finished = staged.finish();
+        REMOVE_FAILS.set(false);
+        let finished = finished.unwrap();
+        assert_eq!(finished.outcome, Outcome::Replaced);
+        assert!(finished.warnings[0].contains("could not be removed"), "{:?}", finished.warnings);
+        assert_eq!(read_tree(&dest).unwrap(), tree(&[("dev/a.yaml", "A")]));
+        assert_eq!(left_beside(&root).len(), 2, "the old tree is left beside it");
+        // Its pid is this live process's own: a later process would find it
+        // dead; the next render of this one removes it as its own staging.
+        write_atomically(&tree(&[("dev/a.yaml", "B")]), &dest).unwrap();
+        assert_eq!(left_beside(&root), [OsString::from("deploy")]);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    /// A file committed with the tree: both change, or (on an error before
+    /// the first move) neither; the temporary is gone either way.
+    #[test]
+    fn a_file_replaced_with_the_tree_changes_with_it() {
+        let root = tmp("also");
+        let dest = root.join("deploy");
+        let release = root.join("releases/dev.yaml");
+        write_file_atomically(&release, b"old\n").unwrap();
+        write_atomically(&tree(&[("dev/a.yaml", "a")]), &dest).unwrap();
+
+        let staged = Staged::begin(&dest, &|_| Ok(())).unwrap();
+        staged.add(files(&[("dev/a.yaml", "A")])).unwrap();
+        staged.also_replace(release.clone(), b"new\n".to_vec());
+        assert_eq!(staged.finish().unwrap().outcome, Outcome::Replaced);
+        assert_eq!(fs::read(&release).unwrap(), b"new\n");
+        assert_eq!(read_tree(&dest).unwrap(), tree(&[("dev/a.yaml", "A")]));
+
+        // The file's place is a directory: refused before anything moves.
+        let blocked = root.join("releases/prod.yaml");
+        fs::create_dir_all(&blocked).unwrap();
+        let staged = Staged::begin(&dest, &|_| Ok(())).unwrap();
+        staged.add(files(&[("dev/a.yaml", "changed")])).unwrap();
+        staged.also_replace(blocked.clone(), b"x".to_vec());
+        staged.also_replace(release.clone(), b"newer\n".to_vec());
+        let err = staged.finish().unwrap_err().to_string();
+        assert!(err.contains("prod.yaml") && err.contains("not a regular file"), "{err}");
+        assert_eq!(read_tree(&dest).unwrap(), tree(&[("dev/a.yaml", "A")]));
+        assert_eq!(fs::read(&release).unwrap(), b"new\n");
+        assert_eq!(
+            left_beside(&root.join("releases")),
+            [OsString::from("dev.yaml"), OsString::from("prod.yaml")]
+        );
+        assert_eq!(left_beside(&root), [OsString::from("deploy"), OsString::from("releases")]);
+        fs::remove_dir_all(root).unwrap();
+    }
+
+    /// Every state a kill can leave a change in, made by hand from its
+    /// journal: the next run ends with the new tree and the new file, and
+    /// nothing else beside them.
+    #[test]
+    fn recovery_completes_a_change_killed_at_any_step() {
+        for step in 0..4 {
+            let root = tmp(&format!("recover-{step}"));
+            let dest = root.join("deploy");
+            let release = root.join("releases/dev.yaml");
+            write_file_atomically(&release, b"old\n").unwrap();
+            write_atomically(&tree(&[("dev/a.yaml", "old")]), &dest).unwrap();
+            // What a writer (pid 4194305, dead) had staged when it was killed.
+            let staging = root.join(staging_name(OsStr::new("deploy"), 4_194_305));
+            write_atomically(&tree(&[("dev/a.yaml", "new")]), &staging).unwrap();
+            let tmp_file = journal::write_temporary(&release, b"new\n").unwrap();
+            let dead_tmp = release.with_file_name(".dev.yaml.tmp-4194305");
+            fs::rename(&tmp_file, &dead_tmp).unwrap();
+            let journal = journal::Journal {
+                staging: Some((staging.clone(), journal::inode(&staging))),
+                files: vec![(dead_tmp.clone(), release.clone())],
+            };
+            write_file_atomically(&root.join(".deploy.journal"), journal.encode().as_bytes()).unwrap();
+            // 0: killed after the journal; 1: after the exchange; 2: after
+            // the file's rename too; 3: in the two-rename fallback, between
+            // the renames (no tree at the destination).
+            if (1..3).contains(&step) {
+                exchange(&staging, &dest).unwrap();
+            }
+            if step == 2 {
+                fs::rename(&dead_tmp, &release).unwrap();
+            }
+            if step == 3 {
+                fs::rename(&dest, root.join(".deploy.render-4194305.old")).unwrap();
+            }
+            let notes = recover(&dest).unwrap();
+            assert_eq!(read_tree(&dest).unwrap(), tree(&[("dev/a.yaml", "new")]), "step {step}");
+            assert_eq!(fs::read(&release).unwrap(), b"new\n", "step {step}");
+            assert!(step == 2 || notes[0].contains("completed the change"), "step {step}: {notes:?}");
+            // The next writer tidies what is left of the dead one.
+            write_atomically(&tree(&[("dev/a.yaml", "new")]), &dest).unwrap();
+            remove_stale_temporaries(&root.join("releases"));
+            assert_eq!(
+                left_beside(&root),
+                [OsString::from("deploy"), OsString::from("releases")],
+                "step {step}"
+            );
+            assert_eq!(left_beside(&root.join("releases")), [OsString::from("dev.yaml")], "step {step}");
+            fs::remove_dir_all(root).unwrap();
+        }
     }
 
     #[test]

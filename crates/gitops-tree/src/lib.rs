@@ -10,6 +10,7 @@ pub mod argocd;
 pub mod diff;
 pub mod disk;
 pub mod layout;
+pub mod lock;
 pub mod picture;
 pub mod pipeline;
 pub mod tree;
