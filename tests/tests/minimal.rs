@@ -95,7 +95,7 @@ fn sealed_secrets_come_from_committed_kubeseal_output() {
     };
     assert_eq!(file, "secrets/dev/hello-db-credentials.yaml");
     let err = errors[0].to_string();
-    assert!(err.contains("secrets/dev/hello-db-credentials.yaml: cannot read the sealed secret"), "{err}");
+    assert!(err.contains("secrets/dev/hello-db-credentials.yaml: the sealed secret does not exist"), "{err}");
 
     // The shape `kubeseal --format yaml` writes (the ciphertext is opaque here).
     let sealed = |namespace: &str| {

@@ -192,7 +192,7 @@ fn cases() -> Vec<Case> {
             apply: |root, _| {
                 fs::remove_file(root.join("releases/prod.yaml")).unwrap();
                 vec![
-                    "releases/prod.yaml: cannot read the release file".into(),
+                    "releases/prod.yaml: the release file does not exist; create it".into(),
                     "create it with an `images:` entry for every service".into(),
                 ]
             },

@@ -69,7 +69,7 @@ fn errors_in_several_files_are_all_reported() {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("releases/dev.yaml:"), "{err}");
-    assert!(err.contains("releases/prod.yaml: cannot read the release file"), "{err}");
+    assert!(err.contains("releases/prod.yaml: the release file does not exist; create it"), "{err}");
     assert!(!root.join("deploy").exists(), "a failed first render creates nothing");
     fs::remove_dir_all(root).unwrap();
 }

@@ -11,7 +11,7 @@ use gitops_core::profile::EnvironmentProfile;
 use gitops_core::release::edit::{self, PinChange};
 use gitops_core::release::{Pin, ReleasePins};
 use gitops_tree::disk::{self, Outcome, Staged};
-use gitops_tree::pipeline::{release_file, render_platform_with};
+use gitops_tree::pipeline::{read_release, release_file, render_platform_with};
 
 use crate::Project;
 
@@ -79,9 +79,7 @@ impl ReleaseFile {
     pub fn read(project: &Project, profile: EnvironmentProfile) -> Result<Self, Vec<String>> {
         let rel = release_file(&project.paths(), &profile);
         let path = project.root.join(&rel);
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            vec![format!("{rel}: cannot read the release file ({e}); run the command from the repository, or pass --root")]
-        })?;
+        let text = read_release(&project.paths(), &profile).map_err(|e| vec![e.to_string()])?;
         let pins = ReleasePins::parse_for(&rel, &text, &project.released_services(), project.tag_rule())
             .map_err(|e| vec![e.to_string()])?;
         Ok(ReleaseFile { profile, rel, path, text, pins })

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use gitops_core::release::ReleasePins;
 use gitops_core::release::edit::with_schema_directive;
 use gitops_tree::disk;
-use gitops_tree::pipeline::release_file;
+use gitops_tree::pipeline::{read_release, release_file};
 
 use crate::{CmdResult, Project};
 
@@ -42,8 +42,7 @@ pub fn run(project: &Project, SchemaArgs { check }: SchemaArgs) -> CmdResult {
     let url = schema_url(project);
     for profile in &project.profiles {
         let rel = release_file(&paths, profile);
-        let text = std::fs::read_to_string(root.join(&rel))
-            .map_err(|e| vec![format!("{rel}: cannot read the release file ({e})")])?;
+        let text = read_release(&paths, profile).map_err(|e| vec![e.to_string()])?;
         let new = with_schema_directive(&text, &url);
         files.push((rel, Some(text), new));
     }

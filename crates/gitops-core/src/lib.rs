@@ -26,6 +26,7 @@ pub mod par;
 pub mod platform;
 pub mod profile;
 pub mod release;
+pub mod source;
 pub mod spec;
 pub mod yaml;
 

@@ -430,6 +430,16 @@ impl Platform {
             }
             for exposure in &s.exposes {
                 let name = s.exposure_name(exposure);
+                if name.as_str() == "kubernetes" {
+                    // The kubelet gives every pod of a namespace the
+                    // `KUBERNETES_SERVICE_HOST` of a Service called
+                    // `kubernetes` there, in place of the API server's:
+                    // in-cluster clients would send their tokens to it.
+                    return Err(err(
+                        "renders a Service named `kubernetes`, which would take the API server's place for every pod of the namespace (KUBERNETES_SERVICE_HOST)".into(),
+                        "give the service or its exposure another name",
+                    ));
+                }
                 if let Some(other) = service_names.insert(name.clone(), &s.name) {
                     return Err(err(
                         format!("exposes a Service `{name}`, which `{other}` renders already"),

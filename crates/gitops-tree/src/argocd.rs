@@ -23,7 +23,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
 /// The namespace Argo CD runs in and reads Applications from.
-pub const ARGOCD_NAMESPACE: &str = "argocd";
+pub const ARGOCD_NAMESPACE: &str = gitops_core::crd::argocd::ARGOCD_NAMESPACE;
 
 /// Retries with backoff as seed 002 sets them: 3 tries, 5s doubling up to 3m.
 pub fn retry() -> RetryStrategy {

@@ -28,6 +28,7 @@ use gitops_core::platform::Platform;
 use gitops_core::profile::EnvironmentProfile;
 use gitops_core::profile::SecretBackend;
 use gitops_core::release::{ReleaseError, ReleasePins};
+use gitops_core::source::{self, SourceError};
 use gitops_core::{EnvironmentRender, RenderError, SealedInputs, render_environment_with};
 use gitops_policy::{Environment, Finding, Policies, PolicyError, Report, Target};
 
@@ -94,6 +95,22 @@ pub fn release_file(paths: &Paths, profile: &EnvironmentProfile) -> String {
     format!("{}/{}.yaml", paths.releases, profile.name)
 }
 
+/// The text of `profile`'s release file, read as every input is
+/// ([`source::read_text`]: a regular UTF-8 file below the root, not a
+/// link, of bounded size); the error names the file and the fix.
+pub fn read_release(paths: &Paths, profile: &EnvironmentProfile) -> Result<String, PipelineError> {
+    let name = format!("{}.yaml", profile.name);
+    source::read_text(paths.root, paths.releases, &name, source::MAX_DATA_BYTES).map_err(|e| {
+        let problem = match e {
+            SourceError::Missing => {
+                "the release file does not exist; create it with an `images:` entry for every service, or run the command from the repository (or pass --root)".to_owned()
+            }
+            e => e.to_string(),
+        };
+        PipelineError::Unreadable { file: release_file(paths, profile), problem }
+    })
+}
+
 /// What one environment renders from besides the platform and its profile:
 /// the release pins, and the ciphertext of its sealed secrets (if sealed).
 pub struct Inputs {
@@ -121,12 +138,7 @@ pub fn read_inputs(
     let rel = release_file(paths, profile);
     let text = match text {
         Some(text) => text.to_owned(),
-        None => fs::read_to_string(paths.root.join(&rel)).map_err(|e| PipelineError::Unreadable {
-            file: rel.clone(),
-            problem: format!(
-                "cannot read the release file ({e}); create it with an `images:` entry for every service"
-            ),
-        })?,
+        None => read_release(paths, profile)?,
     };
     let pins = ReleasePins::parse_for(&rel, &text, &services, platform.tag_rule)?;
     let sealed = read_sealed(platform, profile, paths)?;
@@ -157,12 +169,16 @@ fn read_sealed(
     let mut sealed = SealedInputs::new();
     for (secret, keys) in credential_secrets(platform)? {
         let file = format!("{dir}/{secret}.yaml");
-        let text = fs::read_to_string(paths.root.join(&file)).map_err(|e| PipelineError::Unreadable {
-            file: file.clone(),
-            problem: format!(
-                "cannot read the sealed secret ({e}); environment `{}` seals its secrets: seal `{secret}` with `kubeseal --format yaml` into that file",
-                profile.name
-            ),
+        let name = format!("{secret}.yaml");
+        let text = source::read_text(paths.root, dir, &name, source::MAX_DATA_BYTES).map_err(|e| {
+            let problem = match e {
+                SourceError::Missing => format!(
+                    "the sealed secret does not exist; environment `{}` seals its secrets: seal `{secret}` with `kubeseal --format yaml` into that file",
+                    profile.name
+                ),
+                e => e.to_string(),
+            };
+            PipelineError::Unreadable { file: file.clone(), problem }
         })?;
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let data = parse_kubeseal_output(&file, &text, secret.as_str(), profile.namespace.as_str(), &keys)?;

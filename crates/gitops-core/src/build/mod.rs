@@ -113,12 +113,37 @@ pub enum RenderError {
     Name(#[from] crate::name::NameError),
 }
 
+/// Why an environment may not own `namespace`, if it may not: the
+/// environment labels its namespace for restricted Pod Security and denies
+/// all traffic in it by default, and deleting its Application may delete
+/// it. Kubernetes reserves `kube-` for its own namespaces ("Namespaces",
+/// kubernetes.io/docs/concepts/overview/working-with-objects/namespaces).
+pub fn reserved_namespace(namespace: &str) -> Option<&'static str> {
+    if namespace == "default" {
+        Some(
+            "holds the API server's own Service (`default/kubernetes`) and whatever is created without a namespace",
+        )
+    } else if namespace.starts_with("kube-") {
+        Some("Kubernetes reserves (names starting with `kube-`) for its own components")
+    } else if namespace == crate::crd::argocd::ARGOCD_NAMESPACE {
+        Some("is Argo CD's own: its policies and quota would apply to Argo CD")
+    } else {
+        None
+    }
+}
+
 fn check_profile(platform: &Platform, profile: &EnvironmentProfile) -> Result<(), RenderError> {
     let err = |problem: String, fix: &str| RenderError::Profile {
         env: profile.name.to_string(),
         problem,
         fix: fix.into(),
     };
+    if let Some(why) = reserved_namespace(profile.namespace.as_str()) {
+        return Err(err(
+            format!("deploys into namespace `{}`, which {why}", profile.namespace),
+            "give the environment a namespace of its own, such as `<platform>-<environment>`",
+        ));
+    }
     let sized: [(&str, &Resources); 3] =
         [("api", &profile.api.resources), ("web", &profile.web.resources), ("migration", &profile.migration)];
     let databases = profile.databases.iter().map(|d| (d.engine.as_str(), &d.resources));
@@ -940,6 +965,38 @@ pub(crate) mod tests {
         let SecretBackend::External(store) = &mut bad.secrets else { unreachable!() };
         store.key_prefix = "/acme/".into();
         assert!(render_environment(&p, &bad, &pins(&p)).is_err());
+    }
+
+    /// The namespaces of the cluster and of Argo CD are not an
+    /// environment's to lock down, and a Service named `kubernetes` would
+    /// stand in for the API server.
+    #[test]
+    fn system_namespaces_and_a_kubernetes_service_are_refused() {
+        let p = Platform::new(name!("acme")).service(Service::api(name!("api"), IMG).route("/api"));
+        for namespace in
+            ["kube-system", "kube-public", "kube-node-lease", "kube-anything", "default", "argocd"]
+        {
+            let mut bad = profile();
+            bad.namespace = Name::new(namespace).unwrap();
+            let err = render_environment(&p, &bad, &pins(&p)).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("environment `test`: deploys into namespace `{namespace}`, which "))
+                    && err.ends_with(
+                        "give the environment a namespace of its own, such as `<platform>-<environment>`"
+                    ),
+                "{err}"
+            );
+        }
+        let mut fine = profile();
+        fine.namespace = name!("kubeflow");
+        assert!(render_environment(&p, &fine, &pins(&p)).is_ok());
+
+        let p = Platform::new(name!("acme")).service(Service::api(name!("kubernetes"), IMG).route("/api"));
+        let err = render_environment(&p, &profile(), &pins(&p)).unwrap_err().to_string();
+        assert!(
+            err.contains("renders a Service named `kubernetes`, which would take the API server's place"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{CustomResource, CustomResourceSpec};
 
+/// The namespace Argo CD runs in and reads Applications from.
+pub const ARGOCD_NAMESPACE: &str = "argocd";
+
 /// `argocd.argoproj.io/hook`.
 pub const HOOK_ANNOTATION: &str = "argocd.argoproj.io/hook";
 /// `argocd.argoproj.io/hook-delete-policy`.
