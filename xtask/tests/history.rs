@@ -133,3 +133,28 @@ fn outside_a_git_repository_history_says_so() {
     assert!(stderr(&out).contains("not a git repository"), "{}", stderr(&out));
     fs::remove_dir_all(root).unwrap();
 }
+
+/// A commit's author and subject are anyone's text: escape sequences in
+/// them (a terminal title, a screen clear) print as harmless characters.
+#[test]
+fn history_prints_no_terminal_control_from_commits() {
+    let (root, _) = repository("history-escapes");
+    set(&root, &["--service", "web", "--tag", "sha-3333333"]);
+    git(&root, &["add", "-A"]);
+    git(
+        &root,
+        &[
+            "-c",
+            "user.name=Eve\x1b]0;owned\x07",
+            "commit",
+            "-q",
+            "-m",
+            "Deploy \x1b[2J\x1b[31mred\r\u{202e}gpj.exe",
+        ],
+    );
+    let out = xtask(&root, &["history", "--env", "dev"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.chars().any(|c| c.is_control() && c != '\n') && !text.contains('\u{202e}'), "{text:?}");
+    assert!(text.contains("Eve\u{fffd}]0;owned: Deploy \u{fffd}[2J\u{fffd}[31mred"), "{text}");
+}

@@ -69,3 +69,44 @@ fn seals_piped_values_into_the_file_the_renderer_reads() {
     assert!(stderr(&out).contains("line 1: is not `KEY=VALUE`") && !stderr(&out).contains("never-shown"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Certificates kubeseal would refuse, and keys too weak to seal to, are
+/// refused with the fix; an expired one is accepted only when asked, saying so.
+#[test]
+fn expired_future_and_weak_certificates_are_refused() {
+    let fixtures = workspace().join("xtask/tests/fixtures/seal");
+    let input = "password=never-shown\n";
+    for (file, problem) in [
+        ("expired.pem", "expired on 2021-01-01T00:00:00Z; fetch the controller's current certificate"),
+        ("not-yet-valid.pem", "is not valid before 2040-01-01T00:00:00Z (check this machine's clock)"),
+        ("rsa-1024.pem", "holds a 1024-bit RSA key, too weak to protect a secret (at least 2048 bits)"),
+    ] {
+        let cert = fixtures.join(file);
+        let out = seal(&["--cert", cert.to_str().unwrap(), "--namespace", "app-dev", "--name", "db"], input);
+        assert_eq!(out.status.code(), Some(1), "{file}");
+        assert!(stderr(&out).contains(problem), "{file}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty() && !stderr(&out).contains("never-shown"));
+    }
+    let expired = fixtures.join("expired.pem");
+    let args = [
+        "--cert",
+        expired.to_str().unwrap(),
+        "--namespace",
+        "app-dev",
+        "--name",
+        "db",
+        "--allow-expired-cert",
+    ];
+    let out = seal(&args, input);
+    assert!(out.status.success() && stdout(&out).contains("kind: SealedSecret"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning: ") && stderr(&out).contains("the certificate expired on 2021-01-01")
+    );
+    // Weakness is not waived by the flag.
+    let weak = fixtures.join("rsa-1024.pem");
+    let out = seal(
+        &["--cert", weak.to_str().unwrap(), "--namespace", "a", "--name", "b", "--allow-expired-cert"],
+        input,
+    );
+    assert_eq!(out.status.code(), Some(1));
+}

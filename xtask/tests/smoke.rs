@@ -126,6 +126,26 @@ fn nothing_listening_fails_every_check() {
     assert!(stdout(&out).contains("5 of 5 check(s) failed"), "{}", stdout(&out));
 }
 
+/// Credentials in --base-url reach neither the header nor a failure line,
+/// whether the request fails or answers, nor a refusal.
+#[test]
+fn user_information_in_the_base_url_is_never_printed() {
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (healthy, _) = serve(|_| (503, 0));
+    let bad = "ci:hunter2-s3cret";
+    for base in
+        [format!("http://{bad}@127.0.0.1:{port}"), healthy.replacen("http://", &format!("http://{bad}@"), 1)]
+    {
+        let out = smoke(&["--env", "dev", "--base-url", &base]);
+        assert_eq!(out.status.code(), Some(1));
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(!all.contains("hunter2") && !all.contains("ci:"), "{all}");
+        assert!(all.contains("http://***@127.0.0.1:"), "{all}");
+    }
+    let out = smoke(&["--env", "dev", "--base-url", &format!("ftp://{bad}@host")]);
+    assert!(!stderr(&out).contains("hunter2") && stderr(&out).contains("ftp://***@host"), "{}", stderr(&out));
+}
+
 #[test]
 fn refusals_name_the_fix() {
     let out = smoke(&["--env", "qa"]);

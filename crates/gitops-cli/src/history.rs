@@ -25,6 +25,19 @@ struct Entry {
     pins: Result<Option<ReleasePins>, String>,
 }
 
+/// `text` with every control character (escape sequences, carriage
+/// returns, C1 controls) and bidirectional override shown as `\u{fffd}`,
+/// so that it prints as the characters it holds and nothing else.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            let bidi =
+                matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{200e}' | '\u{200f}');
+            if c.is_control() || bidi { '\u{fffd}' } else { c }
+        })
+        .collect()
+}
+
 pub fn run(project: &Project, HistoryArgs { env, max_count }: HistoryArgs) -> CmdResult {
     let root = &project.root;
     let profile = project.environment(&env)?;
@@ -55,9 +68,10 @@ pub fn run(project: &Project, HistoryArgs { env, max_count }: HistoryArgs) -> Cm
     entries.truncate(max_count.unwrap_or(usize::MAX));
     let width = services.iter().map(|s| s.as_str().len()).max().unwrap_or(0);
     for (entry, before) in entries.iter().zip(older) {
-        println!("{}", entry.line);
+        // Authors and subjects are anyone's text: no terminal control reaches the screen.
+        println!("{}", printable(&entry.line));
         match &entry.pins {
-            Err(e) => println!("    (does not parse with today's platform: {e})"),
+            Err(e) => println!("    (does not parse with today's platform: {})", printable(e)),
             Ok(None) => println!("    (the file was deleted)"),
             Ok(Some(pins)) => {
                 let set: Vec<_> = pins
@@ -81,4 +95,20 @@ pub fn run(project: &Project, HistoryArgs { env, max_count }: HistoryArgs) -> Cm
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_and_bidi_overrides_do_not_reach_the_terminal() {
+        let hostile = "a1b2c3d 2026-12-03 Eve\x1b]0;pwned\x07: fix \x1b[2J\r\u{9b}31m\u{202e}txt.exe";
+        let shown = printable(hostile);
+        assert_eq!(
+            shown,
+            "a1b2c3d 2026-12-03 Eve\u{fffd}]0;pwned\u{fffd}: fix \u{fffd}[2J\u{fffd}\u{fffd}31m\u{fffd}txt.exe"
+        );
+        assert_eq!(printable("plain: añadir ✓"), "plain: añadir ✓");
+    }
 }

@@ -51,17 +51,71 @@ pub struct SealArgs {
     /// Write the SealedSecret to this file (atomically) instead of standard output.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// Seal with a certificate past its notAfter date (refused otherwise,
+    /// as kubeseal does), when the controller still holds its key.
+    #[arg(long)]
+    allow_expired_cert: bool,
 }
 
 const SESSION_KEY_BYTES: usize = 32;
 
-/// The RSA public key of a PEM certificate.
-pub fn public_key(pem: &[u8]) -> Result<PublicKey, String> {
-    let cert = Certificate::from_pem(pem)
-        .map_err(|e| format!("is not a PEM certificate ({e}); fetch it with `kubeseal --fetch-cert`"))?;
+fn certificate(pem: &[u8]) -> Result<Certificate, String> {
+    Certificate::from_pem(pem)
+        .map_err(|e| format!("is not a PEM certificate ({e}); fetch it with `kubeseal --fetch-cert`"))
+}
+
+/// The smallest RSA modulus sealed to, in bits: below it the key can be
+/// factored (NIST SP 800-131A disallows RSA-1024); the controller makes 4096.
+const MIN_RSA_BITS: usize = 2048;
+
+fn key_of(cert: &Certificate) -> Result<PublicKey, String> {
     let spki = cert.tbs_certificate().subject_public_key_info();
-    PublicKey::try_from(spki.owned_to_ref())
-        .map_err(|e| format!("does not hold an RSA public key ({e}); the Sealed Secrets controller's does"))
+    let key = PublicKey::try_from(spki.owned_to_ref()).map_err(|e| {
+        format!("does not hold an RSA public key ({e}); the Sealed Secrets controller's does")
+    })?;
+    let bits = rsa::traits::PublicKeyParts::size(&key) * 8;
+    if bits < MIN_RSA_BITS {
+        return Err(format!(
+            "holds a {bits}-bit RSA key, too weak to protect a secret (at least {MIN_RSA_BITS} bits); fetch the controller's certificate (4096 bits) with `kubeseal --fetch-cert`"
+        ));
+    }
+    Ok(key)
+}
+
+/// The key of the certificate in `pem`, if it is valid at `now` (since the
+/// Unix epoch) and strong enough. An expired one (as kubeseal, refused
+/// unless `allow_expired`: the controller keeps its old keys, so it may
+/// still open what is sealed to one) comes with a warning to print.
+pub fn checked_public_key(
+    pem: &[u8],
+    now: std::time::Duration,
+    allow_expired: bool,
+) -> Result<(PublicKey, Option<String>), String> {
+    let cert = certificate(pem)?;
+    let validity = cert.tbs_certificate().validity();
+    let (from, until) = (validity.not_before, validity.not_after);
+    if now < from.to_unix_duration() {
+        return Err(format!(
+            "is not valid before {} (check this machine's clock); fetch the controller's current certificate with `kubeseal --fetch-cert`",
+            from.to_date_time()
+        ));
+    }
+    let key = key_of(&cert)?;
+    if now > until.to_unix_duration() {
+        let expired = until.to_date_time();
+        if !allow_expired {
+            return Err(format!(
+                "expired on {expired}; fetch the controller's current certificate with `kubeseal --fetch-cert`, or pass --allow-expired-cert if the controller still holds this key"
+            ));
+        }
+        return Ok((
+            key,
+            Some(format!(
+                "the certificate expired on {expired}; sealing with it anyway (--allow-expired-cert): the controller opens this only while it keeps that key"
+            )),
+        ));
+    }
+    Ok((key, None))
 }
 
 /// Sealed Secrets' `HybridEncrypt`: see the module documentation.
@@ -141,11 +195,19 @@ pub fn seal<R: TryCryptoRng + ?Sized>(
     Ok(format!("---\n{body}"))
 }
 
-pub fn run(_project: &Project, SealArgs { cert, namespace, name, out }: SealArgs) -> CmdResult {
+pub fn run(
+    _project: &Project,
+    SealArgs { cert, namespace, name, out, allow_expired_cert }: SealArgs,
+) -> CmdResult {
     let namespace = Name::new(namespace).map_err(|e| vec![format!("--namespace: {e}")])?;
     let name = Name::new(name).map_err(|e| vec![format!("--name: {e}")])?;
     let pem = std::fs::read(&cert).map_err(|e| vec![format!("{}: {e}", cert.display())])?;
-    let key = public_key(&pem).map_err(|e| vec![format!("{}: {e}", cert.display())])?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let (key, warning) = checked_public_key(&pem, now, allow_expired_cert)
+        .map_err(|e| vec![format!("{}: {e}", cert.display())])?;
+    if let Some(warning) = warning {
+        eprintln!("warning: {}: {warning}", cert.display());
+    }
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
         return Err(vec![
@@ -253,9 +315,9 @@ mod tests {
     fn reads_certificates_and_refuses_anything_else() {
         let example = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../../examples/brainsait-rcm/sealed-secrets-example.pem");
-        let key = public_key(&std::fs::read(example).unwrap()).unwrap();
+        let key = key_of(&certificate(&std::fs::read(example).unwrap()).unwrap()).unwrap();
         assert_eq!(rsa::traits::PublicKeyParts::size(&key), 512, "a 4096-bit key, as the controller makes");
-        let err = public_key(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap_err();
+        let err = certificate(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap_err();
         assert!(err.starts_with("is not a PEM certificate"), "{err}");
     }
 

@@ -59,6 +59,21 @@ pub fn health_paths(platform: &Platform, profile: &EnvironmentProfile) -> Vec<St
     paths
 }
 
+/// `url` with the user information of its authority (`user:password@`)
+/// replaced by `***`, and that user information, if it has any.
+fn redact_userinfo(url: &str) -> (String, Option<String>) {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else { return (url.to_owned(), None) };
+    let authority_len = url[scheme_end..].find(['/', '?', '#']).unwrap_or(url.len() - scheme_end);
+    let authority = &url[scheme_end..scheme_end + authority_len];
+    match authority.rfind('@') {
+        Some(at) if at > 0 => {
+            let userinfo = authority[..at].to_owned();
+            (format!("{}***{}", &url[..scheme_end], &url[scheme_end + at..]), Some(userinfo))
+        }
+        _ => (url.to_owned(), None),
+    }
+}
+
 /// One check's outcome: the HTTP status, or why there is none.
 struct Check {
     path: String,
@@ -117,8 +132,14 @@ pub fn run(project: &Project, SmokeArgs { env, base_url, timeout, ca_cert }: Smo
     let profile = project.environment(&env)?;
     let base = base_url.unwrap_or_else(|| format!("https://{}", profile.ingress.host));
     let base = base.trim_end_matches('/');
+    // The URL as printed: credentials in it never reach a log.
+    let (shown, userinfo) = redact_userinfo(base);
+    let scrub = |text: String| match &userinfo {
+        Some(secret) => text.replace(secret.as_str(), "***"),
+        None => text,
+    };
     if !(base.starts_with("http://") || base.starts_with("https://")) {
-        return Err(vec![format!("--base-url `{base}`: give an http:// or https:// URL")]);
+        return Err(vec![format!("--base-url `{shown}`: give an http:// or https:// URL")]);
     }
     let agent = agent(Duration::from_secs(timeout), ca_cert.as_deref())?;
     let paths = health_paths(&project.platform, &profile);
@@ -129,7 +150,7 @@ pub fn run(project: &Project, SmokeArgs { env, base_url, timeout, ca_cert }: Smo
     }
     let checks: Vec<Check> = paths.iter().map(|p| check(&agent, base, p)).collect();
 
-    println!("{env}: {base}\n");
+    println!("{env}: {shown}\n");
     let width = checks.iter().map(|c| c.path.len()).max().unwrap_or(0).max("route".len());
     println!("{:width$}  {:6}  {:>8}", "route", "status", "latency");
     for c in &checks {
@@ -145,9 +166,9 @@ pub fn run(project: &Project, SmokeArgs { env, base_url, timeout, ca_cert }: Smo
     for c in &failed {
         let why = match &c.result {
             Ok(code) => format!("HTTP {code}; a healthy service answers 2xx"),
-            Err(e) => e.clone(),
+            Err(e) => scrub(e.clone()),
         };
-        eprintln!("{}{}: {why}", base, c.path);
+        eprintln!("{shown}{}: {why}", c.path);
     }
     if failed.is_empty() {
         println!("\n{} check(s) passed", checks.len());
@@ -161,6 +182,20 @@ pub fn run(project: &Project, SmokeArgs { env, base_url, timeout, ca_cert }: Smo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_information_is_redacted_from_every_url_shown() {
+        assert_eq!(
+            redact_userinfo("https://ci:s3cr%40t@app.example:8443/base?x=a@b"),
+            ("https://***@app.example:8443/base?x=a@b".to_owned(), Some("ci:s3cr%40t".to_owned()))
+        );
+        assert_eq!(
+            redact_userinfo("http://token@10.0.0.1"),
+            ("http://***@10.0.0.1".to_owned(), Some("token".to_owned()))
+        );
+        assert_eq!(redact_userinfo("https://app.example/a@b"), ("https://app.example/a@b".to_owned(), None));
+        assert_eq!(redact_userinfo("ftp:/x"), ("ftp:/x".to_owned(), None));
+    }
 
     use gitops_core::image::ImageRepository;
     use gitops_core::name;
