@@ -102,6 +102,14 @@ fn expired_future_and_weak_certificates_are_refused() {
     assert!(
         stderr(&out).contains("warning: ") && stderr(&out).contains("the certificate expired on 2021-01-01")
     );
+    // Input of unbounded size is cut off, not read into memory whole.
+    let cert = workspace().join("examples/brainsait-rcm/sealed-secrets-example.pem");
+    let flood = format!("password={}\n", "x".repeat(3 << 20));
+    let out = seal(&["--cert", cert.to_str().unwrap(), "--namespace", "a", "--name", "b"], &flood);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("standard input: more than 1048576 bytes"), "{}", stderr(&out));
+    let out = seal(&["--cert", "/dev/zero", "--namespace", "a", "--name", "b"], input);
+    assert!(stderr(&out).contains("/dev/zero: more than 65536 bytes"), "{}", stderr(&out));
     // Weakness is not waived by the flag.
     let weak = fixtures.join("rsa-1024.pem");
     let out = seal(

@@ -16,7 +16,7 @@
 //! refuses to open it anywhere else.
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -27,6 +27,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use gitops_core::crd::CustomResourceSpec;
 use gitops_core::crd::sealed_secrets::{SealedSecretSpec, parse_kubeseal_output};
 use gitops_core::name::Name;
+use gitops_core::source;
 use rand::TryCryptoRng;
 use rsa::PublicKey;
 use rsa::pkcs8::der::referenced::OwnedToRef;
@@ -201,7 +202,10 @@ pub fn run(
 ) -> CmdResult {
     let namespace = Name::new(namespace).map_err(|e| vec![format!("--namespace: {e}")])?;
     let name = Name::new(name).map_err(|e| vec![format!("--name: {e}")])?;
-    let pem = std::fs::read(&cert).map_err(|e| vec![format!("{}: {e}", cert.display())])?;
+    // A certificate is a few kilobytes; standard input a few secrets.
+    let pem = std::fs::File::open(&cert)
+        .and_then(|f| source::read_bounded(f, 1 << 16))
+        .map_err(|e| vec![format!("{}: {e}", cert.display())])?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let (key, warning) = checked_public_key(&pem, now, allow_expired_cert)
         .map_err(|e| vec![format!("{}: {e}", cert.display())])?;
@@ -214,8 +218,9 @@ pub fn run(
             "pipe the `KEY=VALUE` lines in (e.g. from a file outside the repository, or a password generator); typed at a terminal they would show on screen".into(),
         ]);
     }
-    let mut text = String::new();
-    stdin.lock().read_to_string(&mut text).map_err(|e| vec![format!("standard input: {e}")])?;
+    let text = source::read_bounded(stdin.lock(), 1 << 20)
+        .and_then(|bytes| String::from_utf8(bytes).map_err(|_| std::io::Error::other("not UTF-8 text")))
+        .map_err(|e| vec![format!("standard input: {e}")])?;
     let data = parse_input(&text).map_err(|e| vec![e])?;
     let sealed = seal(&mut rand::rngs::SysRng, &key, &namespace, &name, &data).map_err(|e| vec![e])?;
     // What the renderer will read back: the same checks, before anything is written.

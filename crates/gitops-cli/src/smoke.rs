@@ -93,7 +93,9 @@ fn agent(timeout: Duration, ca_cert: Option<&Path>) -> Result<ureq::Agent, Vec<S
         let err = |e: String| {
             vec![format!("--ca-cert {}: {e}; give the CA certificate in PEM form", file.display())]
         };
-        let pem = std::fs::read(file).map_err(|e| err(e.to_string()))?;
+        let pem = std::fs::File::open(file)
+            .and_then(|f| gitops_core::source::read_bounded(f, 1 << 20))
+            .map_err(|e| err(e.to_string()))?;
         let certs = ureq::tls::parse_pem(&pem)
             .filter_map(|item| match item {
                 Ok(PemItem::Certificate(c)) => Some(Ok(c)),

@@ -108,6 +108,17 @@ impl ReleasePins {
             column: e.column,
             message: e.message,
         };
+        if text.len() as u64 > crate::source::MAX_DATA_BYTES {
+            return Err(ReleaseError {
+                file: file.to_owned(),
+                line: None,
+                column: None,
+                message: format!(
+                    "is larger than {} bytes, the limit for an input file; a release file is a few lines per service",
+                    crate::source::MAX_DATA_BYTES
+                ),
+            });
+        }
         if text.trim().is_empty() {
             return Err(ReleaseError {
                 file: file.into(),

@@ -108,6 +108,19 @@ pub fn read_text(root: &Path, dir: &str, name: &str, limit: u64) -> Result<Strin
     text(bytes)
 }
 
+/// Reads at most `limit` bytes from `reader` (a file the user named, such
+/// as a certificate, or standard input); more is an error saying so.
+pub fn read_bounded(reader: impl io::Read, limit: u64) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    reader.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(io::Error::other(format!(
+            "more than {limit} bytes; this is not the input expected here"
+        )));
+    }
+    Ok(bytes)
+}
+
 /// `bytes` as UTF-8, or the position of the first byte that is not.
 pub fn text(bytes: Vec<u8>) -> Result<String, SourceError> {
     String::from_utf8(bytes).map_err(|e| {
