@@ -961,6 +961,36 @@ mod tests {
         }
     }
 
+    /// A journal is anyone's file in a repository: one that would move
+    /// anything but this tool's own staged tree and temporaries is refused,
+    /// and nothing moves.
+    #[test]
+    fn a_planted_journal_moves_nothing() {
+        let root = tmp("planted");
+        let dest = root.join("deploy");
+        write_atomically(&tree(&[("dev/a.yaml", "a")]), &dest).unwrap();
+        let victim = root.join("victim.txt");
+        fs::write(&victim, "keep").unwrap();
+        let other = root.join("other");
+        write_atomically(&tree(&[("x.yaml", "x")]), &other).unwrap();
+        for journal in [
+            journal::Journal { staging: None, files: vec![(victim.clone(), root.join("releases/dev.yaml"))] },
+            journal::Journal { staging: Some((other.clone(), None)), files: vec![] },
+            journal::Journal {
+                staging: None,
+                files: vec![(root.join("elsewhere/.dev.yaml.tmp-1"), root.join("releases/dev.yaml"))],
+            },
+        ] {
+            write_file_atomically(&root.join(".deploy.journal"), journal.encode().as_bytes()).unwrap();
+            let err = recover(&dest).unwrap_err().to_string();
+            assert!(err.contains("is not a journal this tool wrote; delete it"), "{err}");
+            assert_eq!(fs::read(&victim).unwrap(), b"keep");
+            assert_eq!(read_tree(&other).unwrap(), tree(&[("x.yaml", "x")]));
+            assert_eq!(read_tree(&dest).unwrap(), tree(&[("dev/a.yaml", "a")]));
+        }
+        fs::remove_dir_all(root).unwrap();
+    }
+
     #[test]
     fn compare_lists_every_kind_of_drift() {
         let rendered = tree(&[("a", "1"), ("b", "2"), ("c", "3")]);

@@ -61,6 +61,32 @@ impl Journal {
     }
 }
 
+impl Journal {
+    /// Whether every move is one this tool makes: the staged tree from
+    /// beside `dest` (`.deploy.render-PID`), each file from its temporary
+    /// beside it (`.dev.yaml.tmp-PID`). A journal in a repository is anyone's
+    /// file; recovery must not become a way to move others.
+    fn moves_only_its_own(&self, dest: &Path) -> bool {
+        let named = |path: &Path, dir: Option<&Path>, prefix: &str| {
+            path.parent() == dir
+                && path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_prefix(prefix))
+                    .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+        };
+        let Ok((parent, name)) = split(dest) else { return false };
+        let staging_ok = self.staging.as_ref().is_none_or(|(staging, _)| {
+            named(staging, Some(parent.as_path()), &format!(".{}.render-", name.to_string_lossy()))
+        });
+        staging_ok
+            && self.files.iter().all(|(tmp, file)| {
+                file.file_name()
+                    .is_some_and(|n| named(tmp, file.parent(), &format!(".{}.tmp-", n.to_string_lossy())))
+            })
+    }
+}
+
 #[cfg(unix)]
 fn path_bytes(path: &Path) -> Vec<u8> {
     use std::os::unix::ffi::OsStrExt as _;
@@ -297,12 +323,16 @@ pub fn recover(dest: &Path) -> io::Result<Vec<String>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
     };
-    let journal = std::str::from_utf8(&text).ok().and_then(Journal::decode).ok_or_else(|| {
-        io::Error::other(format!(
-            "{} is not a journal this tool wrote; if `render --check` passes, delete it",
-            path.display()
-        ))
-    })?;
+    let journal = std::str::from_utf8(&text)
+        .ok()
+        .and_then(Journal::decode)
+        .filter(|j| j.moves_only_its_own(dest))
+        .ok_or_else(|| {
+            io::Error::other(format!(
+                "{} is not a journal this tool wrote; delete it, then render to make the tree agree with the release files",
+                path.display()
+            ))
+        })?;
     let mut moved = Vec::new();
     if let Some((staging, ino)) = &journal.staging {
         let swapped = match ino {
