@@ -1,4 +1,4 @@
-# Seed 002's pre-deployment policies, in the Rego syntax OPA 1.0 accepts
+# BrainSAIT's pre-deployment policies (its pipeline document), in the Rego syntax OPA 1.0 accepts
 # (`contains` and `if` are keywords). `cargo xtask render` and
 # `cargo xtask check` evaluate every file in policies/ over every rendered
 # object: `input` is the object, `data.environment` its environment

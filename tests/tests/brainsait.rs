@@ -1,4 +1,4 @@
-//! BrainSAIT RCM (seed 002), the second platform on the core, tested like
+//! BrainSAIT RCM (BrainSAIT's pipeline document), the second platform on the core, tested like
 //! ClinicFlow: the committed `examples/brainsait-rcm/deploy` is what the
 //! sources render, the render is deterministic and passes every built-in
 //! rule and the seed's four OPA policies, and the seed's promises hold.

@@ -1,4 +1,4 @@
-//! The ClinicFlow tree: golden, deterministic, and every promise of seed 000
+//! The ClinicFlow tree: golden, deterministic, and every promise of ClinicFlow's GitOps README
 //! checked on the typed objects.
 
 use std::collections::{BTreeMap, BTreeSet};

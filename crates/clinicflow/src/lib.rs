@@ -1,4 +1,4 @@
-//! ClinicFlow (seed 000): four NestJS APIs with their own Postgres, a Next.js
+//! ClinicFlow, as its GitOps README describes it: four NestJS APIs with their own Postgres, a Next.js
 //! web front end, one ingress host per environment, and the dev, staging and
 //! prod profiles of its three clusters.
 //!
@@ -130,7 +130,7 @@ fn host(env: &str, lb_ip: Ipv4Addr) -> HostName {
     HostName::nip_io(&PLATFORM.suffixed(env).expect("`clinicflow-<env>` is a valid name"), lb_ip)
 }
 
-/// Each cluster runs its own Argo CD (seed 000), so each environment is its
+/// Each cluster runs its own Argo CD (ClinicFlow's GitOps README), so each environment is its
 /// own Argo CD instance, named after it; failures and degradations go to Slack.
 fn argocd(env: Name, lb_ip: Ipv4Addr, change_window: Option<ChangeWindow>) -> ArgoCdProfile {
     ArgoCdProfile {
@@ -216,7 +216,7 @@ pub fn dev() -> EnvironmentProfile {
         overrides: vec![],
         network: network(),
         availability: AvailabilityProfile { spread_across_nodes: false, autoscaling: None },
-        // The clusters run no Gatekeeper (seed 000's add-ons); Pod Security Admission enforces instead.
+        // The clusters run no Gatekeeper (the add-ons ClinicFlow's GitOps README installs); Pod Security Admission enforces instead.
         gatekeeper_privileged_constraint: false,
         compliance: None,
         waivers: vec![],
@@ -247,7 +247,7 @@ pub fn staging() -> EnvironmentProfile {
         overrides: vec![],
         network: network(),
         availability: AvailabilityProfile { spread_across_nodes: true, autoscaling: None },
-        // The clusters run no Gatekeeper (seed 000's add-ons); Pod Security Admission enforces instead.
+        // The clusters run no Gatekeeper (the add-ons ClinicFlow's GitOps README installs); Pod Security Admission enforces instead.
         gatekeeper_privileged_constraint: false,
         compliance: None,
         waivers: vec![],
@@ -282,7 +282,7 @@ pub fn prod() -> EnvironmentProfile {
             spread_across_nodes: true,
             autoscaling: Some(Autoscaling { max_replicas: 6, cpu_utilization: 70 }),
         },
-        // The clusters run no Gatekeeper (seed 000's add-ons); Pod Security Admission enforces instead.
+        // The clusters run no Gatekeeper (the add-ons ClinicFlow's GitOps README installs); Pod Security Admission enforces instead.
         gatekeeper_privileged_constraint: false,
         compliance: Some(name!("hipaa")),
         waivers: vec![],

@@ -1,5 +1,5 @@
 //! `promote`: copies the tags one environment runs into the
-//! next (seed 002: dev → staging → prod through pull requests), re-renders,
+//! next (BrainSAIT's pipeline document: dev → staging → prod through pull requests), re-renders,
 //! and prints a summary to paste into the pull request.
 
 use std::process::ExitCode;

@@ -1,5 +1,5 @@
 //! `rollback`: sets an environment's tags back to what they were
-//! at an earlier commit (seed 002's "pin a revision"), keeping today's
+//! at an earlier commit (BrainSAIT's pipeline document's "pin a revision"), keeping today's
 //! comments, and re-renders. The change is a new commit, not a rewrite.
 
 use std::process::ExitCode;

@@ -106,7 +106,7 @@ pub struct Labels {
     pub compliance: Option<Name>,
 }
 
-/// The label that marks objects under a compliance regime (seed 002).
+/// The label that marks objects under a compliance regime (BrainSAIT's pipeline document).
 pub const LABEL_COMPLIANCE: &str = "compliance";
 
 impl Labels {

@@ -53,12 +53,12 @@ pub struct AppSecret {
 /// How the platform's environments are cut into Argo CD Applications.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Topology {
-    /// One Application per environment, syncing `deploy/<env>` (seed 000).
+    /// One Application per environment, syncing `deploy/<env>` (ClinicFlow's GitOps README).
     #[default]
     PerEnvironment,
     /// One Application per service per environment, syncing
     /// `deploy/<env>/<service>`, plus one for the shared objects in
-    /// `deploy/<env>/platform` (seed 002).
+    /// `deploy/<env>/platform` (BrainSAIT's pipeline document).
     PerService,
 }
 

@@ -59,11 +59,11 @@ pub struct EnvironmentProfile {
     pub overrides: Vec<ServiceOverride>,
     pub network: NetworkProfile,
     pub availability: AvailabilityProfile,
-    /// Emit seed 002's Gatekeeper constraint that forbids privileged
+    /// Emit BrainSAIT's pipeline document's Gatekeeper constraint that forbids privileged
     /// containers in the namespace (needs Gatekeeper and the
     /// `K8sPSPPrivilegedContainer` template from its library in the cluster).
     pub gatekeeper_privileged_constraint: bool,
-    /// The value of the `compliance` label every object carries (seed 002:
+    /// The value of the `compliance` label every object carries (BrainSAIT's pipeline document:
     /// production objects must have one), or `None`.
     pub compliance: Option<Name>,
     /// Policy findings this environment accepts, each with its reason.
@@ -152,8 +152,8 @@ pub enum Stage {
 #[derive(Debug, Clone)]
 pub struct ArgoCdProfile {
     /// The Argo CD installation that manages this environment. Environments
-    /// with their own clusters each have one (seed 000); environments that
-    /// share a cluster share one (seed 002). Each instance gets its own
+    /// with their own clusters each have one (ClinicFlow's GitOps README); environments that
+    /// share a cluster share one (BrainSAIT's pipeline document). Each instance gets its own
     /// root Application under `deploy/argocd/<instance>/`.
     pub instance: Name,
     /// Production: manual syncs are possible only inside this window.
@@ -320,7 +320,7 @@ pub struct SecretStoreProfile {
     /// How often the operator re-reads the store (a Go duration, `1h`).
     pub refresh_interval: &'static str,
     /// When the environment owns its store: a Vault `SecretStore` the tree
-    /// creates (seed 002), authenticating with Kubernetes auth.
+    /// creates (BrainSAIT's pipeline document), authenticating with Kubernetes auth.
     pub vault: Option<VaultStore>,
 }
 

@@ -25,7 +25,7 @@ use serde::Serialize;
 /// The namespace Argo CD runs in and reads Applications from.
 pub const ARGOCD_NAMESPACE: &str = gitops_core::crd::argocd::ARGOCD_NAMESPACE;
 
-/// Retries with backoff as seed 002 sets them: 3 tries, 5s doubling up to 3m.
+/// Retries with backoff as BrainSAIT's pipeline document sets them: 3 tries, 5s doubling up to 3m.
 pub fn retry() -> RetryStrategy {
     RetryStrategy {
         limit: 3,
@@ -360,7 +360,7 @@ pub fn environment_app_name(
     platform.name.suffixed(profile.name.as_str())
 }
 
-/// The per-service Application's name: `<service>-<env>` (seed 002).
+/// The per-service Application's name: `<service>-<env>` (BrainSAIT's pipeline document).
 pub fn service_app_name(
     service: &Name,
     profile: &EnvironmentProfile,

@@ -1,4 +1,4 @@
-//! BrainSAIT RCM (seed 002): revenue-cycle management for Saudi healthcare
+//! BrainSAIT RCM (BrainSAIT's pipeline document): revenue-cycle management for Saudi healthcare
 //! providers. Two services, `claims-scrubbing` and `fhir-gateway`, and two
 //! apps, `api` (which keeps its data in MongoDB) and `web`. Three
 //! environments, `dev`, `staging` and `production`, in the namespaces
@@ -161,7 +161,7 @@ fn environment(env: Name, stage: Stage, size: Size) -> EnvironmentProfile {
             Stage::Staging => SyncMode::Automated { prune: true, self_heal: false },
             Stage::Production => SyncMode::Manual,
         },
-        // One Argo CD for the whole cluster (seed 002): one instance, one root.
+        // One Argo CD for the whole cluster (BrainSAIT's pipeline document): one instance, one root.
         argocd: ArgoCdProfile {
             instance: PLATFORM,
             change_window: production.then_some(CHANGE_WINDOW),
@@ -205,7 +205,7 @@ fn environment(env: Name, stage: Stage, size: Size) -> EnvironmentProfile {
             spread_across_nodes: stage != Stage::Development,
             autoscaling: None,
         },
-        // Seed 002's runtime policy covers staging and production.
+        // BrainSAIT's pipeline document's runtime policy covers staging and production.
         gatekeeper_privileged_constraint: stage != Stage::Development,
         // Saudi Arabia's Personal Data Protection Law.
         compliance: production.then_some(name!("pdpl")),

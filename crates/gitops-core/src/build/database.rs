@@ -444,7 +444,7 @@ pub fn headless_service(ctx: &Ctx, names: &DatabaseNames) -> Service {
     }
 }
 
-/// The Vault `SecretStore` an environment owns (seed 002), authenticating as
+/// The Vault `SecretStore` an environment owns (BrainSAIT's pipeline document), authenticating as
 /// its own ServiceAccount through Vault's Kubernetes auth.
 pub fn vault_store(
     ctx: &Ctx,

@@ -259,7 +259,7 @@ pub fn cluster_issuer(ctx: &Ctx) -> Option<ClusterIssuer> {
     Some(CustomResource::new(metadata, IssuerSpec { issuer: spec }))
 }
 
-/// Seed 002's runtime guard: Gatekeeper refuses privileged pods in the namespace.
+/// BrainSAIT's pipeline document's runtime guard: Gatekeeper refuses privileged pods in the namespace.
 pub fn privileged_constraint(ctx: &Ctx) -> Option<PrivilegedContainerConstraint> {
     if !ctx.profile.gatekeeper_privileged_constraint {
         return None;

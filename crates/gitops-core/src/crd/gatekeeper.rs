@@ -1,6 +1,6 @@
 //! OPA Gatekeeper's `K8sPSPPrivilegedContainer` constraint
 //! (`constraints.gatekeeper.sh/v1beta1`, from the gatekeeper-library
-//! template of the same name), as seed 002 uses it.
+//! template of the same name), as BrainSAIT's pipeline document uses it.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
