@@ -217,6 +217,27 @@ fn a_linked_release_file_is_refused_without_quoting_its_target() {
     fs::remove_dir_all(root).unwrap();
 }
 
+/// A policy file turned into a link: refused by every command that reads
+/// the policies, naming the link and never its target's content.
+#[test]
+fn a_linked_policy_is_refused_without_quoting_its_target() {
+    let root = rendered("guarantee-policy-link");
+    let token = root.with_extension("rego-token");
+    fs::write(&token, "package ghp_TOPSECRETTOKEN [[[\n").unwrap();
+    fs::create_dir_all(root.join("policies")).unwrap();
+    let policy = root.join("policies/production-policies.rego");
+    std::os::unix::fs::symlink(&token, &policy).unwrap();
+    for args in [&["render", "--check"][..], &["render"], &["check"]] {
+        let out = xtask(&root, args);
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {all}");
+        assert!(!all.contains("TOPSECRET"), "{args:?} printed the token: {all}");
+        assert!(all.contains("policies/production-policies.rego is a symbolic link"), "{args:?}: {all}");
+    }
+    fs::remove_file(token).unwrap();
+    fs::remove_dir_all(root).unwrap();
+}
+
 /// Bytes that are not UTF-8 are named by offset, line and column, with the
 /// fix; nesting far deeper than any release file is refused at once.
 #[test]

@@ -457,7 +457,7 @@ mod tests {
     }
 
     #[test]
-    fn rejects_every_floating_tag_the_seed_names() {
+    fn rejects_every_floating_tag_the_sources_name() {
         for bad in ["latest", "dev-latest", "staging-latest", "prod-latest"] {
             assert_eq!(ImageTag::new(bad), Err(TagError::Floating(bad.into())));
         }

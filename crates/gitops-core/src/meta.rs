@@ -159,7 +159,7 @@ mod tests {
     use crate::name;
 
     #[test]
-    fn waves_follow_the_seed_order() {
+    fn waves_follow_clinicflows_order() {
         let numbers: Vec<i32> = SyncWave::ALL.iter().map(|w| w.number()).collect();
         assert_eq!(numbers, [-1, 0, 1, 2, 3, 4]);
         assert_eq!(SyncWave::from_annotation("2"), Some(SyncWave::Migration));

@@ -234,7 +234,7 @@ pub struct IngressProfile {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Routing {
     /// A `networking.k8s.io/v1` Ingress of this class (`nginx`), terminating
-    /// TLS with a certificate cert-manager's ingress-shim requests. The seed's
+    /// TLS with a certificate cert-manager's ingress-shim requests. ClinicFlow's
     /// clusters run ingress-nginx, which was retired in March 2026 and gets no
     /// more security fixes: plan the move to [`Routing::GatewayApi`].
     Ingress { class_name: Name },

@@ -1,8 +1,8 @@
 //! Policy as code: one in-process check over the rendered objects of each
 //! environment, run on every render and by `cargo xtask check`.
 //!
-//! - [`rules`]: the built-in rules (seed 002's OPA policies for every
-//!   pod-bearing kind, the restricted Pod Security Standard, seed 000's
+//! - [`rules`]: the built-in rules (BrainSAIT's OPA policies for every
+//!   pod-bearing kind, the restricted Pod Security Standard, ClinicFlow's GitOps README's
 //!   conventions), each a small function with an id, a severity and a fix;
 //! - [`audit`]: references (selectors, ports, backends, secrets, names) and
 //!   start order (sync waves, readiness);
@@ -22,7 +22,7 @@ use gitops_core::profile::EnvironmentProfile;
 use gitops_core::{Object, par};
 use serde::Serialize;
 
-pub use rego::{Policies, PolicyError};
+pub use rego::{LimitExceeded, Policies, PolicyError};
 pub use report::Report;
 
 /// How bad a finding is. An unwaived `Error` stops a render.

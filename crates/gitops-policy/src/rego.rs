@@ -3,24 +3,42 @@
 //! rendered; `data.environment` holds the environment's name, namespace,
 //! stage and compliance label. Each message of a package's `deny` rule is a
 //! finding `rego/<package>` on that object.
+//!
+//! A policy is code the render runs, so whatever it says, it cannot hang
+//! the render, exhaust its memory or crash it: [`limits`] has the limits
+//! and how each stage is held to them. A policy over one is refused with
+//! [`PolicyError::Limit`], which names the file, the limit and the fix.
 
+mod analysis;
+mod eval;
+mod guard;
+#[cfg(test)]
+mod hostile_tests;
 mod input;
+pub(crate) mod limits;
+mod prescan;
 mod scope;
+mod worker;
 
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 
 use gitops_core::Object;
 use gitops_core::profile::{EnvironmentProfile, Stage};
 use regorus::{Engine, Value};
 
 use crate::{Severity, Sink, Target};
+use eval::Fail;
 
 /// Loaded Rego policies, ready to evaluate.
 #[derive(Clone, Default)]
 pub struct Policies {
     engine: Option<Engine>,
-    packages: Vec<Package>,
+    packages: Arc<Vec<Package>>,
+    /// The evaluation time each package has used, shared by clones: the
+    /// policies of one render have one budget.
+    budget: Arc<eval::Budget>,
     /// The team's rules in Rust, run beside the built-in ones.
     rules: Vec<crate::CustomRule>,
 }
@@ -57,6 +75,28 @@ pub enum PolicyError {
     Eval { file: String, package: String, object: String, message: String },
     #[error("rule `{0}`: {1}")]
     Rule(String, String),
+    /// A policy went over one of the [`limits`] that keep a render from
+    /// hanging, running out of memory or crashing; `at` is `:line:col` or empty.
+    #[error("{0}")]
+    Limit(Box<LimitExceeded>),
+}
+
+/// What [`PolicyError::Limit`] says: the file, where in it (`:line:col` or
+/// empty), what went over which limit, and the change that brings the
+/// policy under it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}{at}: {what}; the limit is {limit}\nfix: {fix}")]
+pub struct LimitExceeded {
+    /// The policy file, relative to the root.
+    pub file: String,
+    /// `:line:col`, or empty when the limit is not about one place.
+    pub at: String,
+    /// What went over the limit, and by how much.
+    pub what: String,
+    /// The limit.
+    pub limit: String,
+    /// The change that brings the policy under the limit.
+    pub fix: String,
 }
 
 impl Policies {
@@ -67,6 +107,7 @@ impl Policies {
 
     /// Every `*.rego` file directly in `root/dir`, in name order; none when
     /// the directory does not exist. Errors name the file (relative to root).
+    /// A policy file must be a regular file, not a link, of at most 256 KiB.
     pub fn load_dir(root: &Path, dir: &str) -> Result<Self, PolicyError> {
         let read_err =
             |file: &str, e: std::io::Error| PolicyError::Read { file: file.into(), error: e.to_string() };
@@ -86,7 +127,21 @@ impl Policies {
         files.sort();
         let mut sources = Vec::with_capacity(files.len());
         for file in files {
-            let text = fs::read_to_string(root.join(&file)).map_err(|e| read_err(&file, e))?;
+            // Read as every repository input is: no link followed (a linked
+            // policy could print a file the repository does not own in a parse
+            // error), regular files only, bounded.
+            let name = &file[dir.len() + 1..];
+            let text = gitops_core::source::read_text(root, dir, name, limits::MAX_FILE_BYTES as u64)
+                .map_err(|e| match e {
+                    gitops_core::source::SourceError::TooLarge { .. } => limits::error(
+                        &file,
+                        None,
+                        "the policy is larger than the limit",
+                        format!("{} per file", limits::bytes(limits::MAX_FILE_BYTES as u64)),
+                        "split it into several files (a package may span files)",
+                    ),
+                    e => PolicyError::Read { file: file.clone(), error: e.to_string() },
+                })?;
             sources.push((file, text));
         }
         Self::from_sources(sources)
@@ -97,39 +152,44 @@ impl Policies {
         if sources.is_empty() {
             return Ok(Policies::none());
         }
-        let mut engine = Engine::new();
-        // Package path -> its files, in file order; a package split over
-        // several files is evaluated once.
-        let mut files: Vec<(String, Vec<String>)> = Vec::new();
-        for (file, text) in sources {
-            let path =
-                engine.add_policy(file.clone(), text).map_err(|e| PolicyError::Parse(e.to_string()))?;
-            match files.iter_mut().find(|(p, _)| *p == path) {
-                Some((_, of)) => of.push(file),
-                None => files.push((path, vec![file])),
-            }
+        for (file, text) in &sources {
+            prescan::check(file, text)?;
         }
-        let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
-        let scopes = scope::scopes(engine.get_modules(), &paths);
-        let packages = files
-            .into_iter()
-            .zip(scopes)
-            .map(|((path, files), kinds)| Package {
-                deny: format!("{path}.deny"),
-                rule: format!("rego/{}", path.trim_start_matches("data.")),
-                files: files.join(", "),
-                path,
-                kinds,
-            })
-            .collect();
-        Ok(Policies { engine: Some(engine), packages, rules: Vec::new() })
+        let files: Vec<String> = sources.iter().map(|(file, _)| file.clone()).collect();
+        let loaded = worker::run(move |watch| {
+            watch.step(0, limits::LOAD_TIME);
+            let loaded = load(sources);
+            watch.idle();
+            loaded
+        });
+        let (engine, packages) = match loaded {
+            Ok(loaded) => loaded?,
+            Err(failure) => {
+                let what = match failure {
+                    worker::Failure::Stuck { .. } => "loading the policies did not finish in time".to_owned(),
+                    worker::Failure::Panicked { message, .. } => {
+                        format!("regorus failed loading the policies: {message}")
+                    }
+                    worker::Failure::Spawn(e) => format!("cannot start a thread to load the policies: {e}"),
+                };
+                return Err(limits::error(
+                    &files.join(", "),
+                    None,
+                    what,
+                    format!("{} to read, parse and analyse the policies", limits::secs(limits::LOAD_TIME)),
+                    "simplify the policies; this is work the other limits did not foresee, so please report it",
+                ));
+            }
+        };
+        let budget = Arc::new(eval::Budget::new(packages.len()));
+        Ok(Policies { engine: Some(engine), packages: Arc::new(packages), budget, rules: Vec::new() })
     }
 
     /// The same policies evaluated over every object, whatever their scope:
     /// for tests that scoping changes no finding.
     #[doc(hidden)]
     pub fn without_scopes(mut self) -> Self {
-        for package in &mut self.packages {
+        for package in Arc::make_mut(&mut self.packages) {
             package.kinds = None;
         }
         self
@@ -193,8 +253,6 @@ impl Policies {
         &self,
         profile: &EnvironmentProfile,
     ) -> Result<Option<EnvironmentPolicies<'_>>, PolicyError> {
-        let Some(base) = &self.engine else { return Ok(None) };
-        let mut engine = base.clone();
         let stage = match profile.stage {
             Stage::Development => "development",
             Stage::Staging => "staging",
@@ -208,60 +266,242 @@ impl Policies {
                 "compliance": profile.compliance.as_ref().map(|c| c.as_str()),
             }
         });
-        let data = Value::from_json_str(&data.to_string()).expect("serde_json output is JSON");
-        engine.add_data(data).map_err(|e| PolicyError::Parse(e.to_string()))?;
-        // Analyse the policies once here rather than in every clone: clones
-        // of a prepared engine share the prepared policies. The result of
-        // this empty input is not used.
-        engine.set_input(Value::new_object());
-        for package in &self.packages {
-            let _ = engine.eval_rule(package.deny.clone());
-        }
-        Ok(Some(EnvironmentPolicies { engine, packages: &self.packages }))
+        self.prepare(Value::from_json_str(&data.to_string()).expect("serde_json output is JSON"))
     }
+
+    /// The policies with `data`, ready to evaluate. The policies are
+    /// analysed once here rather than in every clone: clones of a prepared
+    /// engine share the prepared policies. This evaluates every package on
+    /// an empty input, and fails only when that goes over a limit.
+    pub(crate) fn prepare(&self, data: Value) -> Result<Option<EnvironmentPolicies<'_>>, PolicyError> {
+        let Some(base) = &self.engine else { return Ok(None) };
+        let mut engine = base.clone();
+        let packages = Arc::clone(&self.packages);
+        let budget = Arc::clone(&self.budget);
+        let prepared = worker::run(move |watch| {
+            engine.add_data(data).map_err(|e| (0, Fail::Error(e.to_string())))?;
+            engine.set_input(Value::new_object());
+            for (p, package) in packages.iter().enumerate() {
+                watch.step(p as u64, limits::EVAL_TIME_PER_OBJECT);
+                match eval::deny(&mut engine, &package.deny, p, &budget) {
+                    Err(fail @ Fail::Limit { .. }) => return Err((p, fail)),
+                    Ok(_) | Err(Fail::Error(_)) => {}
+                }
+            }
+            watch.idle();
+            // Leave no evaluation's values in the engine: the asking
+            // thread, with its smaller stack, drops them.
+            let _ = engine.eval_rule("data".into());
+            Ok(engine)
+        });
+        let failed = |p: usize, fail: Fail| self.failure(p, "(an empty input, while preparing)", fail);
+        let engine = match prepared {
+            Ok(Ok(engine)) => engine,
+            Ok(Err((p, fail))) => return Err(failed(p, fail)),
+            Err(failure) => {
+                let (p, fail) = self.worker_failure(failure, |step| step as usize);
+                return Err(failed(p, fail));
+            }
+        };
+        Ok(Some(EnvironmentPolicies { engine, policies: self }))
+    }
+
+    /// The error of `fail`, which evaluating package number `package` on
+    /// `object` gave.
+    fn failure(&self, package: usize, object: &str, fail: Fail) -> PolicyError {
+        let Some(package) = self.packages.get(package) else {
+            return PolicyError::Parse(format!("internal error: no package #{package}"));
+        };
+        match fail {
+            Fail::Error(message) => PolicyError::Eval {
+                file: package.files.clone(),
+                package: package.path.clone(),
+                object: object.into(),
+                message,
+            },
+            Fail::Limit { at, hit } => {
+                let (file, at) = match at {
+                    Some((file, line, col)) => (file, Some((line, col))),
+                    None => (package.files.clone(), None),
+                };
+                limits::error(
+                    &file,
+                    at,
+                    format!("evaluating `{}.deny` on {object}: {}", package.path, hit.what),
+                    hit.limit,
+                    hit.fix,
+                )
+            }
+        }
+    }
+
+    /// The package and failure of a policy thread that gave no result;
+    /// `package` reads the package number from the step number.
+    fn worker_failure(
+        &self,
+        failure: worker::Failure,
+        mut package: impl FnMut(u64) -> usize,
+    ) -> (usize, Fail) {
+        match failure {
+            worker::Failure::Stuck { step, allowed } => (
+                package(step),
+                Fail::Limit {
+                    at: None,
+                    hit: guard::Hit {
+                        what: format!(
+                            "the evaluation did not stop {} after its time limit: it is inside one operation \
+                             regorus cannot interrupt, such as arithmetic on huge numbers, or comparing or \
+                             merging values that share their parts many times over",
+                            limits::secs(limits::WATCHDOG_GRACE)
+                        ),
+                        limit: format!(
+                            "{} per evaluation of a package's `deny` on one object",
+                            limits::secs(allowed)
+                        ),
+                        fix: "keep numbers to the sizes an object's fields have, and do not build values \
+                              by nesting a value in itself (`b := [a, a]`, `c := [b, b]`, ...) to compare or \
+                              merge them"
+                            .into(),
+                    },
+                },
+            ),
+            worker::Failure::Panicked { step, message } => {
+                (package(step), Fail::Error(format!("regorus panicked: {message}")))
+            }
+            worker::Failure::Spawn(e) => {
+                (0, Fail::Error(format!("cannot start a thread to evaluate policies: {e}")))
+            }
+        }
+    }
+}
+
+/// Loads `(file, text)` pairs: parses them, checks their syntax trees,
+/// reads their scopes and wraps the builtins. Runs on a policy thread.
+fn load(sources: Vec<(String, String)>) -> Result<(Engine, Vec<Package>), PolicyError> {
+    let mut engine = Engine::new();
+    let length = regorus::PolicyLengthConfig {
+        max_file_bytes: std::num::NonZeroUsize::new(limits::MAX_FILE_BYTES)
+            .unwrap_or(std::num::NonZeroUsize::MIN),
+        ..Default::default()
+    };
+    engine.set_policy_length_config(length);
+    // Package path -> its files, in file order; a package split over
+    // several files is evaluated once.
+    let mut files: Vec<(String, Vec<String>)> = Vec::new();
+    for (file, text) in sources {
+        let path = engine.add_policy(file.clone(), text).map_err(|e| PolicyError::Parse(e.to_string()))?;
+        match files.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, of)) => of.push(file),
+            None => files.push((path, vec![file])),
+        }
+    }
+    analysis::check(engine.get_modules())?;
+    let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+    let scopes = scope::scopes(engine.get_modules(), &paths);
+    guard::install(&mut engine).map_err(|e| PolicyError::Parse(format!("internal error: {e}")))?;
+    let packages = files
+        .into_iter()
+        .zip(scopes)
+        .map(|((path, files), kinds)| Package {
+            deny: format!("{path}.deny"),
+            rule: format!("rego/{}", path.trim_start_matches("data.")),
+            files: files.join(", "),
+            path,
+            kinds,
+        })
+        .collect();
+    Ok((engine, packages))
 }
 
 /// [`Policies`] with one environment's data, prepared.
 pub(crate) struct EnvironmentPolicies<'p> {
     engine: Engine,
-    packages: &'p [Package],
+    policies: &'p Policies,
 }
+
+/// What one policy thread evaluated: per object (in order) and package in
+/// scope (in order), the messages.
+type Denied = Vec<(usize, usize, Vec<String>)>;
 
 impl EnvironmentPolicies<'_> {
     /// Evaluates every package's `deny` with each of `targets` as `input`,
-    /// in order, on a clone of the prepared engine. An object outside every
-    /// package's scope is neither converted nor evaluated.
+    /// in order, on a clone of the prepared engine, on a policy thread. An
+    /// object outside every package's scope is neither converted nor
+    /// evaluated.
     pub(crate) fn evaluate(&self, targets: &[Target], sink: &mut Sink) -> Result<(), PolicyError> {
-        let mut engine = self.engine.clone();
+        let packages = &self.policies.packages;
         let mut keys = input::Keys::default();
-        for target in targets {
+        let mut inputs = Vec::new();
+        for (i, target) in targets.iter().enumerate() {
             let object = target.object;
-            let mut packages = self.packages.iter().filter(|p| p.concerns(object)).peekable();
-            if packages.peek().is_none() {
-                continue;
+            let concerned: Vec<usize> =
+                packages.iter().enumerate().filter(|(_, p)| p.concerns(object)).map(|(p, _)| p).collect();
+            if !concerned.is_empty() {
+                inputs.push((i, rego_input(object, &mut keys), concerned));
             }
-            engine.set_input(rego_input(object, &mut keys));
-            for package in packages {
-                let eval_err = |message: String| PolicyError::Eval {
-                    file: package.files.clone(),
-                    package: package.path.clone(),
-                    object: format!("{} {}", object.kind(), object.name()),
-                    message,
-                };
-                let denied = engine.eval_rule(package.deny.clone()).map_err(|e| eval_err(e.to_string()))?;
-                let messages: Vec<String> = match denied {
-                    Value::Undefined | Value::Null => Vec::new(),
-                    Value::Set(set) => set.iter().map(message_text).collect(),
-                    Value::Array(items) => items.iter().map(message_text).collect(),
-                    other => return Err(eval_err(format!("`deny` is {other}, not a set of messages"))),
-                };
-                for message in messages {
-                    let message = format!("{message} ({})", package.files);
-                    sink.push(package.rule.clone(), Severity::Error, Some(target), message);
-                }
+        }
+        if inputs.is_empty() {
+            return Ok(());
+        }
+        let object_name = |i: usize| format!("{} {}", targets[i].object.kind(), targets[i].object.name());
+        let denied =
+            self.run(inputs).map_err(|(i, p, fail)| self.policies.failure(p, &object_name(i), fail))?;
+        for (i, p, messages) in denied {
+            let package = &packages[p];
+            for message in messages {
+                let message = format!("{message} ({})", package.files);
+                sink.push(package.rule.clone(), Severity::Error, Some(&targets[i]), message);
             }
         }
         Ok(())
+    }
+
+    /// For tests: the messages of every package on each of `inputs`.
+    #[cfg(test)]
+    pub(crate) fn evaluate_inputs(&self, inputs: Vec<Value>) -> Result<Vec<String>, PolicyError> {
+        let every: Vec<usize> = (0..self.policies.packages.len()).collect();
+        let inputs = inputs.into_iter().enumerate().map(|(i, v)| (i, v, every.clone())).collect();
+        let denied = self
+            .run(inputs)
+            .map_err(|(i, p, fail)| self.policies.failure(p, &format!("input #{i}"), fail))?;
+        Ok(denied.into_iter().flat_map(|(_, _, messages)| messages).collect())
+    }
+
+    /// Evaluates `(target index, input, packages)` on a policy thread.
+    fn run(&self, inputs: Vec<(usize, Value, Vec<usize>)>) -> Result<Denied, (usize, usize, Fail)> {
+        let mut engine = self.engine.clone();
+        let packages = Arc::clone(&self.policies.packages);
+        let budget = Arc::clone(&self.policies.budget);
+        // A step is one evaluation: the target's index and the package's.
+        let step = |i: usize, p: usize| ((i as u64) << 32) | p as u64;
+        let unstep = |step: u64| ((step >> 32) as usize, (step & 0xffff_ffff) as usize);
+        let result = worker::run(move |watch| {
+            let mut denied = Vec::new();
+            for (i, input, concerned) in inputs {
+                engine.set_input(input);
+                for p in concerned {
+                    watch.step(step(i, p), limits::EVAL_TIME_PER_OBJECT);
+                    match eval::deny(&mut engine, &packages[p].deny, p, &budget) {
+                        Ok(messages) => denied.push((i, p, messages)),
+                        Err(fail) => return Err((i, p, fail)),
+                    }
+                }
+            }
+            watch.idle();
+            Ok(denied)
+        });
+        match result {
+            Ok(result) => result,
+            Err(failure) => {
+                let mut target = 0;
+                let (p, fail) = self.policies.worker_failure(failure, |step| {
+                    let (i, p) = unstep(step);
+                    target = i;
+                    p
+                });
+                Err((target, p, fail))
+            }
+        }
     }
 }
 
@@ -282,11 +522,4 @@ fn json_input(object: &Object) -> Value {
 pub fn direct_input_matches_json(object: &Object) -> Option<bool> {
     let direct = input::to_value(object, &mut input::Keys::default()).ok()?;
     Some(direct == json_input(object))
-}
-
-fn message_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.to_string(),
-        other => other.to_string(),
-    }
 }

@@ -1,7 +1,7 @@
 //! Argo CD `Application` (`argoproj.io/v1alpha1`) and the annotations Argo CD
 //! reads on the resources it syncs.
 //!
-//! Only fields of the upstream CRD exist here, each once: the seed's second
+//! Only fields of the upstream CRD exist here, each once: BrainSAIT's pipeline document's second
 //! `syncPolicy` key and its invented `preSyncHook` field cannot be written.
 
 use std::collections::BTreeMap;
@@ -486,7 +486,7 @@ spec:
     }
 
     #[test]
-    fn the_seeds_mistakes_do_not_parse() {
+    fn the_pipeline_documents_mistakes_do_not_parse() {
         let mut v = serde_json::to_value(app()).unwrap();
         v["spec"]["syncPolicy"]["preSyncHook"] = serde_json::json!([{"name": "opa-validate"}]);
         let err = serde_json::from_value::<Application>(v).unwrap_err().to_string();

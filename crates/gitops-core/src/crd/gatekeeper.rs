@@ -40,7 +40,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn matches_the_seeds_constraint() {
+    fn matches_brainsaits_constraint() {
         let seed = r#"
 apiVersion: constraints.gatekeeper.sh/v1beta1
 kind: K8sPSPPrivilegedContainer

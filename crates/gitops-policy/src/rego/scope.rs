@@ -4,7 +4,7 @@
 //! `deny` is undefined for any object of another kind, whatever else the
 //! body says: a body is a conjunction, and that literal is false. Such
 //! objects need neither an `input` nor an evaluation, which is most of the
-//! policy check's time at scale (seed 002's policies look at Deployments
+//! policy check's time at scale (BrainSAIT's policies look at Deployments
 //! only).
 //!
 //! The analysis answers "every kind" whenever it is not sure: a rule it does
