@@ -11,151 +11,259 @@ use crate::{Environment, Severity, Sink, audit, runs};
 
 /// A built-in rule.
 pub struct Rule {
+    /// The rule's id in findings, waivers and SARIF (`pod-security-context`).
     pub id: &'static str,
+    /// How bad a finding is; every built-in rule is an [`Severity::Error`].
     pub severity: Severity,
     /// What the rule requires, in one sentence.
     pub summary: &'static str,
+    /// What to change when the rule finds something, in one or two sentences.
+    pub fix: &'static str,
+    /// Objects (YAML, `---` between documents) the rule finds something in.
+    /// `docs/rules.md` shows them, and a test checks they fail the rule.
+    pub failing: &'static str,
+    /// The same objects changed as [`Rule::fix`] says, which pass the rule.
+    pub passing: &'static str,
+    /// The check itself, over one environment's objects.
     pub check: fn(&Rule, &Environment, &mut Sink),
 }
 
+/// A built-in rule, with its examples from `rules/examples/<id>.{fail,pass}.yaml`.
 macro_rules! rule {
-    ($id:literal, $summary:literal, $check:path) => {
-        Rule { id: $id, severity: Severity::Error, summary: $summary, check: $check }
+    ($id:literal, $summary:literal, $check:path, $fix:literal) => {
+        Rule {
+            id: $id,
+            severity: Severity::Error,
+            summary: $summary,
+            fix: $fix,
+            failing: include_str!(concat!("rules/examples/", $id, ".fail.yaml")),
+            passing: include_str!(concat!("rules/examples/", $id, ".pass.yaml")),
+            check: $check,
+        }
     };
 }
 
 /// Every built-in rule, in report order.
 pub static ALL: &[Rule] = &[
-    rule!("pod-security-context", "Every pod spec sets a securityContext.", pod_security_context),
+    rule!(
+        "pod-security-context",
+        "Every pod spec sets a securityContext.",
+        pod_security_context,
+        "Set `spec.template.spec.securityContext` with `runAsNonRoot: true`, a non-zero `runAsUser` and `seccompProfile: {type: RuntimeDefault}` (the builders do; check a patch or an added object)."
+    ),
     rule!(
         "container-security-context",
         "Every container sets a securityContext.",
-        container_security_context
+        container_security_context,
+        "Give every container a `securityContext` (`allowPrivilegeEscalation: false`, `readOnlyRootFilesystem: true`, `capabilities: {drop: [ALL]}`)."
     ),
     rule!(
         "resources",
         "Every container, init containers too, has cpu and memory requests and limits.",
-        resources
+        resources,
+        "Set `resources.requests` and `resources.limits` for `cpu` and `memory` on every container, init containers too (the profile's sizing, or `Service::resources`)."
     ),
-    rule!("image-pinned", "Every image names a tag or digest, and the tag is not `latest`.", image_pinned),
-    rule!("no-privileged", "No container runs privileged.", no_privileged),
+    rule!(
+        "image-pinned",
+        "Every image names a tag or digest, and the tag is not `latest`.",
+        image_pinned,
+        "Pin a tag (`sha-<commit>` by the platform's tag rule) or a digest; never `latest` or no tag."
+    ),
+    rule!(
+        "no-privileged",
+        "No container runs privileged.",
+        no_privileged,
+        "Remove `privileged: true`; grant the one capability the program needs instead, if any."
+    ),
     rule!(
         "run-as-non-root",
         "Every container runs as a non-root user (runAsNonRoot, runAsUser not 0).",
-        run_as_non_root
+        run_as_non_root,
+        "Set `runAsNonRoot: true` and a non-zero `runAsUser` (the image's user, e.g. 10001)."
     ),
     rule!(
         "no-privilege-escalation",
         "Every container sets allowPrivilegeEscalation: false.",
-        no_privilege_escalation
+        no_privilege_escalation,
+        "Set `allowPrivilegeEscalation: false` in the container's securityContext."
     ),
     rule!(
         "drop-all-capabilities",
         "Every container drops ALL capabilities and adds none but NET_BIND_SERVICE.",
-        drop_all_capabilities
+        drop_all_capabilities,
+        "Set `capabilities: {drop: [ALL]}`; add back only `NET_BIND_SERVICE`, and only to bind a port below 1024."
     ),
     rule!(
         "seccomp-runtime-default",
         "Every container runs with the RuntimeDefault (or a Localhost) seccomp profile.",
-        seccomp
+        seccomp,
+        "Set `seccompProfile: {type: RuntimeDefault}` on the pod or the container (or `Localhost` with a profile the nodes have)."
     ),
     rule!(
         "read-only-root-filesystem",
         "Every container has a read-only root filesystem.",
-        read_only_root_filesystem
+        read_only_root_filesystem,
+        "Set `readOnlyRootFilesystem: true` and mount an `emptyDir` where the program writes (`/tmp`, caches)."
     ),
     rule!(
         "no-host-namespaces",
         "No pod shares the host's network, PID or IPC namespace.",
-        no_host_namespaces
+        no_host_namespaces,
+        "Remove `hostNetwork`, `hostPID` and `hostIPC`; reach the node through a Service or a DaemonSet built for it."
     ),
-    rule!("no-host-path", "No pod mounts a hostPath volume.", no_host_path),
+    rule!(
+        "no-host-path",
+        "No pod mounts a hostPath volume.",
+        no_host_path,
+        "Use a PersistentVolumeClaim for data that must last, an `emptyDir` for scratch space."
+    ),
     rule!(
         "compliance-label",
         "Production objects carry the `compliance` label with the value the profile names.",
-        compliance_label
+        compliance_label,
+        "Set `compliance` in the production profile; the builders label every object with it (an added object needs the label too)."
     ),
     rule!(
         "no-localhost",
         "No environment value, argument or config value points at localhost.",
-        no_localhost
+        no_localhost,
+        "Address another service by its cluster DNS name (`<service>.<namespace>.svc.cluster.local`, or the short `<service>`); localhost is the pod itself."
     ),
     rule!(
         "secret-env-from-secret",
         "A variable whose name says it is sensitive comes from a secretKeyRef.",
-        secret_env_from_secret
+        secret_env_from_secret,
+        "Read the value from a Secret (`valueFrom.secretKeyRef`, delivered by an ExternalSecret or SealedSecret), or rename a variable that is not secret."
     ),
     rule!(
         "no-secret-data",
         "No Secret with data or stringData is rendered; use an ExternalSecret or SealedSecret.",
-        no_secret_data
+        no_secret_data,
+        "Deliver the Secret with an ExternalSecret (from the secret store) or a SealedSecret (`seal`); Git never holds the value."
     ),
     rule!(
         "service-selects-one-workload",
         "Every Service selects the pods of exactly one workload.",
-        audit::service_selects_one_workload
+        audit::service_selects_one_workload,
+        "Make the Service's selector match the labels of exactly one workload's pod template."
     ),
     rule!(
         "service-port-exists",
         "Every Service port targets a port its pods expose.",
-        audit::service_port_exists
+        audit::service_port_exists,
+        "Point `targetPort` at a port the selected pods declare, by name or number."
     ),
     rule!(
         "ingress-backend-exists",
         "Every Ingress backend and HTTPRoute backendRef names a Service of the environment and one of its ports.",
-        audit::ingress_backend_exists
+        audit::ingress_backend_exists,
+        "Name a Service of the environment and one of its ports (by number or name) in every backend."
     ),
     rule!(
         "config-reference-exists",
         "Every Secret and ConfigMap a pod reads is produced in the environment, with the key it reads.",
-        audit::config_reference_exists
+        audit::config_reference_exists,
+        "Produce the Secret or ConfigMap in the environment with the key the pod reads, or declare it as created out of band."
     ),
     rule!(
         "valid-names",
         "Names are valid DNS names; label keys and values are valid and at most 63 characters.",
-        audit::valid_names
+        audit::valid_names,
+        "Use lowercase DNS names (`a-z`, `0-9`, `-`, at most 63 characters for labels, 253 for names)."
     ),
-    rule!("unique-objects", "No two objects share kind, namespace and name.", audit::unique_objects),
+    rule!(
+        "unique-objects",
+        "No two objects share kind, namespace and name.",
+        audit::unique_objects,
+        "Rename one of the objects, or drop the duplicate (an escape hatch adding what a builder already makes)."
+    ),
     rule!(
         "wave-order",
         "What an object needs (namespace, secrets, database, migration) comes in an earlier sync wave.",
-        audit::wave_order
+        audit::wave_order,
+        "Put the Namespace, the Secrets and ConfigMaps a pod reads and the databases it connects to in earlier sync waves than the pod."
     ),
     rule!(
         "service-account-exists",
         "Every pod runs as a ServiceAccount of the environment (or `default`).",
-        runs::service_account_exists
+        runs::service_account_exists,
+        "Render the ServiceAccount the pod names (the builders make one per workload), or leave `serviceAccountName` unset."
     ),
     rule!(
         "probe-port-declared",
         "Every httpGet, tcpSocket and grpc probe asks a port its container declares.",
-        runs::probe_port_declared
+        runs::probe_port_declared,
+        "Probe a port the container declares in `ports`, by name or number."
     ),
     rule!(
         "grpc-probe-over-http",
         "No HTTP probe asks a gRPC port (named `grpc`/`grpc-…`, or behind a Service port with appProtocol grpc).",
-        runs::grpc_probe_over_http
+        runs::grpc_probe_over_http,
+        "Probe a gRPC port with a `grpc` probe (the gRPC health checking protocol), or with `grpc_health_probe` in an exec probe."
     ),
     rule!(
         "shared-image-command",
         "A container without ports that runs another workload's server image sets its own command or args.",
-        runs::shared_image_command
+        runs::shared_image_command,
+        "Set the command (or args) the second workload runs, e.g. its queue consumer's entry point."
     ),
     rule!(
         "quota-admits",
         "The ResourceQuota holds every pod and claim at their largest, and the LimitRange admits the largest container and claim.",
-        runs::quota_admits
+        runs::quota_admits,
+        "Raise the ResourceQuota's `hard` values (or the LimitRange's `max`) to what every replica and surge pod and every claim asks, or lower the sizing."
     ),
     rule!(
         "readiness-before-dependents",
         "A workload that later waves wait on has a readiness probe on every container.",
-        audit::readiness_before_dependents
+        audit::readiness_before_dependents,
+        "Give every container of a workload that later waves wait on a readiness probe that passes only when it serves."
     ),
 ];
 
 /// Looks a rule up by id.
 pub fn find(id: &str) -> Option<&'static Rule> {
     ALL.iter().find(|r| r.id == id)
+}
+
+/// The rules reference, `docs/rules.md`: every rule of `rules` with its id,
+/// severity, summary, fix and examples, in the order given. A test keeps
+/// the committed file equal to `reference(ALL)`.
+pub fn reference(rules: &[Rule]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from(
+        "<!-- Generated from gitops_policy::rules::ALL by `UPDATE_DOCS=1 cargo test -p workspace-tests --test rules_reference`; do not edit. -->\n\
+         # Built-in rules\n\n\
+         Every render, `render --check` and `check` runs these rules over every object of every\n\
+         environment, beside the team's Rego policies (`policies/*.rego`, findings `rego/<package>`)\n\
+         and its rules in Rust (`gitops_policy::CustomRule`). A finding of severity `error` stops the\n\
+         render before anything is written, unless the environment's profile waives it\n\
+         (`Waiver { rule, kind, name, container, field, reason }`); `check --format json` lists the\n\
+         same rules. Each example below is checked by a test: the first snippet fails the rule, the\n\
+         second passes it (other rules may still have something to say about either), in a production\n\
+         environment whose namespace is `shop` and whose profile's compliance label is `hipaa`.\n\n\
+         | rule | requires |\n|---|---|\n",
+    );
+    for rule in rules {
+        let _ = writeln!(out, "| [`{}`](#{}) | {} |", rule.id, rule.id, rule.summary.replace('|', "\\|"));
+    }
+    for rule in rules {
+        let severity = match rule.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let _ = write!(
+            out,
+            "\n## {id}\n\n{summary}\n\n- id: `{id}`\n- severity: {severity}\n- fix: {fix}\n\n\
+             Fails:\n\n```yaml\n{failing}```\n\nPasses:\n\n```yaml\n{passing}```\n",
+            id = rule.id,
+            summary = rule.summary,
+            fix = rule.fix,
+            failing = rule.failing,
+            passing = rule.passing,
+        );
+    }
+    out
 }
 
 /// Every pod-bearing target: its index and pod spec.
