@@ -544,6 +544,10 @@ fn waivers_accept_a_finding_keep_it_listed_and_catch_typos() {
         "deploy/dev/deployment-web.yaml"
     );
     assert_eq!(sarif["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap().len(), rules::ALL.len());
+    // Code scanning shows each rule's fix as its help.
+    let descriptor = &sarif["runs"][0]["tool"]["driver"]["rules"][0];
+    assert_eq!(descriptor["id"], rules::ALL[0].id);
+    assert_eq!(descriptor["help"]["text"], rules::ALL[0].fix);
 }
 
 /// Readiness is asked only of what a later wave waits on: a routed

@@ -10,7 +10,7 @@ use crate::clinicflow_project;
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PlatformName {
-    /// ClinicFlow, pinned by releases/<env>.yaml.
+    /// ClinicFlow, pinned by `releases/<env>.yaml`.
     Clinicflow,
     /// N ClinicFlow-shaped API services in ClinicFlow's profiles (crates/synthetic).
     Synthetic,

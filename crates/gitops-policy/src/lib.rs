@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Policy as code: one in-process check over the rendered objects of each
 //! environment, run on every render and by `cargo xtask check`.
 //!
@@ -10,7 +11,42 @@
 //! - [`report`]: waivers and the text, JSON and SARIF output.
 //!
 //! This crate sees typed objects and the environment profile; it does not
-//! read or write the tree.
+//! read or write the tree. The rules reference, `docs/rules.md`, is
+//! generated from [`rules::ALL`] ([`rules::reference`]).
+//!
+//! # Quickstart
+//!
+//! Check an environment's objects against the built-in rules and a Rego
+//! policy (the render does this for every environment before it writes):
+//!
+//! ```
+//! use gitops_core::Object;
+//! use gitops_policy::{Environment, Policies, Target, check};
+//!
+//! let yaml = "apiVersion: v1\nkind: Secret\nmetadata: {name: api-token, namespace: clinicflow-dev}\n\
+//!             stringData: {token: do-not-commit-me}\n";
+//! let secret = Object::from_json(gitops_core::yaml::from_str(yaml).unwrap()).unwrap();
+//! let profile = clinicflow::environments().into_iter().find(|p| p.name.as_str() == "dev").unwrap();
+//!
+//! // A team's own policy, in OPA 1.0 syntax; its findings are `rego/<package>`.
+//! let policies = Policies::from_sources(vec![(
+//!     "policies/team.rego".into(),
+//!     "package team\n\
+//!      deny contains msg if {\n  input.kind == \"Secret\"\n  msg := \"deliver Secrets through an ExternalSecret\"\n}\n"
+//!         .into(),
+//! )])
+//! .unwrap();
+//!
+//! let env = Environment {
+//!     profile: &profile,
+//!     targets: vec![Target { file: "dev/secret-api-token.yaml".into(), object: &secret }],
+//!     out_of_band: Vec::new(),
+//! };
+//! let findings = check(&env, &policies).unwrap();
+//! let rules: Vec<&str> = findings.iter().filter(|f| f.blocks()).map(|f| f.rule.as_str()).collect();
+//! assert!(rules.contains(&"no-secret-data"));
+//! assert!(rules.contains(&"rego/team"));
+//! ```
 
 pub mod audit;
 pub mod rego;
@@ -29,16 +65,21 @@ pub use report::Report;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Listed, never blocking.
     Warning,
+    /// Stops the render unless the environment's profile waives it.
     Error,
 }
 
 /// The object a finding concerns.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct ObjectRef {
+    /// The object's `kind` (`Deployment`).
     pub kind: String,
+    /// Its namespace; none for cluster-scoped objects.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// Its `metadata.name`.
     pub name: String,
 }
 
@@ -51,9 +92,13 @@ impl std::fmt::Display for ObjectRef {
 /// One rule broken by one object, and what to change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
+    /// The rule's id: a built-in rule's, `rego/<package>`, or a team's `<team>/<rule>`.
     pub rule: String,
+    /// Whether it stops a render (see [`Finding::blocks`]).
     pub severity: Severity,
+    /// The environment's name (`prod`).
     pub environment: String,
+    /// The object it is about; none for a finding about the environment as a whole.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub object: Option<ObjectRef>,
     /// The rendered file of the object, relative to the tree root.
@@ -66,6 +111,7 @@ pub struct Finding {
     /// `readinessProbe`), where the rule looks at one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// What is wrong and what to change.
     pub message: String,
     /// Set when the environment's profile accepts the finding; the reason.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,13 +127,18 @@ impl Finding {
 
 /// One rendered object and the file it is written to.
 pub struct Target<'a> {
+    /// The file the object is written to, relative to the tree root
+    /// (`prod/deployment-api.yaml`); findings name it.
     pub file: String,
+    /// The rendered object.
     pub object: &'a Object,
 }
 
 /// What the check sees of one environment.
 pub struct Environment<'a> {
+    /// The environment's profile: its namespace, stage, compliance label and waivers.
     pub profile: &'a EnvironmentProfile,
+    /// Every rendered object of the environment, in render order.
     pub targets: Vec<Target<'a>>,
     /// Secrets created out of band: they exist, with keys the check cannot see.
     pub out_of_band: Vec<String>,
@@ -186,9 +237,11 @@ pub struct CustomRule {
     /// The rule's id in findings and waivers; `<team>/<rule>`, never a
     /// built-in rule's id or `rego/…`.
     pub id: &'static str,
+    /// How bad its findings are.
     pub severity: Severity,
     /// What the rule requires, in one sentence.
     pub summary: &'static str,
+    /// The check: what it finds on the environment's objects.
     pub check: fn(&Environment) -> Vec<Violation>,
 }
 

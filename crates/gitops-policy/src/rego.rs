@@ -64,15 +64,34 @@ impl Package {
     }
 }
 
+/// Why the policies could not be loaded or evaluated. Each names the file
+/// (relative to the root) and, where there is one, the line and column.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
+    /// A policy file could not be read: a link, not a regular file, not UTF-8, unreadable.
     #[error("{file}: cannot read the policy ({error})")]
-    Read { file: String, error: String },
+    Read {
+        /// The policy file.
+        file: String,
+        /// Why (never the file's content).
+        error: String,
+    },
     /// regorus's message names the file, line and column.
     #[error("policy does not parse:{0}\nfix the Rego (OPA 1.0 syntax: `deny contains msg if {{ ... }}`)")]
     Parse(String),
+    /// Evaluating a package's `deny` on one object failed (a builtin's error, a conflict).
     #[error("{file}: evaluating `{package}.deny` on {object} failed: {message}")]
-    Eval { file: String, package: String, object: String, message: String },
+    Eval {
+        /// The file that holds the package.
+        file: String,
+        /// The package (`data.production`).
+        package: String,
+        /// The object, as `Kind name`.
+        object: String,
+        /// regorus's message.
+        message: String,
+    },
+    /// A team's [`crate::CustomRule`] cannot be added: the rule's id, and why.
     #[error("rule `{0}`: {1}")]
     Rule(String, String),
     /// A policy went over one of the [`limits`] that keep a render from
@@ -204,6 +223,7 @@ impl Policies {
             .collect()
     }
 
+    /// Whether there is nothing to run: no Rego package and no team rule.
     pub fn is_empty(&self) -> bool {
         self.packages.is_empty() && self.rules.is_empty()
     }

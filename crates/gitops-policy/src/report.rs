@@ -73,6 +73,7 @@ pub(crate) fn apply_waivers(
 /// Every finding of a run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Report {
+    /// Every finding, waived ones included, in check order.
     pub findings: Vec<Finding>,
 }
 
@@ -117,6 +118,7 @@ impl Report {
         out
     }
 
+    /// The report as JSON: the number of blocking findings, then every finding.
     pub fn to_json(&self) -> String {
         let value = json!({
             "blocking": self.blocking(),
@@ -134,6 +136,7 @@ impl Report {
                 json!({
                     "id": r.id,
                     "shortDescription": { "text": r.summary },
+                    "help": { "text": r.fix },
                     "defaultConfiguration": { "level": level(r.severity) },
                 })
             })
