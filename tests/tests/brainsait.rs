@@ -1,7 +1,7 @@
 //! BrainSAIT RCM (BrainSAIT's pipeline document), the second platform on the core, tested like
 //! ClinicFlow: the committed `examples/brainsait-rcm/deploy` is what the
 //! sources render, the render is deterministic and passes every built-in
-//! rule and the seed's four OPA policies, and the seed's promises hold.
+//! rule and BrainSAIT's four OPA policies, and its pipeline document's promises hold.
 
 use std::collections::BTreeSet;
 
@@ -58,8 +58,8 @@ fn rendering_is_deterministic() {
 }
 
 #[test]
-fn the_seeds_opa_policies_are_evaluated_over_the_example() {
-    // Without its compliance label, production breaks the seed's fourth policy.
+fn brainsaits_opa_policies_are_evaluated_over_the_example() {
+    // Without its compliance label, production breaks BrainSAIT's fourth policy.
     let mut envs = brainsait_rcm::environments();
     envs[2].compliance = None;
     let report = render(&envs).report;
@@ -73,11 +73,11 @@ fn the_seeds_opa_policies_are_evaluated_over_the_example() {
     let expected: BTreeSet<(&str, &str)> =
         SERVICES.iter().map(|s| (*s, "Production deployments must have compliance label")).collect();
     assert_eq!(rego, expected);
-    assert!(report.blocking() > 0, "a seed policy stops the render");
+    assert!(report.blocking() > 0, "a BrainSAIT policy stops the render");
 }
 
 #[test]
-fn each_environment_runs_the_seeds_services_in_its_namespace() {
+fn each_environment_runs_brainsaits_services_in_its_namespace() {
     for (profile, objects) in objects() {
         let env = profile.name.as_str();
         let names = |kind: &str| -> BTreeSet<&str> {

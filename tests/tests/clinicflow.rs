@@ -50,7 +50,7 @@ fn rendering_twice_gives_the_same_bytes() {
 }
 
 #[test]
-fn each_environment_holds_the_seeds_objects() {
+fn each_environment_holds_clinicflows_objects() {
     for (profile, objects) in clinicflow_objects() {
         let env = profile.name.as_str();
         let ns = format!("clinicflow-{env}");
@@ -77,7 +77,7 @@ fn each_environment_holds_the_seeds_objects() {
 }
 
 #[test]
-fn waves_follow_the_seed_and_hooks_can_rerun() {
+fn waves_follow_clinicflows_readme_and_hooks_can_rerun() {
     for (profile, objects) in clinicflow_objects() {
         for o in &objects {
             let want = match o.kind() {

@@ -370,7 +370,7 @@ fn http_route_backends_are_checked_like_ingress_backends() {
 #[test]
 fn the_shipped_clinicflow_tree_has_no_findings() {
     let policies = Policies::load_dir(&workspace_tests::root(), "policies").unwrap();
-    assert!(!policies.is_empty(), "the seed's policies ship in policies/");
+    assert!(!policies.is_empty(), "BrainSAIT's policies ship in policies/");
     for env in ["dev", "staging", "prod"] {
         let (profile, objects) = env_objects(env);
         assert_eq!(run(&profile, &objects, &policies), [], "{env}");
@@ -380,7 +380,7 @@ fn the_shipped_clinicflow_tree_has_no_findings() {
 const SEED_POLICIES: &str = include_str!("../../policies/production-policies.rego");
 
 #[test]
-fn the_seeds_rego_policies_deny_what_they_describe() {
+fn brainsaits_rego_policies_deny_what_they_describe() {
     let policies =
         Policies::from_sources(vec![("policies/production-policies.rego".into(), SEED_POLICIES.into())])
             .unwrap();

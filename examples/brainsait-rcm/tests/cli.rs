@@ -184,6 +184,6 @@ fn the_ci_recipe_pins_dev_through_this_command_line() {
     assert_eq!(pin["env"]["XTASK"], format!("{} --", "cargo run -q -p brainsait-rcm"));
     assert!(pin["run"].as_str().unwrap().contains("examples/ci/pin-images.sh dev \"sha-${GITHUB_SHA}\""));
     let commands: String = text.lines().filter(|l| !l.trim_start().starts_with('#')).collect();
-    assert!(!commands.contains("kustomize"), "the seed's last step is replaced");
+    assert!(!commands.contains("kustomize"), "the pipeline document's last step is replaced");
     assert!(!text.contains("pin-images.sh staging") && !text.contains("pin-images.sh production"));
 }

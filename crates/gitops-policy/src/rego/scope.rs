@@ -154,7 +154,7 @@ mod tests {
     }
 
     #[test]
-    fn the_seed_policies_concern_deployments_only() {
+    fn brainsaits_policies_concern_deployments_only() {
         let seed = include_str!("../../../../policies/production-policies.rego");
         assert_eq!(scopes_of(&[("p.rego", seed)]), vec![kinds(&["Deployment"])]);
     }
