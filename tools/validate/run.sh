@@ -12,7 +12,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 venv="$root/target/validate-venv"
-trees=("$root/deploy" "$root/examples/brainsait-rcm/deploy" "$root/examples/online-boutique/deploy")
+trees=("$root/deploy" "$root/examples/brainsait-rcm/deploy" "$root/examples/online-boutique/deploy" "$root/examples/tutorial/deploy")
 # Every workload shape, written by `cargo test` (tests/tests/workloads.rs):
 # gRPC probes, native sidecars, CronJobs, hook Jobs, StatefulSets with claims,
 # MySQL, Redis, application secrets, headless and LoadBalancer Services.
