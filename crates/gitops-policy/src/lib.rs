@@ -293,15 +293,22 @@ enum Task<'e, 'a> {
 /// order.
 pub fn check(env: &Environment, policies: &Policies) -> Result<Vec<Finding>, PolicyError> {
     let index = audit::Index::build(env);
-    let rego = policies.for_environment(env.profile)?;
-    let runs = if rego.is_some() { par::chunks(&env.targets, 4, 32) } else { Vec::new() };
+    let parallel = par::worth_threads(env.targets.len());
+    let rego = policies.for_environment(env.profile, parallel)?;
+    // Each run of objects is one round trip to a policy thread: one run
+    // when they are evaluated on this thread anyway, chunks for every CPU.
+    let runs = match (&rego, parallel) {
+        (None, _) => Vec::new(),
+        (Some(_), true) => par::chunks(&env.targets, 4, 32),
+        (Some(_), false) => vec![&env.targets[..]],
+    };
     let tasks: Vec<Task> = rules::ALL
         .iter()
         .map(Task::Rule)
         .chain(policies.rules().iter().map(Task::Custom))
         .chain(runs.into_iter().map(Task::Rego))
         .collect();
-    let results = par::map(par::worth_threads(env.targets.len()), &tasks, |task| {
+    let results = par::map(parallel, &tasks, |task| {
         let mut sink = Sink::new(env, &index);
         match (task, &rego) {
             (Task::Rule(rule), _) => (rule.check)(rule, env, &mut sink),

@@ -268,10 +268,14 @@ impl Policies {
     }
 
     /// The policies with `data.environment` set for `profile`, ready to
-    /// evaluate (and to clone for other threads); `None` without policies.
+    /// evaluate; `None` without policies. Prepared (analysed once, on a
+    /// policy thread) when `shared` says several threads will clone them;
+    /// otherwise the one evaluation run prepares them as it goes, which
+    /// spares the environment a round trip to a policy thread.
     pub(crate) fn for_environment(
         &self,
         profile: &EnvironmentProfile,
+        shared: bool,
     ) -> Result<Option<EnvironmentPolicies<'_>>, PolicyError> {
         let stage = match profile.stage {
             Stage::Development => "development",
@@ -286,7 +290,17 @@ impl Policies {
                 "compliance": profile.compliance.as_ref().map(|c| c.as_str()),
             }
         });
-        self.prepare(Value::from_json_str(&data.to_string()).expect("serde_json output is JSON"))
+        let data = Value::from_json_str(&data.to_string()).expect("serde_json output is JSON");
+        if shared {
+            return self.prepare(data);
+        }
+        let Some(base) = &self.engine else { return Ok(None) };
+        let mut engine = base.clone();
+        // Adding data evaluates nothing: it is safe on any thread.
+        engine
+            .add_data(data)
+            .map_err(|e| self.failure(0, "(the environment's data)", Fail::Error(e.to_string())))?;
+        Ok(Some(EnvironmentPolicies { engine, policies: self }))
     }
 
     /// The policies with `data`, ready to evaluate. The policies are

@@ -10,11 +10,18 @@
 //! holds nothing the render needs) and ends with the process.
 //!
 //! A panic on the thread (a bug in regorus) is caught and becomes an error.
+//!
+//! The threads are a pool that lives as long as the process: spawning a
+//! thread with a large stack for every evaluation cost a ClinicFlow render
+//! a dozen spawns, a third of its check time. A job goes to an idle worker;
+//! when none is idle (every worker busy, or stuck in an operation the
+//! watchdog gave up on), one more is started, so there are never more
+//! workers than jobs ever ran at once, and a stuck one never blocks the next.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use super::limits::{STACK_BYTES, WATCHDOG_GRACE};
@@ -86,20 +93,74 @@ pub(crate) enum Failure {
     Spawn(String),
 }
 
-/// Runs `work` on a thread with a [`STACK_BYTES`] stack and waits for its
-/// result, or until a step it announces on its [`Watch`] is overdue.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The policy threads: jobs in, each taken by one idle worker.
+struct Pool {
+    jobs: Sender<Job>,
+    queue: Arc<Mutex<Receiver<Job>>>,
+    /// Workers started, and jobs sent but not finished (stuck ones stay counted).
+    workers: AtomicUsize,
+    pending: Arc<AtomicUsize>,
+}
+
+impl Pool {
+    fn get() -> &'static Pool {
+        static POOL: OnceLock<Pool> = OnceLock::new();
+        POOL.get_or_init(|| {
+            let (jobs, queue) = mpsc::channel();
+            Pool {
+                jobs,
+                queue: Arc::new(Mutex::new(queue)),
+                workers: AtomicUsize::new(0),
+                pending: Arc::new(AtomicUsize::new(0)),
+            }
+        })
+    }
+
+    /// Queues `job`, starting a worker first when every one is taken.
+    fn submit(&self, job: Job) -> Result<(), Failure> {
+        let pending = self.pending.fetch_add(1, Ordering::SeqCst) + 1;
+        if pending > self.workers.load(Ordering::SeqCst) {
+            let queue = Arc::clone(&self.queue);
+            let done = Arc::clone(&self.pending);
+            let started =
+                std::thread::Builder::new().name("rego".into()).stack_size(STACK_BYTES).spawn(move || {
+                    loop {
+                        // The lock is held only while waiting, never while working.
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        job();
+                        done.fetch_sub(1, Ordering::SeqCst);
+                    }
+                });
+            match started {
+                Ok(_) => {
+                    self.workers.fetch_add(1, Ordering::SeqCst);
+                }
+                Err(e) => {
+                    self.pending.fetch_sub(1, Ordering::SeqCst);
+                    return Err(Failure::Spawn(e.to_string()));
+                }
+            }
+        }
+        self.jobs.send(job).map_err(|e| Failure::Spawn(e.to_string()))
+    }
+}
+
+/// Runs `work` on a policy thread (a [`STACK_BYTES`] stack) and waits for
+/// its result, or until a step it announces on its [`Watch`] is overdue.
 pub(crate) fn run<T: Send + 'static>(work: impl FnOnce(&Watch) -> T + Send + 'static) -> Result<T, Failure> {
     let watch = Arc::new(Watch::new());
     let (tx, rx) = mpsc::sync_channel(1);
     let theirs = Arc::clone(&watch);
-    std::thread::Builder::new()
-        .name("rego".into())
-        .stack_size(STACK_BYTES)
-        .spawn(move || {
-            let result = catch_unwind(AssertUnwindSafe(|| work(&theirs)));
-            let _ = tx.send(result);
-        })
-        .map_err(|e| Failure::Spawn(e.to_string()))?;
+    Pool::get().submit(Box::new(move || {
+        let result = catch_unwind(AssertUnwindSafe(|| work(&theirs)));
+        let _ = tx.send(result);
+    }))?;
     loop {
         match rx.recv_timeout(POLL) {
             Ok(Ok(value)) => return Ok(value),
@@ -146,5 +207,23 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(started.elapsed() < WATCHDOG_GRACE * 2);
+        // The stuck worker is still asleep; the next job gets another.
+        assert_eq!(run(|_| 7).unwrap(), 7);
+    }
+
+    #[test]
+    fn workers_are_reused_and_run_on_a_large_stack() {
+        let name = || std::thread::current().id();
+        let first = run(move |_| name()).unwrap();
+        let again: Vec<_> = (0..20).map(|_| run(move |_| name()).unwrap()).collect();
+        // Other tests use the pool at the same time, so only bound the count.
+        let distinct: std::collections::HashSet<_> = again.iter().chain([&first]).collect();
+        assert!(distinct.len() < 21, "every job started a thread");
+        // Recursion far deeper than a default 2 MiB stack allows.
+        fn deep(n: u64) -> u64 {
+            let pad = [n; 64];
+            if n == 0 { 0 } else { std::hint::black_box(pad)[0] + deep(n - 1) - n + 1 }
+        }
+        assert_eq!(run(|_| deep(50_000)).unwrap(), 50_000);
     }
 }
