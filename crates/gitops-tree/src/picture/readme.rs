@@ -256,11 +256,16 @@ pub fn environment_readme(
     out.push_str("\n## Traffic\n\n```mermaid\n");
     out.push_str(&picture.traffic().mermaid());
     out.push_str("```\n\n");
+    // The platform's own command line: `<invocation> render` becomes `<invocation> graph`.
+    let graph = match platform.render_command.as_deref().and_then(|c| c.strip_suffix(" render")) {
+        Some(invocation) => format!("`{invocation} graph --env {env}`"),
+        None => format!("The platform's `graph --env {env}` command"),
+    };
     let _ = writeln!(
         out,
         "Solid arrows carry requests: from the ingress host through each path to its service, and from \
          each service to its own database. Dotted arrows are the calls a service makes to another. \
-         `cargo xtask graph --env {env}` prints this diagram (`--format dot` for Graphviz)."
+         {graph} prints this diagram (`--format dot` for Graphviz)."
     );
     start_order(&mut out, picture);
     what_runs(&mut out, picture);
