@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! ClinicFlow, as its GitOps README describes it: four NestJS APIs with their own Postgres, a Next.js
 //! web front end, one ingress host per environment, and the dev, staging and
 //! prod profiles of its three clusters.
@@ -19,6 +20,7 @@ use gitops_core::profile::{
     StorageProfile, SyncMode, WorkloadSizing,
 };
 
+/// The platform's name: every object's `app.kubernetes.io/part-of`.
 pub const PLATFORM: Name = name!("clinicflow");
 
 const IDENTITY: Name = name!("identity");

@@ -14,6 +14,7 @@ pub enum Format {
     Sarif,
 }
 
+/// The arguments of `check`.
 #[derive(clap::Args)]
 pub struct CheckArgs {
     /// Output format; `sarif` is for code-scanning upload.

@@ -11,6 +11,7 @@ use gitops_tree::layout::environment_roots;
 use crate::render::{refuse_blocking, render_project};
 use crate::{CmdResult, Project};
 
+/// The arguments of `diff`.
 #[derive(clap::Args)]
 pub struct DiffArgs {
     /// Only this environment's files (its directory and its Argo CD instance's).

@@ -17,6 +17,7 @@ enum Format {
     Dot,
 }
 
+/// The arguments of `graph`.
 #[derive(clap::Args)]
 pub struct GraphArgs {
     /// The environment to draw, e.g. `dev`.

@@ -9,6 +9,7 @@ use gitops_core::release::ReleasePins;
 use crate::pins::ReleaseFile;
 use crate::{CmdResult, Project, git};
 
+/// The arguments of `history`.
 #[derive(clap::Args)]
 pub struct HistoryArgs {
     /// The environment whose release file to follow.

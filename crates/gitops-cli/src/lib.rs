@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! One command line for every platform. A platform crate describes its
 //! [`Project`] (platform, environment profiles, where its release files,
 //! policies, rules and rendered tree are, and how users invoke it) and
@@ -78,6 +79,7 @@ pub type CmdResult = Result<ExitCode, Vec<String>>;
 /// A platform and everything the commands need to know about its repository.
 #[derive(Debug, Clone)]
 pub struct Project {
+    /// The platform: its services and what they need.
     pub platform: Platform,
     /// The environments, in promotion order.
     pub profiles: Vec<EnvironmentProfile>,
@@ -193,6 +195,7 @@ pub enum Command {
     Render(RenderArgs),
     /// Run the policy check over every environment and report the findings.
     Check(CheckArgs),
+    /// The release commands: graph, set-image, promote, diff, rollback, history, schema, smoke, seal.
     #[command(flatten)]
     Release(ReleaseCommand),
 }
@@ -370,8 +373,12 @@ pub fn exit(result: CmdResult) -> ExitCode {
 /// The whole `main` of a platform crate: parses the process's arguments
 /// (`--root DIR` overrides the project's root) and runs the command.
 pub fn main(mut project: Project) -> ExitCode {
+    use clap::{CommandFactory as _, FromArgMatches as _};
     let args = std::iter::once(project.invocation.clone().into()).chain(std::env::args_os().skip(1));
-    let cli = Cli::parse_from::<_, std::ffi::OsString>(args);
+    let about =
+        format!("Render, check and release the GitOps tree of the `{}` platform", project.platform.name);
+    let matches = Cli::command().about(about).get_matches_from::<_, std::ffi::OsString>(args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if let Some(root) = cli.root {
         project.root = root;
     }

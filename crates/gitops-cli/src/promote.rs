@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use crate::pins::{self, ReleaseFile};
 use crate::{CmdResult, Project};
 
+/// The arguments of `promote`.
 #[derive(clap::Args)]
 pub struct PromoteArgs {
     /// The environment whose tags are copied.

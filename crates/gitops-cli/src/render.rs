@@ -105,6 +105,7 @@ pub fn refuse_blocking(report: &Report) -> Result<(), Vec<String>> {
     }
 }
 
+/// The arguments of `render`.
 #[derive(clap::Args)]
 pub struct RenderArgs {
     /// Write the tree here instead of the project's deploy directory.

@@ -9,6 +9,7 @@ use gitops_core::release::ReleasePins;
 use crate::pins::{self, ReleaseFile};
 use crate::{CmdResult, Project, git};
 
+/// The arguments of `rollback`.
 #[derive(clap::Args)]
 pub struct RollbackArgs {
     /// The environment to roll back.

@@ -12,6 +12,7 @@ use gitops_tree::pipeline::{read_release, release_file};
 
 use crate::{CmdResult, Project};
 
+/// The arguments of `schema`.
 #[derive(clap::Args)]
 pub struct SchemaArgs {
     /// Write nothing; list what is out of date and exit 1 if anything is.

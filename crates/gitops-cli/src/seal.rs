@@ -37,6 +37,7 @@ use x509_cert::der::DecodePem;
 
 use crate::{CmdResult, Project};
 
+/// The arguments of `seal`.
 #[derive(clap::Args)]
 pub struct SealArgs {
     /// The Sealed Secrets controller's certificate (PEM), from

@@ -9,6 +9,7 @@ use gitops_core::release::Pin;
 use crate::pins::{self, ReleaseFile};
 use crate::{CmdResult, Project};
 
+/// The arguments of `set-image`.
 #[derive(clap::Args)]
 #[command(group = clap::ArgGroup::new("which").required(true).args(["service", "all"]))]
 pub struct SetImageArgs {

@@ -20,6 +20,7 @@ use ureq::tls::{PemItem, RootCerts, TlsConfig};
 
 use crate::{CmdResult, Project};
 
+/// The arguments of `smoke`.
 #[derive(clap::Args)]
 pub struct SmokeArgs {
     /// The environment to check.

@@ -47,6 +47,7 @@ use crate::profile::EnvironmentProfile;
 /// An object a platform adds to an environment.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Added {
+    /// The object; its namespace is set to the environment's unless it is cluster-scoped.
     pub object: Object,
     /// Its sync wave; [`SyncWave::Application`] unless it says otherwise.
     pub wave: SyncWave,
@@ -58,20 +59,24 @@ pub struct Added {
 }
 
 impl Added {
+    /// `object`, in the application wave, among the environment's shared objects.
     pub fn new(object: impl Into<Object>) -> Self {
         Added { object: object.into(), wave: SyncWave::Application, owner: None, cluster_scoped: false }
     }
 
+    /// Puts it in `wave`.
     pub fn wave(mut self, wave: SyncWave) -> Self {
         self.wave = wave;
         self
     }
 
+    /// Makes it part of `service`: its directory and Application in the per-service topology.
     pub fn owned_by(mut self, service: Name) -> Self {
         self.owner = Some(service);
         self
     }
 
+    /// Marks it cluster-scoped: no namespace is set, and the AppProject must admit its kind.
     pub fn cluster_scoped(mut self) -> Self {
         self.cluster_scoped = true;
         self
@@ -89,10 +94,24 @@ pub enum Extension {
     Add(Arc<AddFn>),
     /// A typed patch of every rendered object of `kind` (named `name`, when
     /// given). A patch that names an object no environment has is an error.
-    Patch { kind: &'static str, name: Option<String>, apply: Arc<PatchFn> },
+    Patch {
+        /// The kind patched (`Deployment`).
+        kind: &'static str,
+        /// Only the object of this name; `None` for every object of the kind.
+        name: Option<String>,
+        /// The patch; it returns whether the object was of its type.
+        apply: Arc<PatchFn>,
+    },
     /// Traffic from the pods of namespace `from` to the container port
     /// `port` of `service`'s pods, added to its NetworkPolicy.
-    AllowIngress { service: Name, from: Name, port: String },
+    AllowIngress {
+        /// The service reached.
+        service: Name,
+        /// The namespace the traffic comes from (`monitoring`).
+        from: Name,
+        /// The container port's name.
+        port: String,
+    },
 }
 
 impl fmt::Debug for Extension {

@@ -66,8 +66,11 @@ impl Hasher for FxHasher {
     }
 }
 
+/// Builds [`FxHasher`]s.
 pub type FxBuildHasher = BuildHasherDefault<FxHasher>;
+/// A `HashMap` with [`FxHasher`]: fast, not resistant to chosen keys (the keys come from the platform definition).
 pub type FxHashMap<K, V> = HashMap<K, V, FxBuildHasher>;
+/// A `HashSet` with [`FxHasher`].
 pub type FxHashSet<T> = HashSet<T, FxBuildHasher>;
 
 #[cfg(test)]

@@ -14,10 +14,13 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ImageRepository(Cow<'static, str>);
 
+/// Why a string is not an [`ImageRepository`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{value}` is not an image repository: {problem}")]
 pub struct RepositoryError {
+    /// The string.
     pub value: String,
+    /// The rule it breaks.
     pub problem: &'static str,
 }
 
@@ -58,6 +61,7 @@ impl ImageRepository {
         ImageRepository(Cow::Borrowed(s))
     }
 
+    /// The repository `s`, checked as [`ImageRepository::from_static`] checks a literal.
     pub fn new(s: impl Into<String>) -> Result<Self, RepositoryError> {
         let s = s.into();
         match repository_problem(&s) {
@@ -66,6 +70,7 @@ impl ImageRepository {
         }
     }
 
+    /// The repository, as written.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -86,20 +91,31 @@ impl fmt::Debug for ImageRepository {
 /// Why a string is not an [`ImageTag`]. Each variant names the rule it breaks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TagError {
+    /// No tag at all.
     #[error("the image tag is empty")]
     Empty,
     #[error(
         "`{0}` is a floating tag; it moves with every push, so a deployment cannot be reproduced or rolled back"
     )]
+    /// `latest` or another tag that moves with every push.
     Floating(String),
+    /// Not `sha-` and a commit, where the platform's tag rule asks for one.
     #[error("`{0}` is not an immutable git SHA tag")]
     NotSha(String),
+    /// Not a semantic version, where the platform's tag rule asks for one.
     #[error("`{0}` is not a semantic version such as `v1.4.2`")]
     NotSemVer(String),
+    /// Neither form, where the platform's tag rule accepts both.
     #[error("`{0}` is neither a git SHA tag (`sha-1a2b3c4`) nor a semantic version (`v1.4.2`)")]
     NeitherForm(String),
+    /// `sha-` followed by something other than 7 to 40 lowercase hex digits.
     #[error("`{tag}` has {problem}")]
-    BadSha { tag: String, problem: &'static str },
+    BadSha {
+        /// The tag.
+        tag: String,
+        /// What is wrong after `sha-`.
+        problem: &'static str,
+    },
 }
 
 impl TagError {
@@ -184,6 +200,7 @@ fn is_semver(s: &str) -> bool {
 }
 
 impl ImageTag {
+    /// What every git-SHA tag starts with.
     pub const PREFIX: &'static str = "sha-";
 
     /// A tag under `rule`.
@@ -242,6 +259,7 @@ impl ImageTag {
         }
     }
 
+    /// The tag, as written.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -321,6 +339,7 @@ const fn digest_ok(s: &str) -> bool {
 }
 
 impl ImageDigest {
+    /// A digest literal, checked at compile time (`sha256:` and 64 lowercase hex digits).
     pub const fn from_static(s: &'static str) -> Self {
         if !digest_ok(s) {
             panic!("an image digest is `sha256:` followed by 64 lowercase hex digits");
@@ -328,11 +347,13 @@ impl ImageDigest {
         ImageDigest(Cow::Borrowed(s))
     }
 
+    /// The digest `s`, checked as [`ImageDigest::from_static`] checks a literal.
     pub fn new(s: impl Into<String>) -> Result<Self, DigestError> {
         let s = s.into();
         if digest_ok(&s) { Ok(ImageDigest(Cow::Owned(s))) } else { Err(DigestError(s)) }
     }
 
+    /// The digest, as written.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -400,6 +421,7 @@ const fn version_problem(s: &str) -> Option<&'static str> {
 }
 
 impl VersionTag {
+    /// A version literal, checked at compile time: it starts with a digit (`17.6`), so `latest` and other floating names are refused.
     pub const fn from_static(s: &'static str) -> Self {
         if let Some(problem) = version_problem(s) {
             panic!("{}", problem);
@@ -407,6 +429,7 @@ impl VersionTag {
         VersionTag(Cow::Borrowed(s))
     }
 
+    /// The version, as written.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -422,12 +445,16 @@ impl fmt::Debug for VersionTag {
 /// `docker.io/library/postgres:17.6@sha256:…`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PinnedImage {
+    /// The registry and repository.
     pub repository: ImageRepository,
+    /// The version tag (`17.6`).
     pub version: VersionTag,
+    /// The digest of that version; required where the profile requires digests.
     pub digest: Option<ImageDigest>,
 }
 
 impl PinnedImage {
+    /// `repository:version`, with `@digest` when there is one.
     pub fn reference(&self) -> String {
         match &self.digest {
             Some(digest) => format!("{}:{}@{digest}", self.repository, self.version.as_str()),

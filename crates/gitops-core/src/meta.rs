@@ -29,6 +29,7 @@ pub enum SyncWave {
 }
 
 impl SyncWave {
+    /// Every wave, in start order.
     pub const ALL: [SyncWave; 6] = [
         SyncWave::ArgoCdConfig,
         SyncWave::Foundation,
@@ -38,10 +39,12 @@ impl SyncWave {
         SyncWave::Ingress,
     ];
 
+    /// The wave's number, as Argo CD orders it.
     pub fn number(self) -> i32 {
         self as i32
     }
 
+    /// The value of the `argocd.argoproj.io/sync-wave` annotation.
     pub fn annotation_value(self) -> String {
         self.number().to_string()
     }
@@ -56,18 +59,26 @@ impl SyncWave {
 /// `app.kubernetes.io/component`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Component {
+    /// An API service.
     Api,
+    /// A web front end.
     Web,
+    /// A worker: no port, no Service.
     Worker,
+    /// A database and its headless Service.
     Database,
+    /// A migration Job.
     Migration,
+    /// An ExternalSecret, SealedSecret or the Secret it makes.
     Secret,
+    /// The entry point: Ingress or HTTPRoute, and the issuer.
     Ingress,
     /// Objects of the whole namespace: quota, limits, default network policies.
     Platform,
 }
 
 impl Component {
+    /// The label's value (`api`).
     pub fn as_str(self) -> &'static str {
         match self {
             Component::Api => "api",
@@ -82,11 +93,17 @@ impl Component {
     }
 }
 
+/// The recommended label of the object's (or its workload's) name.
 pub const LABEL_NAME: &str = "app.kubernetes.io/name";
+/// The recommended label of the platform's instance: `<platform>-<environment>`.
 pub const LABEL_INSTANCE: &str = "app.kubernetes.io/instance";
+/// The recommended label of the object's role ([`Component`]).
 pub const LABEL_COMPONENT: &str = "app.kubernetes.io/component";
+/// The recommended label of the platform the object is part of.
 pub const LABEL_PART_OF: &str = "app.kubernetes.io/part-of";
+/// The recommended label of the workload's version: its image tag.
 pub const LABEL_VERSION: &str = "app.kubernetes.io/version";
+/// The recommended label of the tool that manages the object.
 pub const LABEL_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 /// The value of `app.kubernetes.io/managed-by` on every rendered object.
 pub const MANAGED_BY: &str = "gitops-core";
@@ -96,11 +113,15 @@ pub const MANAGED_BY: &str = "gitops-core";
 /// selector is immutable, a version is not).
 #[derive(Debug, Clone)]
 pub struct Labels {
+    /// `app.kubernetes.io/name`.
     pub name: Name,
     /// `<platform>-<environment>`: one instance of the platform.
     pub instance: Name,
+    /// `app.kubernetes.io/component`.
     pub component: Component,
+    /// `app.kubernetes.io/part-of`: the platform.
     pub part_of: Name,
+    /// `app.kubernetes.io/version`: the image tag, when the object runs one.
     pub version: Option<String>,
     /// The environment's `compliance` label value, if it names one.
     pub compliance: Option<Name>,
@@ -110,6 +131,7 @@ pub struct Labels {
 pub const LABEL_COMPLIANCE: &str = "compliance";
 
 impl Labels {
+    /// The selector labels: `name` and `instance`, never anything that changes with a release.
     pub fn selector(&self) -> BTreeMap<String, String> {
         BTreeMap::from([
             (LABEL_NAME.to_owned(), self.name.to_string()),
@@ -117,6 +139,7 @@ impl Labels {
         ])
     }
 
+    /// Every label: the selector's and the descriptive ones.
     pub fn all(&self) -> BTreeMap<String, String> {
         let mut labels = self.selector();
         labels.insert(LABEL_COMPONENT.into(), self.component.as_str().into());

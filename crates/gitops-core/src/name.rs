@@ -25,7 +25,9 @@ pub struct Name(Cow<'static, str>);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{value}` is not a valid name: it {problem}")]
 pub struct NameError {
+    /// The string.
     pub value: String,
+    /// The rule it breaks.
     pub problem: &'static str,
 }
 
@@ -64,6 +66,7 @@ impl Name {
         Name(Cow::Borrowed(s))
     }
 
+    /// The name `s`, checked as [`name!`](macro@crate::name) checks a literal.
     pub fn new(s: impl Into<String>) -> Result<Self, NameError> {
         let s = s.into();
         match label_problem(&s) {
@@ -72,6 +75,7 @@ impl Name {
         }
     }
 
+    /// The name, as written.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -157,6 +161,7 @@ impl schemars::JsonSchema for Name {
 pub struct HostName(String);
 
 impl HostName {
+    /// The host `s`, checked: dot-separated DNS labels, at most 253 characters.
     pub fn new(s: impl Into<String>) -> Result<Self, NameError> {
         let s = s.into();
         let problem = if s.is_empty() {
@@ -193,6 +198,7 @@ impl HostName {
         HostName(format!("{label}.{ip}.nip.io"))
     }
 
+    /// The host, as written.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -33,12 +33,13 @@ macro_rules! objects {
         /// k8s-openapi structs are large and differ in size.
         #[derive(Debug, Clone, PartialEq)]
         pub enum Object {
-            $($variant(Box<$ty>),)+
+            $(#[doc = concat!("A `", stringify!($variant), "`.")] $variant(Box<$ty>),)+
             /// Any other kind, as `apiVersion`, `kind`, `metadata` and a body.
             Dynamic(Box<DynamicObject>),
         }
 
         impl Object {
+            /// The object's `apiVersion`.
             pub fn api_version(&self) -> &str {
                 match self {
                     $(Object::$variant(_) => <$meta>::API_VERSION,)+
@@ -46,6 +47,7 @@ macro_rules! objects {
                 }
             }
 
+            /// The object's `kind`.
             pub fn kind(&self) -> &str {
                 match self {
                     $(Object::$variant(_) => <$meta>::KIND,)+
@@ -53,6 +55,7 @@ macro_rules! objects {
                 }
             }
 
+            /// The object's metadata.
             pub fn metadata(&self) -> &ObjectMeta {
                 match self {
                     $(Object::$variant(o) => &o.metadata,)+
@@ -118,8 +121,11 @@ macro_rules! objects {
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DynamicObject {
+    /// `apiVersion` (`monitoring.coreos.com/v1`).
     pub api_version: String,
+    /// `kind` (`ServiceMonitor`).
     pub kind: String,
+    /// `metadata`.
     pub metadata: ObjectMeta,
     /// Every other top-level field.
     #[serde(flatten)]
@@ -229,10 +235,12 @@ objects! {
 }
 
 impl Object {
+    /// `metadata.name` (empty when unset).
     pub fn name(&self) -> &str {
         self.metadata().name.as_deref().unwrap_or_default()
     }
 
+    /// `metadata.namespace`; `None` for cluster-scoped objects.
     pub fn namespace(&self) -> Option<&str> {
         self.metadata().namespace.as_deref()
     }

@@ -20,11 +20,19 @@ use crate::spec::{
     is_dns_label, is_port_name,
 };
 
+/// What runs, independent of where: the platform's services (each an API, web front
+/// end, worker or third-party server, with what it calls and what it stores), its
+/// application secrets, its tag rule and its escape hatches. Built with [`Platform::new`]
+/// and [`Platform::service`]; [`Platform::validate`] refuses a definition that would not
+/// run, naming the line that defines the service. Environments say where and how much
+/// ([`crate::profile::EnvironmentProfile`]).
 #[derive(Debug, Clone)]
 pub struct Platform {
     /// `app.kubernetes.io/part-of`, and the stem of shared object names.
     pub name: Name,
+    /// The services, in the order their objects are rendered.
     pub services: Vec<Service>,
+    /// One Argo CD Application per environment, or one per service per environment.
     pub topology: Topology,
     /// The form every release tag of the platform's own images takes.
     pub tag_rule: TagRule,
@@ -46,7 +54,9 @@ pub struct Platform {
 /// key, a SealedSecret of committed ciphertext, or a Secret made out of band).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppSecret {
+    /// The secret's name: the Secret's, and the last part of its key in the store.
     pub name: Name,
+    /// The keys it holds; services read them with [`Service::secret_env`] or [`Service::secret_files`].
     pub keys: Vec<String>,
 }
 
@@ -74,15 +84,22 @@ pub enum ServiceKind {
     Worker,
 }
 
+/// One service of the platform: what its pods run, listen on and are probed on,
+/// what fronts them, what they call and what they store. The intent builders
+/// ([`Service::api`], [`Service::web`], [`Service::worker`], [`Service::third_party`])
+/// set defaults that every other method overrides.
 #[derive(Debug, Clone)]
 pub struct Service {
+    /// The service's name: its workload's, its Service's, its directory's.
     pub name: Name,
     /// Where the service is defined (`Service::api` / `Service::web` record
     /// their caller), so errors point at the line to change.
     pub defined_at: &'static Location<'static>,
+    /// API, web front end or worker: its labels, and its sizing in the profile.
     pub kind: ServiceKind,
     /// What runs its pods: a Deployment unless it says otherwise.
     pub controller: Controller,
+    /// Its own release image (pinned per environment) or a third-party image pinned in Rust.
     pub image: WorkloadImage,
     /// The main container's name; `None` is the service's name.
     pub container_name: Option<String>,
@@ -91,6 +108,7 @@ pub struct Service {
     pub command: Option<Vec<String>>,
     /// Overrides the image's default arguments.
     pub args: Option<Vec<String>>,
+    /// The main container's working directory; `None` is the image's.
     pub working_dir: Option<String>,
     /// The ports the main container listens on; the first is its primary
     /// port. `api` and `web` start with `http` on 3000; workers with none.
@@ -103,7 +121,9 @@ pub struct Service {
     /// The Services in front of the pods. `api` and `web`: one ClusterIP
     /// Service, port `http` 80 to the container's `http`.
     pub exposes: Vec<Expose>,
+    /// A path of the environment's host that routes to it.
     pub route: Option<Route>,
+    /// Its own database, if it has one.
     pub database: Option<Database>,
     /// Databases owned by other services that this one connects to as well.
     pub shared_databases: Vec<Name>,
@@ -169,10 +189,13 @@ impl WorkloadImage {
 /// A path prefix on the environment's ingress host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
+    /// The path prefix (`/api`).
     pub path: String,
+    /// Whether every environment exposes it.
     pub exposure: Exposure,
 }
 
+/// Which environments expose a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exposure {
     /// Exposed in every environment.
@@ -184,6 +207,7 @@ pub enum Exposure {
 /// A service's own database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Database {
+    /// The engine.
     pub engine: DatabaseEngine,
     /// Schema migrations run before the service starts, with the service's image.
     pub migration: Option<Migration>,
@@ -221,6 +245,7 @@ pub enum DatabaseEngine {
 }
 
 impl DatabaseEngine {
+    /// Every engine.
     pub const ALL: [DatabaseEngine; 4] =
         [DatabaseEngine::Postgres, DatabaseEngine::MongoDb, DatabaseEngine::MySql, DatabaseEngine::Redis];
 
@@ -262,8 +287,11 @@ impl std::fmt::Display for DatabaseEngine {
     }
 }
 
+/// Schema migrations: a Job with the service's release image, run by Argo CD in the
+/// migrations' wave of every sync, before the new pods.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migration {
+    /// The command run with the service's image (`npx prisma migrate deploy`).
     pub command: Vec<String>,
 }
 
@@ -283,6 +311,7 @@ pub const TMP_VOLUME: &str = "tmp";
 pub const HTTP_PORT: &str = "http";
 
 impl Platform {
+    /// A platform named `name` with no service, the default topology and tag rule.
     pub fn new(name: Name) -> Self {
         Platform {
             name,
@@ -347,16 +376,19 @@ impl Platform {
         self.services.iter().filter(|s| matches!(s.image, WorkloadImage::Own(_)))
     }
 
+    /// Sets the Argo CD topology.
     pub fn topology(mut self, topology: Topology) -> Self {
         self.topology = topology;
         self
     }
 
+    /// Adds a service.
     pub fn service(mut self, service: Service) -> Self {
         self.services.push(service);
         self
     }
 
+    /// The service called `name`.
     pub fn find(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name.as_str() == name)
     }
@@ -745,8 +777,11 @@ fn is_env_name(k: &str) -> bool {
 pub struct PlatformError {
     /// `file:line:column` of the service's definition.
     pub defined_at: String,
+    /// The service's name.
     pub service: String,
+    /// What is wrong.
     pub problem: String,
+    /// What to change.
     pub fix: String,
 }
 
@@ -930,21 +965,26 @@ impl Service {
         self
     }
 
+    /// Names the main container (`server`) instead of after the service.
     pub fn container_name(mut self, name: &str) -> Self {
         self.container_name = Some(name.into());
         self
     }
 
+    /// Runs `command` instead of the image's entrypoint: required for a worker that runs
+    /// another service's image (the `shared-image-command` rule).
     pub fn command<I: IntoIterator<Item = S>, S: Into<String>>(mut self, command: I) -> Self {
         self.command = Some(command.into_iter().map(Into::into).collect());
         self
     }
 
+    /// Passes `args` instead of the image's default arguments.
     pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
         self.args = Some(args.into_iter().map(Into::into).collect());
         self
     }
 
+    /// Runs the main container in `dir`.
     pub fn working_dir(mut self, dir: &str) -> Self {
         self.working_dir = Some(dir.into());
         self
@@ -1002,11 +1042,14 @@ impl Service {
         self
     }
 
+    /// Adds an init container, run to completion before the main one starts.
     pub fn init_container(mut self, container: ContainerSpec) -> Self {
         self.init_containers.push(container);
         self
     }
 
+    /// Adds a sidecar: a native sidecar (an init container with `restartPolicy: Always`) that
+    /// starts before the main container and runs beside it.
     pub fn sidecar(mut self, container: ContainerSpec) -> Self {
         self.sidecars.push(container);
         self
@@ -1098,6 +1141,8 @@ impl Service {
         self
     }
 
+    /// Calls each of `deps`, told its address as `<NAME>_URL=http://<fqdn>:80`; the
+    /// NetworkPolicies open exactly these calls.
     pub fn depends_on<I: IntoIterator<Item = Name>>(mut self, deps: I) -> Self {
         self.depends_on.extend(deps);
         self
@@ -1131,11 +1176,14 @@ impl Service {
         self
     }
 
+    /// Sets the literal variable `key`=`value` on the main container (never a secret: use
+    /// [`Service::secret_env`]).
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.insert(key.into(), value.into());
         self
     }
 
+    /// Mounts a writable `emptyDir` at `dir`: the root filesystem is read-only.
     pub fn writable_dir(mut self, dir: &str) -> Self {
         self.writable_dirs.push(dir.into());
         self

@@ -37,10 +37,15 @@ pub struct EnvironmentProfile {
     pub cluster: ClusterRef,
     /// The cluster's DNS domain (`cluster.local`), for service addresses.
     pub cluster_domain: HostName,
+    /// The repository and branch Argo CD reads the environment from.
     pub git: GitSource,
+    /// Automated (prune, self-heal) or manual sync; production may not be automated.
     pub sync: SyncMode,
+    /// The Argo CD instance, change window and notifications.
     pub argocd: ArgoCdProfile,
+    /// The entry point: Ingress or Gateway API, host, TLS issuer.
     pub ingress: IngressProfile,
+    /// The StorageClass and size of database volumes.
     pub storage: StorageProfile,
     /// How database credentials reach the cluster.
     pub secrets: SecretBackend,
@@ -57,7 +62,9 @@ pub struct EnvironmentProfile {
     /// Per-service replicas, resources and configuration in this
     /// environment, over the service's own sizing and the kind's.
     pub overrides: Vec<ServiceOverride>,
+    /// Where outside traffic comes from and which external destinations are reachable.
     pub network: NetworkProfile,
+    /// Spreading across nodes and autoscaling.
     pub availability: AvailabilityProfile,
     /// Emit BrainSAIT's pipeline document's Gatekeeper constraint that forbids privileged
     /// containers in the namespace (needs Gatekeeper and the
@@ -81,11 +88,17 @@ pub struct EnvironmentProfile {
 /// reported, marked with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Waiver {
+    /// The rule's id (`read-only-root-filesystem`, `rego/<package>`).
     pub rule: &'static str,
+    /// The object's kind.
     pub kind: &'static str,
+    /// The object's name.
     pub name: &'static str,
+    /// The container the finding is about; required when the finding names one.
     pub container: Option<&'static str>,
+    /// The variable or field of that container; required when the finding names one.
     pub field: Option<&'static str>,
+    /// Why the finding is accepted, shown with it in every report.
     pub reason: &'static str,
 }
 
@@ -105,11 +118,13 @@ pub struct NetworkProfile {
 /// One service's permitted traffic to outside the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalEgress {
+    /// The service allowed out.
     pub service: Name,
     /// Why, for the reader of the NetworkPolicy (`SMTP relay`).
     pub purpose: &'static str,
     /// Where, as a CIDR (`0.0.0.0/0`), less `except`.
     pub cidr: &'static str,
+    /// Addresses inside `cidr` it may not reach (private ranges).
     pub except: &'static [&'static str],
     /// TCP ports.
     pub ports: &'static [u16],
@@ -126,16 +141,21 @@ pub struct AvailabilityProfile {
     pub autoscaling: Option<Autoscaling>,
 }
 
+/// A HorizontalPodAutoscaler on CPU: from the sizing's replicas up to `max_replicas`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Autoscaling {
+    /// The most replicas the autoscaler may run.
     pub max_replicas: u16,
+    /// The average CPU utilisation, in percent of requests, it keeps.
     pub cpu_utilization: u8,
 }
 
 /// Where Argo CD reads the rendered tree from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GitSource {
+    /// The repository's URL.
     pub repo_url: String,
+    /// The branch, tag or commit Argo CD follows.
     pub target_revision: String,
 }
 
@@ -143,8 +163,11 @@ pub struct GitSource {
 /// it never syncs automatically and it declares a change window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Stage {
+    /// A developer's environment: syncs automatically.
     Development,
+    /// The last stop before production.
     Staging,
+    /// Production: manual syncs, digests and the compliance label where the profile asks.
     Production,
 }
 
@@ -198,6 +221,7 @@ impl ChangeWindow {
 /// `argocd-notifications-secret` Secret, under `slack-token`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlackNotifications {
+    /// The Slack channel (without `#`).
     pub channel: String,
     /// Argo CD's external URL, for links in the messages.
     pub argocd_url: String,
@@ -208,7 +232,12 @@ pub struct SlackNotifications {
 pub enum SyncMode {
     /// Syncs on every commit. `prune` deletes what the tree no longer has;
     /// `self_heal` reverts changes made in the cluster by hand.
-    Automated { prune: bool, self_heal: bool },
+    Automated {
+        /// Delete live objects the tree no longer has.
+        prune: bool,
+        /// Revert changes made in the cluster by hand.
+        self_heal: bool,
+    },
     /// A person presses Sync (production, after approval).
     Manual,
 }
@@ -218,6 +247,7 @@ pub enum SyncMode {
 pub struct IngressProfile {
     /// Which API routes the host's paths: an Ingress or a Gateway API HTTPRoute.
     pub routing: Routing,
+    /// The host every exposed path is served on.
     pub host: HostName,
     /// cert-manager issuer that signs the host's certificate. With
     /// [`Routing::GatewayApi`] the Gateway's owner names it in the Gateway's
@@ -237,7 +267,10 @@ pub enum Routing {
     /// TLS with a certificate cert-manager's ingress-shim requests. ClinicFlow's
     /// clusters run ingress-nginx, which was retired in March 2026 and gets no
     /// more security fixes: plan the move to [`Routing::GatewayApi`].
-    Ingress { class_name: Name },
+    Ingress {
+        /// The IngressClass (`nginx`).
+        class_name: Name,
+    },
     /// A `gateway.networking.k8s.io/v1` HTTPRoute with the same host and
     /// paths, attached to the Gateway `namespace`/`gateway` (and to its
     /// listener `section_name`, or every listener that admits the route).
@@ -245,7 +278,14 @@ pub enum Routing {
     /// listener for the host, whose certificate cert-manager's gateway-shim
     /// requests from the issuer in the Gateway's annotation, and an
     /// `allowedRoutes.namespaces` that admits the environment's namespace.
-    GatewayApi { gateway: Name, namespace: Name, section_name: Option<Name> },
+    GatewayApi {
+        /// The Gateway's name.
+        gateway: Name,
+        /// The Gateway's namespace.
+        namespace: Name,
+        /// Its listener; `None` for every listener that admits the route.
+        section_name: Option<Name>,
+    },
 }
 
 /// Where the certificate issuer comes from.
@@ -256,23 +296,36 @@ pub enum IssuerSource {
     /// A ClusterIssuer that signs with a CA key pair held in a Secret of
     /// cert-manager's namespace. Right for nip.io hosts on private MetalLB
     /// addresses, which Let's Encrypt cannot reach for HTTP-01.
-    InternalCa { secret_name: Name },
+    InternalCa {
+        /// The Secret with the CA's `tls.crt` and `tls.key`, in cert-manager's namespace.
+        secret_name: Name,
+    },
     /// A ClusterIssuer for Let's Encrypt, answering HTTP-01 through the
     /// ingress class, or through the Gateway with [`Routing::GatewayApi`];
     /// only for hosts reachable from the internet.
-    LetsEncrypt { email: String, staging: bool },
+    LetsEncrypt {
+        /// The ACME account's contact address.
+        email: String,
+        /// Use Let's Encrypt's staging server (untrusted certificates, high rate limits).
+        staging: bool,
+    },
 }
 
+/// The cert-manager issuer that signs the environment's certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuerRef {
+    /// The issuer's name.
     pub name: Name,
+    /// `Issuer` (in the namespace) or `ClusterIssuer`.
     pub kind: IssuerKind,
 }
 
+/// Which kind of cert-manager issuer a reference names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IssuerKind {
     /// A namespaced `Issuer` in the environment's namespace.
     Issuer,
+    /// A `ClusterIssuer`, shared by the cluster.
     ClusterIssuer,
 }
 
@@ -287,6 +340,7 @@ impl IssuerRef {
     }
 }
 
+/// Where databases keep their data.
 #[derive(Debug, Clone)]
 pub struct StorageProfile {
     /// The StorageClass of every PersistentVolumeClaim (`nfs-dev`).
@@ -304,7 +358,10 @@ pub enum SecretBackend {
     External(SecretStoreProfile),
     /// SealedSecrets whose ciphertext is `kubeseal` output committed as
     /// `<dir>/<secret>.yaml` (relative to the repository root).
-    Sealed { dir: &'static str },
+    Sealed {
+        /// The directory of the committed `kubeseal` output, relative to the root.
+        dir: &'static str,
+    },
     /// Secrets someone creates by hand (`kubectl create secret`); the tree
     /// only references them.
     OutOfBand,
@@ -313,7 +370,9 @@ pub enum SecretBackend {
 /// The secret store database credentials are read from.
 #[derive(Debug, Clone)]
 pub struct SecretStoreProfile {
+    /// The store's name.
     pub store: Name,
+    /// `SecretStore` or `ClusterSecretStore`.
     pub kind: SecretStoreKind,
     /// Remote keys are `<prefix>/<database>`, e.g. `clinicflow/dev/identity-db`.
     pub key_prefix: String,
@@ -341,8 +400,11 @@ pub struct VaultStore {
 /// every database of that engine, and the size of each.
 #[derive(Debug, Clone)]
 pub struct DatabaseProfile {
+    /// The engine this entry is for.
     pub engine: DatabaseEngine,
+    /// Its image, pinned by version (and digest where the profile asks).
     pub image: PinnedImage,
+    /// The database pod's requests and limits.
     pub resources: Resources,
 }
 
@@ -356,8 +418,11 @@ impl EnvironmentProfile {
 /// One service's settings in one environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceOverride {
+    /// The service it sizes.
     pub service: Name,
+    /// Its replicas, instead of the profile's sizing for its kind.
     pub replicas: Option<u16>,
+    /// Its requests and limits, instead of the profile's.
     pub resources: Option<Resources>,
     /// Autoscaling bounds of this service here, over the profile's
     /// (`availability.autoscaling`); `Some(None)` turns it off for the service.
@@ -367,6 +432,7 @@ pub struct ServiceOverride {
 }
 
 impl ServiceOverride {
+    /// An override of `service` that changes nothing yet.
     pub fn new(service: Name) -> Self {
         ServiceOverride { service, replicas: None, resources: None, autoscaling: None, env: Vec::new() }
     }
@@ -384,16 +450,19 @@ impl ServiceOverride {
         self
     }
 
+    /// Runs `n` replicas.
     pub fn replicas(mut self, n: u16) -> Self {
         self.replicas = Some(n);
         self
     }
 
+    /// Sets its requests and limits.
     pub fn resources(mut self, resources: Resources) -> Self {
         self.resources = Some(resources);
         self
     }
 
+    /// Adds the literal variable `key`=`value` to its main container.
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.into(), value.into()));
         self
@@ -407,21 +476,30 @@ impl EnvironmentProfile {
     }
 }
 
+/// A workload's sizing: how many replicas, each of what size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkloadSizing {
+    /// Replicas (the autoscaler's minimum when it autoscales).
     pub replicas: u16,
+    /// Requests and limits of each replica's main container.
     pub resources: Resources,
 }
 
+/// Requests and limits of one container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resources {
+    /// What the scheduler reserves.
     pub requests: Compute,
+    /// The most it may use.
     pub limits: Compute,
 }
 
+/// CPU and memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compute {
+    /// CPU.
     pub cpu: Cpu,
+    /// Memory.
     pub memory: Memory,
 }
 
@@ -434,6 +512,7 @@ pub struct Cpu(pub u32);
 pub struct Memory(pub u32);
 
 impl Cpu {
+    /// As a Kubernetes quantity: whole cores (`2`) or millicores (`500m`).
     pub fn quantity(self) -> Quantity {
         Quantity(if self.0.is_multiple_of(1000) {
             (self.0 / 1000).to_string()
@@ -444,10 +523,12 @@ impl Cpu {
 }
 
 impl Memory {
+    /// `n` gibibytes.
     pub const fn gib(n: u32) -> Self {
         Memory(n * 1024)
     }
 
+    /// As a Kubernetes quantity: `Gi` when whole, else `Mi`.
     pub fn quantity(self) -> Quantity {
         Quantity(if self.0.is_multiple_of(1024) {
             format!("{}Gi", self.0 / 1024)
@@ -497,6 +578,7 @@ impl Resources {
         }
     }
 
+    /// As a container's `resources`.
     pub fn to_k8s(self) -> k8s_openapi::api::core::v1::ResourceRequirements {
         let compute = |c: Compute| {
             std::collections::BTreeMap::from([

@@ -30,12 +30,15 @@ pub mod edit;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Pin {
+    /// The tag CI pushed (`sha-1a2b3c4`).
     pub tag: ImageTag,
+    /// The digest the push printed; the kubelet pulls by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<ImageDigest>,
 }
 
 impl Pin {
+    /// A pin by `tag` alone.
     pub fn tag(tag: ImageTag) -> Self {
         Pin { tag, digest: None }
     }
@@ -58,14 +61,17 @@ impl fmt::Display for Pin {
     description = "The image tag each service runs in one environment. Edited by `cargo xtask set-image`."
 )]
 pub struct ReleasePins {
+    /// Each service's pin, in file order.
     pub images: IndexMap<Name, Pin>,
 }
 
 impl ReleasePins {
+    /// The tag `service` runs.
     pub fn tag(&self, service: &Name) -> Option<&ImageTag> {
         self.images.get(service).map(|p| &p.tag)
     }
 
+    /// The pin of `service`.
     pub fn pin(&self, service: &Name) -> Option<&Pin> {
         self.images.get(service)
     }
@@ -157,9 +163,13 @@ const SHAPE: &str =
 /// A release file that does not parse: where, and what to change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ReleaseError {
+    /// The file, relative to the root.
     pub file: String,
+    /// The 1-based line, when known.
     pub line: Option<usize>,
+    /// The 1-based column, when known.
     pub column: Option<usize>,
+    /// What is wrong and what to change.
     pub message: String,
 }
 

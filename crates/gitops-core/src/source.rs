@@ -21,15 +21,28 @@ pub enum SourceError {
     /// It does not exist (the caller says how to create it).
     Missing,
     /// It, or a directory on the way to it below the root, is a link.
-    Link { at: String },
+    Link {
+        /// The path that is a link, relative to the root.
+        at: String,
+    },
     /// It is a directory, a device, a FIFO, a socket.
     NotAFile,
     /// `..` in a file name: it would leave its directory.
     Outside,
     /// More bytes than allowed.
-    TooLarge { limit: u64 },
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// The first byte that is not UTF-8, 0-based, and its 1-based line and column.
-    NotUtf8 { offset: usize, line: usize, column: usize },
+    NotUtf8 {
+        /// 0-based byte offset.
+        offset: usize,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+    },
     /// Any other I/O error.
     Io(String),
 }

@@ -16,8 +16,10 @@ use crate::profile::{Memory, Resources};
 /// The transport of a port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Protocol {
+    /// TCP.
     #[default]
     Tcp,
+    /// UDP.
     Udp,
 }
 
@@ -35,15 +37,18 @@ impl Protocol {
 /// Probes and checks use it: a gRPC port cannot answer an HTTP probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppProtocol {
+    /// Plain HTTP/1.1.
     Http,
     /// HTTP/2 without TLS (`kubernetes.io/h2c`).
     H2c,
+    /// gRPC (HTTP/2): an HTTP probe on such a port never succeeds.
     Grpc,
     /// Anything else, spelled as the Service should carry it (`redis`, `example.com/custom`).
     Other(String),
 }
 
 impl AppProtocol {
+    /// The value of the port's `appProtocol`.
     pub fn as_str(&self) -> &str {
         match self {
             AppProtocol::Http => "http",
@@ -59,8 +64,11 @@ impl AppProtocol {
 /// number and a protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortSpec {
+    /// The port's name (an IANA service name: at most 15 characters), which probes and Services refer to.
     pub name: String,
+    /// The container port number.
     pub number: u16,
+    /// TCP or UDP.
     pub protocol: Protocol,
     /// Put on the Services that expose this port. `None` leaves it unset.
     pub app_protocol: Option<AppProtocol>,
@@ -92,7 +100,9 @@ impl PortSpec {
 /// A container port, by name or by number.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PortRef {
+    /// A port by its name.
     Name(String),
+    /// A port by its number.
     Number(u16),
 }
 
@@ -112,14 +122,32 @@ impl From<u16> for PortRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProbeAction {
     /// `GET path` on a container port, with extra request headers.
-    Http { path: String, port: PortRef, headers: Vec<(String, String)> },
+    Http {
+        /// The request path.
+        path: String,
+        /// The container port.
+        port: PortRef,
+        /// Extra request headers, as (name, value).
+        headers: Vec<(String, String)>,
+    },
     /// The gRPC health checking protocol (`grpc.health.v1.Health/Check`) on
     /// a port number, for `service` (empty: the server as a whole).
-    Grpc { port: u16, service: Option<String> },
+    Grpc {
+        /// The container port number (gRPC probes take no port name).
+        port: u16,
+        /// The service name asked about; `None` for the server as a whole.
+        service: Option<String>,
+    },
     /// A TCP connection to a container port.
-    Tcp { port: PortRef },
+    Tcp {
+        /// The container port.
+        port: PortRef,
+    },
     /// A command in the container; exit 0 means healthy.
-    Exec { command: Vec<String> },
+    Exec {
+        /// The command and its arguments.
+        command: Vec<String>,
+    },
 }
 
 /// When and how often a probe runs, and how many misses count as down.
@@ -127,8 +155,11 @@ pub enum ProbeAction {
 pub struct ProbeTiming {
     /// `initialDelaySeconds`; 0 leaves it unset.
     pub initial_delay: i32,
+    /// `periodSeconds`: how often the probe runs.
     pub period: i32,
+    /// `timeoutSeconds`: how long one try may take.
     pub timeout: i32,
+    /// `failureThreshold`: failures in a row before the probe counts as failed.
     pub failure_threshold: i32,
 }
 
@@ -143,18 +174,22 @@ pub const LIVENESS: ProbeTiming =
     ProbeTiming { initial_delay: 0, period: 20, timeout: 5, failure_threshold: 3 };
 
 impl ProbeTiming {
+    /// The same timing, first run `seconds` after the container starts.
     pub fn initial_delay(self, seconds: i32) -> Self {
         ProbeTiming { initial_delay: seconds, ..self }
     }
 
+    /// The same timing, run every `seconds`.
     pub fn period(self, seconds: i32) -> Self {
         ProbeTiming { period: seconds, ..self }
     }
 
+    /// The same timing, each try given `seconds`.
     pub fn timeout(self, seconds: i32) -> Self {
         ProbeTiming { timeout: seconds, ..self }
     }
 
+    /// The same timing, failed after `n` failures in a row.
     pub fn failure_threshold(self, n: i32) -> Self {
         ProbeTiming { failure_threshold: n, ..self }
     }
@@ -163,11 +198,14 @@ impl ProbeTiming {
 /// One probe: what it asks, and when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeSpec {
+    /// What the probe does.
     pub action: ProbeAction,
+    /// When and how often it does it.
     pub timing: ProbeTiming,
 }
 
 impl ProbeSpec {
+    /// `GET path` on `port` (a name or a number) with `timing`.
     pub fn http(path: &str, port: impl Into<PortRef>, timing: ProbeTiming) -> Self {
         ProbeSpec {
             action: ProbeAction::Http { path: path.into(), port: port.into(), headers: Vec::new() },
@@ -183,14 +221,17 @@ impl ProbeSpec {
         self
     }
 
+    /// The gRPC health check on port number `port` with `timing`.
     pub fn grpc(port: u16, timing: ProbeTiming) -> Self {
         ProbeSpec { action: ProbeAction::Grpc { port, service: None }, timing }
     }
 
+    /// A TCP connection to `port` with `timing`.
     pub fn tcp(port: impl Into<PortRef>, timing: ProbeTiming) -> Self {
         ProbeSpec { action: ProbeAction::Tcp { port: port.into() }, timing }
     }
 
+    /// `command` run in the container with `timing`; exit 0 passes.
     pub fn exec<I: IntoIterator<Item = S>, S: Into<String>>(command: I, timing: ProbeTiming) -> Self {
         ProbeSpec {
             action: ProbeAction::Exec { command: command.into_iter().map(Into::into).collect() },
@@ -203,8 +244,11 @@ impl ProbeSpec {
 /// port to ask).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Probes {
+    /// Whether the container has started: the other probes wait for it.
     pub startup: Option<ProbeSpec>,
+    /// Whether the pod may receive traffic (and count as healthy to later sync waves).
     pub readiness: Option<ProbeSpec>,
+    /// Whether the container must be restarted.
     pub liveness: Option<ProbeSpec>,
 }
 
@@ -237,7 +281,9 @@ impl ServiceType {
 /// (by name) it forwards to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServicePortSpec {
+    /// The Service port's name.
     pub name: String,
+    /// The port the Service listens on.
     pub port: u16,
     /// The name of a port the workload's main container (or a sidecar) declares.
     pub target: String,
@@ -250,7 +296,9 @@ pub struct ServicePortSpec {
 pub struct Expose {
     /// The Service's name; `None` is the workload's own name.
     pub name: Option<Name>,
+    /// ClusterIP, headless, LoadBalancer or NodePort.
     pub type_: ServiceType,
+    /// Its ports.
     pub ports: Vec<ServicePortSpec>,
     /// `ClientIP` session affinity: each client sticks to one pod.
     pub client_ip_affinity: bool,
@@ -289,6 +337,7 @@ impl Expose {
         self
     }
 
+    /// Send each client to the same pod (`sessionAffinity: ClientIP`).
     pub fn client_ip_affinity(mut self) -> Self {
         self.client_ip_affinity = true;
         self
@@ -309,10 +358,12 @@ pub enum ContainerImage {
 pub struct VolumeSpec {
     /// The volume's name in the pod (a DNS label).
     pub name: String,
+    /// What backs it.
     pub source: VolumeSource,
     /// Where the main container sees it; `None` mounts it in no main
     /// container (only in the extra containers that name it).
     pub mount_path: Option<String>,
+    /// Whether it is mounted read-only.
     pub read_only: bool,
 }
 
@@ -320,26 +371,47 @@ pub struct VolumeSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VolumeSource {
     /// Node disk (or memory, with `medium_memory`), at most `size`.
-    EmptyDir { size: Memory, medium_memory: bool },
+    EmptyDir {
+        /// `sizeLimit`: the most the volume may hold before the pod is evicted.
+        size: Memory,
+        /// Back it with memory (`medium: Memory`), counted against the container's limit.
+        medium_memory: bool,
+    },
     /// The files of a ConfigMap: one the platform declares with
     /// [`crate::platform::Service::config_file`], or one made elsewhere.
-    ConfigMap { name: Name },
+    ConfigMap {
+        /// The ConfigMap's name.
+        name: Name,
+    },
     /// The keys of an application secret (see
     /// [`crate::platform::Platform::secret`]), as files.
-    Secret { name: Name },
+    Secret {
+        /// The application secret's name.
+        name: Name,
+    },
     /// A PersistentVolumeClaim made elsewhere.
-    Claim { name: Name },
+    Claim {
+        /// The claim's name.
+        name: Name,
+    },
 }
 
 /// An init container or sidecar.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerSpec {
+    /// The container's name, unique in the pod.
     pub name: String,
+    /// Its image: the service's own pinned release, or a third-party image pinned in Rust.
     pub image: ContainerImage,
+    /// `command`, replacing the image's entrypoint.
     pub command: Option<Vec<String>>,
+    /// `args`, replacing the image's default arguments.
     pub args: Option<Vec<String>>,
+    /// Literal environment variables, as (name, value).
     pub env: Vec<(String, String)>,
+    /// The ports it listens on.
     pub ports: Vec<PortSpec>,
+    /// Its startup, readiness and liveness probes.
     pub probes: Probes,
     /// `None`: the profile's size for the workload's kind.
     pub resources: Option<Resources>,
@@ -348,6 +420,7 @@ pub struct ContainerSpec {
 }
 
 impl ContainerSpec {
+    /// A container named `name` running `image`, with nothing else set.
     pub fn new(name: &str, image: ContainerImage) -> Self {
         ContainerSpec {
             name: name.into(),
@@ -362,41 +435,49 @@ impl ContainerSpec {
         }
     }
 
+    /// Runs `command` instead of the image's entrypoint.
     pub fn command<I: IntoIterator<Item = S>, S: Into<String>>(mut self, command: I) -> Self {
         self.command = Some(command.into_iter().map(Into::into).collect());
         self
     }
 
+    /// Passes `args` instead of the image's default arguments.
     pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Self {
         self.args = Some(args.into_iter().map(Into::into).collect());
         self
     }
 
+    /// Adds the variable `key` with the literal `value` (never a secret: read those from a Secret).
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.into(), value.into()));
         self
     }
 
+    /// Declares `port`.
     pub fn port(mut self, port: PortSpec) -> Self {
         self.ports.push(port);
         self
     }
 
+    /// Sets its requests and limits.
     pub fn resources(mut self, resources: Resources) -> Self {
         self.resources = Some(resources);
         self
     }
 
+    /// Mounts the pod's volume `volume` at `path`.
     pub fn mount(mut self, volume: &str, path: &str, read_only: bool) -> Self {
         self.mounts.push((volume.into(), path.into(), read_only));
         self
     }
 
+    /// Sets its readiness probe.
     pub fn readiness(mut self, probe: ProbeSpec) -> Self {
         self.probes.readiness = Some(probe);
         self
     }
 
+    /// Sets its liveness probe.
     pub fn liveness(mut self, probe: ProbeSpec) -> Self {
         self.probes.liveness = Some(probe);
         self
@@ -411,14 +492,25 @@ pub enum Controller {
     Deployment,
     /// A StatefulSet: pods with stable names, each with its own claims, in
     /// the databases' wave (what runs later connects to it).
-    StatefulSet { claims: Vec<ClaimTemplate> },
+    StatefulSet {
+        /// The claim each pod gets (`volumeClaimTemplates`).
+        claims: Vec<ClaimTemplate>,
+    },
     /// A CronJob running the pod on `schedule` (five-field cron) in
     /// `time_zone` (IANA, `None` for the controller's), never two at once.
-    CronJob { schedule: String, time_zone: Option<String> },
+    CronJob {
+        /// Five-field cron (`0 3 * * *`).
+        schedule: String,
+        /// An IANA time zone (`Europe/Berlin`); `None` for the controller's.
+        time_zone: Option<String>,
+    },
     /// A Job run by Argo CD as a hook of every sync, in `phase` (`Sync`
     /// runs in the migrations' wave; `PreSync` before the first wave,
     /// `PostSync` after the last), deleted before the next run.
-    HookJob { phase: crate::crd::argocd::HookPhase },
+    HookJob {
+        /// The sync phase the Job runs in.
+        phase: crate::crd::argocd::HookPhase,
+    },
 }
 
 /// A volume claim of each pod of a StatefulSet, on the environment's
@@ -427,12 +519,14 @@ pub enum Controller {
 pub struct ClaimTemplate {
     /// The claim's (and the volume's) name.
     pub name: String,
+    /// The claim's size.
     pub size: Memory,
     /// Where the main container mounts it.
     pub mount_path: String,
 }
 
 impl ClaimTemplate {
+    /// A claim `name` of `size`, mounted at `mount_path`.
     pub fn new(name: &str, size: Memory, mount_path: &str) -> Self {
         ClaimTemplate { name: name.into(), size, mount_path: mount_path.into() }
     }
@@ -445,6 +539,7 @@ pub struct Address {
     /// The variable (`PRODUCT_CATALOG_SERVICE_ADDR`); empty for a call the
     /// image knows the address of already ([`Address::none`]).
     pub env: String,
+    /// `host:port`, or a URL.
     pub form: AddressForm,
     /// The short name (`cartservice`, resolved through the pod's DNS search
     /// path in the same namespace) instead of the cluster FQDN.
@@ -459,7 +554,12 @@ pub enum AddressForm {
     /// `host:port`.
     HostPort,
     /// `scheme://host:port` followed by `path` (empty, or starting with `/`).
-    Url { scheme: String, path: String },
+    Url {
+        /// The scheme (`http`, `redis`).
+        scheme: String,
+        /// What follows `host:port`: empty, or a path starting with `/`.
+        path: String,
+    },
 }
 
 impl Address {
@@ -529,8 +629,11 @@ impl Address {
 /// An environment variable read from a key of an application secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretEnv {
+    /// The variable's name.
     pub env: String,
+    /// The application secret (declared with [`crate::platform::Platform::secret`]).
     pub secret: Name,
+    /// The key of the secret the variable holds.
     pub key: String,
 }
 
@@ -538,7 +641,9 @@ pub struct SecretEnv {
 /// mounted read-only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigFiles {
+    /// The ConfigMap's name.
     pub name: Name,
+    /// File name to content; each becomes a file in the mount directory.
     pub files: std::collections::BTreeMap<String, String>,
 }
 

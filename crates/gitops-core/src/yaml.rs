@@ -4,7 +4,7 @@
 //! only. Emission is deterministic: struct fields in declaration order, maps
 //! sorted (k8s-openapi and this crate use `BTreeMap`), block style, and a
 //! trailing newline. [`to_string`] writes serde_yaml's exact bytes through
-//! the native emitter of [`emit`] (the render's hot path) and asks
+//! the native emitter (the private `emit` module) (the render's hot path) and asks
 //! serde_yaml itself for the rare value outside that emitter's subset.
 
 mod emit;
@@ -15,8 +15,11 @@ use serde::de::DeserializeSeed;
 /// A YAML error with the 1-based line and column it refers to, when known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct YamlError {
+    /// The YAML library's message.
     pub message: String,
+    /// The 1-based line, when known.
     pub line: Option<usize>,
+    /// The 1-based column, when known.
     pub column: Option<usize>,
 }
 

@@ -5,7 +5,7 @@
 //! finding `rego/<package>` on that object.
 //!
 //! A policy is code the render runs, so whatever it says, it cannot hang
-//! the render, exhaust its memory or crash it: [`limits`] has the limits
+//! the render, exhaust its memory or crash it: the private `limits` module has the limits (listed in `docs/guarantees.md`)
 //! and how each stage is held to them. A policy over one is refused with
 //! [`PolicyError::Limit`], which names the file, the limit and the fix.
 
@@ -94,7 +94,7 @@ pub enum PolicyError {
     /// A team's [`crate::CustomRule`] cannot be added: the rule's id, and why.
     #[error("rule `{0}`: {1}")]
     Rule(String, String),
-    /// A policy went over one of the [`limits`] that keep a render from
+    /// A policy went over one of the limits that keep a render from
     /// hanging, running out of memory or crashing; `at` is `:line:col` or empty.
     #[error("{0}")]
     Limit(Box<LimitExceeded>),

@@ -277,7 +277,9 @@ pub fn argocd_cm() -> ConfigMap {
     )
 }
 
+/// The notifications trigger for a failed sync (`argocd-notifications-cm`'s `trigger.on-sync-failed`).
 pub const ON_SYNC_FAILED: &str = "on-sync-failed";
+/// The notifications trigger for an Application whose health turned `Degraded`.
 pub const ON_HEALTH_DEGRADED: &str = "on-health-degraded";
 
 #[derive(Serialize)]

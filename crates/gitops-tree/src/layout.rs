@@ -51,26 +51,59 @@ pub const README: &str = "README.md";
 
 /// The rendered objects of one environment.
 pub struct EnvironmentObjects<'a> {
+    /// The environment's profile: its name is the directory, its namespace every object's.
     pub profile: &'a EnvironmentProfile,
+    /// What the builders rendered for it.
     pub render: EnvironmentRender,
 }
 
+/// Why objects cannot be laid out as files; each names the object or the
+/// environment and the fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LayoutError {
+    /// Two objects of one kind and name would be the same file.
     #[error("`{dir}` would hold two {kind} objects named `{name}`; give one of them another name")]
-    Duplicate { dir: String, kind: String, name: String },
+    Duplicate {
+        /// The directory, relative to the tree root.
+        dir: String,
+        /// The objects' kind.
+        kind: String,
+        /// Their name.
+        name: String,
+    },
+    /// An object outside its environment's namespace (an escape hatch's mistake).
     #[error(
         "environment `{env}`: {kind} `{name}` is in namespace `{found}`, not the environment's `{expected}`"
     )]
-    WrongNamespace { env: String, kind: String, name: String, found: String, expected: String },
+    WrongNamespace {
+        /// The environment.
+        env: String,
+        /// The object's kind.
+        kind: String,
+        /// The object's name.
+        name: String,
+        /// The namespace it names.
+        found: String,
+        /// The environment's namespace.
+        expected: String,
+    },
+    /// An environment name used twice, or `argocd`, which the layout reserves.
     #[error("environment `{0}` is defined twice, or is named `argocd`, which the layout reserves; rename it")]
     EnvironmentName(String),
+    /// A service named `platform`, the shared directory of the per-service topology.
     #[error(
         "service `{0}` is named like the shared directory `platform` of the per-service topology; rename it"
     )]
     ServiceName(String),
+    /// An object the YAML emitter cannot write.
     #[error("cannot emit YAML for {what}: {}", .error.message)]
-    Yaml { what: String, error: YamlError },
+    Yaml {
+        /// The object or file.
+        what: String,
+        /// The emitter's error.
+        error: YamlError,
+    },
+    /// A name the layout derives (an Application's, a project's) is not a valid name.
     #[error(transparent)]
     Name(#[from] NameError),
     /// Two directories of the layout gave the same file: a bug in the layout.
@@ -179,8 +212,11 @@ fn check_namespaces(env: &EnvironmentObjects) -> Result<(), LayoutError> {
 /// One directory of an environment: its path, the service that owns it
 /// (`None` for the whole environment or its shared objects), its objects.
 pub struct EnvDir<'r> {
+    /// The directory, relative to the tree root (`prod`, `prod/api`).
     pub path: String,
+    /// The service that owns it; `None` for the environment or its shared objects.
     pub service: Option<&'r Name>,
+    /// Its objects, in render order.
     pub objects: Vec<&'r Object>,
 }
 
@@ -260,6 +296,8 @@ impl PreparedEnvironment<'_> {
 }
 
 impl<'p> Layout<'p> {
+    /// A layout of `platform`'s environments below `repo_dir`, the tree's
+    /// directory in the repository (`deploy`), which Argo CD's Applications point at.
     pub fn new(platform: &'p Platform, repo_dir: &'p str) -> Self {
         let header = header(platform);
         Layout { platform, repo_dir, header, env_names: BTreeSet::new(), instances: BTreeMap::new() }

@@ -59,22 +59,39 @@ pub struct Paths<'a> {
 pub enum PipelineError {
     /// A release file or sealed secret that cannot be read.
     #[error("{file}: {problem}")]
-    Unreadable { file: String, problem: String },
+    Unreadable {
+        /// The file, relative to the root.
+        file: String,
+        /// Why, and the fix.
+        problem: String,
+    },
+    /// A release file that does not parse or pins what the platform does not have.
     #[error(transparent)]
     Release(#[from] ReleaseError),
+    /// A sealed-secret file that is not what the environment's secret needs.
     #[error(transparent)]
     Sealed(#[from] SealedFileError),
+    /// The builders refused the environment.
     #[error(transparent)]
     Render(#[from] RenderError),
+    /// The policies could not be loaded or evaluated.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// The objects cannot be laid out as files.
     #[error(transparent)]
     Layout(#[from] LayoutError),
     /// A release file for an environment the platform does not define.
     #[error(
         "{file}: there is no environment `{env}`; the environments are {known}; rename or remove the file, or define the environment"
     )]
-    StrayRelease { file: String, env: String, known: String },
+    StrayRelease {
+        /// The release file.
+        file: String,
+        /// The environment its name says.
+        env: String,
+        /// The environments the platform defines.
+        known: String,
+    },
     /// The output refused the files (writing them failed).
     #[error("{0}")]
     Output(String),
@@ -86,7 +103,9 @@ pub type PipelineErrors = Vec<PipelineError>;
 /// A rendered tree and what the policy check found in it. Write the tree
 /// only when `report.blocking()` is zero.
 pub struct Rendered {
+    /// Every file of the tree, by path.
     pub tree: Tree,
+    /// The policy check's findings over every environment.
     pub report: Report,
 }
 
@@ -114,7 +133,9 @@ pub fn read_release(paths: &Paths, profile: &EnvironmentProfile) -> Result<Strin
 /// What one environment renders from besides the platform and its profile:
 /// the release pins, and the ciphertext of its sealed secrets (if sealed).
 pub struct Inputs {
+    /// The images its release file pins.
     pub pins: ReleasePins,
+    /// The ciphertext of its sealed secrets, when its secret backend seals.
     pub sealed: SealedInputs,
 }
 
@@ -305,7 +326,7 @@ pub enum Schedule {
 const SIDE_BY_SIDE_BELOW: usize = 128;
 
 impl Schedule {
-    /// Side by side below [`SIDE_BY_SIDE_BELOW`] services, in turn from there on.
+    /// Side by side below 128 services, in turn from there on.
     pub fn for_platform(platform: &Platform) -> Self {
         if platform.services.len() < SIDE_BY_SIDE_BELOW { Schedule::SideBySide } else { Schedule::InTurn }
     }

@@ -17,6 +17,7 @@ impl std::fmt::Debug for Tree {
 }
 
 impl Tree {
+    /// An empty tree.
     pub fn new() -> Self {
         Tree::default()
     }
@@ -44,14 +45,17 @@ impl Tree {
         Ok(())
     }
 
+    /// The bytes of the file at `path`, if there is one.
     pub fn get(&self, path: &str) -> Option<&[u8]> {
         self.files.get(path).map(Vec::as_slice)
     }
 
+    /// Every file and its bytes, in path order.
     pub fn files(&self) -> impl Iterator<Item = (&str, &[u8])> {
         self.files.iter().map(|(p, b)| (p.as_str(), b.as_slice()))
     }
 
+    /// Every path, in order.
     pub fn paths(&self) -> impl Iterator<Item = &str> {
         self.files.keys().map(String::as_str)
     }
@@ -61,14 +65,17 @@ impl Tree {
         self.files.retain(|path, _| keep(path));
     }
 
+    /// The number of files.
     pub fn len(&self) -> usize {
         self.files.len()
     }
 
+    /// Whether there is no file.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
 
+    /// The bytes of every file together.
     pub fn total_bytes(&self) -> usize {
         self.files.values().map(Vec::len).sum()
     }

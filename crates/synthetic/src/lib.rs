@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! A synthetic platform of N services, each shaped like a ClinicFlow API
 //! (`clinicflow::nest_api`: its own Postgres, a migration Job, a Deployment,
 //! a Service and a route) and calling its two next neighbours, in
@@ -15,6 +16,7 @@ use gitops_core::platform::Platform;
 use gitops_core::profile::EnvironmentProfile;
 use gitops_core::release::{Pin, ReleasePins};
 
+/// The synthetic platform's name.
 pub const PLATFORM: Name = name!("synthetic");
 
 /// The tag every synthetic service runs, in every environment.

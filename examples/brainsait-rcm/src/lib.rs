@@ -3,11 +3,11 @@
 //! apps, `api` (which keeps its data in MongoDB) and `web`. Three
 //! environments, `dev`, `staging` and `production`, in the namespaces
 //! `brainsait-<env>` of one cluster, all managed by its one Argo CD: one
-//! Application per service per environment (`<service>-<env>`, as the seed
+//! Application per service per environment (`<service>-<env>`, as the pipeline document
 //! names them) under a single app-of-apps root.
 //!
 //! Only BrainSAIT's facts live here; every mechanism is in `gitops-core`.
-//! Where the seed is silent (ports, hosts, sizes, the storage class, the
+//! Where the pipeline document is silent (ports, hosts, sizes, the storage class, the
 //! Vault address, the change window), the values are placeholders to
 //! replace with the real ones.
 
@@ -35,7 +35,7 @@ const FHIR_GATEWAY: Name = name!("fhir-gateway");
 const API: Name = name!("api");
 const WEB: Name = name!("web");
 
-/// CI pushes `docker.io/brainsait/<service>:sha-<commit>`. (The seed's
+/// CI pushes `docker.io/brainsait/<service>:sha-<commit>`. (The pipeline document's
 /// workflow tags the bare `${{ github.sha }}`; the core's immutable tags
 /// carry the `sha-` prefix, so CI tags `sha-${{ github.sha }}`.)
 fn image(service: &Name) -> ImageRepository {
@@ -75,7 +75,7 @@ pub fn project() -> gitops_cli::Project {
 
 /// Where the sources are: this directory stands for the root of BrainSAIT's
 /// GitOps repository (`releases/`, `secrets/`, the tree at `deploy/`); the
-/// seed's four OPA policies are this repository's `policies/`.
+/// pipeline document's four OPA policies are this repository's `policies/`.
 pub fn paths() -> Paths<'static> {
     Paths {
         root: Path::new(env!("CARGO_MANIFEST_DIR")),
@@ -119,9 +119,9 @@ struct Size {
 const CHANGE_WINDOW: ChangeWindow =
     ChangeWindow { schedule: "0 20 * * 0,3", duration: "3h", time_zone: "Asia/Riyadh" };
 
-/// Dev seals its MongoDB credentials (the seed's SealedSecret workflow, with
+/// Dev seals its MongoDB credentials (the pipeline document's SealedSecret workflow, with
 /// `cargo xtask seal`); staging and production read them from Vault through
-/// a SecretStore each owns (the seed's `vault-backend`), at
+/// a SecretStore each owns (the pipeline document's `vault-backend`), at
 /// `secret/mongodb/<env>/api-db`.
 fn secrets(env: &Name, stage: Stage) -> SecretBackend {
     if stage == Stage::Development {
@@ -141,7 +141,7 @@ fn secrets(env: &Name, stage: Stage) -> SecretBackend {
     })
 }
 
-/// One environment; the seed's table of environment characteristics follows
+/// One environment; the pipeline document's table of environment characteristics follows
 /// from the stage: dev syncs and heals automatically, staging syncs
 /// automatically, production only by hand inside the change window, with
 /// the `compliance` label and, like staging, Gatekeeper's constraint.

@@ -137,9 +137,13 @@ fn pod_sizes(spec: &PodSpec, size: impl Fn(&Container) -> (Compute, Compute)) ->
 /// Everything an environment's objects ask for at their largest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Demand {
+    /// CPU and memory requests of every pod at once, init containers counted as the API server counts them.
     pub requests: Compute,
+    /// CPU and memory limits, counted the same way.
     pub limits: Compute,
+    /// Pods at once: every replica, a surge pod per Deployment, every Job.
     pub pods: u32,
+    /// PersistentVolumeClaims: one per replica of each StatefulSet claim template.
     pub claims: u32,
     /// Requested storage of every claim, in MiB.
     pub storage: Memory,

@@ -1,7 +1,7 @@
 //! A service's own database: credentials from the secret backend, a
 //! StatefulSet on the environment's StorageClass, and a headless Service.
 //! What differs between engines (image, port, probe, data path, how the
-//! password is read) is in [`container`]; the rest is the same for all.
+//! password is read) is in the private `container` function; the rest is the same for all.
 
 use std::collections::BTreeMap;
 
@@ -34,9 +34,11 @@ use crate::profile::{DatabaseProfile, Memory, SecretBackend, SecretStoreProfile}
 const DATA_VOLUME: &str = "data";
 const CREDENTIALS_VOLUME: &str = "credentials";
 
-/// The keys of a database credentials Secret.
+/// The key of the database user in a credentials Secret.
 pub const USERNAME_KEY: &str = "username";
+/// The key of the database password.
 pub const PASSWORD_KEY: &str = "password";
+/// The key of the database's name.
 pub const DBNAME_KEY: &str = "dbname";
 
 /// The names derived from a service that owns a database, and its engine.
@@ -45,12 +47,15 @@ pub struct DatabaseNames {
     pub database: Name,
     /// ExternalSecret and the Secret it writes: `<service>-db-credentials`.
     pub credentials: Name,
+    /// The engine: its image, port and connection variable come from it.
     pub engine: DatabaseEngine,
     /// What the connection string ends with (`schema=public` for Prisma).
     pub url_query: Option<String>,
 }
 
 impl DatabaseNames {
+    /// The names of `service`'s database of `engine`; an error when a
+    /// derived name would be longer than a DNS label allows.
     pub fn of(service: &Name, engine: DatabaseEngine) -> Result<Self, crate::name::NameError> {
         let database = service.suffixed("db")?;
         let credentials = database.suffixed("credentials")?;

@@ -46,8 +46,11 @@ pub fn credential_secrets(platform: &Platform) -> Result<Vec<(Name, Vec<String>)
 
 /// What every builder of one environment needs to know.
 pub struct Ctx<'a> {
+    /// The platform being rendered.
     pub platform: &'a Platform,
+    /// The environment it is rendered for.
     pub profile: &'a EnvironmentProfile,
+    /// The ciphertext of the environment's sealed secrets.
     pub sealed: &'a SealedInputs,
     /// `<platform>-<environment>`, the `app.kubernetes.io/instance` label.
     pub instance: Name,
@@ -67,6 +70,8 @@ impl<'a> Ctx<'a> {
         self.by_name.get(name).copied()
     }
 
+    /// The recommended labels of an object named `name` (and the
+    /// `compliance` label the profile names), computed in one place.
     pub fn labels(&self, name: &Name, component: Component, version: Option<String>) -> Labels {
         Labels {
             name: name.clone(),
@@ -78,6 +83,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// An object's metadata in the environment's namespace: `name`, `labels` and its sync wave.
     pub fn meta(&self, name: &Name, labels: &Labels, wave: SyncWave) -> ObjectMeta {
         meta::object_meta(name, &self.profile.namespace, labels.all(), Some(wave), BTreeMap::new())
     }
@@ -91,24 +97,60 @@ impl<'a> Ctx<'a> {
 /// Why an environment cannot be rendered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RenderError {
+    /// The platform's definition would not run (found by `Platform::validate`).
     #[error("platform definition: {0}")]
     Platform(#[from] PlatformError),
+    /// A profile setting the environment cannot have.
     #[error("environment `{env}`: {problem}; {fix}")]
-    Profile { env: String, problem: String, fix: String },
+    Profile {
+        /// The environment.
+        env: String,
+        /// What is wrong.
+        problem: String,
+        /// What to change.
+        fix: String,
+    },
+    /// A service the release file does not pin.
     #[error(
         "environment `{env}`: no image tag for service `{service}`; add it to the environment's release file"
     )]
-    MissingPin { env: String, service: String },
+    MissingPin {
+        /// The environment.
+        env: String,
+        /// The service without a pin.
+        service: String,
+    },
+    /// A service pinned without a digest in an environment that requires digests.
     #[error(
-        "environment `{env}` requires image digests, and service `{service}` has none; add `digest: sha256:<64 hex>` under its `tag:` (`cargo xtask set-image --env {env} --service {service} --tag … --digest sha256:…`)"
+        "environment `{env}` requires image digests, and service `{service}` has none; add `digest: sha256:<64 hex>` under its `tag:` (`set-image --env {env} --service {service} --tag … --digest sha256:…`; when promoting, pin the digest in the source environment first)"
     )]
-    MissingDigest { env: String, service: String },
+    MissingDigest {
+        /// The environment that requires digests.
+        env: String,
+        /// The service pinned by tag alone.
+        service: String,
+    },
+    /// A tag the platform's tag rule refuses.
     #[error("environment `{env}`: the tag of service `{service}`: {problem}")]
-    Tag { env: String, service: String, problem: String },
+    Tag {
+        /// The environment.
+        env: String,
+        /// The service.
+        service: String,
+        /// Why the tag is refused.
+        problem: String,
+    },
+    /// A sealed-secret file the environment's backend needs is missing.
     #[error(
         "environment `{env}` seals its secrets, and `{file}` is missing; seal the Secret with `kubeseal --format yaml` into that file"
     )]
-    MissingSealed { env: String, file: String },
+    MissingSealed {
+        /// The environment.
+        env: String,
+        /// The sealed-secret file it needs.
+        file: String,
+    },
+    /// A derived name (`<service>-db-credentials`, …) is not a valid name.
     #[error(transparent)]
     Name(#[from] crate::name::NameError),
 }
@@ -594,6 +636,7 @@ impl EnvironmentRender {
         self.shared.iter().chain(self.services.iter().flat_map(|(_, objects)| objects))
     }
 
+    /// Every object: the shared ones, then each service's, in platform order.
     pub fn into_objects(self) -> Vec<Object> {
         let mut all = self.shared;
         all.extend(self.services.into_iter().flat_map(|(_, objects)| objects));

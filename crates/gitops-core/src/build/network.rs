@@ -49,11 +49,14 @@ pub fn namespace(name: &Name) -> NetworkPolicyPeer {
 
 /// Traffic to or from `peers` on the named container `port`.
 pub struct Allow {
+    /// Who may connect (or be connected to).
     pub peers: Vec<NetworkPolicyPeer>,
+    /// On which ports.
     pub ports: Vec<NetworkPolicyPort>,
 }
 
 impl Allow {
+    /// `peers` on the container port named `port`, over TCP.
     pub fn named_port(peers: Vec<NetworkPolicyPeer>, port: &str) -> Self {
         Allow { peers, ports: vec![tcp(IntOrString::String(port.into()))] }
     }

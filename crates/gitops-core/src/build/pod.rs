@@ -139,6 +139,7 @@ pub fn empty_dir(name: &str, size: Memory) -> Volume {
     }
 }
 
+/// A mount of volume `name` at `path`.
 pub fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
     VolumeMount {
         name: name.into(),
@@ -148,6 +149,7 @@ pub fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
     }
 }
 
+/// A named TCP container port.
 pub fn port(name: &str, number: i32) -> ContainerPort {
     ContainerPort {
         name: Some(name.into()),
@@ -162,10 +164,12 @@ pub fn from_port_spec(p: &crate::spec::PortSpec) -> ContainerPort {
     ContainerPort { protocol: Some(p.protocol.as_str().into()), ..port(&p.name, i32::from(p.number)) }
 }
 
+/// A variable with a literal value (never a secret: `secret-env-from-secret` checks the name).
 pub fn plain_env(name: &str, value: impl Into<String>) -> EnvVar {
     EnvVar { name: name.into(), value: Some(value.into()), value_from: None }
 }
 
+/// A variable read from `key` of Secret `secret` (`valueFrom.secretKeyRef`).
 pub fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
     EnvVar {
         name: name.into(),
@@ -244,6 +248,7 @@ pub fn from_spec(spec: &ProbeSpec) -> Probe {
     }
 }
 
+/// `GET path` on the container's `http` port, with `timing`.
 pub fn http_probe(path: &str, timing: ProbeTiming) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
@@ -268,6 +273,7 @@ pub fn tcp_probe(port_name: &str, timing: ProbeTiming) -> Probe {
     }
 }
 
+/// A probe that runs `command` in the container and passes when it exits 0.
 pub fn exec_probe(command: &[&str], timing: ProbeTiming) -> Probe {
     Probe {
         exec: Some(ExecAction { command: Some(command.iter().map(|s| s.to_string()).collect()) }),

@@ -434,6 +434,8 @@ fn hook_job(
     Job { metadata: meta, spec: Some(job_spec(ctx, svc, pin, db, &labels)), ..Default::default() }
 }
 
+/// The Deployment of `svc`: its pod at the pinned image, its sizing from the
+/// profile, the database's connection variable when it has one.
 pub fn deployment(
     ctx: &Ctx,
     svc: &PlatformService,

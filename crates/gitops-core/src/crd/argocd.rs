@@ -31,11 +31,17 @@ pub fn subscribe_annotation(trigger: &str, service: &str) -> String {
 string_enum! {
     /// The sync phase a hook runs in.
     pub enum HookPhase {
+        /// Before any other object is applied.
         PreSync => "PreSync",
+        /// With the other objects, after `PreSync` hooks succeed, in the hook's sync wave.
         Sync => "Sync",
+        /// After every object is synced and healthy.
         PostSync => "PostSync",
+        /// When the sync fails.
         SyncFail => "SyncFail",
+        /// After the Application is deleted.
         PostDelete => "PostDelete",
+        /// Never applied by Argo CD.
         Skip => "Skip",
     }
 }
@@ -43,7 +49,9 @@ string_enum! {
 string_enum! {
     /// When Argo CD deletes a hook resource.
     pub enum HookDeletePolicy {
+        /// Delete the hook once it succeeds.
         HookSucceeded => "HookSucceeded",
+        /// Delete the hook once it fails.
         HookFailed => "HookFailed",
         /// Delete the previous run just before creating the next: a Job with
         /// a fixed name can run again on every sync, and its last run's logs
@@ -56,12 +64,19 @@ string_enum! {
     /// One entry of `spec.syncPolicy.syncOptions`, or of the
     /// `argocd.argoproj.io/sync-options` annotation.
     pub enum SyncOption {
+        /// Create the destination namespace if it does not exist.
         CreateNamespace => "CreateNamespace=true",
+        /// Prune only after every other object is synced and healthy.
         PruneLast => "PruneLast=true",
+        /// Apply only the objects that are out of sync.
         ApplyOutOfSyncOnly => "ApplyOutOfSyncOnly=true",
+        /// Apply with Kubernetes server-side apply.
         ServerSideApply => "ServerSideApply=true",
+        /// Leave the `ignoreDifferences` fields alone when applying, not only when comparing.
         RespectIgnoreDifferences => "RespectIgnoreDifferences=true",
+        /// Fail the sync when an object is already managed by another Application.
         FailOnSharedResource => "FailOnSharedResource=true",
+        /// Prune with foreground deletion: dependents go first.
         PrunePropagationForeground => "PrunePropagationPolicy=foreground",
         /// On a resource: never prune it (a Namespace holding volumes).
         PruneDisabled => "Prune=false",
@@ -70,18 +85,27 @@ string_enum! {
     }
 }
 
+/// `spec` of an Argo CD Application: what to deploy (`source`), where (`destination`), in
+/// which project, and how to sync it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApplicationSpec {
+    /// `project`: the AppProject whose rules the Application is held to.
     pub project: String,
+    /// `source`: the Git repository, revision and path of the manifests.
     pub source: ApplicationSource,
+    /// `destination`: the cluster and namespace the manifests go to.
     pub destination: ApplicationDestination,
+    /// `syncPolicy`: automated sync, sync options and retries; `None` syncs only when asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_policy: Option<SyncPolicy>,
+    /// `ignoreDifferences`: fields Argo CD leaves out of the comparison (one an HPA owns, say).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ignore_differences: Vec<ResourceIgnoreDifferences>,
+    /// `info`: name/value pairs shown in the Application's summary.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub info: Vec<Info>,
+    /// `revisionHistoryLimit`: how many past syncs Argo CD keeps for rollback (10 by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision_history_limit: Option<i64>,
 }
@@ -91,41 +115,57 @@ impl CustomResourceSpec for ApplicationSpec {
     const KIND: &'static str = "Application";
 }
 
+/// An Argo CD `Application` (`argoproj.io/v1alpha1`).
 pub type Application = CustomResource<ApplicationSpec>;
 
+/// `spec.source` of an Application: one directory of one Git repository at one revision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApplicationSource {
+    /// `repoURL`: the Git repository's URL.
     #[serde(rename = "repoURL")]
     pub repo_url: String,
+    /// `targetRevision`: the branch, tag or commit Argo CD follows.
     pub target_revision: String,
+    /// `path`: the directory below the repository root.
     pub path: String,
+    /// `directory`: how a plain directory of manifests is read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub directory: Option<ApplicationSourceDirectory>,
+    /// `kustomize`: options for a directory Argo CD builds with Kustomize.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kustomize: Option<ApplicationSourceKustomize>,
 }
 
+/// `spec.source.directory`: which files of a plain-manifest directory Argo CD reads.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApplicationSourceDirectory {
+    /// `recurse`: read subdirectories too.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub recurse: bool,
+    /// `include`: a glob of the files to read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub include: Option<String>,
+    /// `exclude`: a glob of the files to skip.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<String>,
 }
 
+/// `spec.source.kustomize`: what Argo CD adds when it builds a Kustomize directory.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApplicationSourceKustomize {
+    /// `namePrefix`: prepended to every object's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name_prefix: Option<String>,
+    /// `nameSuffix`: appended to every object's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name_suffix: Option<String>,
+    /// `commonLabels`: labels added to every object.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub common_labels: BTreeMap<String, String>,
+    /// `commonAnnotations`: annotations added to every object.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub common_annotations: BTreeMap<String, String>,
 }
@@ -135,11 +175,14 @@ pub struct ApplicationSourceKustomize {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 // No `deny_unknown_fields`: serde does not support it next to `flatten`.
 pub struct ApplicationDestination {
+    /// The cluster: `server` or `name`.
     #[serde(flatten)]
     pub cluster: ClusterRef,
+    /// `namespace`: the namespace objects without one are deployed to.
     pub namespace: String,
 }
 
+/// A cluster, by API server URL or by the name it is registered under in Argo CD.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum ClusterRef {
@@ -152,7 +195,9 @@ pub enum ClusterRef {
 string_enum! {
     /// `spec.syncWindows[].kind`: lower-case, as Argo CD checks it.
     pub enum SyncWindowKind {
+        /// Syncs are allowed only while a window of this kind is open.
         Allow => "allow",
+        /// Syncs are denied while the window is open.
         Deny => "deny",
     }
 }
@@ -161,9 +206,12 @@ string_enum! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppProjectSpec {
+    /// `description`: shown in the UI.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// `sourceRepos`: the Git repositories the project's Applications may deploy from.
     pub source_repos: Vec<String>,
+    /// `destinations`: the clusters and namespaces they may deploy to.
     pub destinations: Vec<ProjectDestination>,
     /// Cluster-scoped kinds an Application may manage; empty means none.
     #[serde(default)]
@@ -171,6 +219,7 @@ pub struct AppProjectSpec {
     /// Namespaced kinds an Application may manage.
     #[serde(default)]
     pub namespace_resource_whitelist: Vec<GroupKind>,
+    /// `syncWindows`: when syncs are allowed or denied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sync_windows: Vec<SyncWindow>,
 }
@@ -203,110 +252,148 @@ impl CustomResourceSpec for AppProjectSpec {
     const KIND: &'static str = "AppProject";
 }
 
+/// An Argo CD `AppProject` (`argoproj.io/v1alpha1`).
 pub type AppProject = CustomResource<AppProjectSpec>;
 
 /// A destination an AppProject allows: one cluster (by server or name) and one namespace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ProjectDestination {
+    /// The cluster: `server` or `name` (`*` for any).
     #[serde(flatten)]
     pub cluster: ClusterRef,
+    /// `namespace`: the namespace (`*` for any).
     pub namespace: String,
 }
 
+/// A kind of object in an API group, as an AppProject's whitelists name it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupKind {
     /// `""` for the core API group.
     pub group: String,
+    /// The kind (`Deployment`), or `*`.
     pub kind: String,
 }
 
+/// One of an AppProject's `spec.syncWindows`: a schedule during which syncs of the
+/// Applications, namespaces or clusters it names are allowed or denied.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SyncWindow {
+    /// `kind`: `allow` or `deny`.
     pub kind: SyncWindowKind,
     /// A cron expression: when the window opens.
     pub schedule: String,
     /// How long it stays open, as a Go duration (`2h`).
     pub duration: String,
+    /// `applications`: the Applications it applies to (globs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub applications: Vec<String>,
+    /// `namespaces`: the destination namespaces it applies to (globs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub namespaces: Vec<String>,
+    /// `clusters`: the destination clusters it applies to (globs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clusters: Vec<String>,
     /// Whether manual syncs may bypass the window.
     #[serde(default)]
     pub manual_sync: bool,
+    /// `timeZone`: the IANA time zone of `schedule` (UTC when unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
 }
 
 impl ClusterRef {
+    /// The API server URL of the cluster Argo CD itself runs in.
     pub const IN_CLUSTER: &'static str = "https://kubernetes.default.svc";
 
+    /// The cluster Argo CD runs in (`https://kubernetes.default.svc`).
     pub fn in_cluster() -> Self {
         ClusterRef::Server(Self::IN_CLUSTER.into())
     }
 }
 
+/// `spec.syncPolicy` of an Application.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SyncPolicy {
+    /// `automated`: sync on every change of the source; `None` for manual syncs only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub automated: Option<SyncPolicyAutomated>,
+    /// `syncOptions`: options of every sync of the Application.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sync_options: Vec<SyncOption>,
+    /// `retry`: how a failed sync is retried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<RetryStrategy>,
 }
 
+/// `spec.syncPolicy.automated`: what an automated sync may do.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SyncPolicyAutomated {
+    /// `prune`: delete live objects the source no longer has.
     pub prune: bool,
+    /// `selfHeal`: revert changes made in the cluster by hand.
     pub self_heal: bool,
+    /// `allowEmpty`: allow a sync that would leave the Application with no object.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_empty: bool,
 }
 
+/// `spec.syncPolicy.retry`: how many times a failed sync is retried, and how long between tries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RetryStrategy {
+    /// `limit`: the number of retries (`-1` for no limit).
     pub limit: i64,
+    /// `backoff`: the wait between retries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff: Option<Backoff>,
 }
 
+/// `spec.syncPolicy.retry.backoff`: the first wait, its growth, and its ceiling.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Backoff {
     /// A Go duration such as `5s`.
     pub duration: String,
+    /// `factor`: what each wait is multiplied by for the next.
     pub factor: i64,
+    /// `maxDuration`: the longest wait, as a Go duration (`3m`).
     pub max_duration: String,
 }
 
+/// One of `spec.ignoreDifferences`: the fields of some objects left out of the comparison.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResourceIgnoreDifferences {
+    /// `group`: the objects' API group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// `kind`: the objects' kind.
     pub kind: String,
+    /// `name`: only the object of this name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// `namespace`: only objects in this namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// `jsonPointers`: the fields, as JSON pointers (`/spec/replicas`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub json_pointers: Vec<String>,
+    /// `jqPathExpressions`: the fields, as jq path expressions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub jq_path_expressions: Vec<String>,
 }
 
+/// One entry of `spec.info`: a name and a value shown with the Application.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Info {
+    /// The entry's title.
     pub name: String,
+    /// The entry's text.
     pub value: String,
 }
 

@@ -11,6 +11,7 @@ use super::{CustomResource, CustomResourceSpec};
 /// as the key `ca:` or `acme:` (the YAML library would write an enum as a tag).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct IssuerSpec {
+    /// The issuer type: `ca` or `acme`.
     #[serde(flatten)]
     pub issuer: IssuerType,
 }
@@ -22,6 +23,7 @@ pub enum IssuerType {
     /// Signs with the CA key pair in `secretName` (in cert-manager's namespace
     /// for a ClusterIssuer).
     Ca(CaIssuer),
+    /// Obtains certificates from an ACME server (Let's Encrypt) by HTTP-01.
     Acme(AcmeIssuer),
 }
 
@@ -30,32 +32,44 @@ impl CustomResourceSpec for IssuerSpec {
     const KIND: &'static str = "ClusterIssuer";
 }
 
+/// A cert-manager `ClusterIssuer` (`cert-manager.io/v1`).
 pub type ClusterIssuer = CustomResource<IssuerSpec>;
 
+/// `spec.ca`: sign with a CA key pair kept in a Secret.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CaIssuer {
+    /// `secretName`: the Secret holding the CA's `tls.crt` and `tls.key`.
     pub secret_name: String,
 }
 
+/// `spec.acme`: an ACME account and how its challenges are solved.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AcmeIssuer {
+    /// `server`: the ACME directory URL (Let's Encrypt's production or staging).
     pub server: String,
+    /// `email`: the account's contact address (expiry notices).
     pub email: String,
+    /// `privateKeySecretRef`: the Secret cert-manager keeps the account key in.
     pub private_key_secret_ref: SecretKeySelector,
+    /// `solvers`: how challenges are answered.
     pub solvers: Vec<AcmeSolver>,
 }
 
+/// A Secret by name (cert-manager's `SecretKeySelector`, the key left to its default).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretKeySelector {
+    /// The Secret's name.
     pub name: String,
 }
 
+/// One of `spec.acme.solvers`; only HTTP-01 is emitted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AcmeSolver {
+    /// `http01`: answer challenges over plain HTTP on port 80.
     pub http01: Http01Solver,
 }
 
@@ -64,10 +78,12 @@ pub struct AcmeSolver {
 /// `gatewayHTTPRoute:`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Http01Solver {
+    /// Ingress or Gateway API.
     #[serde(flatten)]
     pub route: Http01Route,
 }
 
+/// The route of an HTTP-01 challenge: an Ingress or a Gateway API HTTPRoute.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub enum Http01Route {
     /// An Ingress of a class, created in the Certificate's namespace.
@@ -80,9 +96,11 @@ pub enum Http01Route {
     GatewayHttpRoute(Http01GatewayHttpRoute),
 }
 
+/// `gatewayHTTPRoute`: the HTTPRoute cert-manager creates for a challenge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Http01GatewayHttpRoute {
+    /// `parentRefs`: the Gateways (and listeners) the challenge's route attaches to.
     pub parent_refs: Vec<ParentReference>,
 }
 
@@ -91,6 +109,7 @@ pub struct Http01GatewayHttpRoute {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Http01Ingress {
+    /// `ingressClassName`: the class of the Ingress cert-manager creates for a challenge.
     pub ingress_class_name: String,
 }
 

@@ -11,18 +11,25 @@ use serde::{Deserialize, Serialize};
 use super::{CustomResource, CustomResourceSpec};
 
 string_enum! {
+    /// `kind` of a store reference: a store of the namespace, or one of the cluster.
     pub enum SecretStoreKind {
+        /// A `SecretStore` in the ExternalSecret's own namespace.
         SecretStore => "SecretStore",
+        /// A `ClusterSecretStore`, usable from every namespace it admits.
         ClusterSecretStore => "ClusterSecretStore",
     }
 }
 
 string_enum! {
+    /// `spec.target.creationPolicy`: whether and how the operator creates the Secret.
     pub enum CreationPolicy {
         /// The operator creates the Secret and owns it (garbage-collected with the ExternalSecret).
         Owner => "Owner",
+        /// The operator creates the Secret and leaves it when the ExternalSecret goes.
         Orphan => "Orphan",
+        /// The operator only merges keys into a Secret that exists.
         Merge => "Merge",
+        /// The operator writes nothing (the values are only fetched).
         None => "None",
     }
 }
@@ -30,7 +37,9 @@ string_enum! {
 string_enum! {
     /// What happens to the Secret when the keys disappear from the provider.
     pub enum DeletionPolicy {
+        /// Delete the Secret.
         Delete => "Delete",
+        /// Remove the keys that disappeared, keep the rest.
         Merge => "Merge",
         /// Keep the last good Secret: a provider outage must not take a database down.
         Retain => "Retain",
@@ -38,25 +47,35 @@ string_enum! {
 }
 
 string_enum! {
+    /// `spec.target.template.engineVersion`: the template language.
     pub enum TemplateEngineVersion {
+        /// Go templates with Sprig functions (the only version of `external-secrets.io/v1`).
         V2 => "v2",
     }
 }
 
 string_enum! {
+    /// `spec.target.template.mergePolicy`: whether fetched keys join the template's.
     pub enum TemplateMergePolicy {
+        /// The Secret holds only the template's keys.
         Replace => "Replace",
+        /// The Secret holds the template's keys and the fetched ones.
         Merge => "Merge",
     }
 }
 
+/// `spec` of an External Secrets `ExternalSecret`: which keys to fetch from which store, and
+/// the Secret the operator writes from them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExternalSecretSpec {
     /// A Go duration such as `1h`.
     pub refresh_interval: String,
+    /// `secretStoreRef`: the SecretStore or ClusterSecretStore to read from.
     pub secret_store_ref: SecretStoreRef,
+    /// `target`: the Secret to write.
     pub target: ExternalSecretTarget,
+    /// `data`: each key of the Secret and where in the provider it comes from.
     pub data: Vec<ExternalSecretData>,
 }
 
@@ -65,63 +84,89 @@ impl CustomResourceSpec for ExternalSecretSpec {
     const KIND: &'static str = "ExternalSecret";
 }
 
+/// An External Secrets `ExternalSecret` (`external-secrets.io/v1`).
 pub type ExternalSecret = CustomResource<ExternalSecretSpec>;
 
+/// `spec.secretStoreRef`: a store by name and kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretStoreRef {
+    /// The store's name.
     pub name: String,
+    /// `SecretStore` (in the namespace) or `ClusterSecretStore` (cluster-wide).
     pub kind: SecretStoreKind,
 }
 
+/// `spec.target`: the Secret the operator writes, and how it owns it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExternalSecretTarget {
     /// The name of the Secret the operator writes.
     pub name: String,
+    /// `creationPolicy`: whether the operator creates and owns the Secret.
     pub creation_policy: CreationPolicy,
+    /// `deletionPolicy`: what happens to the Secret when the keys disappear from the provider.
     pub deletion_policy: DeletionPolicy,
+    /// `template`: a Secret built from the fetched values (a connection string, say).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<ExternalSecretTemplate>,
 }
 
+/// `spec.target.template`: the Secret's type and its keys as Go templates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExternalSecretTemplate {
+    /// `type`: the Secret's type (`Opaque`).
     #[serde(rename = "type")]
     pub type_: String,
+    /// `engineVersion`: the template engine (`v2`).
     pub engine_version: TemplateEngineVersion,
+    /// `mergePolicy`: `Replace` writes only the template's keys; `Merge` adds the fetched ones.
     pub merge_policy: TemplateMergePolicy,
     /// Secret key -> Go template over the fetched `secretKey`s.
     pub data: BTreeMap<String, String>,
 }
 
+/// One of `spec.data`: a key of the Secret and the provider's value it holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExternalSecretData {
+    /// `secretKey`: the key in the Secret (and the name templates use).
     pub secret_key: String,
+    /// `remoteRef`: where the value is in the provider.
     pub remote_ref: RemoteRef,
 }
 
 string_enum! {
+    /// `remoteRef.conversionStrategy`: how the value's bytes are converted.
     pub enum ConversionStrategy {
+        /// As they are.
         Default => "Default",
+        /// Unicode escapes decoded.
         Unicode => "Unicode",
     }
 }
 
 string_enum! {
+    /// `remoteRef.decodingStrategy`: how the value is decoded before use.
     pub enum DecodingStrategy {
+        /// Not decoded.
         None => "None",
+        /// Decoded when it looks encoded.
         Auto => "Auto",
+        /// Standard base64.
         Base64 => "Base64",
+        /// URL-safe base64.
         Base64Url => "Base64URL",
     }
 }
 
 string_enum! {
+    /// `remoteRef.metadataPolicy`: whether the secret's metadata is fetched instead of its value.
     pub enum MetadataPolicy {
+        /// The value.
         None => "None",
+        /// The metadata.
         Fetch => "Fetch",
     }
 }
@@ -132,11 +177,16 @@ string_enum! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RemoteRef {
+    /// `key`: the secret's path in the provider.
     pub key: String,
+    /// `property`: the field of that secret; `None` for all of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub property: Option<String>,
+    /// `conversionStrategy`: how the value's bytes are converted.
     pub conversion_strategy: ConversionStrategy,
+    /// `decodingStrategy`: how the value is decoded (base64, …) before use.
     pub decoding_strategy: DecodingStrategy,
+    /// `metadataPolicy`: whether to fetch the secret's metadata instead of its value.
     pub metadata_policy: MetadataPolicy,
 }
 
@@ -176,6 +226,7 @@ impl ExternalSecretSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretStoreSpec {
+    /// `provider`: the secret manager the store reads.
     pub provider: SecretStoreProvider,
 }
 
@@ -184,27 +235,36 @@ impl CustomResourceSpec for SecretStoreSpec {
     const KIND: &'static str = "SecretStore";
 }
 
+/// An External Secrets `SecretStore` (`external-secrets.io/v1`).
 pub type SecretStore = CustomResource<SecretStoreSpec>;
 
+/// `spec.provider`: the secret manager; only Vault is emitted here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretStoreProvider {
+    /// `vault`: HashiCorp Vault.
     pub vault: VaultProvider,
 }
 
+/// `spec.provider.vault`: where Vault is and how to log in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VaultProvider {
+    /// `server`: Vault's address (`https://vault.example:8200`).
     pub server: String,
     /// The KV mount; ESO adds `/data` for version 2.
     pub path: String,
+    /// `version`: the KV engine version, `v1` or `v2`.
     pub version: String,
+    /// `auth`: how the operator logs in.
     pub auth: VaultAuth,
 }
 
+/// `spec.provider.vault.auth`: the login method; only Kubernetes auth is emitted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VaultAuth {
+    /// `kubernetes`: log in with a ServiceAccount token.
     pub kubernetes: VaultKubernetesAuth,
 }
 
@@ -212,13 +272,18 @@ pub struct VaultAuth {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VaultKubernetesAuth {
+    /// `mountPath`: where Vault's Kubernetes auth method is mounted (`kubernetes`).
     pub mount_path: String,
+    /// `role`: the Vault role bound to the ServiceAccount.
     pub role: String,
+    /// `serviceAccountRef`: the ServiceAccount whose token is presented.
     pub service_account_ref: ServiceAccountSelector,
 }
 
+/// A ServiceAccount of the store's namespace, by name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServiceAccountSelector {
+    /// The ServiceAccount's name.
     pub name: String,
 }

@@ -7,9 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use super::{CustomResource, CustomResourceSpec};
 
+/// `spec` of Gatekeeper's `K8sPSPPrivilegedContainer` constraint (from the gatekeeper-library
+/// template of that name): which objects it applies to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConstraintSpec {
+    /// `match`: the kinds and namespaces the constraint checks.
     #[serde(rename = "match")]
     pub match_: ConstraintMatch,
 }
@@ -19,19 +22,26 @@ impl CustomResourceSpec for ConstraintSpec {
     const KIND: &'static str = "K8sPSPPrivilegedContainer";
 }
 
+/// A Gatekeeper `K8sPSPPrivilegedContainer` constraint (`constraints.gatekeeper.sh/v1beta1`).
 pub type PrivilegedContainerConstraint = CustomResource<ConstraintSpec>;
 
+/// `spec.match`: the objects a constraint applies to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConstraintMatch {
+    /// `kinds`: the API groups and kinds.
     pub kinds: Vec<MatchKinds>,
+    /// `namespaces`: the namespaces (all when empty).
     pub namespaces: Vec<String>,
 }
 
+/// One of `spec.match.kinds`: kinds in some API groups.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MatchKinds {
+    /// `apiGroups`: the groups (`""` for the core group).
     pub api_groups: Vec<String>,
+    /// `kinds`: the kinds (`Pod`).
     pub kinds: Vec<String>,
 }
 

@@ -15,14 +15,17 @@ use crate::name::Name;
 /// The API group of the Gateway API, the default `group` of a parent reference.
 pub const GROUP: &str = "gateway.networking.k8s.io";
 
+/// `spec` of a Gateway API `HTTPRoute`: the Gateways it attaches to, its hosts and its rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpRouteSpec {
     /// The Gateways (and their listeners) the route attaches to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parent_refs: Vec<ParentReference>,
+    /// `hostnames`: the hosts it serves.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hostnames: Vec<String>,
+    /// `rules`: each match and the backends it sends to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<HttpRouteRule>,
 }
@@ -32,6 +35,7 @@ impl CustomResourceSpec for HttpRouteSpec {
     const KIND: &'static str = "HTTPRoute";
 }
 
+/// A Gateway API `HTTPRoute` (`gateway.networking.k8s.io/v1`).
 pub type HttpRoute = CustomResource<HttpRouteSpec>;
 
 /// A Gateway, and optionally one of its listeners, a route attaches to.
@@ -40,14 +44,17 @@ pub type HttpRoute = CustomResource<HttpRouteSpec>;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ParentReference {
+    /// `group`: the parent's API group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// `kind`: the parent's kind (`Gateway`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     /// A Gateway in another namespace admits the route only if its listener's
     /// `allowedRoutes.namespaces` selects the route's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
+    /// `name`: the Gateway's name.
     pub name: String,
     /// The listener's name; without it the route attaches to every listener
     /// that admits it.
@@ -69,18 +76,23 @@ impl ParentReference {
     }
 }
 
+/// One of `spec.rules`: requests that match, and the backends they go to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpRouteRule {
+    /// `matches`: the request matches (any of them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matches: Vec<HttpRouteMatch>,
+    /// `backendRefs`: the Services matching requests go to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backend_refs: Vec<HttpBackendRef>,
 }
 
+/// One of `spec.rules[].matches`; only a path match is emitted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpRouteMatch {
+    /// `path`: how the request path matches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<HttpPathMatch>,
 }
@@ -89,8 +101,10 @@ pub struct HttpRouteMatch {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpPathMatch {
+    /// `type`: `Exact`, `PathPrefix` or `RegularExpression`.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub type_: Option<PathMatchType>,
+    /// `value`: the path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
 }
@@ -99,8 +113,11 @@ string_enum! {
     /// How a path matches. `PathPrefix` matches whole path elements, as an
     /// Ingress `Prefix` path does (`/api` matches `/api/x`, not `/apix`).
     pub enum PathMatchType {
+        /// The path exactly.
         Exact => "Exact",
+        /// The path and everything below it, element by element.
         PathPrefix => "PathPrefix",
+        /// A regular expression (implementation-specific).
         RegularExpression => "RegularExpression",
     }
 }
@@ -110,7 +127,9 @@ string_enum! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpBackendRef {
+    /// `name`: the Service's name.
     pub name: String,
+    /// `port`: the Service's port number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub port: Option<i32>,
 }

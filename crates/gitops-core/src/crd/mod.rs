@@ -13,18 +13,23 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The spec type of a custom resource names its group version and kind.
 pub trait CustomResourceSpec {
+    /// The resource's `apiVersion` (`argoproj.io/v1alpha1`).
     const API_VERSION: &'static str;
+    /// The resource's `kind` (`Application`).
     const KIND: &'static str;
 }
 
 /// `apiVersion`, `kind`, `metadata` and a typed `spec`, in that order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CustomResource<S> {
+    /// The object's metadata.
     pub metadata: ObjectMeta,
+    /// The typed spec.
     pub spec: S,
 }
 
 impl<S: CustomResourceSpec> CustomResource<S> {
+    /// A resource of `spec`'s kind with `metadata`.
     pub fn new(metadata: ObjectMeta, spec: S) -> Self {
         CustomResource { metadata, spec }
     }
@@ -100,8 +105,10 @@ macro_rules! string_enum {
         $vis enum $ty { $($(#[$vmeta])* $variant,)+ }
 
         impl $ty {
+            /// Every value, in declaration order.
             pub const ALL: &'static [$ty] = &[$($ty::$variant,)+];
 
+            /// The value as the upstream API writes it.
             pub fn as_str(self) -> &'static str {
                 match self { $($ty::$variant => $wire,)+ }
             }

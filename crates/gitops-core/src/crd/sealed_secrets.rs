@@ -8,12 +8,14 @@ use serde::{Deserialize, Serialize};
 
 use super::{CustomResource, CustomResourceSpec};
 
+/// `spec` of a Bitnami `SealedSecret`: the ciphertext and the Secret the controller writes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SealedSecretSpec {
     /// Key -> ciphertext, as `kubeseal` wrote it. Only the controller's
     /// private key opens it, and only for this name and namespace.
     pub encrypted_data: BTreeMap<String, String>,
+    /// `template`: the written Secret's type and labels.
     pub template: SecretTemplate,
 }
 
@@ -22,20 +24,25 @@ impl CustomResourceSpec for SealedSecretSpec {
     const KIND: &'static str = "SealedSecret";
 }
 
+/// A Bitnami Sealed Secrets `SealedSecret` (`bitnami.com/v1alpha1`).
 pub type SealedSecret = CustomResource<SealedSecretSpec>;
 
 /// The Secret the controller writes: its type and metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretTemplate {
+    /// `type`: the Secret's type (`Opaque`).
     #[serde(rename = "type")]
     pub type_: String,
+    /// `metadata`: the Secret's labels.
     pub metadata: TemplateMetadata,
 }
 
+/// `spec.template.metadata`: the labels the written Secret carries.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TemplateMetadata {
+    /// `labels`: its labels.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
 }
@@ -44,8 +51,11 @@ pub struct TemplateMetadata {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}: {problem}; {fix}")]
 pub struct SealedFileError {
+    /// The file, relative to the root.
     pub file: String,
+    /// What is wrong with it.
     pub problem: String,
+    /// What to change.
     pub fix: String,
 }
 

@@ -230,8 +230,11 @@ fn pin_lines(text: &str, service: &str) -> Result<PinLines, Option<usize>> {
 /// One service whose pin an edit changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PinChange {
+    /// The service.
     pub service: Name,
+    /// Its pin before.
     pub old: Pin,
+    /// Its pin after.
     pub new: Pin,
 }
 

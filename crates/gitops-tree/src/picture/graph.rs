@@ -18,47 +18,66 @@
 
 use std::fmt::Write as _;
 
+/// A traffic diagram, independent of its notation: groups of nodes and
+/// the edges between them, written as Mermaid or DOT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Graph {
     /// The DOT graph's name.
     pub name: String,
+    /// The groups of nodes, in drawing order.
     pub clusters: Vec<Cluster>,
+    /// The edges, in drawing order.
     pub edges: Vec<Edge>,
 }
 
 /// A group of nodes: a Mermaid `subgraph`, a DOT `cluster_…`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cluster {
+    /// The group's identifier in the notation (letters, digits, `_`).
     pub id: String,
+    /// The group's title.
     pub label: String,
+    /// Its nodes.
     pub nodes: Vec<Node>,
 }
 
+/// One box or database in the diagram.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
+    /// The node's identifier, referred to by edges.
     pub id: String,
     /// The label, one entry per line.
     pub lines: Vec<String>,
+    /// How it is drawn.
     pub shape: Shape,
 }
 
+/// How a node is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
+    /// A service, an entry point.
     Box,
     /// A database.
     Cylinder,
 }
 
+/// An arrow from one node to another.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edge {
+    /// The source node's id.
     pub from: String,
+    /// The target node's id.
     pub to: String,
+    /// How it is drawn.
     pub style: EdgeStyle,
 }
 
+/// How an edge is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EdgeStyle {
+    /// Traffic from the entry point: host to path to service to database.
     Solid,
+    /// A call one service makes to another.
     Dotted,
 }
 

@@ -36,6 +36,7 @@ pub struct Entry {
     /// What serves it: the Ingress class (`nginx`), or the Gateway an
     /// HTTPRoute attaches to (`Gateway infra/shared, listener https`).
     pub via: Option<String>,
+    /// The host it serves (`clinicflow-prod.10.0.0.10.nip.io`).
     pub host: String,
     /// Whether TLS is terminated for this host: by the Ingress itself; for an
     /// HTTPRoute always, since the Gateway's HTTPS listener terminates it
@@ -48,21 +49,26 @@ pub struct Entry {
 /// A path prefix and the Service it reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Route {
+    /// The path prefix (`/api`).
     pub path: String,
+    /// The Service it reaches.
     pub service: String,
 }
 
 /// A pod-bearing object as it runs: image, replicas, sizes of its first container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workload {
+    /// The object's name.
     pub name: String,
     /// The full image reference, `<repository>:<tag>`.
     pub image: Option<String>,
+    /// `spec.replicas`; `None` when the autoscaler owns it.
     pub replicas: Option<i32>,
     /// `(min, max)` when a HorizontalPodAutoscaler sets the replicas.
     pub autoscale: Option<(i32, i32)>,
     /// `<cpu> / <memory>`.
     pub requests: Option<String>,
+    /// `<cpu> / <memory>`.
     pub limits: Option<String>,
     /// Volume claims: `<size> <storage class>`, for StatefulSets.
     pub storage: Vec<String>,
@@ -99,6 +105,7 @@ impl Workload {
 /// One service of the platform in one environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServicePicture {
+    /// The service's name.
     pub name: Name,
     /// `None` for a group of objects the platform does not declare as a service.
     pub kind: Option<ServiceKind>,
@@ -113,7 +120,9 @@ pub struct ServicePicture {
 /// One object in the start order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WaveObject {
+    /// The object's kind.
     pub kind: String,
+    /// The object's name.
     pub name: String,
     /// The Argo CD hook phase (`Sync`) when the object is a hook.
     pub hook: Option<String>,
@@ -131,9 +140,13 @@ pub struct Wave {
 /// What one environment runs, read from its rendered objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvironmentPicture {
+    /// The platform's name.
     pub platform: Name,
+    /// The environment's name.
     pub environment: Name,
+    /// Its namespace.
     pub namespace: Name,
+    /// Its entry points: the Ingress or the HTTPRoute, with their routes.
     pub entries: Vec<Entry>,
     /// In platform order.
     pub services: Vec<ServicePicture>,
