@@ -4,6 +4,15 @@
 //! prod profiles of its three clusters.
 //!
 //! Only ClinicFlow's facts live here; every mechanism is in `gitops-core`.
+//!
+//! ```
+//! let platform = clinicflow::platform();
+//! let services: Vec<&str> = platform.services.iter().map(|s| s.name.as_str()).collect();
+//! assert_eq!(services, ["identity", "scheduling", "profiles", "notifications", "web"]);
+//! let environments: Vec<String> = clinicflow::environments().iter().map(|e| e.name.to_string()).collect();
+//! assert_eq!(environments, ["dev", "staging", "prod"]);
+//! assert!(clinicflow::prod().require_digests, "production pulls by digest");
+//! ```
 
 use std::net::Ipv4Addr;
 

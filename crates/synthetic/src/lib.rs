@@ -8,6 +8,13 @@
 //!
 //! Only the platform and its in-memory release pins live here; every
 //! mechanism is in `gitops-core`, every setting in ClinicFlow's profiles.
+//!
+//! ```
+//! let platform = synthetic::platform(50);
+//! assert_eq!(platform.services.len(), 50);
+//! let pins = synthetic::pins(&platform);
+//! assert!(platform.services.iter().all(|s| pins.pin(&s.name).is_some_and(|p| p.digest.is_some())));
+//! ```
 
 use gitops_core::image::{ImageDigest, ImageRepository, ImageTag};
 use gitops_core::name;
