@@ -136,3 +136,44 @@ fn argo_cd_configuration_restores_application_health_and_keeps_tokens_out() {
         }
     }
 }
+
+/// Deleting an Application (a cascading delete by default) must never delete
+/// an environment's data: the Namespace, the database StatefulSets and the
+/// claims they make survive it, and Argo CD tracks objects by annotation so
+/// that the claims, which carry the `app.kubernetes.io/instance` label of
+/// their StatefulSet (equal to the Application's name), are never taken for
+/// the Application's own objects.
+#[test]
+fn deleting_an_application_keeps_the_namespace_the_databases_and_their_claims() {
+    use gitops_core::Object;
+    use gitops_core::crd::argocd::SYNC_OPTIONS_ANNOTATION;
+    let options = |o: &Object| -> Vec<String> {
+        let annotations = o.metadata().annotations.clone().unwrap_or_default();
+        let value = annotations.get(SYNC_OPTIONS_ANNOTATION).cloned().unwrap_or_default();
+        value.split(',').map(|s| s.trim().to_owned()).collect()
+    };
+    for (profile, objects) in clinicflow_objects() {
+        let env = profile.name.as_str();
+        let namespace = objects.iter().find(|o| o.kind() == "Namespace").expect("a Namespace");
+        assert_eq!(options(namespace), ["Prune=false", "Delete=false"], "{env}: the Namespace");
+        let databases: Vec<&Object> = objects.iter().filter(|o| o.kind() == "StatefulSet").collect();
+        assert_eq!(databases.len(), 4, "{env}: four Postgres");
+        for db in databases {
+            let Object::StatefulSet(s) = db else { unreachable!() };
+            let spec = s.spec.as_ref().unwrap();
+            assert!(spec.volume_claim_templates.as_ref().is_some_and(|c| !c.is_empty()));
+            assert_eq!(options(db), ["Delete=false"], "{env}: {}", db.name());
+            let retention = spec.persistent_volume_claim_retention_policy.as_ref().unwrap();
+            assert_eq!(
+                retention.when_deleted.as_deref(),
+                Some("Retain"),
+                "{env}: claims outlive the StatefulSet"
+            );
+        }
+        let cm: k8s_openapi::api::core::v1::ConfigMap =
+            yaml::from_str(text(&clinicflow_tree(), &format!("argocd/{env}/apps/configmap-argocd-cm.yaml")))
+                .unwrap();
+        let data = cm.data.unwrap();
+        assert_eq!(data.get("application.resourceTrackingMethod").map(String::as_str), Some("annotation"));
+    }
+}

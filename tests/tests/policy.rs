@@ -226,6 +226,14 @@ fn violations() -> Vec<(&'static str, &'static str, Mutation)> {
                 .into(),
             )
         }),
+        ("data-outlives-application", "prod", |o| {
+            // A patch that sets the database's sync options and drops `Delete=false`.
+            let db = find(o, "StatefulSet", "identity-db");
+            db.metadata_mut()
+                .annotations
+                .get_or_insert_default()
+                .insert(gitops_core::crd::argocd::SYNC_OPTIONS_ANNOTATION.into(), "Prune=false".into());
+        }),
         ("service-selects-one-workload", "dev", |o| {
             let Object::Service(s) = find(o, "Service", "web") else { panic!() };
             s.spec

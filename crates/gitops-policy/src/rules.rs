@@ -142,6 +142,12 @@ pub static ALL: &[Rule] = &[
         "Deliver the Secret with an ExternalSecret (from the secret store) or a SealedSecret (`seal`); Git never holds the value."
     ),
     rule!(
+        "data-outlives-application",
+        "A Namespace, a StatefulSet with claims and a PersistentVolumeClaim are kept when their Argo CD Application is deleted.",
+        data_outlives_application,
+        "Add `Delete=false` to the object's `argocd.argoproj.io/sync-options` annotation (comma-separated with any other option); the builders do for the Namespace and every StatefulSet with claims."
+    ),
+    rule!(
         "service-selects-one-workload",
         "Every Service selects the pods of exactly one workload.",
         audit::service_selects_one_workload,
@@ -630,6 +636,37 @@ fn secret_env_from_secret(rule: &Rule, env: &Environment, sink: &mut Sink) {
                     );
                 }
             }
+        }
+    }
+}
+
+/// Deleting an Application cascades to its objects by default: a Namespace
+/// takes every claim in it, a StatefulSet its database's pods, a claim its
+/// volume. Argo CD keeps an object with `Delete=false`
+/// (<https://argo-cd.readthedocs.io/en/stable/user-guide/sync-options/#no-resource-deletion>).
+fn data_outlives_application(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    use gitops_core::crd::argocd::{SYNC_OPTIONS_ANNOTATION, SyncOption};
+    for (i, t) in env.targets.iter().enumerate() {
+        let holds_data = match t.object {
+            gitops_core::Object::StatefulSet(s) => {
+                s.spec.as_ref().and_then(|s| s.volume_claim_templates.as_ref()).is_some_and(|c| !c.is_empty())
+            }
+            o => matches!(o.kind(), "Namespace" | "PersistentVolumeClaim"),
+        };
+        if !holds_data {
+            continue;
+        }
+        let options = t.object.metadata().annotations.as_ref().and_then(|a| a.get(SYNC_OPTIONS_ANNOTATION));
+        let kept =
+            options.is_some_and(|o| o.split(',').any(|o| o.trim() == SyncOption::DeleteDisabled.as_str()));
+        if !kept {
+            sink.report(
+                rule,
+                i,
+                format!(
+                    "holds data, and deleting its Argo CD Application would delete it; add `Delete=false` to its `{SYNC_OPTIONS_ANNOTATION}` annotation"
+                ),
+            );
         }
     }
 }

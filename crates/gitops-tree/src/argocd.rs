@@ -267,15 +267,31 @@ fn argocd_config_map(name: &'static str, data: BTreeMap<String, String>) -> Conf
 }
 
 /// `argocd-cm` with the Application health check.
+///
+/// It also sets the resource tracking method explicitly to `annotation`
+/// (the default from Argo CD 3.0, `label` before): the claims a StatefulSet
+/// makes copy its claim template's labels, `app.kubernetes.io/instance:
+/// <platform>-<env>` among them, which is also the environment's
+/// Application's name, so under label tracking Argo CD would take them for
+/// its own objects, show them as orphans to prune, and delete them with the
+/// Application. Under annotation tracking only objects carrying Argo CD's
+/// `argocd.argoproj.io/tracking-id` are the Application's
+/// (<https://argo-cd.readthedocs.io/en/stable/user-guide/resource_tracking/>).
 pub fn argocd_cm() -> ConfigMap {
     argocd_config_map(
         "argocd-cm",
-        BTreeMap::from([(
-            "resource.customizations.health.argoproj.io_Application".to_owned(),
-            APPLICATION_HEALTH_LUA.to_owned(),
-        )]),
+        BTreeMap::from([
+            (
+                "resource.customizations.health.argoproj.io_Application".to_owned(),
+                APPLICATION_HEALTH_LUA.to_owned(),
+            ),
+            (TRACKING_METHOD_KEY.to_owned(), "annotation".to_owned()),
+        ]),
     )
 }
+
+/// The `argocd-cm` key of the resource tracking method.
+pub const TRACKING_METHOD_KEY: &str = "application.resourceTrackingMethod";
 
 /// The notifications trigger for a failed sync (`argocd-notifications-cm`'s `trigger.on-sync-failed`).
 pub const ON_SYNC_FAILED: &str = "on-sync-failed";

@@ -380,8 +380,10 @@ pub fn statefulset(ctx: &Ctx, names: &DatabaseNames, profile: &DatabaseProfile) 
         ctx.labels(&names.database, Component::Database, Some(profile.image.version.as_str().into()));
     let (c, volumes) = container(names, profile);
 
+    let mut metadata = ctx.meta(&names.database, &labels, SyncWave::Database);
+    super::keep_when_application_deleted(&mut metadata);
     StatefulSet {
-        metadata: ctx.meta(&names.database, &labels, SyncWave::Database),
+        metadata,
         spec: Some(StatefulSetSpec {
             service_name: Some(names.database.to_string()),
             replicas: Some(1),

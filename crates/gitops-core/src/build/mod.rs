@@ -44,6 +44,21 @@ pub fn credential_secrets(platform: &Platform) -> Result<Vec<(Name, Vec<String>)
     Ok(secrets)
 }
 
+/// Marks an object that holds data (a StatefulSet with claims) to outlive
+/// its Application: a cascading delete of the Application leaves it, and
+/// with it the database that runs on the claims (Argo CD's `Delete=false`).
+pub(crate) fn keep_when_application_deleted(meta: &mut ObjectMeta) {
+    let annotations = meta.annotations.get_or_insert_with(BTreeMap::new);
+    let options = annotations.entry(SYNC_OPTIONS_ANNOTATION.to_owned()).or_default();
+    let delete = SyncOption::DeleteDisabled.as_str();
+    if !options.split(',').any(|o| o.trim() == delete) {
+        if !options.is_empty() {
+            options.push(',');
+        }
+        options.push_str(delete);
+    }
+}
+
 /// What every builder of one environment needs to know.
 pub struct Ctx<'a> {
     /// The platform being rendered.
@@ -359,7 +374,13 @@ fn namespace(ctx: &Ctx) -> Namespace {
     }
     let annotations = BTreeMap::from([
         (meta::SYNC_WAVE_ANNOTATION.to_owned(), SyncWave::Foundation.annotation_value()),
-        (SYNC_OPTIONS_ANNOTATION.to_owned(), SyncOption::PruneDisabled.to_string()),
+        // Never pruned, and kept when the Application is deleted: deleting a
+        // namespace deletes its volumes (Argo CD's sync options: "No Resource
+        // Deletion", https://argo-cd.readthedocs.io/en/stable/user-guide/sync-options/).
+        (
+            SYNC_OPTIONS_ANNOTATION.to_owned(),
+            format!("{},{}", SyncOption::PruneDisabled, SyncOption::DeleteDisabled),
+        ),
     ]);
     Namespace {
         metadata: ObjectMeta {

@@ -350,8 +350,12 @@ fn statefulset(
         .iter()
         .map(|claim| super::database::claim_template(ctx, &claim.name, claim.size, &labels))
         .collect::<Vec<_>>();
+    let mut metadata = ctx.meta(&svc.name, &labels, SyncWave::Database);
+    if !volume_claim_templates.is_empty() {
+        super::keep_when_application_deleted(&mut metadata);
+    }
     StatefulSet {
-        metadata: ctx.meta(&svc.name, &labels, SyncWave::Database),
+        metadata,
         spec: Some(StatefulSetSpec {
             service_name: svc.own_exposure().map(|e| svc.exposure_name(e).to_string()),
             replicas: Some(i32::from(sizing.replicas)),
