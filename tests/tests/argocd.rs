@@ -134,6 +134,19 @@ fn argo_cd_configuration_restores_application_health_and_keeps_tokens_out() {
         for key in ["trigger.on-sync-failed", "trigger.on-health-degraded", "template.app-sync-failed"] {
             assert!(notifications.contains(key), "{key}");
         }
+        // Once per revision, as the notifications catalog writes it: a failed
+        // operation may have no syncResult.
+        assert!(
+            notifications.contains("oncePer: app.status.operationState?.syncResult?.revision"),
+            "{notifications}"
+        );
+        assert!(!notifications.contains("oncePer: app.status.operationState.syncResult"), "{notifications}");
+        // Production, and only production, announces its successful syncs.
+        let app = app(env, &format!("apps/application-clinicflow-{env}.yaml"));
+        let annotations = app.metadata.annotations.unwrap();
+        let succeeded = annotations.get("notifications.argoproj.io/subscribe.on-sync-succeeded.slack");
+        assert_eq!(succeeded.is_some(), env == "prod", "{env}: {annotations:?}");
+        assert!(notifications.contains("trigger.on-sync-succeeded"));
     }
 }
 

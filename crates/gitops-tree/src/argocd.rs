@@ -16,7 +16,7 @@ use gitops_core::meta::{
 };
 use gitops_core::name::Name;
 use gitops_core::platform::Platform;
-use gitops_core::profile::{EnvironmentProfile, SlackNotifications, SyncMode};
+use gitops_core::profile::{EnvironmentProfile, SlackNotifications, Stage, SyncMode};
 use gitops_core::yaml::{self, YamlError};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -122,8 +122,9 @@ pub fn environment_project<'a>(
 
 /// One Application of an environment: `name` syncs `path` into the
 /// environment's cluster and namespace under the environment's project.
-/// Deleting it deletes what it deployed (resources finalizer), except the
-/// Namespace, which is never pruned.
+/// Deleting it deletes what it deployed (resources finalizer), except what
+/// holds data: the Namespace and StatefulSets with claims carry
+/// `Delete=false`, and claims are not its objects (annotation tracking).
 pub fn application(
     platform: &Platform,
     profile: &EnvironmentProfile,
@@ -137,6 +138,11 @@ pub fn application(
         let annotations = metadata.annotations.get_or_insert_with(BTreeMap::new);
         for trigger in [ON_SYNC_FAILED, ON_HEALTH_DEGRADED] {
             annotations.insert(subscribe_annotation(trigger, "slack"), channel.clone());
+        }
+        // Production announces every successful sync (BrainSAIT's pipeline
+        // document: Slack on successful production deployments).
+        if profile.stage == Stage::Production {
+            annotations.insert(subscribe_annotation(ON_SYNC_SUCCEEDED, "slack"), channel.clone());
         }
     }
     Ok(CustomResource::new(
@@ -297,6 +303,13 @@ pub const TRACKING_METHOD_KEY: &str = "application.resourceTrackingMethod";
 pub const ON_SYNC_FAILED: &str = "on-sync-failed";
 /// The notifications trigger for an Application whose health turned `Degraded`.
 pub const ON_HEALTH_DEGRADED: &str = "on-health-degraded";
+/// The notifications trigger for a successful sync; production Applications subscribe to it.
+pub const ON_SYNC_SUCCEEDED: &str = "on-sync-succeeded";
+
+/// Once per synced revision, as Argo CD's notifications catalog says it: a
+/// failed operation may have no `syncResult`, hence the `?.`
+/// (<https://github.com/argoproj/argo-cd/tree/master/notifications_catalog/triggers>).
+const ONCE_PER_REVISION: &str = "app.status.operationState?.syncResult?.revision";
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -321,14 +334,15 @@ struct Context<'a> {
 
 /// `argocd-notifications-cm`: Slack as a service whose token is read from
 /// `argocd-notifications-secret` (key `slack-token`, never in Git), the
-/// on-sync-failed and on-health-degraded triggers, and their templates.
+/// on-sync-failed, on-health-degraded and on-sync-succeeded triggers, and
+/// their templates.
 pub fn notifications_cm(argocd_url: &str) -> Result<ConfigMap, YamlError> {
     let triggers = [
         (
             ON_SYNC_FAILED,
             Trigger {
                 description: "Application syncing has failed",
-                once_per: Some("app.status.operationState.syncResult.revision"),
+                once_per: Some(ONCE_PER_REVISION),
                 send: ["app-sync-failed"],
                 when: "app.status.operationState != nil and app.status.operationState.phase in ['Error', 'Failed']",
             },
@@ -342,12 +356,27 @@ pub fn notifications_cm(argocd_url: &str) -> Result<ConfigMap, YamlError> {
                 when: "app.status.health.status == 'Degraded'",
             },
         ),
+        (
+            ON_SYNC_SUCCEEDED,
+            Trigger {
+                description: "Application syncing has succeeded",
+                once_per: Some(ONCE_PER_REVISION),
+                send: ["app-sync-succeeded"],
+                when: "app.status.operationState != nil and app.status.operationState.phase in ['Succeeded']",
+            },
+        ),
     ];
     let templates = [
         (
             "app-sync-failed",
             Template {
                 message: "Application {{.app.metadata.name}} sync failed: {{.app.status.operationState.message}}\nDetails: {{.context.argocdUrl}}/applications/{{.app.metadata.name}}\n",
+            },
+        ),
+        (
+            "app-sync-succeeded",
+            Template {
+                message: "Application {{.app.metadata.name}} synced revision {{.app.status.operationState.syncResult.revision}}.\nDetails: {{.context.argocdUrl}}/applications/{{.app.metadata.name}}\n",
             },
         ),
         (
