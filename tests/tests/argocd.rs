@@ -3,6 +3,7 @@
 
 use gitops_core::crd::argocd::{AppProject, Application, ClusterRef, SyncOption, SyncWindowKind};
 use gitops_core::yaml;
+use gitops_tree::argocd::child_kinds;
 use pretty_assertions::assert_eq;
 use workspace_tests::{clinicflow_objects, clinicflow_tree, text};
 
@@ -80,11 +81,31 @@ fn projects_allow_only_the_repository_the_environment_and_the_kinds_it_renders()
             let (group, kind) = o.group_kind();
             assert!(spec.permits_kind(group, kind, o.namespace().is_some()), "{env}: {kind}");
         }
-        // Nothing more than what is rendered: every whitelisted kind is used.
+        // Nothing more than what is rendered and what its controllers make:
+        // every whitelisted kind is rendered, or the child of a rendered kind.
         for gk in &spec.namespace_resource_whitelist {
+            let wanted = (gk.group.as_str(), gk.kind.as_str());
             assert!(
-                objects.iter().any(|o| o.group_kind() == (gk.group.as_str(), gk.kind.as_str())),
+                objects.iter().any(|o| {
+                    let (group, kind) = o.group_kind();
+                    (group, kind) == wanted || child_kinds(group, kind).contains(&wanted)
+                }),
                 "{gk:?}"
+            );
+        }
+        // What operators look at in the resource tree is visible: the pods and
+        // ReplicaSets of the Deployments, the pods and claims of the databases,
+        // the pods of the migration hooks, the Secrets ExternalSecrets write.
+        for (group, kind) in
+            [("apps", "ReplicaSet"), ("", "Pod"), ("", "PersistentVolumeClaim"), ("", "Secret")]
+        {
+            assert!(spec.permits_kind(group, kind, true), "{env}: {kind} is hidden from the resource tree");
+        }
+        // The tree itself renders none of them: they stay the controllers' own.
+        for o in objects {
+            assert!(
+                !matches!(o.kind(), "Pod" | "ReplicaSet" | "PersistentVolumeClaim" | "ControllerRevision"),
+                "{o:?}"
             );
         }
     }

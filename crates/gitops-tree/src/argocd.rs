@@ -63,10 +63,38 @@ fn meta(name: &Name, part_of: &Name, wave: Option<SyncWave>) -> ObjectMeta {
     }
 }
 
+/// The objects the controllers of a rendered kind create (and Argo CD shows
+/// under it in the Application's resource tree). The project's
+/// `namespaceResourceWhitelist` also filters that tree: a child whose kind
+/// is not whitelisted is hidden, so a Deployment would show no ReplicaSet
+/// and no Pod (argoproj/argo-cd#28564, documented in Argo CD's projects
+/// page). Endpoints and EndpointSlices are left out: Argo CD's default
+/// `resource.exclusions` hide them anyway.
+pub fn child_kinds(group: &str, kind: &str) -> &'static [(&'static str, &'static str)] {
+    match (group, kind) {
+        ("apps", "Deployment") => &[("apps", "ReplicaSet"), ("", "Pod")],
+        ("apps", "StatefulSet") => {
+            &[("apps", "ControllerRevision"), ("", "Pod"), ("", "PersistentVolumeClaim")]
+        }
+        ("apps", "DaemonSet") => &[("apps", "ControllerRevision"), ("", "Pod")],
+        ("batch", "CronJob") => &[("batch", "Job"), ("", "Pod")],
+        ("batch", "Job") => &[("", "Pod")],
+        ("external-secrets.io", "ExternalSecret") | ("bitnami.com", "SealedSecret") => &[("", "Secret")],
+        // cert-manager's ingress-shim: a Certificate per TLS Ingress, and its requests.
+        ("networking.k8s.io", "Ingress") => {
+            &[("cert-manager.io", "Certificate"), ("cert-manager.io", "CertificateRequest")]
+        }
+        _ => &[],
+    }
+}
+
 /// The AppProject of one environment: the Git repository as the only
 /// source, the environment's cluster and namespace as the only destination,
-/// and exactly the kinds the environment's tree holds. Production gets its
-/// change window: outside it, no sync at all, manual ones included.
+/// and exactly the kinds the environment's tree holds, plus the kinds their
+/// controllers create ([`child_kinds`]), so that operators see the Pods,
+/// ReplicaSets, claims and hook Pods in the resource tree. The tree never
+/// renders objects of those kinds itself. Production gets its change
+/// window: outside it, no sync at all, manual ones included.
 pub fn environment_project<'a>(
     platform: &Platform,
     profile: &EnvironmentProfile,
@@ -80,6 +108,9 @@ pub fn environment_project<'a>(
         let gk = GroupKind { group: group.into(), kind: kind.into() };
         if object.namespace().is_some() {
             namespaced_kinds.insert(gk);
+            for (group, kind) in child_kinds(group, kind) {
+                namespaced_kinds.insert(GroupKind { group: (*group).into(), kind: (*kind).into() });
+            }
         } else {
             cluster_kinds.insert(gk);
         }
