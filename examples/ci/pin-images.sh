@@ -12,7 +12,11 @@
 #
 # Each attempt starts again from origin's branch and runs `set-image` there,
 # so a push that loses a race is redone on top of the winner, never merged.
-# Environment: GITOPS_BRANCH (default main); XTASK (default `cargo xtask`).
+#
+# CI pushes pins to dev only: staging and production change by a reviewed
+# pull request (`promote`), so ENV must be one of CI_PIN_ENVS.
+# Environment: GITOPS_BRANCH (default main); XTASK (default `cargo xtask`);
+# CI_PIN_ENVS (space-separated, default `dev`).
 set -euo pipefail
 
 if [[ $# -lt 2 ]]; then
@@ -21,6 +25,11 @@ if [[ $# -lt 2 ]]; then
 fi
 env=$1 tag=$2
 shift 2
+read -r -a allowed <<<"${CI_PIN_ENVS:-dev}"
+if [[ " ${allowed[*]} " != *" $env "* ]]; then
+  echo "error: CI pins only ${allowed[*]}; \`$env\` changes by a reviewed pull request (\`promote --from … --to $env\`), not by a push from CI" >&2
+  exit 2
+fi
 digests=()
 for pair in "$@"; do
   digests+=(--digest "$pair")

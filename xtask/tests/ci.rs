@@ -28,6 +28,31 @@ fn pin_with(clone: &Path, tag: &str, digests: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// CI pushes pins to dev only: a pin of staging or prod is refused before
+/// anything is fetched, rendered or committed.
+#[test]
+fn the_pin_script_refuses_every_environment_but_dev() {
+    let repo = rendered("ci-pin-prod");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "Initial pins"]);
+    let before = git(&repo, &["rev-parse", "HEAD"]);
+    for env in ["staging", "prod"] {
+        let out = Command::new(workspace().join("examples/ci/pin-images.sh"))
+            .args([env, "sha-abcdef1"])
+            .current_dir(&repo)
+            .env("XTASK", format!("{} --root .", env!("CARGO_BIN_EXE_xtask")))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{env}: {}", stderr(&out));
+        assert!(stderr(&out).contains("changes by a reviewed pull request"), "{}", stderr(&out));
+        assert!(stderr(&out).contains(&format!("promote --from … --to {env}")), "{}", stderr(&out));
+    }
+    assert_eq!(git(&repo, &["rev-parse", "HEAD"]), before, "nothing committed");
+    assert!(git(&repo, &["status", "--porcelain"]).is_empty(), "nothing written");
+    std::fs::remove_dir_all(repo).unwrap();
+}
+
 #[test]
 fn the_pin_script_commits_and_pushes_the_new_tags_once() {
     let repo = rendered("ci-pin");
