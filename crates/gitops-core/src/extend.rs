@@ -29,7 +29,7 @@
 //!     })
 //!     // Prometheus, in its own namespace, scrapes the pods.
 //!     .allow_ingress(name!("api"), name!("monitoring"), "http")
-//!     // A typed patch: one more replica of history everywhere.
+//!     // A typed patch: the `api` Deployment keeps ten old ReplicaSets, in every environment.
 //!     .patch::<Deployment>(Some("api"), |_env, d| {
 //!         d.spec.as_mut().unwrap().revision_history_limit = Some(10);
 //!     });
@@ -93,7 +93,8 @@ pub enum Extension {
     /// profile and add nothing).
     Add(Arc<AddFn>),
     /// A typed patch of every rendered object of `kind` (named `name`, when
-    /// given). A patch that names an object no environment has is an error.
+    /// given). A patch that names an object the environment does not render is
+    /// an error when that environment renders.
     Patch {
         /// The kind patched (`Deployment`).
         kind: &'static str,

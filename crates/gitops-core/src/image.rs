@@ -53,7 +53,9 @@ const fn repository_problem(s: &str) -> Option<&'static str> {
 }
 
 impl ImageRepository {
-    /// Checked at compile time when used in a `const` context.
+    /// The repository literal `s`: the registry and path in full (at least one
+    /// `/`; lowercase letters, digits, `.`, `-`, `_`), with no tag or digest.
+    /// Checked at compile time in a `const` context; panics otherwise.
     pub const fn from_static(s: &'static str) -> Self {
         if let Some(problem) = repository_problem(s) {
             panic!("{}", problem);
@@ -314,7 +316,10 @@ pub struct ImageDigest(Cow<'static, str>);
 #[error(
     "`{0}` is not an image digest; a digest is `sha256:` followed by 64 lowercase hex digits, as `docker push` prints it"
 )]
-pub struct DigestError(pub String);
+pub struct DigestError(
+    /// The string.
+    pub String,
+);
 
 const fn digest_ok(s: &str) -> bool {
     let b = s.as_bytes();
@@ -441,7 +446,7 @@ impl fmt::Debug for VersionTag {
     }
 }
 
-/// A third-party image pinned by version and digest, e.g.
+/// A third-party image pinned by version, and by digest when given, e.g.
 /// `docker.io/library/postgres:17.6@sha256:…`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PinnedImage {
@@ -449,7 +454,8 @@ pub struct PinnedImage {
     pub repository: ImageRepository,
     /// The version tag (`17.6`).
     pub version: VersionTag,
-    /// The digest of that version; required where the profile requires digests.
+    /// The digest of that version; `None` pulls by the version tag alone
+    /// (no profile setting requires one here).
     pub digest: Option<ImageDigest>,
 }
 

@@ -1,5 +1,5 @@
-//! Validated names: Kubernetes object names, DNS host names and environment
-//! variable names.
+//! Validated names: Kubernetes object names and DNS host names, and the
+//! environment-variable spelling of a name.
 //!
 //! Every name the renderer emits passes through one of these types, so an
 //! invalid name is rejected where it is written (at compile time for the
@@ -161,7 +161,7 @@ impl schemars::JsonSchema for Name {
 pub struct HostName(String);
 
 impl HostName {
-    /// The host `s`, checked: dot-separated DNS labels, at most 253 characters.
+    /// The host `s`, checked: dot-separated DNS labels, at most 253 characters, no wildcard.
     pub fn new(s: impl Into<String>) -> Result<Self, NameError> {
         let s = s.into();
         let problem = if s.is_empty() {

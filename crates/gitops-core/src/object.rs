@@ -33,7 +33,7 @@ macro_rules! objects {
         /// k8s-openapi structs are large and differ in size.
         #[derive(Debug, Clone, PartialEq)]
         pub enum Object {
-            $(#[doc = concat!("A `", stringify!($variant), "`.")] $variant(Box<$ty>),)+
+            $(#[doc = concat!("A boxed [`", stringify!($ty), "`].")] $variant(Box<$ty>),)+
             /// Any other kind, as `apiVersion`, `kind`, `metadata` and a body.
             Dynamic(Box<DynamicObject>),
         }

@@ -92,8 +92,8 @@ pub enum ServiceKind {
 pub struct Service {
     /// The service's name: its workload's, its Service's, its directory's.
     pub name: Name,
-    /// Where the service is defined (`Service::api` / `Service::web` record
-    /// their caller), so errors point at the line to change.
+    /// Where the service is defined (the intent builders record their
+    /// caller), so errors point at the line to change.
     pub defined_at: &'static Location<'static>,
     /// API, web front end or worker: its labels, and its sizing in the profile.
     pub kind: ServiceKind,
@@ -166,8 +166,8 @@ pub struct Service {
 pub enum WorkloadImage {
     /// The platform's own image; the release file pins its tag per environment.
     Own(ImageRepository),
-    /// A third-party image pinned in Rust by version and digest (`redis`);
-    /// no release file names it.
+    /// A third-party image (`redis`) pinned in Rust by version, and by digest
+    /// when given; no release file names it.
     Pinned(PinnedImage),
 }
 
@@ -295,7 +295,7 @@ pub struct Migration {
     pub command: Vec<String>,
 }
 
-/// Port every Service of the platform listens on.
+/// The port of the default Service of `api` and `web` services (others may listen elsewhere).
 pub const SERVICE_PORT: i32 = 80;
 /// The variable that carries a Postgres connection string.
 pub const DATABASE_URL_ENV: &str = "DATABASE_URL";
@@ -348,7 +348,8 @@ impl Platform {
     }
 
     /// Patches every rendered object of kind `T` (named `name`, when given)
-    /// in each environment, after the builders and before the check.
+    /// in each environment, after the builders and before the check. A named
+    /// patch that matches no object of the environment is an error.
     pub fn patch<T: TypedKind + 'static>(
         mut self,
         name: Option<&str>,
@@ -365,7 +366,8 @@ impl Platform {
         self
     }
 
-    /// The form the platform's release tags take (`sha-<hex>` by default).
+    /// Sets the form the platform's release tags take ([`TagRule::GitSha`],
+    /// `sha-<hex>`, by default).
     pub fn tag_rule(mut self, rule: TagRule) -> Self {
         self.tag_rule = rule;
         self
@@ -388,7 +390,7 @@ impl Platform {
         self
     }
 
-    /// The service called `name`.
+    /// The service called `name`, if the platform defines one.
     pub fn find(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name.as_str() == name)
     }
@@ -403,7 +405,12 @@ impl Platform {
     }
 
     /// Checks what the type system cannot: unique names, known dependencies,
-    /// distinct routes, names that stay valid once suffixed.
+    /// distinct routes, names that stay valid once suffixed, and every
+    /// service's own definition (probes and Service ports on declared ports,
+    /// calls only to services with a Service, no variable the renderer sets
+    /// itself, a valid cron schedule, …). Returns the first problem found, as
+    /// a [`PlatformError`] pointing at the service's definition.
+    /// [`render_environment`](crate::render_environment) runs it first.
     pub fn validate(&self) -> Result<(), PlatformError> {
         // Every name, for dependency lookups that stay linear in the size of the platform.
         let defined: FxHashSet<&str> = self.services.iter().map(|s| s.name.as_str()).collect();
@@ -856,9 +863,9 @@ impl Service {
         Self::new(name, ServiceKind::Worker, WorkloadImage::Own(image))
     }
 
-    /// A server of a third-party image pinned by version and digest (a
-    /// cache, a broker): an API in every other respect, with no port until
-    /// one is declared with [`Service::listen`].
+    /// A server of a third-party image (a cache, a broker) pinned by version,
+    /// and by digest when given: an API in every other respect, with no port,
+    /// probe or Service until one is declared with [`Service::listen`].
     #[track_caller]
     pub fn third_party(name: Name, image: PinnedImage) -> Self {
         let mut s = Self::new(name, ServiceKind::Api, WorkloadImage::Pinned(image));
@@ -1141,8 +1148,8 @@ impl Service {
         self
     }
 
-    /// Calls each of `deps`, told its address as `<NAME>_URL=http://<fqdn>:80`; the
-    /// NetworkPolicies open exactly these calls.
+    /// Calls each of `deps`, told its address as `<NAME>_URL=http://<fqdn>:<port>` (the
+    /// callee's first Service port); the NetworkPolicies open exactly these calls.
     pub fn depends_on<I: IntoIterator<Item = Name>>(mut self, deps: I) -> Self {
         self.depends_on.extend(deps);
         self

@@ -53,9 +53,12 @@ pub struct EnvironmentProfile {
     /// services use, one entry per engine (an engine no service uses may be
     /// listed too).
     pub databases: Vec<DatabaseProfile>,
-    /// Replicas and resources of `ServiceKind::Api` services.
+    /// Replicas and resources of [`ServiceKind::Api`](crate::platform::ServiceKind::Api)
+    /// and [`ServiceKind::Worker`](crate::platform::ServiceKind::Worker) services
+    /// without sizing of their own or an override.
     pub api: WorkloadSizing,
-    /// Replicas and resources of `ServiceKind::Web` services.
+    /// Replicas and resources of [`ServiceKind::Web`](crate::platform::ServiceKind::Web)
+    /// services without sizing of their own or an override.
     pub web: WorkloadSizing,
     /// Resources of a migration job.
     pub migration: Resources,
@@ -75,8 +78,10 @@ pub struct EnvironmentProfile {
     pub compliance: Option<Name>,
     /// Policy findings this environment accepts, each with its reason.
     pub waivers: Vec<Waiver>,
-    /// Every service image must be pinned by digest as well as tag (a tag
-    /// is immutable only by convention; a digest cannot be moved).
+    /// Every release pin (the platform's own images) must carry a digest as
+    /// well as a tag (a tag is immutable only by convention; a digest cannot
+    /// be moved): a pin without one is [`RenderError::MissingDigest`](crate::RenderError::MissingDigest).
+    /// Third-party images pinned in Rust ([`PinnedImage`]) are not checked.
     pub require_digests: bool,
 }
 
@@ -386,7 +391,7 @@ pub struct SecretStoreProfile {
 /// A HashiCorp Vault KV v2 store, reached with Vault's Kubernetes auth.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VaultStore {
-    /// `https://vault.example:8200`.
+    /// Vault's address (`https://vault.example:8200`).
     pub server: String,
     /// The KV mount, e.g. `secret`.
     pub mount: String,
@@ -402,7 +407,8 @@ pub struct VaultStore {
 pub struct DatabaseProfile {
     /// The engine this entry is for.
     pub engine: DatabaseEngine,
-    /// Its image, pinned by version (and digest where the profile asks).
+    /// Its image, pinned by version, and by digest when one is given
+    /// ([`EnvironmentProfile::require_digests`] does not cover it).
     pub image: PinnedImage,
     /// The database pod's requests and limits.
     pub resources: Resources,
@@ -497,19 +503,25 @@ pub struct Resources {
 /// CPU and memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compute {
-    /// CPU.
+    /// CPU, in millicores.
     pub cpu: Cpu,
-    /// Memory.
+    /// Memory, in mebibytes.
     pub memory: Memory,
 }
 
 /// CPU in millicores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Cpu(pub u32);
+pub struct Cpu(
+    /// Millicores: `500` is half a core.
+    pub u32,
+);
 
 /// Memory or storage in mebibytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Memory(pub u32);
+pub struct Memory(
+    /// Mebibytes (MiB): `1024` is 1 GiB.
+    pub u32,
+);
 
 impl Cpu {
     /// As a Kubernetes quantity: whole cores (`2`) or millicores (`500m`).

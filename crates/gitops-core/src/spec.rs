@@ -1,7 +1,7 @@
 //! What a workload says about itself beyond its intent: ports, probes, the
 //! Services that expose it, extra containers and volumes, how callers learn
 //! its address. [`crate::platform::Service`]'s builders (`api`, `web`,
-//! `worker`, `server`) fill these with defaults; every field is public and
+//! `worker`, `third_party`) fill these with defaults; every field is public and
 //! each has a builder method, so a team overrides what its image needs.
 //!
 //! Nothing here is Kubernetes yet: `build::workload` turns a spec into
@@ -131,7 +131,7 @@ pub enum ProbeAction {
         headers: Vec<(String, String)>,
     },
     /// The gRPC health checking protocol (`grpc.health.v1.Health/Check`) on
-    /// a port number, for `service` (empty: the server as a whole).
+    /// a port number, for `service` (`None`: the server as a whole).
     Grpc {
         /// The container port number (gRPC probes take no port name).
         port: u16,

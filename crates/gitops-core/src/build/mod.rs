@@ -112,7 +112,7 @@ impl<'a> Ctx<'a> {
 /// Why an environment cannot be rendered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RenderError {
-    /// The platform's definition would not run (found by `Platform::validate`).
+    /// The platform's definition would not run (found by [`Platform::validate`](crate::platform::Platform::validate)).
     #[error("platform definition: {0}")]
     Platform(#[from] PlatformError),
     /// A profile setting the environment cannot have.
