@@ -44,9 +44,11 @@ const PRISMA_SCHEMA: &str = "schema=public";
 /// `prisma migrate deploy`: applies pending migrations, never generates new ones.
 const PRISMA_MIGRATE: [&str; 4] = ["npx", "prisma", "migrate", "deploy"];
 
-/// The shape of a ClinicFlow API: a NestJS service routed at `path`, with
-/// its own Postgres and Prisma migrations. The synthetic platform of
-/// `crates/synthetic` is made of these.
+/// The shape of a ClinicFlow API: a NestJS service (`NODE_ENV=production`)
+/// routed at `path`, with its own Postgres (connection string with
+/// `schema=public`, as Prisma reads it) and a migration Job running
+/// `npx prisma migrate deploy`. The synthetic platform of `crates/synthetic`
+/// is made of these.
 pub fn nest_api(name: Name, image: ImageRepository, path: &str) -> Service {
     Service::api(name, image)
         .route(path)

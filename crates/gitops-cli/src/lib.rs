@@ -1,25 +1,123 @@
 #![warn(missing_docs)]
-//! One command line for every platform. A platform crate describes its
-//! [`Project`] (platform, environment profiles, where its release files,
-//! policies, rules and rendered tree are, and how users invoke it) and
-//! mounts every command in one call:
+//! One command line for every platform: `render`, `check`, `diff`,
+//! `set-image`, `promote`, `rollback`, `history`, `schema`, `graph`, `smoke`
+//! and `seal`, the same for every platform and both topologies.
+//!
+//! A platform crate describes its [`Project`] (the platform, its environment
+//! profiles in promotion order, the repository root below which its release
+//! files, policies and rendered tree live, and how its users invoke the
+//! command line) and mounts every command with one call to [`main`]. The
+//! commands go through [`gitops_tree::pipeline`], so `render`, `render
+//! --check`, `diff` and `check` see the same tree and the same findings.
+//!
+//! # Quickstart
+//!
+//! The `src/main.rs` of a platform crate, `my-platform`, whose library
+//! defines the platform and its environments (the `gitops-core` quickstart
+//! shows both; `examples/minimal` is such a crate):
 //!
 //! ```no_run
-//! # fn platform() -> gitops_core::platform::Platform { unimplemented!() }
-//! # fn environments() -> Vec<gitops_core::profile::EnvironmentProfile> { unimplemented!() }
+//! # mod my_platform {
+//! #     use gitops_core::crd::{argocd::ClusterRef, external_secrets::SecretStoreKind};
+//! #     use gitops_core::{image::*, name, name::HostName, platform::*, profile::*};
+//! #     pub fn platform() -> Platform {
+//! #         let image = ImageRepository::from_static("docker.io/acme/hello");
+//! #         Platform::new(name!("hello")).service(Service::api(name!("hello"), image).route("/"))
+//! #     }
+//! #     pub fn environments() -> Vec<EnvironmentProfile> {
+//! #         let small = |cpu, mem| Resources {
+//! #             requests: Compute { cpu: Cpu(cpu), memory: Memory(mem) },
+//! #             limits: Compute { cpu: Cpu(cpu * 4), memory: Memory(mem * 2) },
+//! #         };
+//! #         vec![EnvironmentProfile {
+//! #             name: name!("dev"),
+//! #             stage: Stage::Development,
+//! #             namespace: name!("hello-dev"),
+//! #             cluster: ClusterRef::in_cluster(),
+//! #             cluster_domain: HostName::new("cluster.local").unwrap(),
+//! #             git: GitSource { repo_url: "https://git.example/hello.git".into(), target_revision: "main".into() },
+//! #             sync: SyncMode::Automated { prune: true, self_heal: true },
+//! #             argocd: ArgoCdProfile { instance: name!("dev"), change_window: None, notifications: None },
+//! #             ingress: IngressProfile {
+//! #                 routing: Routing::Ingress { class_name: name!("nginx") },
+//! #                 host: HostName::nip_io(&name!("hello-dev"), std::net::Ipv4Addr::new(10, 0, 0, 10)),
+//! #                 tls_issuer: IssuerRef { name: name!("internal-ca"), kind: IssuerKind::ClusterIssuer },
+//! #                 expose_opt_in: vec![],
+//! #                 issuer: IssuerSource::OutOfBand,
+//! #             },
+//! #             storage: StorageProfile { class: name!("standard"), database_size: Memory::gib(1) },
+//! #             secrets: SecretBackend::External(SecretStoreProfile {
+//! #                 store: name!("vault"),
+//! #                 kind: SecretStoreKind::ClusterSecretStore,
+//! #                 key_prefix: "hello/dev".into(),
+//! #                 refresh_interval: "1h",
+//! #                 vault: None,
+//! #             }),
+//! #             databases: vec![],
+//! #             api: WorkloadSizing { replicas: 1, resources: small(100, 128) },
+//! #             web: WorkloadSizing { replicas: 1, resources: small(100, 128) },
+//! #             migration: small(100, 128),
+//! #             overrides: vec![],
+//! #             network: NetworkProfile { ingress_namespace: name!("ingress-nginx"), external_egress: vec![] },
+//! #             availability: AvailabilityProfile { spread_across_nodes: false, autoscaling: None },
+//! #             gatekeeper_privileged_constraint: false,
+//! #             compliance: None,
+//! #             waivers: vec![],
+//! #             require_digests: false,
+//! #         }]
+//! #     }
+//! # }
+//! use my_platform::{environments, platform};
+//!
 //! fn main() -> std::process::ExitCode {
+//!     // The crate's directory is the repository: `releases/<env>.yaml`,
+//!     // `policies/`, and the rendered tree at `deploy/`.
 //!     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-//!     let project = gitops_cli::Project::new(platform(), environments(), root, "cargo run -p my-platform --");
-//!     gitops_cli::main(project)
+//!     let invocation = "cargo run -p my-platform --";
+//!     gitops_cli::main(gitops_cli::Project::new(platform(), environments(), root, invocation))
 //! }
 //! ```
 //!
-//! The commands work the same for every platform and both topologies:
-//! `render [--out DIR] [--check]`, `check [--format text|json|sarif]`,
-//! `diff`, `set-image`, `promote`, `rollback`, `history`, `schema`, `graph`,
-//! `smoke` (feature `smoke`) and `seal` (feature `seal`). Each writing
-//! command renders and checks every environment before it writes anything.
-//! Errors are strings only here, at the edge.
+//! Then, from the repository:
+//!
+//! ```text
+//! cargo run -p my-platform -- render                  # write deploy/ (or --out DIR); --check compares
+//! cargo run -p my-platform -- check --format sarif    # the policy findings, for code scanning
+//! cargo run -p my-platform -- set-image --env dev --service hello --tag sha-0a1b2c3
+//! cargo run -p my-platform -- promote --from dev --to prod
+//! cargo run -p my-platform -- diff                    # what render would change, as a unified diff
+//! cargo run -p my-platform -- graph --env dev         # the traffic diagram, Mermaid
+//! ```
+//!
+//! # What every command shares
+//!
+//! - Each writing command renders and checks every environment before it
+//!   writes anything, and a blocking policy finding stops it
+//!   ([`refuse_blocking`]); the tree and the release file it changes are
+//!   replaced as one change ([`gitops_tree::disk`]).
+//! - Commands that write hold the repository's lock exclusively, commands
+//!   that compare hold it shared ([`gitops_tree::lock`]), waiting up to
+//!   `GITOPS_LOCK_WAIT` seconds (60 by default); a change a killed command
+//!   left half-made is completed first.
+//! - `--root DIR` overrides the project's root; paths are relative to it.
+//! - Errors are strings only here, at the edge: each printed as `error: …`,
+//!   then `nothing was written` unless part of a change was made, which the
+//!   next command completes ([`exit`]).
+//!
+//! # Mounting it elsewhere
+//!
+//! [`Command`] and [`ReleaseCommand`] are clap subcommands, for a command
+//! line of the team's own: [`run`] and [`run_release`] run one on a project,
+//! [`exit`] turns the outcome into the process's exit code. ClinicFlow's
+//! `cargo xtask` renders in its own way and keeps the [`ReleaseCommand`]s.
+//! [`render_project`], [`render_project_to`], [`inputs`] and
+//! [`load_policies`] render or read a project as the commands do.
+//!
+//! # Features
+//!
+//! `smoke` (the `smoke` command: HTTP with ureq and rustls) and `seal` (the
+//! `seal` command: Sealed Secrets' encryption with RustCrypto) are on by
+//! default; [`SMOKE`] and [`SEAL`] say whether this build has them.
 
 mod check;
 mod diff;
@@ -77,6 +175,26 @@ pub const SEAL: bool = cfg!(feature = "seal");
 pub type CmdResult = Result<ExitCode, Vec<String>>;
 
 /// A platform and everything the commands need to know about its repository.
+///
+/// [`Project::new`] gives the conventional layout below [`root`](Self::root):
+/// `releases/`, `policies/`, `deploy/` and `schemas/release.schema.json`.
+/// [`Project::policies`], [`Project::require_policies`] and [`Project::rules`]
+/// change the policies; every field is public for the rest. The paths are
+/// relative to the root, which `--root DIR` overrides when [`main`] runs;
+/// [`Project::paths`] hands them to [`gitops_tree::pipeline`].
+///
+/// ```
+/// use gitops_core::{name, platform::Platform};
+///
+/// let root = std::path::PathBuf::from("/srv/hello-gitops");
+/// let project = gitops_cli::Project::new(Platform::new(name!("hello")), vec![], root, "hello-gitops")
+///     .policies("../shared/policies")
+///     .require_policies();
+/// assert_eq!(project.render_command(), "hello-gitops render");
+/// assert_eq!(project.paths().deploy, "deploy");
+/// // The header of every rendered file names the command that renders it.
+/// assert_eq!(project.platform.render_command.as_deref(), Some("hello-gitops render"));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Project {
     /// The platform: its services and what they need.
@@ -109,7 +227,11 @@ pub struct Project {
 
 impl Project {
     /// A project with the conventional layout below `root`: `releases/`,
-    /// `policies/`, `deploy/`, `schemas/release.schema.json`.
+    /// `policies/` (optional), `deploy/`, `schemas/release.schema.json`, and
+    /// no rules in Rust. `profiles` are in promotion order; `invocation` is
+    /// how users run the command line (`cargo run -p my-platform --`). A
+    /// platform without [`Platform::rendered_by`] gets `<invocation> render`
+    /// as the command named in every rendered file's header.
     pub fn new(
         platform: Platform,
         profiles: Vec<EnvironmentProfile>,
@@ -141,7 +263,9 @@ impl Project {
         self
     }
 
-    /// A missing policies directory is an error rather than no policies.
+    /// A missing policies directory is an error rather than no policies:
+    /// for a project whose policies live elsewhere ([`Project::policies`]),
+    /// where a wrong path would silently check nothing.
     pub fn require_policies(mut self) -> Self {
         self.policies_required = true;
         self
@@ -226,7 +350,10 @@ pub enum ReleaseCommand {
     Seal(SealArgs),
 }
 
-/// Runs `command` on `project`.
+/// Runs `command` on `project`: `render` under the repository's lock held
+/// exclusively (shared with `--check`), `check` under it shared, the
+/// [`ReleaseCommand`]s as [`run_release`] does. Returns the exit code, or
+/// the errors for [`exit`] to print.
 pub fn run(project: &Project, command: Command) -> CmdResult {
     let _lock = match &command {
         Command::Render(RenderArgs { check: false, .. }) => Some(guard(project, Access::Exclusive)?),
@@ -240,7 +367,9 @@ pub fn run(project: &Project, command: Command) -> CmdResult {
     }
 }
 
-/// Runs one of the [`ReleaseCommand`]s on `project`.
+/// Runs one of the [`ReleaseCommand`]s on `project`: `set-image`, `promote`,
+/// `rollback` and `schema` under the repository's lock held exclusively,
+/// `diff` under it shared, the others (which read only) without it.
 pub fn run_release(project: &Project, command: ReleaseCommand) -> CmdResult {
     let _lock = match &command {
         ReleaseCommand::SetImage(_)
@@ -347,7 +476,10 @@ pub(crate) fn print_notes(finished: &disk::Finished) {
     }
 }
 
-/// Prints `errors` and what was written (nothing), as every command ends on failure.
+/// The process's exit code for a command's `result`: its own code, or, on
+/// errors, 1 after printing each as `error: …` on standard error, then
+/// `nothing was written` unless part of a change was made (which the next
+/// command completes).
 pub fn exit(result: CmdResult) -> ExitCode {
     match result {
         Ok(code) => code,
@@ -370,8 +502,15 @@ pub fn exit(result: CmdResult) -> ExitCode {
     }
 }
 
-/// The whole `main` of a platform crate: parses the process's arguments
-/// (`--root DIR` overrides the project's root) and runs the command.
+/// The whole `main` of a platform crate: parses the process's arguments,
+/// runs the command on `project` ([`run`]) and returns its exit code
+/// ([`exit`]); the crate-level quickstart shows the call.
+///
+/// Help and errors name the program by [`Project::invocation`] and the
+/// platform by its name. `--root DIR`, anywhere on the line, overrides
+/// [`Project::root`]. `render --check`, `check` and `diff` exit 1 when they
+/// find a difference or a blocking finding; an error exits 1; arguments
+/// clap refuses exit 2 with the usage, and `--help` exits 0.
 pub fn main(mut project: Project) -> ExitCode {
     use clap::{CommandFactory as _, FromArgMatches as _};
     let args = std::iter::once(project.invocation.clone().into()).chain(std::env::args_os().skip(1));

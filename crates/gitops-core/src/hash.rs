@@ -8,7 +8,8 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// FxHash: `hash = (hash.rotl(5) ^ word) * K` for each 8-byte word.
+/// FxHash: `hash = (hash.rotl(5) ^ word) * K` for each 8-byte little-endian word (the last one
+/// zero-padded); a byte slice is preceded by its length.
 #[derive(Default, Clone, Copy)]
 pub struct FxHasher {
     hash: u64,

@@ -1,9 +1,11 @@
 //! Container image references.
 //!
-//! A service image is `repository:sha-<hex>` where the tag is an [`ImageTag`]:
-//! the immutable git-SHA tag CI pushed. Floating tags (`latest`,
+//! A service image is `repository:tag` where the tag is an [`ImageTag`]: the
+//! immutable git-SHA tag CI pushed (`sha-<hex>`), or a full semantic version
+//! where the platform's [`TagRule`] allows one. Floating tags (`latest`,
 //! `dev-latest`, …) cannot be represented. Third-party images (Postgres) are
-//! pinned by a [`VersionTag`] that is never `latest` either.
+//! pinned by a [`VersionTag`], which starts with a digit and so is never
+//! `latest` either.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -126,7 +128,10 @@ impl TagError {
 }
 
 /// An immutable image tag: `sha-` followed by 7 to 40 lowercase hexadecimal
-/// digits (a short or full git commit SHA).
+/// digits (a short or full git commit SHA) or, built with [`ImageTag::any`] or
+/// [`ImageTag::parse`], a full semantic version (`v1.4.2`). Deserializing
+/// accepts either form, as [`ImageTag::any`] does; which one a platform takes is
+/// checked with [`TagRule::admits`].
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ImageTag(String);
 
@@ -168,7 +173,8 @@ impl TagRule {
         }
     }
 
-    /// Checks `tag` against the rule.
+    /// Checks `tag`'s form (git SHA tag or semantic version) against the rule:
+    /// [`TagError::NotSha`] or [`TagError::NotSemVer`] when it is the other form.
     pub fn admits(self, tag: &ImageTag) -> Result<(), TagError> {
         let sha = tag.0.starts_with(ImageTag::PREFIX);
         match self {
@@ -234,7 +240,8 @@ impl ImageTag {
         }
     }
 
-    /// A git SHA tag (`sha-<hex>`), the default rule.
+    /// A git SHA tag (`sha-<hex>`), the default rule. Refuses an empty tag,
+    /// `latest` and any `*-latest` tag ([`TagError::Floating`]) before checking the form.
     pub fn new(s: impl Into<String>) -> Result<Self, TagError> {
         let s = s.into();
         if s.is_empty() {
@@ -402,7 +409,10 @@ impl schemars::JsonSchema for ImageDigest {
     }
 }
 
-/// The version tag of a third-party image (`17.6`), never floating.
+/// The version tag of a third-party image (`17.6`): 1 to 128 letters, digits,
+/// `.`, `-` or `_`, starting with a digit, so never `latest` or another name.
+/// An upstream may still rebuild a version tag (`17.6` after a base image
+/// update); [`PinnedImage::digest`] fixes the bytes.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct VersionTag(Cow<'static, str>);
 
@@ -426,7 +436,8 @@ const fn version_problem(s: &str) -> Option<&'static str> {
 }
 
 impl VersionTag {
-    /// A version literal, checked at compile time: it starts with a digit (`17.6`), so `latest` and other floating names are refused.
+    /// A version literal, checked at compile time: it starts with a digit (`17.6`), so `latest` and other
+    /// floating names are refused. Panics otherwise.
     pub const fn from_static(s: &'static str) -> Self {
         if let Some(problem) = version_problem(s) {
             panic!("{}", problem);

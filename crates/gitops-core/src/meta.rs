@@ -18,11 +18,12 @@ pub enum SyncWave {
     ArgoCdConfig = -1,
     /// Namespace and the secrets everything else reads.
     Foundation = 0,
-    /// Databases and their Services; healthy once ready to accept connections.
+    /// Databases and their Services, and services run as StatefulSets; healthy once ready to
+    /// accept connections.
     Database = 1,
-    /// Schema migrations (Jobs run as Argo CD `Sync` hooks).
+    /// Schema migrations and other hook Jobs (Argo CD resource hooks; migrations run as `Sync` hooks).
     Migration = 2,
-    /// The application Deployments and their Services.
+    /// The application Deployments and CronJobs, and their Services.
     Application = 3,
     /// The Ingress, exposed once every backend is ready.
     Ingress = 4,

@@ -4,8 +4,8 @@
 //! only. Emission is deterministic: struct fields in declaration order, maps
 //! sorted (k8s-openapi and this crate use `BTreeMap`), block style, and a
 //! trailing newline. [`to_string`] writes serde_yaml's exact bytes through
-//! the native emitter (the private `emit` module) (the render's hot path) and asks
-//! serde_yaml itself for the rare value outside that emitter's subset.
+//! the native emitter (the private `emit` module, the render's hot path) and
+//! asks serde_yaml itself for the rare value outside that emitter's subset.
 
 mod emit;
 
@@ -79,10 +79,12 @@ pub fn from_str<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, YamlErr
 }
 
 /// The deepest nesting a data file may have: of flow collections (`[`,
-/// `{`), and of block collections, counted as indentation and `- `/`? `
-/// indicators in columns. The YAML library's time grows with the square of
-/// the depth (a 200 KB file of `[` took 50 s); the data read here (release
-/// files, sealed secrets, manifests) nests fewer than 20 levels.
+/// `{`), and of block collections, counted in columns of indentation and
+/// `- `/`? `/`: ` indicators at two columns a level (more than
+/// `2 * MAX_DEPTH` leading columns are refused). The YAML library's time
+/// grows with the square of the depth (a 200 KB file of `[` took 50 s); the
+/// data read here (release files, sealed secrets, manifests) nests fewer
+/// than 20 levels.
 pub const MAX_DEPTH: usize = 64;
 
 /// Refuses `text` nested deeper than [`MAX_DEPTH`], in one linear pass that

@@ -25,7 +25,8 @@ use serde::Serialize;
 /// The namespace Argo CD runs in and reads Applications from.
 pub const ARGOCD_NAMESPACE: &str = gitops_core::crd::argocd::ARGOCD_NAMESPACE;
 
-/// Retries with backoff as BrainSAIT's pipeline document sets them: 3 tries, 5s doubling up to 3m.
+/// Retries with backoff as BrainSAIT's pipeline document sets them: 3 retries,
+/// 5 s doubling up to 3 min.
 pub fn retry() -> RetryStrategy {
     RetryStrategy {
         limit: 3,
@@ -33,7 +34,9 @@ pub fn retry() -> RetryStrategy {
     }
 }
 
-/// The sync policy of an environment's Applications.
+/// The sync policy of an environment's Applications: automated (with the
+/// mode's prune and self-heal, never an empty sync) or manual, the namespace
+/// created if missing, pruning last, and [`retry`].
 pub fn sync_policy(mode: SyncMode) -> SyncPolicy {
     SyncPolicy {
         automated: match mode {
@@ -430,7 +433,8 @@ pub fn notifications_cm(argocd_url: &str) -> Result<ConfigMap, YamlError> {
 }
 
 /// The name of the Application that syncs a platform's shared objects (or
-/// the whole environment, in the per-environment topology).
+/// the whole environment, in the per-environment topology): `<platform>-<env>`,
+/// refused when longer than a name may be.
 pub fn environment_app_name(
     platform: &Platform,
     profile: &EnvironmentProfile,
@@ -438,7 +442,8 @@ pub fn environment_app_name(
     platform.name.suffixed(profile.name.as_str())
 }
 
-/// The per-service Application's name: `<service>-<env>` (BrainSAIT's pipeline document).
+/// The per-service Application's name: `<service>-<env>` (BrainSAIT's
+/// pipeline document), refused when longer than a name may be.
 pub fn service_app_name(
     service: &Name,
     profile: &EnvironmentProfile,

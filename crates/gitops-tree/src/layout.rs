@@ -29,8 +29,8 @@ use crate::picture::EnvironmentPicture;
 use crate::picture::readme::environment_readme;
 use crate::tree::Tree;
 
-/// First line of every rendered file.
-/// The first line of every rendered YAML file: what renders it.
+/// The first line of every rendered YAML file: the command that renders it
+/// ([`Platform::rendered_by`]), and that the file is not to be edited.
 pub fn header(platform: &Platform) -> String {
     match &platform.render_command {
         Some(command) => {

@@ -211,6 +211,10 @@ fn read_sealed(
 /// Phase 1 for every environment, without the check: the typed objects of
 /// each; `inputs[i]` are the inputs of `profiles[i]`. On failure, the error
 /// of every environment that fails.
+///
+/// # Panics
+///
+/// When `inputs` and `profiles` differ in length.
 pub fn render_environments<'p>(
     platform: &Platform,
     profiles: &'p [EnvironmentProfile],
@@ -264,9 +268,24 @@ pub enum Phase {
 }
 
 /// Renders, checks and lays out `platform` in every environment of
-/// `profiles`, with `inputs[i]` the release pins (and sealed secrets) of
-/// `profiles[i]`. `deploy` is the tree's place in the repository.
-/// [`render_pinned_into`] collected into a [`Tree`].
+/// `profiles`, in memory: the inputs are given, nothing is read or written.
+///
+/// `inputs[i]` holds the release pins (and sealed ciphertext) of
+/// `profiles[i]`; `policies` are the Rego policies and team rules checked
+/// beside the built-in rules ([`Policies::none`] for the built-in rules
+/// alone); `deploy` is the tree's place in the repository (`deploy`), which
+/// the Argo CD Applications' source paths and the findings' files name.
+///
+/// The result is the whole [`Tree`] (each environment's directory and
+/// `README.md`, and `argocd/<instance>/`) with the [`Report`] of the check.
+/// Blocking findings are not an error: the tree is for writing only when
+/// [`Report::blocking`] is zero. An error is every environment's render
+/// error, or else the first check or layout error (see [`render_pinned_to`],
+/// of which this is the unobserved form, collected with [`into_tree`]).
+///
+/// # Panics
+///
+/// When `inputs` and `profiles` differ in length.
 pub fn render_pinned(
     platform: &Platform,
     profiles: &[EnvironmentProfile],
@@ -277,8 +296,12 @@ pub fn render_pinned(
     into_tree(|out| render_pinned_into(platform, profiles, inputs, policies, deploy, out))
 }
 
-/// [`render_pinned_to`] on the platform's [`Schedule`], unobserved: the
-/// files go to `out` as they are laid out.
+/// [`render_pinned_to`] on the platform's [`Schedule`] ([`Schedule::for_platform`]),
+/// unobserved: the files go to `out` as they are laid out.
+///
+/// # Panics
+///
+/// When `inputs` and `profiles` differ in length.
 pub fn render_pinned_into(
     platform: &Platform,
     profiles: &[EnvironmentProfile],
@@ -409,6 +432,17 @@ pub type Output<'a> = &'a (dyn Fn(Files) -> Result<(), String> + Sync);
 /// layout error in environment order is, then the first error of `out`.
 /// On error, `out` may have had some of the files: a caller that writes
 /// them stages them (see [`crate::disk::Staged`]).
+///
+/// `done` is told each [`Phase`]'s duration as it ends, once per
+/// environment and phase, and once more for the Argo CD files'
+/// [`Phase::Layout`] (the benchmark's observer; `&mut |_, _| {}` for none).
+/// An environment after one that failed is rendered (for its errors) but
+/// neither checked nor laid out, when environments take turns.
+///
+/// # Panics
+///
+/// When `inputs` and `profiles` differ in length; a panic on one of its
+/// threads is passed on.
 #[allow(clippy::too_many_arguments)]
 pub fn render_pinned_to(
     platform: &Platform,
@@ -527,9 +561,19 @@ fn release_free_memory() {
 }
 
 /// Renders `platform` in every environment of `profiles` and checks it,
-/// reading the policies, release files and sealed secrets below
-/// `paths.root`: the inputs of [`render_pinned`]. On failure, every input
-/// error found, each naming its file or environment.
+/// reading its inputs below `paths.root`: the Rego policies in
+/// `paths.policies` (none when the directory does not exist) with the team's
+/// `paths.rules`, each environment's release file `<releases>/<env>.yaml`
+/// ([`read_inputs`]), and, where an environment seals its secrets, the
+/// `kubeseal` output of each credentials Secret. Then [`render_pinned`].
+///
+/// Nothing is written; a caller writes [`Rendered::tree`] below
+/// `paths.deploy` only when [`Report::blocking`] is zero (with
+/// [`crate::disk::write_atomically`], say). On failure, every input error of
+/// every environment, each naming its file and the fix: what an environment
+/// could not read, why an environment that did read does not render, and a
+/// release file for an environment `profiles` does not define
+/// ([`PipelineError::StrayRelease`]).
 pub fn render_platform(
     platform: &Platform,
     profiles: &[EnvironmentProfile],
@@ -539,7 +583,8 @@ pub fn render_platform(
 }
 
 /// [`render_platform`] with the release file of some environments given as
-/// text (environment name -> file content) instead of read from disk.
+/// text (environment name -> file content) instead of read from disk: a
+/// changed release file is rendered and checked before it is written.
 pub fn render_platform_with(
     platform: &Platform,
     profiles: &[EnvironmentProfile],
@@ -551,7 +596,9 @@ pub fn render_platform_with(
 
 /// [`render_platform`], handing the files to `out` as they are laid out
 /// ([`render_pinned_to`]) rather than keeping them: the path of a render
-/// that writes its tree.
+/// that writes its tree, with `out` adding each batch to a
+/// [`crate::disk::Staged`] that is finished only when the report has no
+/// blocking finding.
 pub fn render_platform_to(
     platform: &Platform,
     profiles: &[EnvironmentProfile],

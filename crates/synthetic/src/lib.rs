@@ -1,6 +1,6 @@
 #![warn(missing_docs)]
 //! A synthetic platform of N services, each shaped like a ClinicFlow API
-//! (`clinicflow::nest_api`: its own Postgres, a migration Job, a Deployment,
+//! ([`clinicflow::nest_api`]: its own Postgres, a migration Job, a Deployment,
 //! a Service and a route) and calling its two next neighbours, in
 //! ClinicFlow's dev, staging and prod profiles. It exists to measure how the
 //! render and the checks scale (`cargo xtask bench`) and renders through the
@@ -32,14 +32,18 @@ pub const TAG: &str = "sha-5e1ec7a";
 pub const DIGEST: ImageDigest =
     ImageDigest::from_static("sha256:5e1ec7a05e1ec7a05e1ec7a05e1ec7a05e1ec7a05e1ec7a05e1ec7a05e1ec7a0");
 
-/// `svc-0001` … `svc-<n>`: zero-padded so that names sort in platform order.
+/// The name of service `i` of `n`: `svc-0001` … `svc-<n>`, zero-padded to at
+/// least four digits and to the width of `n`, so that names sort in platform
+/// order.
 pub fn service_name(i: usize, n: usize) -> Name {
     let width = n.to_string().len().max(4);
     Name::new(format!("svc-{i:0width$}")).expect("`svc-<digits>` is a valid name")
 }
 
-/// `n` ClinicFlow-shaped APIs; service `i` calls services `i+1` and `i+2`
-/// (wrapping around), so every service has two dependencies once `n >= 3`.
+/// `n` ClinicFlow-shaped APIs ([`clinicflow::nest_api`], from
+/// `docker.io/clinicflow-synthetic/<name>`, routed at `/<name>`); service `i`
+/// calls services `i+1` and `i+2` (wrapping around), so every service has two
+/// dependencies once `n >= 3`. Names come from [`service_name`].
 pub fn platform(n: usize) -> Platform {
     (1..=n).fold(Platform::new(PLATFORM).rendered_by("cargo xtask render"), |platform, i| {
         let name = service_name(i, n);

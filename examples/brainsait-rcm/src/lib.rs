@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! BrainSAIT RCM (BrainSAIT's pipeline document): revenue-cycle management for Saudi healthcare
 //! providers. Two services, `claims-scrubbing` and `fhir-gateway`, and two
 //! apps, `api` (which keeps its data in MongoDB) and `web`. Three
@@ -10,6 +11,12 @@
 //! Where the pipeline document is silent (ports, hosts, sizes, the storage class, the
 //! Vault address, the change window), the values are placeholders to
 //! replace with the real ones.
+//!
+//! [`platform`] holds the services; [`dev`], [`staging`] and [`production`]
+//! the environments ([`environments`] in promotion order); [`project`] mounts
+//! them on [`gitops_cli`] with this directory as the repository (release
+//! files in `releases/`, dev's sealed secrets in `secrets/dev/`, the tree
+//! committed at `deploy/`, the repository's shared `policies/`).
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -28,6 +35,8 @@ use gitops_core::profile::{
 };
 use gitops_tree::pipeline::Paths;
 
+/// The platform's name: its one Argo CD instance, and the prefix of its
+/// namespaces (`brainsait-<env>`).
 pub const PLATFORM: Name = name!("brainsait");
 
 const CLAIMS_SCRUBBING: Name = name!("claims-scrubbing");
@@ -218,6 +227,8 @@ fn environment(env: Name, stage: Stage, size: Size) -> EnvironmentProfile {
     }
 }
 
+/// Dev: one replica of each service, a 5 GiB MongoDB volume, sealed secrets,
+/// synced and healed automatically.
 pub fn dev() -> EnvironmentProfile {
     let size = Size {
         replicas: 1,
@@ -228,6 +239,9 @@ pub fn dev() -> EnvironmentProfile {
     environment(name!("dev"), Stage::Development, size)
 }
 
+/// Staging: two replicas spread across nodes, a 10 GiB MongoDB volume,
+/// secrets from Vault, synced automatically without self-heal, under
+/// Gatekeeper's privileged-container constraint.
 pub fn staging() -> EnvironmentProfile {
     let size = Size {
         replicas: 2,
@@ -238,6 +252,11 @@ pub fn staging() -> EnvironmentProfile {
     environment(name!("staging"), Stage::Staging, size)
 }
 
+/// Production: three replicas spread across nodes, a 50 GiB MongoDB volume,
+/// secrets from Vault, synced by hand inside the change window (Sunday and
+/// Wednesday from 20:00 Riyadh time, for 3 hours), every release pin required
+/// to carry a digest, Gatekeeper's constraint as in staging, and every object
+/// labelled `compliance: pdpl`.
 pub fn production() -> EnvironmentProfile {
     let size = Size {
         replicas: 3,

@@ -1,12 +1,30 @@
+#![warn(missing_docs)]
 //! The smallest platform (one service with a database, one environment): copy it to start yours.
+//!
+//! [`platform`] says what runs (the `hello` API, routed at `/`, with its own
+//! Postgres) and [`dev`] where and how much (the `hello-dev` namespace of the
+//! cluster Argo CD runs in). `src/main.rs` mounts every command of
+//! [`gitops_cli`] on them with this directory as the repository: the pin is
+//! `releases/dev.yaml`, and `cargo run -p minimal-example -- render --out DIR`
+//! writes the tree.
 use gitops_core::crd::{argocd::ClusterRef, external_secrets::SecretStoreKind};
 use gitops_core::{image::*, name, name::HostName, platform::*, profile::*};
 
+/// The `hello` platform: one [`Service::api`] from `docker.io/acme/hello`,
+/// served at `/` on the environment's host, with a Postgres of its own (its
+/// engine's image and size come from [`dev`]'s `databases`).
 pub fn platform() -> Platform {
     let image = ImageRepository::from_static("docker.io/acme/hello");
     Platform::new(name!("hello")).service(Service::api(name!("hello"), image).route("/").postgres())
 }
 
+/// The one environment, `dev`: namespace `hello-dev` on the cluster Argo CD
+/// runs in, synced and healed automatically, served at
+/// `hello-dev.10.0.0.10.nip.io` through the nginx ingress class, database
+/// credentials from the existing `ClusterSecretStore` `vault` (External
+/// Secrets, keys below `hello/dev`), and small sizes (CPU in millicores, memory in
+/// MiB; limits four times the CPU and twice the memory requested).
+/// Every field of [`EnvironmentProfile`] is required, so all are written out.
 pub fn dev() -> EnvironmentProfile {
     let small = |cpu, mem| Resources {
         requests: Compute { cpu: Cpu(cpu), memory: Memory(mem) },

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Google's Online Boutique (GoogleCloudPlatform/microservices-demo), ported
 //! from its `release/kubernetes-manifests.yaml` at v0.5.1 with the public
 //! API only: ten gRPC services and an HTTP front end that call each other by
@@ -11,6 +12,13 @@
 //! the core adds is its hardening (own ServiceAccounts, default-deny
 //! NetworkPolicies with exactly the calls below allowed, read-only roots,
 //! seccomp, node-disk limits, quota) and Argo CD.
+//!
+//! [`platform`] holds the services, [`dev`] and [`prod`] the two
+//! environments ([`environments`] in promotion order), and [`project`] mounts
+//! them on [`gitops_cli`] with this directory as the repository: release
+//! files in `releases/`, the tree committed at `deploy/`, and the
+//! repository's shared `policies/`. Releases are tagged by semantic version
+//! (`v0.5.1`, [`TagRule::SemVer`]), as upstream publishes them.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -32,19 +40,36 @@ use gitops_core::spec::{
 };
 use gitops_tree::pipeline::Paths;
 
+/// The platform's name, and the prefix of its namespaces and Argo CD
+/// projects (`online-boutique-<env>`).
 pub const PLATFORM: Name = name!("online-boutique");
 
+// Upstream's service names, used as they are for the Deployments, Services,
+// images (`gcr.io/google-samples/microservices-demo/<name>`) and pins.
+
+/// `emailservice` (gRPC, port 8080 behind Service port 5000).
 pub const EMAIL: Name = name!("emailservice");
+/// `checkoutservice` (gRPC, 5050): calls the catalog, shipping, payment, email, currency and cart.
 pub const CHECKOUT: Name = name!("checkoutservice");
+/// `recommendationservice` (gRPC, 8080): calls the product catalog.
 pub const RECOMMENDATION: Name = name!("recommendationservice");
+/// `frontend` (HTTP, 8080 behind Service port 80, and the `frontend-external` LoadBalancer).
 pub const FRONTEND: Name = name!("frontend");
+/// `paymentservice` (gRPC, 50051).
 pub const PAYMENT: Name = name!("paymentservice");
+/// `productcatalogservice` (gRPC, 3550).
 pub const PRODUCT_CATALOG: Name = name!("productcatalogservice");
+/// `cartservice` (gRPC, 7070): keeps carts in [`REDIS_CART`].
 pub const CART: Name = name!("cartservice");
+/// `loadgenerator`: a worker that sends simulated shoppers to the [`FRONTEND`].
 pub const LOAD_GENERATOR: Name = name!("loadgenerator");
+/// `currencyservice` (gRPC, 7000).
 pub const CURRENCY: Name = name!("currencyservice");
+/// `shippingservice` (gRPC, 50051).
 pub const SHIPPING: Name = name!("shippingservice");
+/// `redis-cart`: the cart store, Redis from [`REDIS`], on 6379.
 pub const REDIS_CART: Name = name!("redis-cart");
+/// `adservice` (gRPC, 9555).
 pub const AD: Name = name!("adservice");
 
 /// Every image but Redis and BusyBox is built by the project and released
@@ -267,7 +292,10 @@ pub fn project() -> gitops_cli::Project {
         .require_policies()
 }
 
-/// This directory stands for the root of the team's GitOps repository.
+/// Where the pipeline finds the sources and puts the tree, for calling
+/// [`gitops_tree::pipeline`] directly (the tests do): this directory stands
+/// for the root of the team's GitOps repository, with the repository's shared
+/// `policies/` and no rules in Rust.
 pub fn paths() -> Paths<'static> {
     Paths {
         root: Path::new(env!("CARGO_MANIFEST_DIR")),

@@ -14,11 +14,11 @@ use super::{CustomResource, CustomResourceSpec};
 /// The namespace Argo CD runs in and reads Applications from.
 pub const ARGOCD_NAMESPACE: &str = "argocd";
 
-/// `argocd.argoproj.io/hook`.
+/// `argocd.argoproj.io/hook`: marks a resource as a hook; the value is a [`HookPhase`].
 pub const HOOK_ANNOTATION: &str = "argocd.argoproj.io/hook";
-/// `argocd.argoproj.io/hook-delete-policy`.
+/// `argocd.argoproj.io/hook-delete-policy`: when Argo CD deletes a hook; the value is a [`HookDeletePolicy`].
 pub const HOOK_DELETE_POLICY_ANNOTATION: &str = "argocd.argoproj.io/hook-delete-policy";
-/// `argocd.argoproj.io/sync-options` on a single resource.
+/// `argocd.argoproj.io/sync-options`: [`SyncOption`]s of a single resource, comma-separated.
 pub const SYNC_OPTIONS_ANNOTATION: &str = "argocd.argoproj.io/sync-options";
 /// Deleting an Application with this finalizer deletes what it deployed (cascade).
 pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
@@ -29,7 +29,7 @@ pub fn subscribe_annotation(trigger: &str, service: &str) -> String {
 }
 
 string_enum! {
-    /// The sync phase a hook runs in.
+    /// The sync phase a hook runs in: the value of [`HOOK_ANNOTATION`].
     pub enum HookPhase {
         /// Before any other object is applied.
         PreSync => "PreSync",
@@ -47,7 +47,7 @@ string_enum! {
 }
 
 string_enum! {
-    /// When Argo CD deletes a hook resource.
+    /// When Argo CD deletes a hook resource: the value of [`HOOK_DELETE_POLICY_ANNOTATION`].
     pub enum HookDeletePolicy {
         /// Delete the hook once it succeeds.
         HookSucceeded => "HookSucceeded",
@@ -170,12 +170,12 @@ pub struct ApplicationSourceKustomize {
     pub common_annotations: BTreeMap<String, String>,
 }
 
-/// Where an Application deploys: exactly one of `server` or `name`, so the two
-/// cannot both be set.
+/// `spec.destination`: where an Application deploys. The cluster is exactly one of `server`
+/// or `name`, so the two cannot both be written.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 // No `deny_unknown_fields`: serde does not support it next to `flatten`.
 pub struct ApplicationDestination {
-    /// The cluster: `server` or `name`.
+    /// `server` or `name`: the cluster.
     #[serde(flatten)]
     pub cluster: ClusterRef,
     /// `namespace`: the namespace objects without one are deployed to.
@@ -186,9 +186,9 @@ pub struct ApplicationDestination {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum ClusterRef {
-    /// The API server URL; `https://kubernetes.default.svc` is the cluster Argo CD runs in.
+    /// `server`: the API server URL; `https://kubernetes.default.svc` is the cluster Argo CD runs in.
     Server(String),
-    /// The name of a cluster registered in Argo CD.
+    /// `name`: the name a cluster is registered under in Argo CD.
     Name(String),
 }
 
@@ -202,7 +202,7 @@ string_enum! {
     }
 }
 
-/// AppProject: what an Application may deploy, from where, to where.
+/// `spec` of an Argo CD AppProject: what its Applications may deploy, from where, to where.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppProjectSpec {
@@ -213,10 +213,12 @@ pub struct AppProjectSpec {
     pub source_repos: Vec<String>,
     /// `destinations`: the clusters and namespaces they may deploy to.
     pub destinations: Vec<ProjectDestination>,
-    /// Cluster-scoped kinds an Application may manage; empty means none.
+    /// `clusterResourceWhitelist`: the cluster-scoped kinds an Application may manage; empty
+    /// means none.
     #[serde(default)]
     pub cluster_resource_whitelist: Vec<GroupKind>,
-    /// Namespaced kinds an Application may manage.
+    /// `namespaceResourceWhitelist`: the namespaced kinds an Application may manage. Always
+    /// written, as `[]` when empty.
     #[serde(default)]
     pub namespace_resource_whitelist: Vec<GroupKind>,
     /// `syncWindows`: when syncs are allowed or denied.
@@ -225,8 +227,9 @@ pub struct AppProjectSpec {
 }
 
 impl AppProjectSpec {
-    /// Whether Argo CD lets an Application of this project deploy to
-    /// `namespace` of `cluster` (exact names, or `*` for any).
+    /// Whether a destination of the project admits `namespace` of `cluster`. A pattern here is an
+    /// exact name or `*` for any; Argo CD also reads globs such as `team-*`, which this does not
+    /// expand, so such a pattern admits only its literal text.
     pub fn permits_destination(&self, cluster: &ClusterRef, namespace: &str) -> bool {
         let matches = |pattern: &str, value: &str| pattern == "*" || pattern == value;
         self.destinations.iter().any(|d| {
@@ -239,7 +242,8 @@ impl AppProjectSpec {
         })
     }
 
-    /// Whether the project lets an Application manage `(group, kind)`.
+    /// Whether the whitelist for `namespaced` or cluster-scoped kinds names `(group, kind)`
+    /// exactly. Argo CD matches entries as globs; here a `*` entry matches only a literal `*`.
     pub fn permits_kind(&self, group: &str, kind: &str, namespaced: bool) -> bool {
         let list =
             if namespaced { &self.namespace_resource_whitelist } else { &self.cluster_resource_whitelist };
@@ -258,7 +262,7 @@ pub type AppProject = CustomResource<AppProjectSpec>;
 /// A destination an AppProject allows: one cluster (by server or name) and one namespace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ProjectDestination {
-    /// The cluster: `server` or `name` (`*` for any).
+    /// `server` or `name`: the cluster (`*` for any).
     #[serde(flatten)]
     pub cluster: ClusterRef,
     /// `namespace`: the namespace (`*` for any).
@@ -269,9 +273,9 @@ pub struct ProjectDestination {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GroupKind {
-    /// `""` for the core API group.
+    /// `group`: the API group, `""` for the core group.
     pub group: String,
-    /// The kind (`Deployment`), or `*`.
+    /// `kind`: the kind (`Deployment`); Argo CD also reads a glob such as `*`.
     pub kind: String,
 }
 
@@ -282,9 +286,9 @@ pub struct GroupKind {
 pub struct SyncWindow {
     /// `kind`: `allow` or `deny`.
     pub kind: SyncWindowKind,
-    /// A cron expression: when the window opens.
+    /// `schedule`: when the window opens, as a cron expression.
     pub schedule: String,
-    /// How long it stays open, as a Go duration (`2h`).
+    /// `duration`: how long it stays open, as a Go duration (`2h`).
     pub duration: String,
     /// `applications`: the Applications it applies to (globs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -295,7 +299,7 @@ pub struct SyncWindow {
     /// `clusters`: the destination clusters it applies to (globs).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clusters: Vec<String>,
-    /// Whether manual syncs may bypass the window.
+    /// `manualSync`: whether manual syncs are allowed while the window blocks syncs.
     #[serde(default)]
     pub manual_sync: bool,
     /// `timeZone`: the IANA time zone of `schedule` (UTC when unset).
@@ -356,7 +360,7 @@ pub struct RetryStrategy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Backoff {
-    /// A Go duration such as `5s`.
+    /// `duration`: the first wait, as a Go duration (`5s`).
     pub duration: String,
     /// `factor`: what each wait is multiplied by for the next.
     pub factor: i64,
@@ -391,9 +395,9 @@ pub struct ResourceIgnoreDifferences {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Info {
-    /// The entry's title.
+    /// `name`: the entry's title.
     pub name: String,
-    /// The entry's text.
+    /// `value`: the entry's text.
     pub value: String,
 }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::gateway_api::ParentReference;
 use super::{CustomResource, CustomResourceSpec};
 
-/// An issuer's spec: exactly one issuer type, flattened so that it is written
+/// `spec` of a cert-manager issuer: exactly one issuer type, flattened so that it is written
 /// as the key `ca:` or `acme:` (the YAML library would write an enum as a tag).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct IssuerSpec {
@@ -61,7 +61,7 @@ pub struct AcmeIssuer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretKeySelector {
-    /// The Secret's name.
+    /// `name`: the Secret's name.
     pub name: String,
 }
 
@@ -73,12 +73,12 @@ pub struct AcmeSolver {
     pub http01: Http01Solver,
 }
 
-/// How the challenge is routed to cert-manager's solver pods: exactly one
+/// `spec.acme.solvers[].http01`: how the challenge is routed to cert-manager's solver pods: exactly one
 /// of the two, flattened so that it is written as the key `ingress:` or
 /// `gatewayHTTPRoute:`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Http01Solver {
-    /// Ingress or Gateway API.
+    /// `ingress` or `gatewayHTTPRoute`: what routes the challenge to the solver.
     #[serde(flatten)]
     pub route: Http01Route,
 }
@@ -104,7 +104,8 @@ pub struct Http01GatewayHttpRoute {
     pub parent_refs: Vec<ParentReference>,
 }
 
-/// `ingressClassName`, the field cert-manager recommends (the older `class`
+/// `http01.ingress`: the Ingress cert-manager creates for a challenge, by class. Only
+/// `ingressClassName` is typed, the field cert-manager recommends (the older `class`
 /// sets a deprecated annotation; only one of the two may be set).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{CustomResource, CustomResourceSpec};
 
 string_enum! {
-    /// `kind` of a store reference: a store of the namespace, or one of the cluster.
+    /// `spec.secretStoreRef.kind`: a store of the namespace, or one of the cluster.
     pub enum SecretStoreKind {
         /// A `SecretStore` in the ExternalSecret's own namespace.
         SecretStore => "SecretStore",
@@ -35,7 +35,8 @@ string_enum! {
 }
 
 string_enum! {
-    /// What happens to the Secret when the keys disappear from the provider.
+    /// `spec.target.deletionPolicy`: what happens to the Secret when the keys disappear from the
+    /// provider.
     pub enum DeletionPolicy {
         /// Delete the Secret.
         Delete => "Delete",
@@ -69,7 +70,8 @@ string_enum! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExternalSecretSpec {
-    /// A Go duration such as `1h`.
+    /// `refreshInterval`: how long before the operator reads the provider again, as a Go duration
+    /// (`1h`); `0` reads it once.
     pub refresh_interval: String,
     /// `secretStoreRef`: the SecretStore or ClusterSecretStore to read from.
     pub secret_store_ref: SecretStoreRef,
@@ -91,9 +93,9 @@ pub type ExternalSecret = CustomResource<ExternalSecretSpec>;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretStoreRef {
-    /// The store's name.
+    /// `name`: the store's name.
     pub name: String,
-    /// `SecretStore` (in the namespace) or `ClusterSecretStore` (cluster-wide).
+    /// `kind`: `SecretStore` (in the namespace) or `ClusterSecretStore` (cluster-wide).
     pub kind: SecretStoreKind,
 }
 
@@ -101,7 +103,7 @@ pub struct SecretStoreRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExternalSecretTarget {
-    /// The name of the Secret the operator writes.
+    /// `name`: the name of the Secret the operator writes.
     pub name: String,
     /// `creationPolicy`: whether the operator creates and owns the Secret.
     pub creation_policy: CreationPolicy,
@@ -123,7 +125,7 @@ pub struct ExternalSecretTemplate {
     pub engine_version: TemplateEngineVersion,
     /// `mergePolicy`: `Replace` writes only the template's keys; `Merge` adds the fetched ones.
     pub merge_policy: TemplateMergePolicy,
-    /// Secret key -> Go template over the fetched `secretKey`s.
+    /// `data`: Secret key -> Go template over the fetched `secretKey`s.
     pub data: BTreeMap<String, String>,
 }
 
@@ -138,11 +140,12 @@ pub struct ExternalSecretData {
 }
 
 string_enum! {
-    /// `remoteRef.conversionStrategy`: how the value's bytes are converted.
+    /// `remoteRef.conversionStrategy`: how characters a Secret key cannot hold (anything but
+    /// letters, digits, `-`, `.` and `_`) are rewritten in key names the provider returns.
     pub enum ConversionStrategy {
-        /// As they are.
+        /// Each becomes `_`.
         Default => "Default",
-        /// Unicode escapes decoded.
+        /// Each becomes `_U` and its code point in four hex digits and `_` (`_U0021_` for `!`).
         Unicode => "Unicode",
     }
 }
@@ -152,11 +155,12 @@ string_enum! {
     pub enum DecodingStrategy {
         /// Not decoded.
         None => "None",
-        /// Decoded when it looks encoded.
+        /// Tried as base64, then as URL-safe base64; left as it is, without error, when neither
+        /// decodes.
         Auto => "Auto",
-        /// Standard base64.
+        /// Standard base64; a value that does not decode is an error.
         Base64 => "Base64",
-        /// URL-safe base64.
+        /// URL-safe base64; a value that does not decode is an error.
         Base64Url => "Base64URL",
     }
 }
@@ -171,7 +175,7 @@ string_enum! {
     }
 }
 
-/// A key in the provider. The three strategies are written out with their
+/// `spec.data[].remoteRef`: a key in the provider. The three strategies are written out with their
 /// upstream defaults: the API server would add them anyway, and Argo CD
 /// would otherwise show the ExternalSecret as out of sync forever.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -182,7 +186,7 @@ pub struct RemoteRef {
     /// `property`: the field of that secret; `None` for all of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub property: Option<String>,
-    /// `conversionStrategy`: how the value's bytes are converted.
+    /// `conversionStrategy`: how invalid characters of returned key names are rewritten.
     pub conversion_strategy: ConversionStrategy,
     /// `decodingStrategy`: how the value is decoded (base64, …) before use.
     pub decoding_strategy: DecodingStrategy,
@@ -222,7 +226,7 @@ impl ExternalSecretSpec {
     }
 }
 
-/// A `SecretStore` (`external-secrets.io/v1`) backed by Vault.
+/// `spec` of an External Secrets `SecretStore` (`external-secrets.io/v1`) backed by Vault.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretStoreSpec {
@@ -252,7 +256,8 @@ pub struct SecretStoreProvider {
 pub struct VaultProvider {
     /// `server`: Vault's address (`https://vault.example:8200`).
     pub server: String,
-    /// The KV mount; ESO adds `/data` for version 2.
+    /// `path`: the KV engine's mount (`secret`); for version `v2` the operator appends `/data`
+    /// itself when it is missing.
     pub path: String,
     /// `version`: the KV engine version, `v1` or `v2`.
     pub version: String,
@@ -280,10 +285,10 @@ pub struct VaultKubernetesAuth {
     pub service_account_ref: ServiceAccountSelector,
 }
 
-/// A ServiceAccount of the store's namespace, by name.
+/// `serviceAccountRef`: a ServiceAccount of the store's namespace, by name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ServiceAccountSelector {
-    /// The ServiceAccount's name.
+    /// `name`: the ServiceAccount's name.
     pub name: String,
 }

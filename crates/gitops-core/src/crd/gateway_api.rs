@@ -19,7 +19,7 @@ pub const GROUP: &str = "gateway.networking.k8s.io";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpRouteSpec {
-    /// The Gateways (and their listeners) the route attaches to.
+    /// `parentRefs`: the Gateways (and their listeners) the route attaches to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parent_refs: Vec<ParentReference>,
     /// `hostnames`: the hosts it serves.
@@ -50,13 +50,14 @@ pub struct ParentReference {
     /// `kind`: the parent's kind (`Gateway`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    /// A Gateway in another namespace admits the route only if its listener's
+    /// `namespace`: the Gateway's namespace (the route's own when unset). A Gateway in
+    /// another namespace admits the route only if its listener's
     /// `allowedRoutes.namespaces` selects the route's namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     /// `name`: the Gateway's name.
     pub name: String,
-    /// The listener's name; without it the route attaches to every listener
+    /// `sectionName`: the listener's name; without it the route attaches to every listener
     /// that admits it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub section_name: Option<String>,
@@ -97,7 +98,8 @@ pub struct HttpRouteMatch {
     pub path: Option<HttpPathMatch>,
 }
 
-/// Upstream defaults `type` to `PathPrefix` and `value` to `/`.
+/// `spec.rules[].matches[].path`: how the request path matches. Upstream defaults `type` to
+/// `PathPrefix` and `value` to `/`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct HttpPathMatch {
@@ -110,7 +112,7 @@ pub struct HttpPathMatch {
 }
 
 string_enum! {
-    /// How a path matches. `PathPrefix` matches whole path elements, as an
+    /// `spec.rules[].matches[].path.type`: how a path matches. `PathPrefix` matches whole path elements, as an
     /// Ingress `Prefix` path does (`/api` matches `/api/x`, not `/apix`).
     pub enum PathMatchType {
         /// The path exactly.
@@ -122,7 +124,7 @@ string_enum! {
     }
 }
 
-/// A Service of the route's namespace, by name and port number (the
+/// One of `spec.rules[].backendRefs`: a Service of the route's namespace, by name and port number (the
 /// Service's `port`, not its target port; Gateway API has no port names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

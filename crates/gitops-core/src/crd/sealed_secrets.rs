@@ -12,7 +12,7 @@ use super::{CustomResource, CustomResourceSpec};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SealedSecretSpec {
-    /// Key -> ciphertext, as `kubeseal` wrote it. Only the controller's
+    /// `encryptedData`: key -> ciphertext, as `kubeseal` wrote it. Only the controller's
     /// private key opens it, and only for this name and namespace.
     pub encrypted_data: BTreeMap<String, String>,
     /// `template`: the written Secret's type and labels.
@@ -27,7 +27,7 @@ impl CustomResourceSpec for SealedSecretSpec {
 /// A Bitnami Sealed Secrets `SealedSecret` (`bitnami.com/v1alpha1`).
 pub type SealedSecret = CustomResource<SealedSecretSpec>;
 
-/// The Secret the controller writes: its type and metadata.
+/// `spec.template`: the Secret the controller writes: its type and metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SecretTemplate {

@@ -114,7 +114,8 @@ pub fn set_pins_for(
     Ok((new_text, new))
 }
 
-/// [`set_pins`] with tags only (no digests).
+/// [`set_pins`] with tags only, for git SHA tags: each changed service's
+/// `digest:` line, if it has one, is removed with its old tag.
 pub fn set_tags(
     file: &str,
     text: &str,
@@ -238,7 +239,8 @@ pub struct PinChange {
     pub new: Pin,
 }
 
-/// Every service whose pin differs between `old` and `new`, in `new`'s order.
+/// Every service pinned in both `old` and `new` whose pin differs, in `new`'s
+/// order; a service pinned in only one of them is not listed.
 pub fn changes(old: &ReleasePins, new: &ReleasePins) -> Vec<PinChange> {
     new.images
         .iter()
@@ -254,7 +256,8 @@ pub fn changes(old: &ReleasePins, new: &ReleasePins) -> Vec<PinChange> {
 }
 
 /// `changes` as a Markdown table (service, old tag, new tag), aligned so it
-/// reads in a terminal and renders in a pull request.
+/// reads in a terminal and renders in a pull request. A tag cell shows the
+/// whole pin: the tag, and `@digest` when it has one.
 pub fn summary_table(changes: &[PinChange]) -> String {
     let cells: Vec<[String; 3]> = changes
         .iter()

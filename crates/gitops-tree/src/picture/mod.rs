@@ -109,9 +109,11 @@ pub struct ServicePicture {
     pub name: Name,
     /// `None` for a group of objects the platform does not declare as a service.
     pub kind: Option<ServiceKind>,
-    /// Its Deployments (one, as the builders render it).
+    /// Its Deployments: one when its controller is a Deployment, none for a
+    /// StatefulSet, CronJob or hook Job controller.
     pub deployments: Vec<Workload>,
-    /// Its databases: the StatefulSets among its objects.
+    /// Its databases: every StatefulSet among its objects (so also the
+    /// service itself, when its controller is a StatefulSet).
     pub databases: Vec<Workload>,
     /// The services it calls, as the platform declares them; sorted, once each.
     pub calls: Vec<Name>,
