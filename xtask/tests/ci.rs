@@ -14,8 +14,13 @@ fn pin(clone: &Path, tag: &str) -> std::process::Output {
 }
 
 fn pin_with(clone: &Path, tag: &str, digests: &[&str]) -> std::process::Output {
+    pin_env(clone, "dev", tag, digests)
+}
+
+/// Runs the pin script in `clone` for `env`, as CI does.
+fn pin_env(clone: &Path, env: &str, tag: &str, digests: &[&str]) -> std::process::Output {
     Command::new(workspace().join("examples/ci/pin-images.sh"))
-        .args(["dev", tag])
+        .args([env, tag])
         .args(digests)
         .current_dir(clone)
         .env("XTASK", format!("{} --root .", env!("CARGO_BIN_EXE_xtask")))
@@ -30,20 +35,21 @@ fn pin_with(clone: &Path, tag: &str, digests: &[&str]) -> std::process::Output {
 
 /// CI pushes pins to dev only: a pin of staging or prod is refused before
 /// anything is fetched, rendered or committed.
-#[test]
-fn the_pin_script_refuses_every_environment_but_dev() {
-    let repo = rendered("ci-pin-prod");
+/// A rendered repository with its pins committed on `main`.
+fn committed(name: &str) -> std::path::PathBuf {
+    let repo = rendered(name);
     git(&repo, &["init", "-q", "-b", "main"]);
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "Initial pins"]);
+    repo
+}
+
+#[test]
+fn the_pin_script_refuses_every_environment_but_dev() {
+    let repo = committed("ci-pin-prod");
     let before = git(&repo, &["rev-parse", "HEAD"]);
     for env in ["staging", "prod"] {
-        let out = Command::new(workspace().join("examples/ci/pin-images.sh"))
-            .args([env, "sha-abcdef1"])
-            .current_dir(&repo)
-            .env("XTASK", format!("{} --root .", env!("CARGO_BIN_EXE_xtask")))
-            .output()
-            .unwrap();
+        let out = pin_env(&repo, env, "sha-abcdef1", &[]);
         assert_eq!(out.status.code(), Some(2), "{env}: {}", stderr(&out));
         assert!(stderr(&out).contains("changes by a reviewed pull request"), "{}", stderr(&out));
         assert!(stderr(&out).contains(&format!("promote --from … --to {env}")), "{}", stderr(&out));
@@ -55,10 +61,7 @@ fn the_pin_script_refuses_every_environment_but_dev() {
 
 #[test]
 fn the_pin_script_commits_and_pushes_the_new_tags_once() {
-    let repo = rendered("ci-pin");
-    git(&repo, &["init", "-q", "-b", "main"]);
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "Initial pins"]);
+    let repo = committed("ci-pin");
     let origin = repo.with_extension("origin.git");
     let clone = repo.with_extension("clone");
     for dir in [&origin, &clone] {

@@ -189,31 +189,45 @@ fn set_image_killed_at_any_moment_leaves_releases_and_deploy_agreeing() {
     fs::remove_dir_all(root).unwrap();
 }
 
+/// Turns `file` (relative to `root`) into a link to a token outside the
+/// repository whose text is `secret`, then checks that each command of
+/// `commands` fails naming the link and never prints the token.
+fn link_is_refused_without_quoting_its_target(root: &Path, file: &str, secret: &str, commands: &[&[&str]]) {
+    let token = root.with_extension("token");
+    fs::write(&token, secret).unwrap();
+    let link = root.join(file);
+    let _ = fs::remove_file(&link);
+    fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&token, &link).unwrap();
+    for args in commands {
+        let out = xtask(root, args);
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {all}");
+        assert!(!all.contains("TOPSECRET"), "{args:?} printed the token: {all}");
+        assert!(all.contains(&format!("{file} is a symbolic link")), "{args:?}: {all}");
+    }
+    fs::remove_file(token).unwrap();
+}
+
 /// A release file turned into a link to a file outside the repository (a
 /// token): every command refuses it without reading it, so nothing of the
 /// token reaches a log.
 #[test]
 fn a_linked_release_file_is_refused_without_quoting_its_target() {
     let root = rendered("guarantee-link");
-    let token = root.with_extension("token");
-    fs::write(&token, "ghp_TOPSECRETTOKEN: [unclosed\n").unwrap();
-    fs::remove_file(root.join("releases/staging.yaml")).unwrap();
-    std::os::unix::fs::symlink(&token, root.join("releases/staging.yaml")).unwrap();
-    for args in [
-        &["render", "--check"][..],
-        &["render"],
-        &["check"],
-        &["diff"],
-        &["set-image", "--env", "staging", "--all", "--tag", "sha-1234567"],
-        &["promote", "--from", "dev", "--to", "staging"],
-    ] {
-        let out = xtask(&root, args);
-        let all = format!("{}{}", stdout(&out), stderr(&out));
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {all}");
-        assert!(!all.contains("TOPSECRET"), "{args:?} printed the token: {all}");
-        assert!(all.contains("releases/staging.yaml is a symbolic link"), "{args:?}: {all}");
-    }
-    fs::remove_file(token).unwrap();
+    link_is_refused_without_quoting_its_target(
+        &root,
+        "releases/staging.yaml",
+        "ghp_TOPSECRETTOKEN: [unclosed\n",
+        &[
+            &["render", "--check"],
+            &["render"],
+            &["check"],
+            &["diff"],
+            &["set-image", "--env", "staging", "--all", "--tag", "sha-1234567"],
+            &["promote", "--from", "dev", "--to", "staging"],
+        ],
+    );
     fs::remove_dir_all(root).unwrap();
 }
 
@@ -222,19 +236,12 @@ fn a_linked_release_file_is_refused_without_quoting_its_target() {
 #[test]
 fn a_linked_policy_is_refused_without_quoting_its_target() {
     let root = rendered("guarantee-policy-link");
-    let token = root.with_extension("rego-token");
-    fs::write(&token, "package ghp_TOPSECRETTOKEN [[[\n").unwrap();
-    fs::create_dir_all(root.join("policies")).unwrap();
-    let policy = root.join("policies/production-policies.rego");
-    std::os::unix::fs::symlink(&token, &policy).unwrap();
-    for args in [&["render", "--check"][..], &["render"], &["check"]] {
-        let out = xtask(&root, args);
-        let all = format!("{}{}", stdout(&out), stderr(&out));
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {all}");
-        assert!(!all.contains("TOPSECRET"), "{args:?} printed the token: {all}");
-        assert!(all.contains("policies/production-policies.rego is a symbolic link"), "{args:?}: {all}");
-    }
-    fs::remove_file(token).unwrap();
+    link_is_refused_without_quoting_its_target(
+        &root,
+        "policies/production-policies.rego",
+        "package ghp_TOPSECRETTOKEN [[[\n",
+        &[&["render", "--check"], &["render"], &["check"]],
+    );
     fs::remove_dir_all(root).unwrap();
 }
 
