@@ -657,8 +657,7 @@ fn data_outlives_application(rule: &Rule, env: &Environment, sink: &mut Sink) {
             continue;
         }
         let options = t.object.metadata().annotations.as_ref().and_then(|a| a.get(SYNC_OPTIONS_ANNOTATION));
-        let kept =
-            options.is_some_and(|o| o.split(',').any(|o| o.trim() == SyncOption::DeleteDisabled.as_str()));
+        let kept = options.is_some_and(|o| SyncOption::DeleteDisabled.is_in(o));
         if !kept {
             sink.report(
                 rule,

@@ -50,12 +50,11 @@ pub fn credential_secrets(platform: &Platform) -> Result<Vec<(Name, Vec<String>)
 pub(crate) fn keep_when_application_deleted(meta: &mut ObjectMeta) {
     let annotations = meta.annotations.get_or_insert_with(BTreeMap::new);
     let options = annotations.entry(SYNC_OPTIONS_ANNOTATION.to_owned()).or_default();
-    let delete = SyncOption::DeleteDisabled.as_str();
-    if !options.split(',').any(|o| o.trim() == delete) {
+    if !SyncOption::DeleteDisabled.is_in(options) {
         if !options.is_empty() {
             options.push(',');
         }
-        options.push_str(delete);
+        options.push_str(SyncOption::DeleteDisabled.as_str());
     }
 }
 

@@ -192,6 +192,15 @@ pub enum ClusterRef {
     Name(String),
 }
 
+impl SyncOption {
+    /// Whether `options`, the comma-separated value of an
+    /// `argocd.argoproj.io/sync-options` annotation, holds this option
+    /// (Argo CD trims the whitespace around each).
+    pub fn is_in(self, options: &str) -> bool {
+        options.split(',').any(|o| o.trim() == self.as_str())
+    }
+}
+
 string_enum! {
     /// `spec.syncWindows[].kind`: lower-case, as Argo CD checks it.
     pub enum SyncWindowKind {
