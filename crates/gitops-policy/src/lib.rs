@@ -302,13 +302,26 @@ pub fn check(env: &Environment, policies: &Policies) -> Result<Vec<Finding>, Pol
         (Some(_), true) => par::chunks(&env.targets, 4, 32),
         (Some(_), false) => vec![&env.targets[..]],
     };
-    let tasks: Vec<Task> = rules::ALL
-        .iter()
-        .map(Task::Rule)
+    // The Rego runs come first, so that they are on policy threads while
+    // the rules run; their findings are still listed after the rules'.
+    let rego_runs = runs.len();
+    let tasks: Vec<Task> = runs
+        .into_iter()
+        .map(Task::Rego)
+        .chain(rules::ALL.iter().map(Task::Rule))
         .chain(policies.rules().iter().map(Task::Custom))
-        .chain(runs.into_iter().map(Task::Rego))
         .collect();
-    let results = par::map(parallel, &tasks, |task| {
+    // Rego runs are handed to policy threads first and collected after the
+    // rules, so that waking those threads overlaps the rules' work instead
+    // of each run waiting on its own.
+    enum Done<'t, 'a> {
+        Findings(Vec<Finding>),
+        Rego(rego::Started<'t, 'a>),
+    }
+    let mut results = par::map(parallel, &tasks, |task| {
+        if let (Task::Rego(targets), Some(rego)) = (task, &rego) {
+            return Ok(Done::Rego(rego.start(targets)));
+        }
         let mut sink = Sink::new(env, &index);
         match (task, &rego) {
             (Task::Rule(rule), _) => (rule.check)(rule, env, &mut sink),
@@ -328,14 +341,21 @@ pub fn check(env: &Environment, policies: &Policies) -> Result<Vec<Finding>, Pol
                     }
                 }
             }
-            (Task::Rego(targets), Some(rego)) => rego.evaluate(targets, &mut sink)?,
-            (Task::Rego(_), None) => {}
+            (Task::Rego(_), _) => {}
         }
-        Ok(sink.findings)
+        Ok(Done::Findings(sink.findings))
     });
     let mut findings = Vec::new();
-    for result in results {
-        findings.extend(result?);
+    let started: Vec<_> = results.drain(..rego_runs).collect();
+    for result in results.into_iter().chain(started) {
+        match result? {
+            Done::Findings(found) => findings.extend(found),
+            Done::Rego(started) => {
+                let mut sink = Sink::new(env, &index);
+                rego.as_ref().expect("a run was started").finish(started, &mut sink)?;
+                findings.extend(sink.findings);
+            }
+        }
     }
     report::apply_waivers(env.profile, policies.rules(), &mut findings);
     Ok(findings)

@@ -457,12 +457,23 @@ pub(crate) struct EnvironmentPolicies<'p> {
 /// scope (in order), the messages.
 type Denied = Vec<(usize, usize, Vec<String>)>;
 
+/// A run's result on the policy thread: the messages, or the target,
+/// package and failure of the evaluation that failed.
+type RunResult = Result<Denied, (usize, usize, Fail)>;
+
+/// A run of objects handed to a policy thread by [`EnvironmentPolicies::start`].
+pub(crate) struct Started<'t, 'a> {
+    targets: &'t [Target<'a>],
+    run: Option<Result<worker::Pending<RunResult>, worker::Failure>>,
+}
+
 impl EnvironmentPolicies<'_> {
-    /// Evaluates every package's `deny` with each of `targets` as `input`,
-    /// in order, on a clone of the prepared engine, on a policy thread. An
-    /// object outside every package's scope is neither converted nor
-    /// evaluated.
-    pub(crate) fn evaluate(&self, targets: &[Target], sink: &mut Sink) -> Result<(), PolicyError> {
+    /// Starts evaluating every package's `deny` with each of `targets` as
+    /// `input`, in order, on a clone of the prepared engine: the inputs are
+    /// made on this thread, the evaluation runs on a policy thread, and
+    /// [`EnvironmentPolicies::finish`] collects the messages. An object
+    /// outside every package's scope is neither converted nor evaluated.
+    pub(crate) fn start<'t, 'a>(&self, targets: &'t [Target<'a>]) -> Started<'t, 'a> {
         let packages = &self.policies.packages;
         let mut keys = input::Keys::default();
         let mut inputs = Vec::new();
@@ -474,12 +485,18 @@ impl EnvironmentPolicies<'_> {
                 inputs.push((i, rego_input(object, &mut keys), concerned));
             }
         }
-        if inputs.is_empty() {
-            return Ok(());
-        }
+        let run = (!inputs.is_empty()).then(|| self.run_start(inputs));
+        Started { targets, run }
+    }
+
+    /// The messages of a [`EnvironmentPolicies::start`]ed run, as findings in `sink`.
+    pub(crate) fn finish(&self, started: Started, sink: &mut Sink) -> Result<(), PolicyError> {
+        let Started { targets, run } = started;
+        let Some(run) = run else { return Ok(()) };
         let object_name = |i: usize| format!("{} {}", targets[i].object.kind(), targets[i].object.name());
         let denied =
-            self.run(inputs).map_err(|(i, p, fail)| self.policies.failure(p, &object_name(i), fail))?;
+            self.run_finish(run).map_err(|(i, p, fail)| self.policies.failure(p, &object_name(i), fail))?;
+        let packages = &self.policies.packages;
         for (i, p, messages) in denied {
             let package = &packages[p];
             for message in messages {
@@ -502,14 +519,22 @@ impl EnvironmentPolicies<'_> {
     }
 
     /// Evaluates `(target index, input, packages)` on a policy thread.
+    #[cfg(test)]
     fn run(&self, inputs: Vec<(usize, Value, Vec<usize>)>) -> Result<Denied, (usize, usize, Fail)> {
+        self.run_finish(self.run_start(inputs))
+    }
+
+    /// Hands `(target index, input, packages)` to a policy thread.
+    fn run_start(
+        &self,
+        inputs: Vec<(usize, Value, Vec<usize>)>,
+    ) -> Result<worker::Pending<RunResult>, worker::Failure> {
         let mut engine = self.engine.clone();
         let packages = Arc::clone(&self.policies.packages);
         let budget = Arc::clone(&self.policies.budget);
         // A step is one evaluation: the target's index and the package's.
         let step = |i: usize, p: usize| ((i as u64) << 32) | p as u64;
-        let unstep = |step: u64| ((step >> 32) as usize, (step & 0xffff_ffff) as usize);
-        let result = worker::run(move |watch| {
+        worker::start(move |watch| {
             let mut denied = Vec::new();
             for (i, input, concerned) in inputs {
                 engine.set_input(input);
@@ -523,8 +548,16 @@ impl EnvironmentPolicies<'_> {
             }
             watch.idle();
             Ok(denied)
-        });
-        match result {
+        })
+    }
+
+    /// What a run gave: the messages, or the evaluation that failed and why.
+    fn run_finish(
+        &self,
+        run: Result<worker::Pending<RunResult>, worker::Failure>,
+    ) -> Result<Denied, (usize, usize, Fail)> {
+        let unstep = |step: u64| ((step >> 32) as usize, (step & 0xffff_ffff) as usize);
+        match run.and_then(worker::Pending::wait) {
             Ok(result) => result,
             Err(failure) => {
                 let mut target = 0;

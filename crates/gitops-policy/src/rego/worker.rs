@@ -154,6 +154,21 @@ impl Pool {
 /// Runs `work` on a policy thread (a [`STACK_BYTES`] stack) and waits for
 /// its result, or until a step it announces on its [`Watch`] is overdue.
 pub(crate) fn run<T: Send + 'static>(work: impl FnOnce(&Watch) -> T + Send + 'static) -> Result<T, Failure> {
+    start(work)?.wait()
+}
+
+/// Work handed to a policy thread; [`Pending::wait`] gives its result.
+pub(crate) struct Pending<T> {
+    watch: Arc<Watch>,
+    rx: mpsc::Receiver<std::thread::Result<T>>,
+}
+
+/// Hands `work` to a policy thread and returns at once: the caller may do
+/// other work before it waits, so that waking the policy thread and
+/// waking the caller again cost no time of their own.
+pub(crate) fn start<T: Send + 'static>(
+    work: impl FnOnce(&Watch) -> T + Send + 'static,
+) -> Result<Pending<T>, Failure> {
     let watch = Arc::new(Watch::new());
     let (tx, rx) = mpsc::sync_channel(1);
     let theirs = Arc::clone(&watch);
@@ -161,6 +176,19 @@ pub(crate) fn run<T: Send + 'static>(work: impl FnOnce(&Watch) -> T + Send + 'st
         let result = catch_unwind(AssertUnwindSafe(|| work(&theirs)));
         let _ = tx.send(result);
     }))?;
+    Ok(Pending { watch, rx })
+}
+
+impl<T> Pending<T> {
+    /// The work's result, or why there is none: it panicked, or a step it
+    /// announced ran past its time and the watchdog's grace.
+    pub(crate) fn wait(self) -> Result<T, Failure> {
+        let Pending { watch, rx } = self;
+        wait_for(&watch, &rx)
+    }
+}
+
+fn wait_for<T>(watch: &Watch, rx: &mpsc::Receiver<std::thread::Result<T>>) -> Result<T, Failure> {
     loop {
         match rx.recv_timeout(POLL) {
             Ok(Ok(value)) => return Ok(value),
