@@ -1,6 +1,6 @@
 //! The typed objects of a rendered environment: the kinds the builders emit,
 //! each a k8s-openapi struct or a typed custom resource, and
-//! [`DynamicObject`] for any other kind a platform adds (a ServiceMonitor, a
+//! [`DynamicObject`] for any other kind a platform adds (a PodMonitor, a
 //! Certificate, a Role), kube-core's escape hatch.
 
 use k8s_openapi::Resource;
@@ -22,6 +22,7 @@ use crate::crd::cert_manager::{ClusterIssuer, IssuerSpec};
 use crate::crd::external_secrets::{ExternalSecret, ExternalSecretSpec, SecretStore, SecretStoreSpec};
 use crate::crd::gatekeeper::{ConstraintSpec, PrivilegedContainerConstraint};
 use crate::crd::gateway_api::{HttpRoute, HttpRouteSpec};
+use crate::crd::monitoring::{PrometheusRule, PrometheusRuleSpec, ServiceMonitor, ServiceMonitorSpec};
 use crate::crd::sealed_secrets::{SealedSecret, SealedSecretSpec};
 use crate::meta::{SYNC_WAVE_ANNOTATION, SyncWave};
 
@@ -230,6 +231,8 @@ objects! {
     SealedSecret(SealedSecret) = Crd<SealedSecretSpec>;
     ClusterIssuer(ClusterIssuer) = Crd<IssuerSpec>;
     PrivilegedContainerConstraint(PrivilegedContainerConstraint) = Crd<ConstraintSpec>;
+    PrometheusRule(PrometheusRule) = Crd<PrometheusRuleSpec>;
+    ServiceMonitor(ServiceMonitor) = Crd<ServiceMonitorSpec>;
     Application(Application) = Crd<ApplicationSpec>;
     AppProject(AppProject) = Crd<AppProjectSpec>;
 }

@@ -158,4 +158,5 @@ pub mod cert_manager;
 pub mod external_secrets;
 pub mod gatekeeper;
 pub mod gateway_api;
+pub mod monitoring;
 pub mod sealed_secrets;
