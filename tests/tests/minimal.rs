@@ -30,6 +30,7 @@ fn the_minimal_example_renders_one_service_in_one_environment() {
             "argocd/dev/apps/application-hello-dev.yaml",
             "argocd/dev/apps/appproject-hello-dev.yaml",
             "argocd/dev/apps/configmap-argocd-cm.yaml",
+            "argocd/dev/apps/configmap-argocd-rbac-cm.yaml",
             "argocd/dev/apps/kustomization.yaml",
             "argocd/dev/bootstrap/application-hello-root.yaml",
             "argocd/dev/bootstrap/appproject-hello-bootstrap.yaml",

@@ -31,10 +31,10 @@ fn a_small_synthetic_platform_is_policy_clean_and_deterministic() {
     assert_eq!(rendered.tree, render(7).tree, "the same inputs give the same bytes");
     // Per service: 12 files in dev (credentials, database, migration,
     // workload, Services, ServiceAccounts, NetworkPolicies), 13 in staging
-    // (a PodDisruptionBudget), 14 in prod (a HorizontalPodAutoscaler); 51
+    // (a PodDisruptionBudget), 14 in prod (a HorizontalPodAutoscaler); 54
     // files do not grow with the platform (shared objects, README.md,
     // kustomization.yaml, Argo CD).
-    assert_eq!(rendered.tree.len(), 39 * 7 + 51);
+    assert_eq!(rendered.tree.len(), 39 * 7 + 54);
     let prod = workspace_tests::text(&rendered.tree, "prod/deployment-svc-0003.yaml");
     for needle in [
         "image: docker.io/clinicflow-synthetic/svc-0003:sha-5e1ec7a@sha256:5e1ec7a0",
@@ -163,12 +163,22 @@ fn rendered_documents_stay_on_the_native_yaml_emitter() {
     let platform = synthetic::platform(3);
     let envs = synthetic::environments();
     let pins = inputs(&platform, &envs);
+    let sso = gitops_core::profile::Sso {
+        provider: gitops_core::profile::IdentityProvider::AzureAd { tenant_id: "tenant".into() },
+        argocd_url: "https://argocd.example".into(),
+        client_id: "argocd".into(),
+        client_secret: gitops_core::profile::SecretKeyRef {
+            name: gitops_core::name!("argocd-oidc"),
+            key: "clientSecret".into(),
+        },
+    };
     let objects: Vec<Object> = render_environments(&platform, &envs, &pins)
         .unwrap()
         .into_iter()
         .flat_map(|env| env.render.into_objects())
         .chain(workspace_tests::clinicflow_objects().into_iter().flat_map(|(_, objects)| objects))
-        .chain([gitops_tree::argocd::argocd_cm().into()])
+        .chain([gitops_tree::argocd::argocd_cm(Some(&sso)).unwrap().into()])
+        .chain([gitops_tree::argocd::rbac_cm(&platform, &envs.iter().collect::<Vec<_>>()).unwrap().into()])
         .chain([gitops_tree::argocd::notifications_cm("https://argocd.example").unwrap().into()])
         .collect();
     for o in &objects {

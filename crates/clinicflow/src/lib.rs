@@ -23,7 +23,7 @@ use gitops_core::name;
 use gitops_core::name::{HostName, Name};
 use gitops_core::platform::{DatabaseEngine, Platform, Service};
 use gitops_core::profile::{
-    ArgoCdProfile, Autoscaling, AvailabilityProfile, ChangeWindow, Compute, Cpu, DatabaseProfile,
+    Access, ArgoCdProfile, Autoscaling, AvailabilityProfile, ChangeWindow, Compute, Cpu, DatabaseProfile,
     EnvironmentProfile, ExternalEgress, GitSource, IngressProfile, IssuerKind, IssuerRef, IssuerSource,
     Memory, NetworkProfile, Resources, SecretBackend, SecretStoreProfile, SlackNotifications, Stage,
     StorageProfile, SyncMode, WorkloadSizing,
@@ -153,6 +153,9 @@ fn argocd(env: Name, lb_ip: Ipv4Addr, change_window: Option<ChangeWindow>) -> Ar
         }),
         instance: env,
         change_window,
+        // ClinicFlow's GitOps README names no identity provider or groups:
+        // read-only for everyone signed in, the local admin for the rest.
+        access: Access::default(),
     }
 }
 

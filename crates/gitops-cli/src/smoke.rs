@@ -246,7 +246,12 @@ mod tests {
                 target_revision: "main".into(),
             },
             sync: SyncMode::Manual,
-            argocd: ArgoCdProfile { instance: name!("dev"), change_window: None, notifications: None },
+            argocd: ArgoCdProfile {
+                instance: name!("dev"),
+                change_window: None,
+                notifications: None,
+                access: Default::default(),
+            },
             ingress: IngressProfile {
                 routing: Routing::Ingress { class_name: name!("nginx") },
                 host: HostName::new("acme.example.com").unwrap(),

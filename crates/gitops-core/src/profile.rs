@@ -188,6 +188,101 @@ pub struct ArgoCdProfile {
     pub change_window: Option<ChangeWindow>,
     /// Slack notifications on failed syncs and degraded health.
     pub notifications: Option<SlackNotifications>,
+    /// Who may do what to this environment's Applications, and how people
+    /// sign in to the instance (`argocd-rbac-cm`, `argocd-cm`'s `oidc.config`).
+    pub access: Access,
+}
+
+/// The access model of an environment in its Argo CD instance (BrainSAIT's
+/// pipeline document: least privilege, SSO with Azure AD or Okta, MFA for
+/// production syncs). Everyone signed in may read everything
+/// (`policy.default: role:readonly`). Group names are whatever the identity
+/// provider puts in the token's `groups` claim: Okta sends group names,
+/// Azure AD (Entra ID) sends group object IDs unless the app registration
+/// is set to emit names.
+///
+/// The platform admins and the single sign-on belong to the whole instance:
+/// every environment an instance serves must declare the same ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    /// Single sign-on through the identity provider; `None` leaves Argo CD
+    /// with its local accounts only.
+    pub sso: Option<Sso>,
+    /// Groups of platform admins: Argo CD's built-in `role:admin` on the
+    /// instance, except syncing or rolling back a production environment.
+    pub admin_groups: Vec<String>,
+    /// Groups that may sync and roll back this environment's Applications.
+    /// In production, the change board: nobody else may, admins included.
+    pub deploy_groups: Vec<String>,
+}
+
+/// OpenID Connect sign-in to Argo CD (`argocd-cm`'s `oidc.config`). Multi-factor
+/// authentication is the identity provider's to enforce (an Azure AD
+/// Conditional Access policy or an Okta authentication policy on the Argo
+/// CD application): Argo CD only sees the token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sso {
+    /// Which identity provider, and where it is.
+    pub provider: IdentityProvider,
+    /// Argo CD's external URL (`argocd-cm`'s `url`), where the identity
+    /// provider sends people back after they sign in.
+    pub argocd_url: String,
+    /// The application's client ID at the identity provider (not a secret).
+    pub client_id: String,
+    /// The Secret in Argo CD's namespace that holds the client secret, and
+    /// its key. The repository never holds the value: the Secret comes from
+    /// the environment's secret backend and must carry the label
+    /// `app.kubernetes.io/part-of: argocd`, or Argo CD will not read it.
+    pub client_secret: SecretKeyRef,
+}
+
+/// A key of a Secret, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretKeyRef {
+    /// The Secret's name.
+    pub name: Name,
+    /// The key in its `data`.
+    pub key: String,
+}
+
+/// An OpenID Connect identity provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityProvider {
+    /// Microsoft Entra ID (Azure AD): issuer
+    /// `https://login.microsoftonline.com/<tenant_id>/v2.0`.
+    AzureAd {
+        /// The directory (tenant) ID.
+        tenant_id: String,
+    },
+    /// Okta: `issuer` is the organisation's URL (`https://example.okta.com`)
+    /// or one of its authorization servers (`…/oauth2/default`).
+    Okta {
+        /// The issuer URL.
+        issuer: String,
+    },
+}
+
+impl Sso {
+    /// `None` when the settings are well formed, else what is wrong.
+    pub fn problem(&self) -> Option<String> {
+        let https = |what: &str, url: &str| {
+            (!url.starts_with("https://")
+                || url.len() == "https://".len()
+                || url.contains(char::is_whitespace))
+            .then(|| format!("{what} `{url}` is not an https:// URL"))
+        };
+        let id = |what: &str, value: &str| {
+            (value.is_empty() || value.contains(|c: char| c.is_whitespace() || c == '$'))
+                .then(|| format!("{what} `{value}` is empty or has spaces or `$`"))
+        };
+        https("argocd_url", &self.argocd_url)
+            .or_else(|| id("client_id", &self.client_id))
+            .or_else(|| id("client_secret.key", &self.client_secret.key))
+            .or_else(|| match &self.provider {
+                IdentityProvider::AzureAd { tenant_id } => id("tenant_id", tenant_id),
+                IdentityProvider::Okta { issuer } => https("issuer", issuer),
+            })
+    }
 }
 
 /// A recurring window, as an Argo CD sync window.

@@ -8,15 +8,16 @@ use gitops_core::Object;
 use gitops_core::crd::CustomResource;
 use gitops_core::crd::argocd::{
     AppProject, AppProjectSpec, Application, ApplicationDestination, ApplicationSource, ApplicationSpec,
-    Backoff, ClusterRef, GroupKind, ProjectDestination, RESOURCES_FINALIZER, RetryStrategy, SyncOption,
-    SyncPolicy, SyncPolicyAutomated, SyncWindow, SyncWindowKind, subscribe_annotation,
+    Backoff, ClusterRef, GroupKind, ProjectDestination, RESOURCES_FINALIZER, RetryStrategy,
+    SYNC_OPTIONS_ANNOTATION, SyncOption, SyncPolicy, SyncPolicyAutomated, SyncWindow, SyncWindowKind,
+    subscribe_annotation,
 };
 use gitops_core::meta::{
     LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, LABEL_PART_OF, MANAGED_BY, SYNC_WAVE_ANNOTATION, SyncWave,
 };
 use gitops_core::name::Name;
 use gitops_core::platform::Platform;
-use gitops_core::profile::{EnvironmentProfile, SlackNotifications, Stage, SyncMode};
+use gitops_core::profile::{EnvironmentProfile, IdentityProvider, SlackNotifications, Sso, Stage, SyncMode};
 use gitops_core::yaml::{self, YamlError};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -285,7 +286,21 @@ end
 return hs
 "#;
 
+/// The sync options of the keys this tree sets in Argo CD's own
+/// ConfigMaps. They are patches, not whole ConfigMaps: the install (Argo
+/// CD's manifests, its Helm chart) creates the ConfigMaps and owns every
+/// other key. Server-side apply makes Argo CD's field manager the owner of
+/// the keys written here and of nothing else, so a key the install sets is
+/// left alone and an install upgrade does not undo these (Argo CD's
+/// sync-options page, "Server-Side Apply": patching a resource Argo CD does
+/// not fully manage with a partial manifest). `Delete=false` and
+/// `Prune=false`: the ConfigMaps are the install's, so deleting the root
+/// Application or dropping a file never deletes one.
+const CONFIG_PATCH_SYNC_OPTIONS: [SyncOption; 3] =
+    [SyncOption::ServerSideApply, SyncOption::PruneDisabled, SyncOption::DeleteDisabled];
+
 fn argocd_config_map(name: &'static str, data: BTreeMap<String, String>) -> ConfigMap {
+    let sync_options = CONFIG_PATCH_SYNC_OPTIONS.map(SyncOption::as_str).join(",");
     ConfigMap {
         metadata: ObjectMeta {
             name: Some(name.into()),
@@ -295,10 +310,10 @@ fn argocd_config_map(name: &'static str, data: BTreeMap<String, String>) -> Conf
                 (LABEL_NAME.to_owned(), name.to_owned()),
                 (LABEL_PART_OF.to_owned(), "argocd".to_owned()),
             ])),
-            annotations: Some(BTreeMap::from([(
-                SYNC_WAVE_ANNOTATION.to_owned(),
-                SyncWave::ArgoCdConfig.annotation_value(),
-            )])),
+            annotations: Some(BTreeMap::from([
+                (SYNC_WAVE_ANNOTATION.to_owned(), SyncWave::ArgoCdConfig.annotation_value()),
+                (SYNC_OPTIONS_ANNOTATION.to_owned(), sync_options),
+            ])),
             ..Default::default()
         },
         data: Some(data),
@@ -306,9 +321,12 @@ fn argocd_config_map(name: &'static str, data: BTreeMap<String, String>) -> Conf
     }
 }
 
-/// `argocd-cm` with the Application health check.
+/// The keys of `argocd-cm` this tree sets, as a server-side-apply patch
+/// (server-side apply, never pruned or deleted): the Application health check, the
+/// resource tracking method and, when `sso` is given, Argo CD's external
+/// URL and its OpenID Connect sign-in.
 ///
-/// It also sets the resource tracking method explicitly to `annotation`
+/// The tracking method is set explicitly to `annotation`
 /// (the default from Argo CD 3.0, `label` before): the claims a StatefulSet
 /// makes copy its claim template's labels, `app.kubernetes.io/instance:
 /// <platform>-<env>` among them, which is also the environment's
@@ -317,17 +335,147 @@ fn argocd_config_map(name: &'static str, data: BTreeMap<String, String>) -> Conf
 /// Application. Under annotation tracking only objects carrying Argo CD's
 /// `argocd.argoproj.io/tracking-id` are the Application's
 /// (<https://argo-cd.readthedocs.io/en/stable/user-guide/resource_tracking/>).
-pub fn argocd_cm() -> ConfigMap {
-    argocd_config_map(
-        "argocd-cm",
-        BTreeMap::from([
-            (
-                "resource.customizations.health.argoproj.io_Application".to_owned(),
-                APPLICATION_HEALTH_LUA.to_owned(),
+pub fn argocd_cm(sso: Option<&Sso>) -> Result<ConfigMap, YamlError> {
+    let mut data = BTreeMap::from([
+        (
+            "resource.customizations.health.argoproj.io_Application".to_owned(),
+            APPLICATION_HEALTH_LUA.to_owned(),
+        ),
+        (TRACKING_METHOD_KEY.to_owned(), "annotation".to_owned()),
+    ]);
+    if let Some(sso) = sso {
+        data.insert("url".to_owned(), sso.argocd_url.clone());
+        data.insert("oidc.config".to_owned(), yaml::to_string(&OidcConfig::of(sso))?);
+    }
+    Ok(argocd_config_map("argocd-cm", data))
+}
+
+/// `argocd-cm`'s `oidc.config`, as Argo CD's user-management page shows it
+/// for Azure AD and Okta
+/// (<https://argo-cd.readthedocs.io/en/stable/operator-manual/user-management/>).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OidcConfig {
+    name: &'static str,
+    issuer: String,
+    #[serde(rename = "clientID")]
+    client_id: String,
+    /// `$<secret>:<key>`: read from that Secret in Argo CD's namespace,
+    /// which must be labelled `app.kubernetes.io/part-of: argocd`.
+    client_secret: String,
+    requested_scopes: Vec<&'static str>,
+    #[serde(rename = "requestedIDTokenClaims")]
+    requested_id_token_claims: BTreeMap<&'static str, GroupsClaim>,
+}
+
+#[derive(Serialize)]
+struct GroupsClaim {
+    essential: bool,
+}
+
+impl OidcConfig {
+    fn of(sso: &Sso) -> Self {
+        let (name, issuer, scopes) = match &sso.provider {
+            // Azure AD puts the groups (their object IDs) in the ID token
+            // when the app registration's token configuration adds the
+            // claim; there is no `groups` scope.
+            IdentityProvider::AzureAd { tenant_id } => (
+                "Azure",
+                format!("https://login.microsoftonline.com/{tenant_id}/v2.0"),
+                vec!["openid", "profile", "email"],
             ),
-            (TRACKING_METHOD_KEY.to_owned(), "annotation".to_owned()),
-        ]),
-    )
+            // Okta: a `groups` claim on the authorization server, asked for
+            // with the `groups` scope.
+            IdentityProvider::Okta { issuer } => {
+                ("Okta", issuer.clone(), vec!["openid", "profile", "email", "groups"])
+            }
+        };
+        OidcConfig {
+            name,
+            issuer,
+            client_id: sso.client_id.clone(),
+            client_secret: format!("${}:{}", sso.client_secret.name, sso.client_secret.key),
+            requested_scopes: scopes,
+            requested_id_token_claims: BTreeMap::from([("groups", GroupsClaim { essential: true })]),
+        }
+    }
+}
+
+/// The role of an instance's platform admins: Argo CD's `role:admin`, less
+/// syncing and rolling back production.
+pub fn admin_role(platform: &Platform) -> String {
+    format!("role:{}-admin", platform.name)
+}
+
+/// The role that may sync and roll back one environment's Applications.
+pub fn deploy_role(project: &Name) -> String {
+    format!("role:{project}-deploy")
+}
+
+/// `argocd-rbac-cm` of an instance serving `profiles` (a server-side-apply
+/// patch: server-side apply, never pruned or deleted), from their
+/// [`Access`](gitops_core::profile::Access):
+///
+/// - `policy.default: role:readonly`: everyone signed in may look, nobody
+///   may change anything unless a policy below says so;
+/// - the admin groups get `role:admin`, with `sync` and `override` denied
+///   on every production project (Argo CD's policy model lets a deny win
+///   over any allow);
+/// - each environment's deploy groups may `get` and `sync` that project's
+///   Applications (a rollback is a sync to an earlier revision and needs
+///   the same permission).
+///
+/// The policy file is Casbin CSV (Argo CD's RBAC page,
+/// <https://argo-cd.readthedocs.io/en/stable/operator-manual/rbac/>);
+/// group names are checked when the profile is, so none can add a line.
+pub fn rbac_cm(
+    platform: &Platform,
+    profiles: &[&EnvironmentProfile],
+) -> Result<ConfigMap, gitops_core::name::NameError> {
+    let admin = admin_role(platform);
+    let mut csv = String::new();
+    let mut admin_groups = BTreeSet::new();
+    let mut production = Vec::new();
+    let mut deploy = Vec::new();
+    for profile in profiles {
+        admin_groups.extend(profile.argocd.access.admin_groups.iter());
+        let project = platform.name.suffixed(profile.name.as_str())?;
+        if profile.stage == Stage::Production {
+            production.push(project.clone());
+        }
+        if !profile.argocd.access.deploy_groups.is_empty() {
+            deploy.push((project, &profile.argocd.access.deploy_groups));
+        }
+    }
+    if !admin_groups.is_empty() {
+        csv.push_str(&format!("# Platform admins: everything, except syncing or rolling back production.\ng, {admin}, role:admin\n"));
+        for project in &production {
+            for action in ["sync", "override"] {
+                csv.push_str(&format!("p, {admin}, applications, {action}, {project}/*, deny\n"));
+            }
+        }
+        for group in admin_groups {
+            csv.push_str(&format!("g, {group}, {admin}\n"));
+        }
+    }
+    for (project, groups) in deploy {
+        let role = deploy_role(&project);
+        csv.push_str(&format!("# Who may sync and roll back {project}.\n"));
+        for action in ["get", "sync"] {
+            csv.push_str(&format!("p, {role}, applications, {action}, {project}/*, allow\n"));
+        }
+        for group in groups {
+            csv.push_str(&format!("g, {group}, {role}\n"));
+        }
+    }
+    let mut data = BTreeMap::from([
+        ("policy.default".to_owned(), "role:readonly".to_owned()),
+        ("scopes".to_owned(), "[groups]".to_owned()),
+    ]);
+    if !csv.is_empty() {
+        data.insert("policy.csv".to_owned(), csv);
+    }
+    Ok(argocd_config_map("argocd-rbac-cm", data))
 }
 
 /// The `argocd-cm` key of the resource tracking method.

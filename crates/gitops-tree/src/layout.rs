@@ -90,6 +90,21 @@ pub enum LayoutError {
     /// An environment name used twice, or `argocd`, which the layout reserves.
     #[error("environment `{0}` is defined twice, or is named `argocd`, which the layout reserves; rename it")]
     EnvironmentName(String),
+    /// Two environments of one Argo CD instance with different sign-in or admins.
+    #[error(
+        "environments `{first}` and `{env}` share Argo CD instance `{instance}` but set different `argocd.access.{what}`; \
+         sign-in and platform admins belong to the instance: set the same in both"
+    )]
+    InstanceAccess {
+        /// The instance.
+        instance: String,
+        /// The environment that set it first.
+        first: String,
+        /// The environment that disagrees.
+        env: String,
+        /// The setting.
+        what: &'static str,
+    },
     /// A service named `platform`, the shared directory of the per-service topology.
     #[error(
         "service `{0}` is named like the shared directory `platform` of the per-service topology; rename it"
@@ -276,7 +291,14 @@ pub struct Layout<'p> {
     header: String,
     env_names: BTreeSet<&'p str>,
     /// Each Argo CD instance's objects, and the Git source of its root.
-    instances: BTreeMap<&'p Name, (Vec<Object>, &'p GitSource)>,
+    instances: BTreeMap<&'p Name, Instance<'p>>,
+}
+
+/// One Argo CD instance's objects, repository and environments.
+struct Instance<'p> {
+    apps: Vec<Object>,
+    git: &'p GitSource,
+    profiles: Vec<&'p EnvironmentProfile>,
 }
 
 /// One environment laid out: its files, and its Argo CD objects, which go
@@ -340,8 +362,29 @@ impl<'p> Layout<'p> {
         if !self.env_names.insert(profile.name.as_str()) {
             return Err(LayoutError::EnvironmentName(profile.name.to_string()));
         }
-        let (apps, _) =
-            self.instances.entry(&profile.argocd.instance).or_insert_with(|| (Vec::new(), &profile.git));
+        let instance = self.instances.entry(&profile.argocd.instance).or_insert_with(|| Instance {
+            apps: Vec::new(),
+            git: &profile.git,
+            profiles: Vec::new(),
+        });
+        // Sign-in and platform admins are the instance's, not an environment's.
+        if let Some(first) = instance.profiles.first() {
+            let (a, b) = (&first.argocd.access, &profile.argocd.access);
+            for (what, differs) in
+                [("sso", a.sso != b.sso), ("admin_groups", a.admin_groups != b.admin_groups)]
+            {
+                if differs {
+                    return Err(LayoutError::InstanceAccess {
+                        instance: profile.argocd.instance.to_string(),
+                        first: first.name.to_string(),
+                        env: profile.name.to_string(),
+                        what,
+                    });
+                }
+            }
+        }
+        instance.profiles.push(profile);
+        let apps = &mut instance.apps;
         apps.extend(env_apps);
         if let Some(n) = &profile.argocd.notifications
             && !apps.iter().any(|o| o.name() == "argocd-notifications-cm")
@@ -357,8 +400,12 @@ impl<'p> Layout<'p> {
     pub fn finish(self) -> Result<Files, LayoutError> {
         let platform = self.platform;
         let mut files = Vec::new();
-        for (instance, (mut apps, git)) in self.instances {
-            apps.push(argocd::argocd_cm().into());
+        for (instance, Instance { mut apps, git, profiles }) in self.instances {
+            let sso = profiles.first().and_then(|p| p.argocd.access.sso.as_ref());
+            let argocd_cm = argocd::argocd_cm(sso)
+                .map_err(|error| LayoutError::Yaml { what: "argocd-cm".into(), error })?;
+            apps.push(argocd_cm.into());
+            apps.push(argocd::rbac_cm(platform, &profiles)?.into());
             let dir = format!("{ARGOCD_DIR}/{instance}");
             emit_dir(&mut files, &self.header, &format!("{dir}/apps"), &apps)?;
             let bootstrap: [Object; 2] = [

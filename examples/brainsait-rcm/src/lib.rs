@@ -28,10 +28,10 @@ use gitops_core::name;
 use gitops_core::name::{HostName, Name};
 use gitops_core::platform::{DatabaseEngine, Platform, Service, Topology};
 use gitops_core::profile::{
-    ArgoCdProfile, AvailabilityProfile, ChangeWindow, Compute, Cpu, DatabaseProfile, EnvironmentProfile,
-    ExternalEgress, GitSource, IngressProfile, IssuerKind, IssuerRef, IssuerSource, Memory, NetworkProfile,
-    Resources, Routing, SecretBackend, SecretStoreProfile, SlackNotifications, Stage, StorageProfile,
-    SyncMode, VaultStore, WorkloadSizing,
+    Access, ArgoCdProfile, AvailabilityProfile, ChangeWindow, Compute, Cpu, DatabaseProfile,
+    EnvironmentProfile, ExternalEgress, GitSource, IngressProfile, IssuerKind, IssuerRef, IssuerSource,
+    Memory, NetworkProfile, Resources, Routing, SecretBackend, SecretStoreProfile, SlackNotifications, Stage,
+    StorageProfile, SyncMode, VaultStore, WorkloadSizing,
 };
 use gitops_tree::pipeline::Paths;
 
@@ -178,6 +178,19 @@ fn environment(env: Name, stage: Stage, size: Size) -> EnvironmentProfile {
                 channel: "brainsait-deployments".into(),
                 argocd_url: format!("https://argocd.{LB_IP}.nip.io"),
             }),
+            // Least privilege (BrainSAIT's pipeline document, security
+            // practices): platform admins run the instance, developers
+            // deploy dev and staging, and only the change board syncs or
+            // rolls back production. The groups are the identity
+            // provider's; single sign-on is the document's next step and
+            // names no tenant, so it is not configured here.
+            access: Access {
+                sso: None,
+                admin_groups: vec!["brainsait-platform-admins".into()],
+                deploy_groups: vec![
+                    if production { "brainsait-change-board" } else { "brainsait-developers" }.into(),
+                ],
+            },
         },
         ingress: IngressProfile {
             routing: Routing::Ingress { class_name: name!("nginx") },

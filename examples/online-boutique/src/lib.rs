@@ -337,6 +337,7 @@ fn environment(env: Name, stage: Stage, overrides: Vec<ServiceOverride>) -> Envi
                 time_zone: "UTC",
             }),
             notifications: None,
+            access: Default::default(),
         },
         ingress: IngressProfile {
             routing: Routing::Ingress { class_name: name!("nginx") },

@@ -87,7 +87,12 @@ pub fn dev() -> EnvironmentProfile {
             target_revision: "main".into(),
         },
         sync: SyncMode::Automated { prune: true, self_heal: true },
-        argocd: ArgoCdProfile { instance: name!("dev"), change_window: None, notifications: None },
+        argocd: ArgoCdProfile {
+            instance: name!("dev"),
+            change_window: None,
+            notifications: None,
+            access: Default::default(),
+        },
         ingress: IngressProfile {
             routing: Routing::Ingress { class_name: name!("nginx") },
             host: HostName::nip_io(&name!("shop-dev"), ingress_ip),
@@ -129,6 +134,7 @@ pub fn prod() -> EnvironmentProfile {
                 time_zone: "Etc/UTC",
             }),
             notifications: None,
+            access: Default::default(),
         },
         ingress: IngressProfile { host: HostName::nip_io(&name!("shop-prod"), ingress_ip), ..base.ingress },
         storage: StorageProfile { database_size: Memory::gib(20), ..base.storage },

@@ -299,6 +299,23 @@ fn check_profile(platform: &Platform, profile: &EnvironmentProfile) -> Result<()
     if let Some(problem) = argocd.change_window.as_ref().and_then(|w| w.problem()) {
         return Err(err(format!("change window: {problem}"), "fix the window in the profile"));
     }
+    if let Some(problem) = argocd.access.sso.as_ref().and_then(|s| s.problem()) {
+        return Err(err(format!("single sign-on: {problem}"), "fix `argocd.access.sso` in the profile"));
+    }
+    for group in argocd.access.admin_groups.iter().chain(&argocd.access.deploy_groups) {
+        // A line of argocd-rbac-cm's `policy.csv`: a comma, quote or line
+        // break would write another policy, a leading `#` a comment.
+        if group.trim().is_empty()
+            || group.trim() != group
+            || group.starts_with('#')
+            || group.contains([',', '"', '\n', '\r'])
+        {
+            return Err(err(
+                format!("access group `{}` cannot be written in Argo CD's policy.csv", group.escape_debug()),
+                "name the group as the identity provider's `groups` claim does, without commas, quotes, line breaks or surrounding spaces",
+            ));
+        }
+    }
     if let Some(n) = &argocd.notifications
         && (n.channel.is_empty() || n.channel.contains(char::is_whitespace))
     {
@@ -808,7 +825,12 @@ pub(crate) mod tests {
             },
             stage: Stage::Development,
             sync: SyncMode::Manual,
-            argocd: ArgoCdProfile { instance: name!("test"), change_window: None, notifications: None },
+            argocd: ArgoCdProfile {
+                instance: name!("test"),
+                change_window: None,
+                notifications: None,
+                access: Default::default(),
+            },
             ingress: IngressProfile {
                 routing: Routing::Ingress { class_name: name!("nginx") },
                 host: HostName::nip_io(&name!("acme"), Ipv4Addr::new(10, 0, 0, 1)),
