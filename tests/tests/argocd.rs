@@ -79,8 +79,16 @@ fn projects_allow_only_the_repository_the_environment_and_the_kinds_it_renders()
         );
         for o in objects {
             let (group, kind) = o.group_kind();
-            assert!(spec.permits_kind(group, kind, o.namespace().is_some()), "{env}: {kind}");
+            assert!(spec.permits_object(group, kind, o.name(), o.namespace().is_some()), "{env}: {kind}");
         }
+        // Cluster-scoped objects only by name: the environment's own
+        // Namespace and issuer, not another environment's or kube-system.
+        assert!(spec.cluster_resource_whitelist.iter().all(|c| c.name.is_some()), "{env}");
+        assert!(spec.permits_object("", "Namespace", &format!("clinicflow-{env}"), false));
+        for (other, _) in envs.iter().filter(|(p, _)| p.name != profile.name) {
+            assert!(!spec.permits_object("", "Namespace", other.namespace.as_str(), false), "{env}");
+        }
+        assert!(!spec.permits_object("", "Namespace", "kube-system", false));
         // Nothing more than what is rendered and what its controllers make:
         // every whitelisted kind is rendered, or the child of a rendered kind.
         for gk in &spec.namespace_resource_whitelist {

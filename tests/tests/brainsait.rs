@@ -167,7 +167,14 @@ fn one_argo_cd_one_root_and_an_application_per_service_per_environment() {
             assert!(
                 !project.spec.permits_destination(&ClusterRef::in_cluster(), &format!("brainsait-{other}"))
             );
+            // One cluster, three environments: a project may create or
+            // change only its own Namespace, by name.
+            assert!(
+                !project.spec.permits_object("", "Namespace", &format!("brainsait-{other}"), false),
+                "{env}"
+            );
         }
+        assert!(project.spec.permits_object("", "Namespace", &format!("brainsait-{env}"), false));
         let windows = &project.spec.sync_windows;
         if env == "production" {
             assert_eq!(windows.len(), 1);

@@ -8,7 +8,7 @@ use gitops_core::Object;
 use gitops_core::crd::CustomResource;
 use gitops_core::crd::argocd::{
     AppProject, AppProjectSpec, Application, ApplicationDestination, ApplicationSource, ApplicationSpec,
-    Backoff, ClusterRef, GroupKind, ProjectDestination, RESOURCES_FINALIZER, RetryStrategy,
+    Backoff, ClusterRef, ClusterResource, GroupKind, ProjectDestination, RESOURCES_FINALIZER, RetryStrategy,
     SYNC_OPTIONS_ANNOTATION, SyncOption, SyncPolicy, SyncPolicyAutomated, SyncWindow, SyncWindowKind,
     subscribe_annotation,
 };
@@ -105,22 +105,31 @@ pub fn environment_project<'a>(
     objects: impl Iterator<Item = &'a Object>,
 ) -> Result<AppProject, gitops_core::name::NameError> {
     let name = platform.name.suffixed(profile.name.as_str())?;
-    let mut cluster_kinds = BTreeSet::new();
+    let mut cluster_objects = BTreeSet::new();
     let mut namespaced_kinds = BTreeSet::new();
     for object in objects {
         let (group, kind) = object.group_kind();
-        let gk = GroupKind { group: group.into(), kind: kind.into() };
         if object.namespace().is_some() {
-            namespaced_kinds.insert(gk);
+            namespaced_kinds.insert(GroupKind { group: group.into(), kind: kind.into() });
             for (group, kind) in child_kinds(group, kind) {
                 namespaced_kinds.insert(GroupKind { group: (*group).into(), kind: (*kind).into() });
             }
         } else {
-            cluster_kinds.insert(gk);
+            // Cluster-scoped objects by name: in a cluster several
+            // environments share, a project may touch only its own.
+            cluster_objects.insert(ClusterResource {
+                group: group.into(),
+                kind: kind.into(),
+                name: Some(object.name().into()),
+            });
         }
     }
     // `CreateNamespace=true` creates the Namespace before anything else.
-    cluster_kinds.insert(GroupKind { group: String::new(), kind: "Namespace".into() });
+    cluster_objects.insert(ClusterResource {
+        group: String::new(),
+        kind: "Namespace".into(),
+        name: Some(profile.namespace.to_string()),
+    });
     let sync_windows = profile
         .argocd
         .change_window
@@ -148,7 +157,7 @@ pub fn environment_project<'a>(
                 cluster: profile.cluster.clone(),
                 namespace: profile.namespace.to_string(),
             }],
-            cluster_resource_whitelist: cluster_kinds.into_iter().collect(),
+            cluster_resource_whitelist: cluster_objects.into_iter().collect(),
             namespace_resource_whitelist: namespaced_kinds.into_iter().collect(),
             sync_windows,
         },

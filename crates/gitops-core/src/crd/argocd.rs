@@ -222,10 +222,10 @@ pub struct AppProjectSpec {
     pub source_repos: Vec<String>,
     /// `destinations`: the clusters and namespaces they may deploy to.
     pub destinations: Vec<ProjectDestination>,
-    /// `clusterResourceWhitelist`: the cluster-scoped kinds an Application may manage; empty
-    /// means none.
+    /// `clusterResourceWhitelist`: the cluster-scoped kinds an Application may manage,
+    /// each optionally only by name; empty means none.
     #[serde(default)]
-    pub cluster_resource_whitelist: Vec<GroupKind>,
+    pub cluster_resource_whitelist: Vec<ClusterResource>,
     /// `namespaceResourceWhitelist`: the namespaced kinds an Application may manage. Always
     /// written, as `[]` when empty.
     #[serde(default)]
@@ -252,11 +252,28 @@ impl AppProjectSpec {
     }
 
     /// Whether the whitelist for `namespaced` or cluster-scoped kinds names `(group, kind)`
-    /// exactly. Argo CD matches entries as globs; here a `*` entry matches only a literal `*`.
+    /// exactly, whatever names a cluster-scoped entry is restricted to. Argo CD matches
+    /// entries as globs; here a `*` entry matches only a literal `*`.
     pub fn permits_kind(&self, group: &str, kind: &str, namespaced: bool) -> bool {
-        let list =
-            if namespaced { &self.namespace_resource_whitelist } else { &self.cluster_resource_whitelist };
-        list.iter().any(|gk| gk.group == group && gk.kind == kind)
+        if namespaced {
+            self.namespace_resource_whitelist.iter().any(|gk| gk.group == group && gk.kind == kind)
+        } else {
+            self.cluster_resource_whitelist.iter().any(|c| c.group == group && c.kind == kind)
+        }
+    }
+
+    /// Whether the project lets an Application manage the object `name` of
+    /// `(group, kind)`: [`permits_kind`](Self::permits_kind), and for a cluster-scoped
+    /// kind an entry without a name or with exactly this one (Argo CD reads a glob there,
+    /// which this does not expand).
+    pub fn permits_object(&self, group: &str, kind: &str, name: &str, namespaced: bool) -> bool {
+        if namespaced {
+            self.permits_kind(group, kind, true)
+        } else {
+            self.cluster_resource_whitelist
+                .iter()
+                .any(|c| c.group == group && c.kind == kind && c.name.as_deref().is_none_or(|n| n == name))
+        }
     }
 }
 
@@ -286,6 +303,21 @@ pub struct GroupKind {
     pub group: String,
     /// `kind`: the kind (`Deployment`); Argo CD also reads a glob such as `*`.
     pub kind: String,
+}
+
+/// One entry of an AppProject's `clusterResourceWhitelist`: a cluster-scoped kind, and
+/// optionally the one name (a glob, for Argo CD) an Application may manage of it
+/// (`name`, Argo CD's `ClusterResourceRestrictionItem`, argoproj/argo-cd#24674).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterResource {
+    /// `group`: the API group, `""` for the core group.
+    pub group: String,
+    /// `kind`: the kind (`Namespace`).
+    pub kind: String,
+    /// `name`: only objects of this name; every object of the kind when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// One of an AppProject's `spec.syncWindows`: a schedule during which syncs of the
@@ -558,7 +590,11 @@ spec:
                 cluster: ClusterRef::in_cluster(),
                 namespace: "app-dev".into(),
             }],
-            cluster_resource_whitelist: vec![GroupKind { group: "".into(), kind: "Namespace".into() }],
+            cluster_resource_whitelist: vec![ClusterResource {
+                group: "".into(),
+                kind: "Namespace".into(),
+                name: Some("shop".into()),
+            }],
             namespace_resource_whitelist: vec![GroupKind { group: "apps".into(), kind: "Deployment".into() }],
             sync_windows: vec![],
         };
@@ -567,6 +603,9 @@ spec:
         assert!(!spec.permits_destination(&ClusterRef::Server("https://prod:6443".into()), "app-dev"));
         assert!(!spec.permits_destination(&ClusterRef::Name("in-cluster".into()), "app-dev"));
         assert!(spec.permits_kind("", "Namespace", false));
+        assert!(spec.permits_object("", "Namespace", "shop", false));
+        assert!(!spec.permits_object("", "Namespace", "kube-system", false), "only its own namespace");
+        assert!(spec.permits_object("apps", "Deployment", "any", true));
         assert!(!spec.permits_kind("rbac.authorization.k8s.io", "ClusterRole", false));
         assert!(spec.permits_kind("apps", "Deployment", true));
         assert!(!spec.permits_kind("", "Secret", true));
