@@ -156,6 +156,7 @@ fn argocd(env: Name, lb_ip: Ipv4Addr, change_window: Option<ChangeWindow>) -> Ar
         // ClinicFlow's GitOps README names no identity provider or groups:
         // read-only for everyone signed in, the local admin for the rest.
         access: Access::default(),
+        prometheus: None,
     }
 }
 

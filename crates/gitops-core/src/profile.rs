@@ -5,6 +5,7 @@
 //! A profile knows nothing of a particular platform's services; it sizes them
 //! by [`ServiceKind`](crate::platform::ServiceKind).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -191,6 +192,21 @@ pub struct ArgoCdProfile {
     /// Who may do what to this environment's Applications, and how people
     /// sign in to the instance (`argocd-rbac-cm`, `argocd-cm`'s `oidc.config`).
     pub access: Access,
+    /// The Prometheus Operator runs in the cluster: the instance gets a
+    /// ServiceMonitor for Argo CD's metrics and a PrometheusRule with its
+    /// alerts (sync failed, degraded, out of sync too long). Belongs to the
+    /// instance, like [`Access::sso`].
+    pub prometheus: Option<PrometheusOperator>,
+}
+
+/// How the cluster's Prometheus Operator finds rules and monitors.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PrometheusOperator {
+    /// Labels put on the ServiceMonitor and the PrometheusRule, those the
+    /// `Prometheus` object's `serviceMonitorSelector` and `ruleSelector`
+    /// match (kube-prometheus-stack's default: `release: <its release name>`).
+    /// Empty for a Prometheus that selects every one.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// The access model of an environment in its Argo CD instance (BrainSAIT's

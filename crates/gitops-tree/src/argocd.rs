@@ -12,12 +12,15 @@ use gitops_core::crd::argocd::{
     SYNC_OPTIONS_ANNOTATION, SyncOption, SyncPolicy, SyncPolicyAutomated, SyncWindow, SyncWindowKind,
     subscribe_annotation,
 };
+use gitops_core::crd::monitoring;
 use gitops_core::meta::{
     LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, LABEL_PART_OF, MANAGED_BY, SYNC_WAVE_ANNOTATION, SyncWave,
 };
 use gitops_core::name::Name;
 use gitops_core::platform::Platform;
-use gitops_core::profile::{EnvironmentProfile, IdentityProvider, SlackNotifications, Sso, Stage, SyncMode};
+use gitops_core::profile::{
+    EnvironmentProfile, IdentityProvider, PrometheusOperator, SlackNotifications, Sso, Stage, SyncMode,
+};
 use gitops_core::yaml::{self, YamlError};
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -213,13 +216,22 @@ pub fn application(
 }
 
 /// `<platform>-bootstrap`: the project of the root Application. It may only
-/// manage Applications, AppProjects and Argo CD's ConfigMaps in `argocd`.
+/// manage, in `argocd`, the kinds of `objects` (the instance's `apps/`
+/// directory: Applications, AppProjects, Argo CD's ConfigMaps and, with
+/// monitoring, a ServiceMonitor and a PrometheusRule).
 pub fn bootstrap_project(
     platform: &Platform,
     repo_url: &str,
+    objects: &[Object],
 ) -> Result<AppProject, gitops_core::name::NameError> {
     let name = platform.name.suffixed("bootstrap")?;
-    let kinds = [("argoproj.io", "AppProject"), ("argoproj.io", "Application"), ("", "ConfigMap")];
+    let kinds: BTreeSet<GroupKind> = objects
+        .iter()
+        .map(|o| {
+            let (group, kind) = o.group_kind();
+            GroupKind { group: group.into(), kind: kind.into() }
+        })
+        .collect();
     Ok(CustomResource::new(
         meta(&name, &platform.name, None),
         AppProjectSpec {
@@ -230,13 +242,28 @@ pub fn bootstrap_project(
                 namespace: ARGOCD_NAMESPACE.into(),
             }],
             cluster_resource_whitelist: Vec::new(),
-            namespace_resource_whitelist: kinds
-                .iter()
-                .map(|(group, kind)| GroupKind { group: (*group).into(), kind: (*kind).into() })
-                .collect(),
+            namespace_resource_whitelist: kinds.into_iter().collect(),
             sync_windows: Vec::new(),
         },
     ))
+}
+
+/// Argo CD's metrics for the Prometheus Operator: a ServiceMonitor on the
+/// application controller's metrics Service and a PrometheusRule with the
+/// alerts of [`argocd_alerts`](gitops_core::crd::monitoring::argocd_alerts),
+/// both in Argo CD's namespace and labelled as `prometheus` says.
+pub fn monitoring(platform: &Platform, prometheus: &PrometheusOperator) -> [Object; 2] {
+    let labels = |name: &str| {
+        let mut labels = prometheus.labels.clone();
+        labels.insert(LABEL_NAME.to_owned(), name.to_owned());
+        labels.insert(LABEL_PART_OF.to_owned(), platform.name.to_string());
+        labels.insert(LABEL_MANAGED_BY.to_owned(), MANAGED_BY.to_owned());
+        labels
+    };
+    [
+        monitoring::argocd_service_monitor(ARGOCD_NAMESPACE, labels("argocd-metrics")).into(),
+        monitoring::argocd_alerts("argocd-alerts", ARGOCD_NAMESPACE, labels("argocd-alerts")).into(),
+    ]
 }
 
 /// `<platform>-root`: the app of apps of one Argo CD instance, syncing `path`

@@ -90,10 +90,10 @@ pub enum LayoutError {
     /// An environment name used twice, or `argocd`, which the layout reserves.
     #[error("environment `{0}` is defined twice, or is named `argocd`, which the layout reserves; rename it")]
     EnvironmentName(String),
-    /// Two environments of one Argo CD instance with different sign-in or admins.
+    /// Two environments of one Argo CD instance with different sign-in, admins or monitoring.
     #[error(
-        "environments `{first}` and `{env}` share Argo CD instance `{instance}` but set different `argocd.access.{what}`; \
-         sign-in and platform admins belong to the instance: set the same in both"
+        "environments `{first}` and `{env}` share Argo CD instance `{instance}` but set different `argocd.{what}`; \
+         sign-in, platform admins and monitoring belong to the instance: set the same in both"
     )]
     InstanceAccess {
         /// The instance.
@@ -370,9 +370,11 @@ impl<'p> Layout<'p> {
         // Sign-in and platform admins are the instance's, not an environment's.
         if let Some(first) = instance.profiles.first() {
             let (a, b) = (&first.argocd.access, &profile.argocd.access);
-            for (what, differs) in
-                [("sso", a.sso != b.sso), ("admin_groups", a.admin_groups != b.admin_groups)]
-            {
+            for (what, differs) in [
+                ("access.sso", a.sso != b.sso),
+                ("access.admin_groups", a.admin_groups != b.admin_groups),
+                ("prometheus", first.argocd.prometheus != profile.argocd.prometheus),
+            ] {
                 if differs {
                     return Err(LayoutError::InstanceAccess {
                         instance: profile.argocd.instance.to_string(),
@@ -406,10 +408,13 @@ impl<'p> Layout<'p> {
                 .map_err(|error| LayoutError::Yaml { what: "argocd-cm".into(), error })?;
             apps.push(argocd_cm.into());
             apps.push(argocd::rbac_cm(platform, &profiles)?.into());
+            if let Some(prometheus) = profiles.first().and_then(|p| p.argocd.prometheus.as_ref()) {
+                apps.extend(argocd::monitoring(platform, prometheus));
+            }
             let dir = format!("{ARGOCD_DIR}/{instance}");
             emit_dir(&mut files, &self.header, &format!("{dir}/apps"), &apps)?;
             let bootstrap: [Object; 2] = [
-                argocd::bootstrap_project(platform, &git.repo_url)?.into(),
+                argocd::bootstrap_project(platform, &git.repo_url, &apps)?.into(),
                 argocd::root_application(platform, git, &format!("{}/{dir}/apps", self.repo_dir))?.into(),
             ];
             emit_dir(&mut files, &self.header, &format!("{dir}/bootstrap"), &bootstrap)?;

@@ -30,8 +30,8 @@ use gitops_core::platform::{DatabaseEngine, Platform, Service, Topology};
 use gitops_core::profile::{
     Access, ArgoCdProfile, AvailabilityProfile, ChangeWindow, Compute, Cpu, DatabaseProfile,
     EnvironmentProfile, ExternalEgress, GitSource, IngressProfile, IssuerKind, IssuerRef, IssuerSource,
-    Memory, NetworkProfile, Resources, Routing, SecretBackend, SecretStoreProfile, SlackNotifications, Stage,
-    StorageProfile, SyncMode, VaultStore, WorkloadSizing,
+    Memory, NetworkProfile, PrometheusOperator, Resources, Routing, SecretBackend, SecretStoreProfile,
+    SlackNotifications, Stage, StorageProfile, SyncMode, VaultStore, WorkloadSizing,
 };
 use gitops_tree::pipeline::Paths;
 
@@ -191,6 +191,10 @@ fn environment(env: Name, stage: Stage, size: Size) -> EnvironmentProfile {
                     if production { "brainsait-change-board" } else { "brainsait-developers" }.into(),
                 ],
             },
+            // Sync operations tracked via Prometheus (BrainSAIT's pipeline
+            // document, deployment metrics): its Operator picks up every rule
+            // and monitor here.
+            prometheus: Some(PrometheusOperator::default()),
         },
         ingress: IngressProfile {
             routing: Routing::Ingress { class_name: name!("nginx") },

@@ -43,6 +43,7 @@ pub fn dev() -> EnvironmentProfile {
             change_window: None,
             notifications: None,
             access: Default::default(),
+            prometheus: None,
         },
         ingress: IngressProfile {
             routing: Routing::Ingress { class_name: name!("nginx") },

@@ -92,6 +92,7 @@ pub fn dev() -> EnvironmentProfile {
             change_window: None,
             notifications: None,
             access: Default::default(),
+            prometheus: None,
         },
         ingress: IngressProfile {
             routing: Routing::Ingress { class_name: name!("nginx") },
@@ -135,6 +136,7 @@ pub fn prod() -> EnvironmentProfile {
             }),
             notifications: None,
             access: Default::default(),
+            prometheus: None,
         },
         ingress: IngressProfile { host: HostName::nip_io(&name!("shop-prod"), ingress_ip), ..base.ingress },
         storage: StorageProfile { database_size: Memory::gib(20), ..base.storage },

@@ -830,6 +830,7 @@ pub(crate) mod tests {
                 change_window: None,
                 notifications: None,
                 access: Default::default(),
+                prometheus: None,
             },
             ingress: IngressProfile {
                 routing: Routing::Ingress { class_name: name!("nginx") },
