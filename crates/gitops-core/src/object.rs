@@ -20,7 +20,9 @@ use crate::crd::CustomResourceSpec;
 use crate::crd::argocd::{AppProject, AppProjectSpec, Application, ApplicationSpec};
 use crate::crd::cert_manager::{ClusterIssuer, IssuerSpec};
 use crate::crd::external_secrets::{ExternalSecret, ExternalSecretSpec, SecretStore, SecretStoreSpec};
-use crate::crd::gatekeeper::{ConstraintSpec, PrivilegedContainerConstraint};
+use crate::crd::gatekeeper::{
+    ConstraintSpec, ConstraintTemplate, ConstraintTemplateSpec, PrivilegedContainerConstraint,
+};
 use crate::crd::gateway_api::{HttpRoute, HttpRouteSpec};
 use crate::crd::monitoring::{PrometheusRule, PrometheusRuleSpec, ServiceMonitor, ServiceMonitorSpec};
 use crate::crd::sealed_secrets::{SealedSecret, SealedSecretSpec};
@@ -230,6 +232,7 @@ objects! {
     ExternalSecret(ExternalSecret) = Crd<ExternalSecretSpec>;
     SealedSecret(SealedSecret) = Crd<SealedSecretSpec>;
     ClusterIssuer(ClusterIssuer) = Crd<IssuerSpec>;
+    ConstraintTemplate(ConstraintTemplate) = Crd<ConstraintTemplateSpec>;
     PrivilegedContainerConstraint(PrivilegedContainerConstraint) = Crd<ConstraintSpec>;
     PrometheusRule(PrometheusRule) = Crd<PrometheusRuleSpec>;
     ServiceMonitor(ServiceMonitor) = Crd<ServiceMonitorSpec>;
