@@ -239,3 +239,55 @@ fn mongodb_credentials_are_sealed_in_dev_and_read_from_an_owned_vault_store_else
         assert!(!tree.paths().any(|p| p.starts_with(&format!("{env}/")) && p.contains("sealedsecret")));
     }
 }
+
+/// A constraint's kind is a CRD Gatekeeper makes from its template: the
+/// instance's root syncs the template, once for the cluster, in Argo CD's
+/// configuration wave, before the environments' Applications (wave 0) that
+/// hold the constraints; the constraints skip the dry run their kind may
+/// not yet exist for.
+#[test]
+fn the_privileged_constraint_has_its_template_synced_first() {
+    use gitops_core::crd::gatekeeper::{ConstraintTemplate, PrivilegedContainerConstraint};
+    let tree = tree();
+    let template: ConstraintTemplate =
+        parse(&tree, "argocd/brainsait/apps/constrainttemplate-k8spspprivilegedcontainer.yaml");
+    assert_eq!(template.spec.crd.spec.names.kind, "K8sPSPPrivilegedContainer");
+    assert_eq!(template.metadata.namespace, None, "cluster-scoped");
+    let wave = |annotations: &Option<std::collections::BTreeMap<String, String>>| -> i32 {
+        annotations
+            .as_ref()
+            .and_then(|a| a.get("argocd.argoproj.io/sync-wave"))
+            .map_or(0, |w| w.parse().unwrap())
+    };
+    let template_wave = wave(&template.metadata.annotations);
+    let bootstrap: AppProject =
+        parse(&tree, "argocd/brainsait/bootstrap/appproject-brainsait-bootstrap.yaml");
+    assert!(bootstrap.spec.permits_object(
+        "templates.gatekeeper.sh",
+        "ConstraintTemplate",
+        "k8spspprivilegedcontainer",
+        false
+    ));
+    assert!(!bootstrap.spec.permits_object(
+        "templates.gatekeeper.sh",
+        "ConstraintTemplate",
+        "anything-else",
+        false
+    ));
+    let mut constraints = 0;
+    for env in ENVS {
+        for (path, _) in
+            tree.files().filter(|(p, _)| p.starts_with(&format!("{env}/")) && p.contains("k8spspprivileged"))
+        {
+            let constraint: PrivilegedContainerConstraint = parse(&tree, path);
+            let options =
+                &constraint.metadata.annotations.as_ref().unwrap()["argocd.argoproj.io/sync-options"];
+            assert!(options.split(',').any(|o| o == "SkipDryRunOnMissingResource=true"), "{path}");
+            let app: Application =
+                parse(&tree, &format!("argocd/brainsait/apps/application-brainsait-{env}.yaml"));
+            assert!(template_wave < wave(&app.metadata.annotations), "{env}: the template comes first");
+            constraints += 1;
+        }
+    }
+    assert_eq!(constraints, 2, "staging and production hold one each");
+}

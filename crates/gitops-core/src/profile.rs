@@ -71,8 +71,10 @@ pub struct EnvironmentProfile {
     /// Spreading across nodes and autoscaling.
     pub availability: AvailabilityProfile,
     /// Emit BrainSAIT's pipeline document's Gatekeeper constraint that forbids privileged
-    /// containers in the namespace (needs Gatekeeper and the
-    /// `K8sPSPPrivilegedContainer` template from its library in the cluster).
+    /// containers in the namespace. Needs Gatekeeper in the cluster; the
+    /// `K8sPSPPrivilegedContainer` ConstraintTemplate that declares the
+    /// constraint's kind is synced by the instance's root Application, once
+    /// for every environment of the instance.
     pub gatekeeper_privileged_constraint: bool,
     /// The value of the `compliance` label every object carries (BrainSAIT's pipeline document:
     /// production objects must have one), or `None`.

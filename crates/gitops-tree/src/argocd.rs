@@ -218,20 +218,28 @@ pub fn application(
 /// `<platform>-bootstrap`: the project of the root Application. It may only
 /// manage, in `argocd`, the kinds of `objects` (the instance's `apps/`
 /// directory: Applications, AppProjects, Argo CD's ConfigMaps and, with
-/// monitoring, a ServiceMonitor and a PrometheusRule).
+/// monitoring, a ServiceMonitor and a PrometheusRule), and the
+/// cluster-scoped objects among them by name (Gatekeeper's template).
 pub fn bootstrap_project(
     platform: &Platform,
     repo_url: &str,
     objects: &[Object],
 ) -> Result<AppProject, gitops_core::name::NameError> {
     let name = platform.name.suffixed("bootstrap")?;
-    let kinds: BTreeSet<GroupKind> = objects
-        .iter()
-        .map(|o| {
-            let (group, kind) = o.group_kind();
-            GroupKind { group: group.into(), kind: kind.into() }
-        })
-        .collect();
+    let mut kinds = BTreeSet::new();
+    let mut cluster_objects = BTreeSet::new();
+    for o in objects {
+        let (group, kind) = o.group_kind();
+        if o.namespace().is_some() {
+            kinds.insert(GroupKind { group: group.into(), kind: kind.into() });
+        } else {
+            cluster_objects.insert(ClusterResource {
+                group: group.into(),
+                kind: kind.into(),
+                name: Some(o.name().into()),
+            });
+        }
+    }
     Ok(CustomResource::new(
         meta(&name, &platform.name, None),
         AppProjectSpec {
@@ -241,11 +249,27 @@ pub fn bootstrap_project(
                 cluster: ClusterRef::in_cluster(),
                 namespace: ARGOCD_NAMESPACE.into(),
             }],
-            cluster_resource_whitelist: Vec::new(),
+            cluster_resource_whitelist: cluster_objects.into_iter().collect(),
             namespace_resource_whitelist: kinds.into_iter().collect(),
             sync_windows: Vec::new(),
         },
     ))
+}
+
+/// Gatekeeper's `K8sPSPPrivilegedContainer` ConstraintTemplate, in Argo CD's
+/// configuration wave: Gatekeeper makes the constraint's CRD from it before
+/// the root syncs the environments' Applications that hold the constraints.
+pub fn privileged_container_template() -> gitops_core::crd::gatekeeper::ConstraintTemplate {
+    let mut template = gitops_core::crd::gatekeeper::privileged_container_template();
+    let metadata = &mut template.metadata;
+    let name = metadata.name.clone().unwrap_or_default();
+    metadata.labels = Some(BTreeMap::from([
+        (LABEL_NAME.to_owned(), name),
+        (LABEL_MANAGED_BY.to_owned(), MANAGED_BY.to_owned()),
+    ]));
+    metadata.annotations =
+        Some(BTreeMap::from([(SYNC_WAVE_ANNOTATION.to_owned(), SyncWave::ArgoCdConfig.annotation_value())]));
+    template
 }
 
 /// Argo CD's metrics for the Prometheus Operator: a ServiceMonitor on the

@@ -408,6 +408,12 @@ impl<'p> Layout<'p> {
                 .map_err(|error| LayoutError::Yaml { what: "argocd-cm".into(), error })?;
             apps.push(argocd_cm.into());
             apps.push(argocd::rbac_cm(platform, &profiles)?.into());
+            // Cluster-scoped and one per cluster: the template that declares
+            // the constraint's kind, synced by the root before any
+            // environment's Application (Argo CD's configuration wave).
+            if profiles.iter().any(|p| p.gatekeeper_privileged_constraint) {
+                apps.push(argocd::privileged_container_template().into());
+            }
             if let Some(prometheus) = profiles.first().and_then(|p| p.argocd.prometheus.as_ref()) {
                 apps.extend(argocd::monitoring(platform, prometheus));
             }

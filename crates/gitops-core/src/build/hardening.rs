@@ -268,6 +268,14 @@ pub fn privileged_constraint(ctx: &Ctx) -> Option<PrivilegedContainerConstraint>
     let labels = ctx.labels(&name, meta::Component::Platform, None);
     let mut metadata = ctx.meta(&name, &labels, SyncWave::Foundation);
     metadata.namespace = None;
+    // The constraint's kind is a CRD Gatekeeper makes from the template
+    // (which the instance's root syncs first), so it may not exist at the
+    // dry run of the first sync (Argo CD's sync-options page names
+    // Gatekeeper's constraints as the case for this option).
+    metadata.annotations.get_or_insert_with(Default::default).insert(
+        crate::crd::argocd::SYNC_OPTIONS_ANNOTATION.to_owned(),
+        crate::crd::argocd::SyncOption::SkipDryRunOnMissingResource.as_str().to_owned(),
+    );
     Some(CustomResource::new(
         metadata,
         ConstraintSpec {

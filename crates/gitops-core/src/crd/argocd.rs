@@ -82,6 +82,9 @@ string_enum! {
         PruneDisabled => "Prune=false",
         /// On a resource: keep it when the Application is deleted.
         DeleteDisabled => "Delete=false",
+        /// Skip the dry run of an object whose kind's CRD does not exist yet
+        /// (a CRD another object of the same sync creates).
+        SkipDryRunOnMissingResource => "SkipDryRunOnMissingResource=true",
     }
 }
 
