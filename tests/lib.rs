@@ -68,6 +68,9 @@ pub fn via_gateway(mut profile: EnvironmentProfile) -> EnvironmentProfile {
         namespace: name!("gateway-system"),
         section_name: Some(name!("https")),
     };
+    // The shared Gateway and its implementation are the cluster's, made out
+    // of band: no add-on list to check the routes against.
+    profile.argocd.addons.clear();
     profile
 }
 

@@ -130,7 +130,18 @@ fn one_argo_cd_one_root_and_an_application_per_service_per_environment() {
         .filter_map(|p| p.strip_prefix("argocd/brainsait/apps/application-"))
         .filter_map(|p| p.strip_suffix(".yaml"))
         .collect();
-    let mut expected = BTreeSet::new();
+    // The cluster's add-ons, then an Application per environment and service.
+    let mut expected: BTreeSet<String> = [
+        "cert-manager",
+        "external-secrets",
+        "gatekeeper",
+        "ingress-nginx",
+        "metallb",
+        "metrics-server",
+        "sealed-secrets",
+    ]
+    .map(String::from)
+    .into();
     for env in ENVS {
         expected.insert(format!("brainsait-{env}"));
         for s in SERVICES {

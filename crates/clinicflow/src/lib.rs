@@ -16,6 +16,7 @@
 
 use std::net::Ipv4Addr;
 
+use gitops_core::addons::{self, Addon};
 use gitops_core::crd::argocd::ClusterRef;
 use gitops_core::crd::external_secrets::SecretStoreKind;
 use gitops_core::image::{ImageDigest, ImageRepository, PinnedImage, VersionTag};
@@ -157,7 +158,22 @@ fn argocd(env: Name, lb_ip: Ipv4Addr, change_window: Option<ChangeWindow>) -> Ar
         // read-only for everyone signed in, the local admin for the rest.
         access: Access::default(),
         prometheus: None,
+        addons: addons(lb_ip),
     }
+}
+
+/// What each cluster runs before ClinicFlow (ClinicFlow's GitOps README):
+/// ingress-nginx behind MetalLB at the address the `nip.io` hosts name,
+/// cert-manager for the TLS certificates, External Secrets for the
+/// database credentials, and metrics-server for production's autoscalers.
+fn addons(lb_ip: Ipv4Addr) -> Vec<Addon> {
+    vec![
+        addons::metallb(vec![format!("{lb_ip}/32")]),
+        addons::ingress_nginx(&name!("nginx"), Some(lb_ip)),
+        addons::cert_manager(),
+        addons::external_secrets(),
+        addons::metrics_server(),
+    ]
 }
 
 /// Production changes go out on Tuesday and Thursday evenings, 20:00 to 23:00 UTC.

@@ -252,6 +252,7 @@ mod tests {
                 notifications: None,
                 access: Default::default(),
                 prometheus: None,
+                addons: Vec::new(),
             },
             ingress: IngressProfile {
                 routing: Routing::Ingress { class_name: name!("nginx") },

@@ -199,6 +199,10 @@ pub struct ArgoCdProfile {
     /// alerts (sync failed, degraded, out of sync too long). Belongs to the
     /// instance, like [`Access::sso`].
     pub prometheus: Option<PrometheusOperator>,
+    /// The cluster add-ons the instance's root Application installs first
+    /// ([`crate::addons`]): empty when they are installed another way.
+    /// Belongs to the instance, like [`Access::sso`].
+    pub addons: Vec<crate::addons::Addon>,
 }
 
 /// How the cluster's Prometheus Operator finds rules and monitors.

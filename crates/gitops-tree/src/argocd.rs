@@ -5,12 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use gitops_core::Object;
+use gitops_core::addons::Addon;
 use gitops_core::crd::CustomResource;
 use gitops_core::crd::argocd::{
-    AppProject, AppProjectSpec, Application, ApplicationDestination, ApplicationSource, ApplicationSpec,
-    Backoff, ClusterRef, ClusterResource, GroupKind, ProjectDestination, RESOURCES_FINALIZER, RetryStrategy,
-    SYNC_OPTIONS_ANNOTATION, SyncOption, SyncPolicy, SyncPolicyAutomated, SyncWindow, SyncWindowKind,
-    subscribe_annotation,
+    AppProject, AppProjectSpec, Application, ApplicationDestination, ApplicationSource,
+    ApplicationSourceHelm, ApplicationSpec, Backoff, ClusterRef, ClusterResource, GroupKind,
+    ProjectDestination, RESOURCES_FINALIZER, RetryStrategy, SYNC_OPTIONS_ANNOTATION, SyncOption, SyncPolicy,
+    SyncPolicyAutomated, SyncWindow, SyncWindowKind, subscribe_annotation,
 };
 use gitops_core::crd::monitoring;
 use gitops_core::meta::{
@@ -200,6 +201,8 @@ pub fn application(
                 repo_url: profile.git.repo_url.clone(),
                 target_revision: profile.git.target_revision.clone(),
                 path: path.into(),
+                chart: None,
+                helm: None,
                 directory: None,
                 kustomize: None,
             },
@@ -216,10 +219,11 @@ pub fn application(
 }
 
 /// `<platform>-bootstrap`: the project of the root Application. It may only
-/// manage, in `argocd`, the kinds of `objects` (the instance's `apps/`
-/// directory: Applications, AppProjects, Argo CD's ConfigMaps and, with
-/// monitoring, a ServiceMonitor and a PrometheusRule), and the
-/// cluster-scoped objects among them by name (Gatekeeper's template).
+/// manage the kinds of `objects` (the instance's `apps/` directory:
+/// Applications, AppProjects, Argo CD's ConfigMaps and, as the profile
+/// asks, a ServiceMonitor, a PrometheusRule and add-ons' configuration),
+/// in their namespaces (`argocd`, an add-on's), and the cluster-scoped
+/// objects among them by name (Gatekeeper's template).
 pub fn bootstrap_project(
     platform: &Platform,
     repo_url: &str,
@@ -228,9 +232,11 @@ pub fn bootstrap_project(
     let name = platform.name.suffixed("bootstrap")?;
     let mut kinds = BTreeSet::new();
     let mut cluster_objects = BTreeSet::new();
+    let mut namespaces = BTreeSet::from([ARGOCD_NAMESPACE.to_owned()]);
     for o in objects {
         let (group, kind) = o.group_kind();
-        if o.namespace().is_some() {
+        if let Some(namespace) = o.namespace() {
+            namespaces.insert(namespace.to_owned());
             kinds.insert(GroupKind { group: group.into(), kind: kind.into() });
         } else {
             cluster_objects.insert(ClusterResource {
@@ -243,12 +249,15 @@ pub fn bootstrap_project(
     Ok(CustomResource::new(
         meta(&name, &platform.name, None),
         AppProjectSpec {
-            description: Some(format!("The root Application of {}: Argo CD objects only", platform.name)),
+            description: Some(format!(
+                "The root Application of {}: Argo CD objects, cluster add-ons and their configuration",
+                platform.name
+            )),
             source_repos: vec![repo_url.into()],
-            destinations: vec![ProjectDestination {
-                cluster: ClusterRef::in_cluster(),
-                namespace: ARGOCD_NAMESPACE.into(),
-            }],
+            destinations: namespaces
+                .into_iter()
+                .map(|namespace| ProjectDestination { cluster: ClusterRef::in_cluster(), namespace })
+                .collect(),
             cluster_resource_whitelist: cluster_objects.into_iter().collect(),
             namespace_resource_whitelist: kinds.into_iter().collect(),
             sync_windows: Vec::new(),
@@ -267,9 +276,138 @@ pub fn privileged_container_template() -> gitops_core::crd::gatekeeper::Constrai
         (LABEL_NAME.to_owned(), name),
         (LABEL_MANAGED_BY.to_owned(), MANAGED_BY.to_owned()),
     ]));
-    metadata.annotations =
-        Some(BTreeMap::from([(SYNC_WAVE_ANNOTATION.to_owned(), SyncWave::ArgoCdConfig.annotation_value())]));
+    metadata.annotations = Some(BTreeMap::from([
+        (SYNC_WAVE_ANNOTATION.to_owned(), SyncWave::ArgoCdConfig.annotation_value()),
+        // Gatekeeper's CRDs come from its add-on Application, in the same
+        // sync of the root: not there yet when the sync's dry run runs.
+        (SYNC_OPTIONS_ANNOTATION.to_owned(), SyncOption::SkipDryRunOnMissingResource.as_str().to_owned()),
+    ]));
     template
+}
+
+/// The sync wave of the add-ons' project and Applications in the root:
+/// before everything else, so their CRDs exist first.
+pub const ADDONS_WAVE: i32 = -3;
+/// The sync wave of the add-ons' own custom resources (MetalLB's pool):
+/// after the add-ons are healthy, before Argo CD's configuration.
+pub const ADDON_CONFIG_WAVE: i32 = -2;
+
+fn wave_annotations(wave: i32, skip_dry_run: bool) -> BTreeMap<String, String> {
+    let mut annotations = BTreeMap::from([(SYNC_WAVE_ANNOTATION.to_owned(), wave.to_string())]);
+    if skip_dry_run {
+        annotations.insert(
+            SYNC_OPTIONS_ANNOTATION.to_owned(),
+            SyncOption::SkipDryRunOnMissingResource.as_str().to_owned(),
+        );
+    }
+    annotations
+}
+
+/// `<platform>-addons`: the project of the add-on Applications. Installers
+/// create CRDs, cluster roles and webhooks, so it admits every kind; it is
+/// held to the add-ons' chart repositories and namespaces.
+pub fn addons_project(
+    platform: &Platform,
+    addons: &[Addon],
+) -> Result<AppProject, gitops_core::name::NameError> {
+    let name = platform.name.suffixed("addons")?;
+    let mut metadata = meta(&name, &platform.name, None);
+    metadata.annotations = Some(wave_annotations(ADDONS_WAVE, false));
+    let repos: BTreeSet<&str> = addons.iter().map(|a| a.chart.repo_url).collect();
+    let namespaces: BTreeSet<&str> = addons.iter().map(|a| a.namespace.as_str()).collect();
+    Ok(CustomResource::new(
+        metadata,
+        AppProjectSpec {
+            description: Some(format!(
+                "The cluster add-ons of {}: their charts, into their namespaces",
+                platform.name
+            )),
+            source_repos: repos.into_iter().map(Into::into).collect(),
+            destinations: namespaces
+                .into_iter()
+                .map(|ns| ProjectDestination { cluster: ClusterRef::in_cluster(), namespace: ns.into() })
+                .collect(),
+            cluster_resource_whitelist: vec![ClusterResource {
+                group: "*".into(),
+                kind: "*".into(),
+                name: None,
+            }],
+            namespace_resource_whitelist: vec![GroupKind { group: "*".into(), kind: "*".into() }],
+            sync_windows: Vec::new(),
+        },
+    ))
+}
+
+/// The Application of one add-on: its chart at its pinned version, with
+/// its values, in its namespace. It syncs automatically and heals, never
+/// prunes, and has no resources finalizer: deleting it leaves the add-on,
+/// its CRDs and every object of theirs in place. Server-side apply: the
+/// CRDs of cert-manager or Gatekeeper are too large for the annotation
+/// client-side apply keeps.
+pub fn addon_application(
+    platform: &Platform,
+    addon: &Addon,
+) -> Result<Application, gitops_core::name::NameError> {
+    let mut metadata = meta(&addon.name, &platform.name, None);
+    metadata.annotations = Some(wave_annotations(ADDONS_WAVE, false));
+    Ok(CustomResource::new(
+        metadata,
+        ApplicationSpec {
+            project: platform.name.suffixed("addons")?.to_string(),
+            source: ApplicationSource {
+                repo_url: addon.chart.repo_url.into(),
+                target_revision: addon.chart.version.into(),
+                path: String::new(),
+                chart: Some(addon.chart.chart.into()),
+                helm: Some(ApplicationSourceHelm {
+                    release_name: Some(addon.name.to_string()),
+                    values_object: Some(addon.values.clone()),
+                }),
+                directory: None,
+                kustomize: None,
+            },
+            destination: ApplicationDestination {
+                cluster: ClusterRef::in_cluster(),
+                namespace: addon.namespace.to_string(),
+            },
+            sync_policy: Some(SyncPolicy {
+                automated: Some(SyncPolicyAutomated { prune: false, self_heal: true, allow_empty: false }),
+                sync_options: vec![SyncOption::CreateNamespace, SyncOption::ServerSideApply],
+                retry: Some(retry()),
+            }),
+            ignore_differences: Vec::new(),
+            info: Vec::new(),
+            revision_history_limit: Some(10),
+        },
+    ))
+}
+
+/// Everything the root syncs for `addons`: their project and Applications
+/// ([`ADDONS_WAVE`]) and their own custom resources
+/// ([`ADDON_CONFIG_WAVE`], skipping the dry run their CRDs are not there
+/// for yet). Nothing when there are none.
+pub fn addon_objects(
+    platform: &Platform,
+    addons: &[Addon],
+) -> Result<Vec<Object>, gitops_core::name::NameError> {
+    if addons.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut objects: Vec<Object> = vec![addons_project(platform, addons)?.into()];
+    for addon in addons {
+        objects.push(addon_application(platform, addon)?.into());
+        for config in &addon.config {
+            let mut object = config.object(&addon.namespace);
+            object.metadata.labels = Some(BTreeMap::from([
+                (LABEL_NAME.to_owned(), config.name.to_string()),
+                (LABEL_PART_OF.to_owned(), platform.name.to_string()),
+                (LABEL_MANAGED_BY.to_owned(), MANAGED_BY.to_owned()),
+            ]));
+            object.metadata.annotations = Some(wave_annotations(ADDON_CONFIG_WAVE, true));
+            objects.push(object.into());
+        }
+    }
+    Ok(objects)
 }
 
 /// Argo CD's metrics for the Prometheus Operator: a ServiceMonitor on the
@@ -309,6 +447,8 @@ pub fn root_application(
                 repo_url: git.repo_url.clone(),
                 target_revision: git.target_revision.clone(),
                 path: path.into(),
+                chart: None,
+                helm: None,
                 directory: None,
                 kustomize: None,
             },

@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use gitops_core::addons::{self, Provides};
 use gitops_core::name::{Name, NameError};
 use gitops_core::par;
 use gitops_core::platform::{Platform, Topology};
@@ -90,6 +91,19 @@ pub enum LayoutError {
     /// An environment name used twice, or `argocd`, which the layout reserves.
     #[error("environment `{0}` is defined twice, or is named `argocd`, which the layout reserves; rename it")]
     EnvironmentName(String),
+    /// An object needs what none of its instance's add-ons provides.
+    #[error(
+        "environment `{env}`: {object} needs {need}, which no add-on of its Argo CD instance provides; add the add-on to `argocd.addons` (gitops_core::addons), or leave `argocd.addons` empty \
+         if the cluster's add-ons are installed another way"
+    )]
+    MissingAddon {
+        /// The environment.
+        env: String,
+        /// The object, as `Kind `name``.
+        object: String,
+        /// What it needs, in words.
+        need: String,
+    },
     /// Two environments of one Argo CD instance with different sign-in, admins or monitoring.
     #[error(
         "environments `{first}` and `{env}` share Argo CD instance `{instance}` but set different `argocd.{what}`; \
@@ -203,6 +217,32 @@ fn emit_dir<'a>(
     };
     let bytes = document(header, || format!("{dir}/kustomization.yaml"), &kustomization)?;
     files.push((format!("{dir}/kustomization.yaml"), bytes));
+    Ok(())
+}
+
+/// With add-ons declared, every object's need from the cluster is met by
+/// one of them (or, for the Prometheus Operator's kinds, by the profile's
+/// word that it runs): otherwise the tree would validate and never run.
+fn check_addons(env: &EnvironmentObjects) -> Result<(), LayoutError> {
+    let argocd = &env.profile.argocd;
+    if argocd.addons.is_empty() {
+        return Ok(());
+    }
+    let mut provided: Vec<Provides> = argocd.addons.iter().flat_map(|a| a.provides.iter().cloned()).collect();
+    if argocd.prometheus.is_some() {
+        provided.push(Provides::ApiGroup("monitoring.coreos.com".into()));
+    }
+    for object in env.render.objects() {
+        if let Some(need) =
+            addons::needs(object).into_iter().find(|need| !provided.iter().any(|p| p.meets(need)))
+        {
+            return Err(LayoutError::MissingAddon {
+                env: env.profile.name.to_string(),
+                object: format!("{} `{}`", object.kind(), object.name()),
+                need: need.describe(),
+            });
+        }
+    }
     Ok(())
 }
 
@@ -333,6 +373,7 @@ impl<'p> Layout<'p> {
             return Err(LayoutError::EnvironmentName(env_name.into()));
         }
         check_namespaces(env)?;
+        check_addons(env)?;
         // The environment's own Argo CD objects: its project, then its Applications.
         let mut apps: Vec<Object> =
             vec![argocd::environment_project(platform, profile, env.render.objects())?.into()];
@@ -374,6 +415,7 @@ impl<'p> Layout<'p> {
                 ("access.sso", a.sso != b.sso),
                 ("access.admin_groups", a.admin_groups != b.admin_groups),
                 ("prometheus", first.argocd.prometheus != profile.argocd.prometheus),
+                ("addons", first.argocd.addons != profile.argocd.addons),
             ] {
                 if differs {
                     return Err(LayoutError::InstanceAccess {
@@ -413,6 +455,9 @@ impl<'p> Layout<'p> {
             // environment's Application (Argo CD's configuration wave).
             if profiles.iter().any(|p| p.gatekeeper_privileged_constraint) {
                 apps.push(argocd::privileged_container_template().into());
+            }
+            if let Some(first) = profiles.first() {
+                apps.extend(argocd::addon_objects(platform, &first.argocd.addons)?);
             }
             if let Some(prometheus) = profiles.first().and_then(|p| p.argocd.prometheus.as_ref()) {
                 apps.extend(argocd::monitoring(platform, prometheus));

@@ -21,6 +21,7 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 
+use gitops_core::addons::{self, Addon};
 use gitops_core::crd::argocd::ClusterRef;
 use gitops_core::crd::external_secrets::SecretStoreKind;
 use gitops_core::image::{ImageDigest, ImageRepository, PinnedImage, VersionTag};
@@ -107,6 +108,22 @@ const MONGODB: PinnedImage = PinnedImage {
 /// The EXTERNAL-IP of the cluster's ingress controller (a placeholder):
 /// one cluster, so one address, and a host per environment.
 const LB_IP: Ipv4Addr = Ipv4Addr::new(10, 20, 0, 240);
+
+/// The one cluster's add-ons (BrainSAIT's pipeline document): ingress-nginx
+/// behind MetalLB, cert-manager, Sealed Secrets for dev and External
+/// Secrets (Vault) for staging and production, Gatekeeper for the
+/// privileged-container constraint, metrics-server for autoscaling.
+fn addons() -> Vec<Addon> {
+    vec![
+        addons::metallb(vec![format!("{LB_IP}/32")]),
+        addons::ingress_nginx(&name!("nginx"), Some(LB_IP)),
+        addons::cert_manager(),
+        addons::sealed_secrets(),
+        addons::external_secrets(),
+        addons::gatekeeper(),
+        addons::metrics_server(),
+    ]
+}
 
 const fn resources(req_cpu: u32, req_mem: u32, lim_cpu: u32, lim_mem: u32) -> Resources {
     Resources {
@@ -195,6 +212,7 @@ fn environment(env: Name, stage: Stage, size: Size) -> EnvironmentProfile {
             // document, deployment metrics): its Operator picks up every rule
             // and monitor here.
             prometheus: Some(PrometheusOperator::default()),
+            addons: addons(),
         },
         ingress: IngressProfile {
             routing: Routing::Ingress { class_name: name!("nginx") },

@@ -44,6 +44,7 @@ pub fn dev() -> EnvironmentProfile {
             notifications: None,
             access: Default::default(),
             prometheus: None,
+            addons: Vec::new(),
         },
         ingress: IngressProfile {
             routing: Routing::Ingress { class_name: name!("nginx") },

@@ -339,6 +339,7 @@ fn environment(env: Name, stage: Stage, overrides: Vec<ServiceOverride>) -> Envi
             notifications: None,
             access: Default::default(),
             prometheus: None,
+            addons: Vec::new(),
         },
         ingress: IngressProfile {
             routing: Routing::Ingress { class_name: name!("nginx") },

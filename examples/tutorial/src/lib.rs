@@ -93,6 +93,7 @@ pub fn dev() -> EnvironmentProfile {
             notifications: None,
             access: Default::default(),
             prometheus: None,
+            addons: Vec::new(),
         },
         ingress: IngressProfile {
             routing: Routing::Ingress { class_name: name!("nginx") },
@@ -137,6 +138,7 @@ pub fn prod() -> EnvironmentProfile {
             notifications: None,
             access: Default::default(),
             prometheus: None,
+            addons: Vec::new(),
         },
         ingress: IngressProfile { host: HostName::nip_io(&name!("shop-prod"), ingress_ip), ..base.ingress },
         storage: StorageProfile { database_size: Memory::gib(20), ..base.storage },

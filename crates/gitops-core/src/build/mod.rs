@@ -831,6 +831,7 @@ pub(crate) mod tests {
                 notifications: None,
                 access: Default::default(),
                 prometheus: None,
+                addons: Vec::new(),
             },
             ingress: IngressProfile {
                 routing: Routing::Ingress { class_name: name!("nginx") },

@@ -130,14 +130,35 @@ pub struct ApplicationSource {
     pub repo_url: String,
     /// `targetRevision`: the branch, tag or commit Argo CD follows.
     pub target_revision: String,
-    /// `path`: the directory below the repository root.
+    /// `path`: the directory below the repository root; empty (not written)
+    /// for a Helm chart from a chart repository.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub path: String,
+    /// `chart`: the chart's name, when `repoURL` is a Helm chart repository
+    /// and `targetRevision` the chart's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<String>,
+    /// `helm`: options for a Helm chart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub helm: Option<ApplicationSourceHelm>,
     /// `directory`: how a plain directory of manifests is read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub directory: Option<ApplicationSourceDirectory>,
     /// `kustomize`: options for a directory Argo CD builds with Kustomize.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kustomize: Option<ApplicationSourceKustomize>,
+}
+
+/// `spec.source.helm`: how Argo CD renders a Helm chart.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApplicationSourceHelm {
+    /// `releaseName`: the Helm release's name (the Application's by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_name: Option<String>,
+    /// `valuesObject`: the chart's values, as an object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values_object: Option<serde_json::Value>,
 }
 
 /// `spec.source.directory`: which files of a plain-manifest directory Argo CD reads.
@@ -459,6 +480,8 @@ mod tests {
                     repo_url: "https://example.com/r.git".into(),
                     target_revision: "main".into(),
                     path: "deploy/dev".into(),
+                    chart: None,
+                    helm: None,
                     directory: None,
                     kustomize: None,
                 },
