@@ -2,8 +2,8 @@
 // kubernetes-models packages carry them: Argo CD (Application, AppProject),
 // cert-manager (ClusterIssuer), External Secrets (ExternalSecret,
 // SecretStore; the package's newest schema is v1beta1, whose fields the v1
-// objects this renderer writes share) and the Prometheus Operator
-// (PrometheusRule, ServiceMonitor). Prints one line per invalid object and
+// objects this renderer writes share), Sealed Secrets (SealedSecret) and the
+// Prometheus Operator (PrometheusRule, ServiceMonitor). Prints one line per invalid object and
 // a summary; exits 1 if any object is invalid.
 "use strict";
 const fs = require("fs");
@@ -20,6 +20,7 @@ const models = {
   ],
   // An ES module only (its package exports have no `require` condition):
   // imported, and awaited below with the others.
+  "bitnami.com/v1alpha1": [import("@kubernetes-models/sealed-secrets/bitnami.com/v1alpha1"), "bitnami.com/v1alpha1"],
   "monitoring.coreos.com/v1": [
     import("@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1"),
     "monitoring.coreos.com/v1",

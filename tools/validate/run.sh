@@ -3,8 +3,10 @@
 # this repository does not write:
 # - kubernetes-validate (PyPI): every built-in kind against the strict JSON
 #   schemas of Kubernetes 1.33 and 1.37 (unknown fields are errors);
-# - crds.js: Argo CD, cert-manager and External Secrets objects against their
-#   upstream CRD schemas as the kubernetes-models packages (npm) carry them.
+# - crds.js: Argo CD, cert-manager, External Secrets, Sealed Secrets and
+#   Prometheus Operator objects against their upstream CRD schemas as the
+#   kubernetes-models packages (npm) carry them. MetalLB's and Gatekeeper's
+#   kinds have no such package: crds.js lists them as unchecked.
 # Versions are pinned in requirements.txt and package-lock.json. Without a
 # package registry the validators cannot be installed: the step says so and
 # is skipped; a tree they find invalid fails it.
