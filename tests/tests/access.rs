@@ -236,3 +236,15 @@ fn argo_cd_configmaps_are_patches_the_tree_never_deletes() {
         assert_eq!(cm.metadata.labels.unwrap()["app.kubernetes.io/part-of"], "argocd", "{name}");
     }
 }
+
+/// The runbook installs the Argo CD the objects are written for.
+#[test]
+fn the_recovery_runbook_installs_the_targeted_argo_cd_server_side() {
+    let docs = std::fs::read_to_string(workspace_tests::root().join("docs/argocd.md")).unwrap();
+    let version = gitops_tree::argocd::ARGOCD_VERSION;
+    let install =
+        format!("https://raw.githubusercontent.com/argoproj/argo-cd/{version}/manifests/install.yaml");
+    assert!(docs.contains(&install), "docs/argocd.md installs {version}");
+    assert!(docs.contains(&format!("({version})")), "docs/argocd.md names {version}");
+    assert!(docs.contains("--server-side --force-conflicts"), "3.3 and later install server-side");
+}

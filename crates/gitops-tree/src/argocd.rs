@@ -27,6 +27,12 @@ use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
+/// The Argo CD release the rendered objects target, and the recovery
+/// runbook installs (docs/argocd.md): annotation tracking by default (3.0),
+/// name-restricted cluster whitelists, server-side apply of the install
+/// manifests (3.3).
+pub const ARGOCD_VERSION: &str = "v3.5.2";
+
 /// The namespace Argo CD runs in and reads Applications from.
 pub const ARGOCD_NAMESPACE: &str = gitops_core::crd::argocd::ARGOCD_NAMESPACE;
 
