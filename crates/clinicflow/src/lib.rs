@@ -159,6 +159,7 @@ fn argocd(env: Name, lb_ip: Ipv4Addr, change_window: Option<ChangeWindow>) -> Ar
         access: Access::default(),
         prometheus: None,
         addons: addons(lb_ip),
+        backup: None,
     }
 }
 

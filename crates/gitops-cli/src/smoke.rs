@@ -253,6 +253,7 @@ mod tests {
                 access: Default::default(),
                 prometheus: None,
                 addons: Vec::new(),
+                backup: None,
             },
             ingress: IngressProfile {
                 routing: Routing::Ingress { class_name: name!("nginx") },

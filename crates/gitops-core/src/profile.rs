@@ -203,6 +203,81 @@ pub struct ArgoCdProfile {
     /// ([`crate::addons`]): empty when they are installed another way.
     /// Belongs to the instance, like [`Access::sso`].
     pub addons: Vec<crate::addons::Addon>,
+    /// A daily export of Argo CD's state to object storage (BrainSAIT's
+    /// disaster recovery). Belongs to the instance, like [`Access::sso`].
+    pub backup: Option<ArgoCdBackup>,
+}
+
+/// `argocd admin export` on a schedule, uploaded to S3-compatible object
+/// storage. The export holds Argo CD's Secrets (repository and cluster
+/// credentials): the bucket must encrypt at rest and be readable only by
+/// those who may restore. Retention (90 days in BrainSAIT's pipeline
+/// document) is the bucket's lifecycle rule: set it there, where the
+/// storage enforces it; an uploader that deletes old copies could be
+/// stopped, and the copies would pile up unnoticed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgoCdBackup {
+    /// Cron expression, in `time_zone` (`0 2 * * *`: every day at 02:00).
+    pub schedule: &'static str,
+    /// IANA time zone of the schedule.
+    pub time_zone: &'static str,
+    /// Where copies go: `s3://<bucket>/<prefix>`; each is named after the time it was taken.
+    pub destination: String,
+    /// The endpoint of S3-compatible storage other than AWS (MinIO, Ceph): `https://…`.
+    pub endpoint: Option<String>,
+    /// The storage's region (`eu-central-1`); `None` leaves it to the AWS CLI
+    /// (`us-east-1`, which finds a bucket elsewhere by redirect).
+    pub region: Option<String>,
+    /// Where the storage credentials come from.
+    pub credentials: BackupCredentials,
+}
+
+/// The access key of the backup's object storage, never in Git: a Secret
+/// in Argo CD's namespace with keys `AWS_ACCESS_KEY_ID` and
+/// `AWS_SECRET_ACCESS_KEY`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackupCredentials {
+    /// Written by an ExternalSecret from a ClusterSecretStore (the
+    /// environment's secret backend), from `key`'s properties
+    /// `access-key-id` and `secret-access-key`.
+    External {
+        /// The ClusterSecretStore.
+        store: Name,
+        /// The key in the store.
+        key: String,
+    },
+    /// A Secret of that name made another way (sealed, or by hand).
+    Secret(Name),
+}
+
+impl ArgoCdBackup {
+    /// `None` when the settings are well formed, else what is wrong.
+    pub fn problem(&self) -> Option<String> {
+        let window = ChangeWindow { schedule: self.schedule, duration: "1h", time_zone: self.time_zone };
+        if let Some(problem) = window.problem() {
+            return Some(problem);
+        }
+        let bucket = self.destination.strip_prefix("s3://").unwrap_or_default();
+        // It is written into the upload's shell command: no quote, `$`, `\\` or backquote.
+        if bucket.is_empty()
+            || bucket.starts_with('/')
+            || self.destination.contains(|c: char| c.is_whitespace() || "\"'$`\\".contains(c))
+        {
+            return Some(format!("destination `{}` is not `s3://<bucket>/<prefix>`", self.destination));
+        }
+        if let Some(endpoint) = &self.endpoint
+            && (!endpoint.starts_with("https://")
+                || endpoint.contains(|c: char| c.is_whitespace() || "\"'$`\\".contains(c)))
+        {
+            return Some(format!("endpoint `{endpoint}` is not an https:// URL"));
+        }
+        if let Some(region) = &self.region
+            && (region.is_empty() || !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        {
+            return Some(format!("region `{region}` is not a region name such as `eu-central-1`"));
+        }
+        None
+    }
 }
 
 /// How the cluster's Prometheus Operator finds rules and monitors.
@@ -213,6 +288,24 @@ pub struct PrometheusOperator {
     /// match (kube-prometheus-stack's default: `release: <its release name>`).
     /// Empty for a Prometheus that selects every one.
     pub labels: BTreeMap<String, String>,
+}
+
+impl ArgoCdProfile {
+    /// Instance `instance` with nothing else: no change window, no
+    /// notifications, read-only access for everyone signed in, no
+    /// monitoring, add-ons installed another way, no backup. Set the rest
+    /// with struct update syntax: `ArgoCdProfile { change_window: …, ..ArgoCdProfile::new(name) }`.
+    pub fn new(instance: Name) -> Self {
+        ArgoCdProfile {
+            instance,
+            change_window: None,
+            notifications: None,
+            access: Access::default(),
+            prometheus: None,
+            addons: Vec::new(),
+            backup: None,
+        }
+    }
 }
 
 /// The access model of an environment in its Argo CD instance (BrainSAIT's

@@ -104,10 +104,10 @@ pub enum LayoutError {
         /// What it needs, in words.
         need: String,
     },
-    /// Two environments of one Argo CD instance with different sign-in, admins or monitoring.
+    /// Two environments of one Argo CD instance with different instance settings.
     #[error(
         "environments `{first}` and `{env}` share Argo CD instance `{instance}` but set different `argocd.{what}`; \
-         sign-in, platform admins and monitoring belong to the instance: set the same in both"
+         sign-in, admins, monitoring, add-ons and backup belong to the instance: set the same in all"
     )]
     InstanceAccess {
         /// The instance.
@@ -416,6 +416,7 @@ impl<'p> Layout<'p> {
                 ("access.admin_groups", a.admin_groups != b.admin_groups),
                 ("prometheus", first.argocd.prometheus != profile.argocd.prometheus),
                 ("addons", first.argocd.addons != profile.argocd.addons),
+                ("backup", first.argocd.backup != profile.argocd.backup),
             ] {
                 if differs {
                     return Err(LayoutError::InstanceAccess {
@@ -458,6 +459,9 @@ impl<'p> Layout<'p> {
             }
             if let Some(first) = profiles.first() {
                 apps.extend(argocd::addon_objects(platform, &first.argocd.addons)?);
+            }
+            if let Some(backup) = profiles.first().and_then(|p| p.argocd.backup.as_ref()) {
+                apps.extend(crate::backup::objects(platform, backup));
             }
             if let Some(prometheus) = profiles.first().and_then(|p| p.argocd.prometheus.as_ref()) {
                 apps.extend(argocd::monitoring(platform, prometheus));

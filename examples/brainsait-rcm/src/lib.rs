@@ -29,10 +29,10 @@ use gitops_core::name;
 use gitops_core::name::{HostName, Name};
 use gitops_core::platform::{DatabaseEngine, Platform, Service, Topology};
 use gitops_core::profile::{
-    Access, ArgoCdProfile, AvailabilityProfile, ChangeWindow, Compute, Cpu, DatabaseProfile,
-    EnvironmentProfile, ExternalEgress, GitSource, IngressProfile, IssuerKind, IssuerRef, IssuerSource,
-    Memory, NetworkProfile, PrometheusOperator, Resources, Routing, SecretBackend, SecretStoreProfile,
-    SlackNotifications, Stage, StorageProfile, SyncMode, VaultStore, WorkloadSizing,
+    Access, ArgoCdBackup, ArgoCdProfile, AvailabilityProfile, BackupCredentials, ChangeWindow, Compute, Cpu,
+    DatabaseProfile, EnvironmentProfile, ExternalEgress, GitSource, IngressProfile, IssuerKind, IssuerRef,
+    IssuerSource, Memory, NetworkProfile, PrometheusOperator, Resources, Routing, SecretBackend,
+    SecretStoreProfile, SlackNotifications, Stage, StorageProfile, SyncMode, VaultStore, WorkloadSizing,
 };
 use gitops_tree::pipeline::Paths;
 
@@ -213,6 +213,18 @@ fn environment(env: Name, stage: Stage, size: Size) -> EnvironmentProfile {
             // and monitor here.
             prometheus: Some(PrometheusOperator::default()),
             addons: addons(),
+            // BrainSAIT's pipeline document, disaster recovery: daily, to
+            // its S3 bucket, kept 90 days (the bucket's lifecycle rule).
+            // Its secret stores are per namespace, so the storage key is a
+            // Secret made with the cluster, not an ExternalSecret.
+            backup: Some(ArgoCdBackup {
+                schedule: "0 2 * * *",
+                time_zone: "Asia/Riyadh",
+                destination: "s3://brainsait-dr-backups/argocd".into(),
+                endpoint: None,
+                region: None,
+                credentials: BackupCredentials::Secret(name!("argocd-backup-storage")),
+            }),
         },
         ingress: IngressProfile {
             routing: Routing::Ingress { class_name: name!("nginx") },

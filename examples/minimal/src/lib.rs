@@ -38,14 +38,7 @@ pub fn dev() -> EnvironmentProfile {
         cluster_domain: HostName::new("cluster.local").expect("valid host"),
         git: GitSource { repo_url: "https://git.example/hello.git".into(), target_revision: "main".into() },
         sync: SyncMode::Automated { prune: true, self_heal: true },
-        argocd: ArgoCdProfile {
-            instance: name!("dev"),
-            change_window: None,
-            notifications: None,
-            access: Default::default(),
-            prometheus: None,
-            addons: Vec::new(),
-        },
+        argocd: ArgoCdProfile::new(name!("dev")),
         ingress: IngressProfile {
             routing: Routing::Ingress { class_name: name!("nginx") },
             host: HostName::nip_io(&name!("hello-dev"), std::net::Ipv4Addr::new(10, 0, 0, 10)),

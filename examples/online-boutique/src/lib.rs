@@ -340,6 +340,7 @@ fn environment(env: Name, stage: Stage, overrides: Vec<ServiceOverride>) -> Envi
             access: Default::default(),
             prometheus: None,
             addons: Vec::new(),
+            backup: None,
         },
         ingress: IngressProfile {
             routing: Routing::Ingress { class_name: name!("nginx") },

@@ -87,14 +87,7 @@ pub fn dev() -> EnvironmentProfile {
             target_revision: "main".into(),
         },
         sync: SyncMode::Automated { prune: true, self_heal: true },
-        argocd: ArgoCdProfile {
-            instance: name!("dev"),
-            change_window: None,
-            notifications: None,
-            access: Default::default(),
-            prometheus: None,
-            addons: Vec::new(),
-        },
+        argocd: ArgoCdProfile::new(name!("dev")),
         ingress: IngressProfile {
             routing: Routing::Ingress { class_name: name!("nginx") },
             host: HostName::nip_io(&name!("shop-dev"), ingress_ip),
@@ -129,16 +122,12 @@ pub fn prod() -> EnvironmentProfile {
         namespace: name!("shop-prod"),
         sync: SyncMode::Manual,
         argocd: ArgoCdProfile {
-            instance: name!("prod"),
             change_window: Some(ChangeWindow {
                 schedule: "0 9 * * 1-4",
                 duration: "6h",
                 time_zone: "Etc/UTC",
             }),
-            notifications: None,
-            access: Default::default(),
-            prometheus: None,
-            addons: Vec::new(),
+            ..ArgoCdProfile::new(name!("prod"))
         },
         ingress: IngressProfile { host: HostName::nip_io(&name!("shop-prod"), ingress_ip), ..base.ingress },
         storage: StorageProfile { database_size: Memory::gib(20), ..base.storage },

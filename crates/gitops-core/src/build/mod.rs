@@ -299,6 +299,9 @@ fn check_profile(platform: &Platform, profile: &EnvironmentProfile) -> Result<()
     if let Some(problem) = argocd.change_window.as_ref().and_then(|w| w.problem()) {
         return Err(err(format!("change window: {problem}"), "fix the window in the profile"));
     }
+    if let Some(problem) = argocd.backup.as_ref().and_then(|b| b.problem()) {
+        return Err(err(format!("Argo CD backup: {problem}"), "fix `argocd.backup` in the profile"));
+    }
     if let Some(problem) = argocd.access.sso.as_ref().and_then(|s| s.problem()) {
         return Err(err(format!("single sign-on: {problem}"), "fix `argocd.access.sso` in the profile"));
     }
@@ -832,6 +835,7 @@ pub(crate) mod tests {
                 access: Default::default(),
                 prometheus: None,
                 addons: Vec::new(),
+                backup: None,
             },
             ingress: IngressProfile {
                 routing: Routing::Ingress { class_name: name!("nginx") },
