@@ -79,15 +79,20 @@ impl Rbac {
         roles
     }
 
-    /// May a member of `group` do `action` to `app` of `project`?
+    /// May a member of `group` do `action` to an Application of `project`?
     fn allows(&self, group: &str, action: &str, project: &str) -> bool {
+        self.may(group, "applications", action, &format!("{project}/some-app"))
+    }
+
+    /// May a member of `group` do `action` on `resource` `object`? A glob
+    /// (`*`, `action/*`, `<project>/*`) matches what starts like it.
+    fn may(&self, group: &str, resource: &str, action: &str, object: &str) -> bool {
         let roles = self.roles(group);
-        let object = format!("{project}/some-app");
+        let glob = |pattern: &str, value: &str| {
+            pattern == value || pattern.strip_suffix('*').is_some_and(|prefix| value.starts_with(prefix))
+        };
         let matches = |p: &[String; 5]| {
-            roles.contains(&p[0])
-                && p[1] == "applications"
-                && (p[2] == action || p[2] == "*")
-                && (p[3] == object || p[3].strip_suffix('*').is_some_and(|prefix| object.starts_with(prefix)))
+            roles.contains(&p[0]) && p[1] == resource && glob(&p[2], action) && glob(&p[3], object)
         };
         let denied = self.policies.iter().any(|p| matches(p) && p[4] == "deny");
         let allowed = self.policies.iter().any(|p| matches(p) && p[4] == "allow")
@@ -118,11 +123,24 @@ fn only_the_change_board_syncs_or_rolls_back_production() {
         assert_eq!(rbac.allows(group, "sync", project), may_sync, "{group} syncing {project}");
         assert!(rbac.allows(group, "get", project), "{group} may see {project}");
     }
-    assert!(
-        !rbac.allows("brainsait-platform-admins", "override", prod),
-        "no sync from local manifests either"
-    );
-    assert!(rbac.allows("brainsait-platform-admins", "delete", staging), "admins run the instance");
+    // Admins change nothing in production: not its Applications (a delete
+    // would cascade into its workloads), their objects, actions, pods, or
+    // the project that holds its change window.
+    let admins = "brainsait-platform-admins";
+    for action in
+        ["override", "update", "delete", "update/apps/Deployment/ns/api", "action/apps/Deployment/restart"]
+    {
+        assert!(!rbac.allows(admins, action, prod), "admins may not {action} production");
+        assert!(rbac.allows(admins, action, staging), "admins may {action} staging");
+    }
+    assert!(!rbac.may(admins, "exec", "create", &format!("{prod}/api")));
+    assert!(rbac.may(admins, "exec", "create", &format!("{staging}/api")));
+    assert!(!rbac.may(admins, "projects", "update", prod) && !rbac.may(admins, "projects", "delete", prod));
+    assert!(rbac.may(admins, "projects", "update", staging));
+    // The change board opens production's window in an emergency; nobody else.
+    assert!(rbac.may("brainsait-change-board", "projects", "update", prod));
+    assert!(!rbac.may("brainsait-change-board", "projects", "update", staging));
+    assert!(!rbac.may("brainsait-developers", "projects", "update", prod));
 }
 
 fn with_sso(sso: Option<Sso>) -> Vec<EnvironmentProfile> {
@@ -167,9 +185,11 @@ fn sign_in_reads_the_client_secret_from_a_secret_and_asks_for_groups() {
         assert_eq!(oidc["clientSecret"], "$argocd-oidc:clientSecret");
         assert_eq!(oidc["requestedScopes"], serde_json::json!(scopes));
         assert_eq!(oidc["requestedIDTokenClaims"]["groups"]["essential"], true);
+        assert_eq!(data["admin.enabled"], "false", "with SSO, no local admin outside the RBAC");
     }
     let without = config_map(&with_sso(None), "argocd-cm").data.unwrap();
     assert!(!without.contains_key("oidc.config") && !without.contains_key("url"));
+    assert!(!without.contains_key("admin.enabled"), "without SSO the local admin is the way in");
 }
 
 #[test]

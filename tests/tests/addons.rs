@@ -48,7 +48,10 @@ fn each_cluster_installs_its_add_ons_before_anything_that_uses_them() {
             match (kind.as_str(), name.as_str()) {
                 ("Application", name) if addons.contains(&name) => {
                     let app: Application = serde_json::from_value(value.clone()).unwrap();
-                    assert_eq!(*wave, -3, "{name}: first");
+                    // MetalLB first: ingress-nginx's LoadBalancer Service is
+                    // healthy only once the pool has given it an address.
+                    let first = if name == "metallb" { -5 } else { -3 };
+                    assert_eq!(*wave, first, "{name}");
                     assert_eq!(app.spec.project, "clinicflow-addons");
                     let source = &app.spec.source;
                     assert!(source.chart.is_some() && source.path.is_empty(), "{name}: a chart");
@@ -63,7 +66,7 @@ fn each_cluster_installs_its_add_ons_before_anything_that_uses_them() {
                     seen.push(name.to_owned());
                 }
                 ("IPAddressPool" | "L2Advertisement", _) => {
-                    assert_eq!(*wave, -2, "{name}: once MetalLB is healthy");
+                    assert_eq!(*wave, -4, "{name}: once MetalLB is healthy, before the other add-ons");
                     assert_eq!(value["metadata"]["namespace"], "metallb-system");
                     assert_eq!(
                         value["metadata"]["annotations"]["argocd.argoproj.io/sync-options"],
@@ -72,10 +75,17 @@ fn each_cluster_installs_its_add_ons_before_anything_that_uses_them() {
                     );
                 }
                 ("Application", _) => assert!(*wave >= 0, "{name}: an environment after the add-ons"),
-                ("AppProject", "clinicflow-addons") => assert_eq!(*wave, -3),
+                // A wave of its own: within a wave, custom resources go by name.
+                ("AppProject", "clinicflow-addons") => assert_eq!(*wave, -6),
                 _ => assert!(*wave >= -1, "{kind} {name}"),
             }
         }
+        // The health of Applications, which makes each wave wait for the
+        // add-ons before it, and the tracking method hold from the root's
+        // first sync: `argocd-cm` is applied with the bootstrap.
+        let bootstrap_cm = text(&tree, &format!("argocd/{env}/bootstrap/configmap-argocd-cm.yaml"));
+        assert_eq!(bootstrap_cm, text(&tree, &format!("argocd/{env}/apps/configmap-argocd-cm.yaml")));
+        assert!(bootstrap_cm.contains("resource.customizations.health.argoproj.io_Application"));
         seen.sort();
         let mut want: Vec<String> = addons.iter().map(|a| (*a).to_owned()).collect();
         want.sort();

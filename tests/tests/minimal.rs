@@ -34,6 +34,7 @@ fn the_minimal_example_renders_one_service_in_one_environment() {
             "argocd/dev/apps/kustomization.yaml",
             "argocd/dev/bootstrap/application-hello-root.yaml",
             "argocd/dev/bootstrap/appproject-hello-bootstrap.yaml",
+            "argocd/dev/bootstrap/configmap-argocd-cm.yaml",
             "argocd/dev/bootstrap/kustomization.yaml",
             "dev/README.md",
             "dev/deployment-hello.yaml",

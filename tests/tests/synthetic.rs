@@ -31,10 +31,10 @@ fn a_small_synthetic_platform_is_policy_clean_and_deterministic() {
     assert_eq!(rendered.tree, render(7).tree, "the same inputs give the same bytes");
     // Per service: 12 files in dev (credentials, database, migration,
     // workload, Services, ServiceAccounts, NetworkPolicies), 13 in staging
-    // (a PodDisruptionBudget), 14 in prod (a HorizontalPodAutoscaler); 78
+    // (a PodDisruptionBudget), 14 in prod (a HorizontalPodAutoscaler); 81
     // files do not grow with the platform (shared objects, README.md,
     // kustomization.yaml, Argo CD and the cluster add-ons).
-    assert_eq!(rendered.tree.len(), 39 * 7 + 78);
+    assert_eq!(rendered.tree.len(), 39 * 7 + 81);
     let prod = workspace_tests::text(&rendered.tree, "prod/deployment-svc-0003.yaml");
     for needle in [
         "image: docker.io/clinicflow-synthetic/svc-0003:sha-5e1ec7a@sha256:5e1ec7a0",

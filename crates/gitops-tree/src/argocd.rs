@@ -291,12 +291,21 @@ pub fn privileged_container_template() -> gitops_core::crd::gatekeeper::Constrai
     template
 }
 
-/// The sync wave of the add-ons' project and Applications in the root:
-/// before everything else, so their CRDs exist first.
-pub const ADDONS_WAVE: i32 = -3;
-/// The sync wave of the add-ons' own custom resources (MetalLB's pool):
-/// after the add-ons are healthy, before Argo CD's configuration.
-pub const ADDON_CONFIG_WAVE: i32 = -2;
+/// The sync wave of the add-ons' project in the root: a wave of its own,
+/// because within a wave Argo CD orders custom resources by name, and an
+/// Application created before its project is refused until the next refresh.
+pub const ADDONS_PROJECT_WAVE: i32 = -6;
+
+/// The sync waves of an add-on's Application and of its own custom
+/// resources (MetalLB's pool). Add-ons that give LoadBalancer Services
+/// their addresses come first, with their configuration: another add-on's
+/// LoadBalancer Service (ingress-nginx's) is healthy only once it has an
+/// address. Everything else follows. Each wave waits for the previous one
+/// to be healthy, Applications included (the health check `argocd-cm`
+/// restores, applied with the bootstrap so it holds from the first sync).
+pub fn addon_waves(addon: &Addon) -> (i32, i32) {
+    if addon.provides.contains(&gitops_core::addons::Provides::LoadBalancers) { (-5, -4) } else { (-3, -2) }
+}
 
 fn wave_annotations(wave: i32, skip_dry_run: bool) -> BTreeMap<String, String> {
     let mut annotations = BTreeMap::from([(SYNC_WAVE_ANNOTATION.to_owned(), wave.to_string())]);
@@ -318,7 +327,7 @@ pub fn addons_project(
 ) -> Result<AppProject, gitops_core::name::NameError> {
     let name = platform.name.suffixed("addons")?;
     let mut metadata = meta(&name, &platform.name, None);
-    metadata.annotations = Some(wave_annotations(ADDONS_WAVE, false));
+    metadata.annotations = Some(wave_annotations(ADDONS_PROJECT_WAVE, false));
     let repos: BTreeSet<&str> = addons.iter().map(|a| a.chart.repo_url).collect();
     let namespaces: BTreeSet<&str> = addons.iter().map(|a| a.namespace.as_str()).collect();
     Ok(CustomResource::new(
@@ -355,7 +364,7 @@ pub fn addon_application(
     addon: &Addon,
 ) -> Result<Application, gitops_core::name::NameError> {
     let mut metadata = meta(&addon.name, &platform.name, None);
-    metadata.annotations = Some(wave_annotations(ADDONS_WAVE, false));
+    metadata.annotations = Some(wave_annotations(addon_waves(addon).0, false));
     Ok(CustomResource::new(
         metadata,
         ApplicationSpec {
@@ -388,10 +397,10 @@ pub fn addon_application(
     ))
 }
 
-/// Everything the root syncs for `addons`: their project and Applications
-/// ([`ADDONS_WAVE`]) and their own custom resources
-/// ([`ADDON_CONFIG_WAVE`], skipping the dry run their CRDs are not there
-/// for yet). Nothing when there are none.
+/// Everything the root syncs for `addons`: their project
+/// ([`ADDONS_PROJECT_WAVE`]), their Applications and their own custom
+/// resources ([`addon_waves`]; the resources skip the dry run their CRDs
+/// are not there for yet). Nothing when there are none.
 pub fn addon_objects(
     platform: &Platform,
     addons: &[Addon],
@@ -409,7 +418,7 @@ pub fn addon_objects(
                 (LABEL_PART_OF.to_owned(), platform.name.to_string()),
                 (LABEL_MANAGED_BY.to_owned(), MANAGED_BY.to_owned()),
             ]));
-            object.metadata.annotations = Some(wave_annotations(ADDON_CONFIG_WAVE, true));
+            object.metadata.annotations = Some(wave_annotations(addon_waves(addon).1, true));
             objects.push(object.into());
         }
     }
@@ -428,10 +437,24 @@ pub fn monitoring(platform: &Platform, prometheus: &PrometheusOperator) -> [Obje
         labels.insert(LABEL_MANAGED_BY.to_owned(), MANAGED_BY.to_owned());
         labels
     };
-    [
-        monitoring::argocd_service_monitor(ARGOCD_NAMESPACE, labels("argocd-metrics")).into(),
-        monitoring::argocd_alerts("argocd-alerts", ARGOCD_NAMESPACE, labels("argocd-alerts")).into(),
-    ]
+    // The Prometheus Operator is the cluster's, not an add-on: after the
+    // environments (wave 1) and without the dry run, so a cluster still
+    // without it fails these two objects only, never the environments.
+    let mut monitor = monitoring::argocd_service_monitor(ARGOCD_NAMESPACE, labels("argocd-metrics"));
+    monitor.metadata.annotations = Some(wave_annotations(MONITORING_WAVE, true));
+    let mut alerts = monitoring::argocd_alerts("argocd-alerts", ARGOCD_NAMESPACE, labels("argocd-alerts"));
+    alerts.metadata.annotations = Some(wave_annotations(MONITORING_WAVE, true));
+    [monitor.into(), alerts.into()]
+}
+
+/// The sync wave of Argo CD's ServiceMonitor and alerts: after everything else.
+pub const MONITORING_WAVE: i32 = 1;
+
+/// The root's retries: about 17 minutes in all (5 s doubling to 3 min, 10
+/// times), the time a first sync's add-ons may take to come up. Past the
+/// last retry Argo CD does not sync the same commit again by itself.
+pub fn root_retry() -> RetryStrategy {
+    RetryStrategy { limit: 10, ..retry() }
 }
 
 /// `<platform>-root`: the app of apps of one Argo CD instance, syncing `path`
@@ -465,7 +488,7 @@ pub fn root_application(
             sync_policy: Some(SyncPolicy {
                 automated: Some(SyncPolicyAutomated { prune: false, self_heal: true, allow_empty: false }),
                 sync_options: Vec::new(),
-                retry: Some(retry()),
+                retry: Some(root_retry()),
             }),
             ignore_differences: Vec::new(),
             info: Vec::new(),
@@ -550,6 +573,10 @@ pub fn argocd_cm(sso: Option<&Sso>) -> Result<ConfigMap, YamlError> {
         (TRACKING_METHOD_KEY.to_owned(), "annotation".to_owned()),
     ]);
     if let Some(sso) = sso {
+        // With single sign-on, the local `admin` (Argo CD's built-in
+        // `role:admin`, untouched by the RBAC here) is switched off. Break
+        // glass with cluster credentials: `argocd --core`, or kubectl.
+        data.insert("admin.enabled".to_owned(), "false".to_owned());
         data.insert("url".to_owned(), sso.argocd_url.clone());
         data.insert("oidc.config".to_owned(), yaml::to_string(&OidcConfig::of(sso))?);
     }
@@ -608,7 +635,7 @@ impl OidcConfig {
 }
 
 /// The role of an instance's platform admins: Argo CD's `role:admin`, less
-/// syncing and rolling back production.
+/// changing production ([`PRODUCTION_DENIED`]).
 pub fn admin_role(platform: &Platform) -> String {
     format!("role:{}-admin", platform.name)
 }
@@ -618,18 +645,31 @@ pub fn deploy_role(project: &Name) -> String {
     format!("role:{project}-deploy")
 }
 
+/// What platform admins may not do to a production project's Applications
+/// (resource `applications`, object `<project>/*`): sync or roll back
+/// (`sync`; `rollback` where Argo CD's separate rollback permission is
+/// switched on), sync local manifests (`override`), edit or delete them or
+/// the objects they manage (`update`, `delete`, `update/*`, `delete/*`), or
+/// run resource actions such as a restart (`action/*`). Deleting would
+/// cascade into production's workloads.
+pub const PRODUCTION_DENIED: [&str; 8] =
+    ["sync", "rollback", "override", "update", "delete", "update/*", "delete/*", "action/*"];
+
 /// `argocd-rbac-cm` of an instance serving `profiles` (a server-side-apply
 /// patch: server-side apply, never pruned or deleted), from their
 /// [`Access`](gitops_core::profile::Access):
 ///
 /// - `policy.default: role:readonly`: everyone signed in may look, nobody
 ///   may change anything unless a policy below says so;
-/// - the admin groups get `role:admin`, with `sync` and `override` denied
-///   on every production project (Argo CD's policy model lets a deny win
-///   over any allow);
+/// - the admin groups get `role:admin`, with every change to production
+///   denied ([`PRODUCTION_DENIED`], `exec` into its pods, and `update` or
+///   `delete` of its project, which holds its change window): Argo CD's
+///   policy model lets a deny win over any allow;
 /// - each environment's deploy groups may `get` and `sync` that project's
 ///   Applications (a rollback is a sync to an earlier revision and needs
-///   the same permission).
+///   the same permission); production's (the change board) may also
+///   `update` its project, to open the change window in an emergency,
+///   which takes an admin to pause the root first (docs/argocd.md).
 ///
 /// The policy file is Casbin CSV (Argo CD's RBAC page,
 /// <https://argo-cd.readthedocs.io/en/stable/operator-manual/rbac/>);
@@ -646,29 +686,40 @@ pub fn rbac_cm(
     for profile in profiles {
         admin_groups.extend(profile.argocd.access.admin_groups.iter());
         let project = platform.name.suffixed(profile.name.as_str())?;
-        if profile.stage == Stage::Production {
+        let is_production = profile.stage == Stage::Production;
+        if is_production {
             production.push(project.clone());
         }
         if !profile.argocd.access.deploy_groups.is_empty() {
-            deploy.push((project, &profile.argocd.access.deploy_groups));
+            deploy.push((project, is_production, &profile.argocd.access.deploy_groups));
         }
     }
     if !admin_groups.is_empty() {
-        csv.push_str(&format!("# Platform admins: everything, except syncing or rolling back production.\ng, {admin}, role:admin\n"));
+        csv.push_str(&format!(
+            "# Platform admins: everything, except changing production.\ng, {admin}, role:admin\n"
+        ));
         for project in &production {
-            for action in ["sync", "override"] {
+            for action in PRODUCTION_DENIED {
                 csv.push_str(&format!("p, {admin}, applications, {action}, {project}/*, deny\n"));
+            }
+            csv.push_str(&format!("p, {admin}, exec, create, {project}/*, deny\n"));
+            for action in ["update", "delete"] {
+                csv.push_str(&format!("p, {admin}, projects, {action}, {project}, deny\n"));
             }
         }
         for group in admin_groups {
             csv.push_str(&format!("g, {group}, {admin}\n"));
         }
     }
-    for (project, groups) in deploy {
+    for (project, is_production, groups) in deploy {
         let role = deploy_role(&project);
         csv.push_str(&format!("# Who may sync and roll back {project}.\n"));
         for action in ["get", "sync"] {
             csv.push_str(&format!("p, {role}, applications, {action}, {project}/*, allow\n"));
+        }
+        if is_production {
+            // The change window is the project's: opened in an emergency.
+            csv.push_str(&format!("p, {role}, projects, update, {project}, allow\n"));
         }
         for group in groups {
             csv.push_str(&format!("g, {group}, {role}\n"));

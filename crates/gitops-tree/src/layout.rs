@@ -449,7 +449,7 @@ impl<'p> Layout<'p> {
             let sso = profiles.first().and_then(|p| p.argocd.access.sso.as_ref());
             let argocd_cm = argocd::argocd_cm(sso)
                 .map_err(|error| LayoutError::Yaml { what: "argocd-cm".into(), error })?;
-            apps.push(argocd_cm.into());
+            apps.push(argocd_cm.clone().into());
             apps.push(argocd::rbac_cm(platform, &profiles)?.into());
             // Cluster-scoped and one per cluster: the template that declares
             // the constraint's kind, synced by the root before any
@@ -468,9 +468,14 @@ impl<'p> Layout<'p> {
             }
             let dir = format!("{ARGOCD_DIR}/{instance}");
             emit_dir(&mut files, &self.header, &format!("{dir}/apps"), &apps)?;
-            let bootstrap: [Object; 2] = [
+            // `argocd-cm` goes with the bootstrap too (applied server-side,
+            // beside the install's keys): the tracking method and the health
+            // of Applications must hold from the root's first sync, or its
+            // waves would not wait for the add-ons.
+            let bootstrap: [Object; 3] = [
                 argocd::bootstrap_project(platform, &git.repo_url, &apps)?.into(),
                 argocd::root_application(platform, git, &format!("{}/{dir}/apps", self.repo_dir))?.into(),
+                argocd_cm.into(),
             ];
             emit_dir(&mut files, &self.header, &format!("{dir}/bootstrap"), &bootstrap)?;
         }

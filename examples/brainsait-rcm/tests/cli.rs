@@ -63,11 +63,11 @@ fn read(root: &Path, rel: &str) -> String {
 #[test]
 fn renders_checks_and_reports_drift() {
     let o = run(None, &["render", "--check"]);
-    assert!(o.status.success() && out(&o).contains("up to date (155 files)"), "{}", out(&o));
+    assert!(o.status.success() && out(&o).contains("up to date (156 files)"), "{}", out(&o));
 
     let root = scratch("render");
     let o = run(Some(&root), &["render"]);
-    assert!(o.status.success() && out(&o).contains("written, 155 files"), "{}", out(&o));
+    assert!(o.status.success() && out(&o).contains("written, 156 files"), "{}", out(&o));
     assert!(out(&run(Some(&root), &["render"])).contains("unchanged"));
     let header = read(&root, "deploy/dev/api/service-api.yaml");
     assert!(header.starts_with("# Rendered by `cargo run -p brainsait-rcm -- render`"), "{header}");
