@@ -177,7 +177,7 @@ fn rendered_documents_stay_on_the_native_yaml_emitter() {
         .into_iter()
         .flat_map(|env| env.render.into_objects())
         .chain(workspace_tests::clinicflow_objects().into_iter().flat_map(|(_, objects)| objects))
-        .chain([gitops_tree::argocd::argocd_cm(Some(&sso)).unwrap().into()])
+        .chain([gitops_tree::argocd::argocd_cm(Some(&sso), true).unwrap().into()])
         .chain([gitops_tree::argocd::rbac_cm(&platform, &envs.iter().collect::<Vec<_>>()).unwrap().into()])
         .chain([gitops_tree::argocd::notifications_cm("https://argocd.example").unwrap().into()])
         .collect();

@@ -21,6 +21,10 @@ trees=("$root/deploy" "$root/examples/brainsait-rcm/deploy" "$root/examples/onli
 if [ -d "$root/target/validate-shapes" ]; then
     trees+=("$root/target/validate-shapes")
 fi
+# ClinicFlow with sync impersonation, written by tests/tests/impersonation.rs.
+if [ -d "$root/target/validate-impersonation" ]; then
+    trees+=("$root/target/validate-impersonation")
+fi
 
 if ! { [ -x "$venv/bin/kubernetes-validate" ] \
         || { python3 -m venv "$venv" && "$venv/bin/pip" install --quiet -r "$here/requirements.txt"; }; } \

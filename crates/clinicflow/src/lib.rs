@@ -160,6 +160,7 @@ fn argocd(env: Name, lb_ip: Ipv4Addr, change_window: Option<ChangeWindow>) -> Ar
         prometheus: None,
         addons: addons(lb_ip),
         backup: None,
+        impersonation: false,
     }
 }
 

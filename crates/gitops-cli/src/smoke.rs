@@ -254,6 +254,7 @@ mod tests {
                 prometheus: None,
                 addons: Vec::new(),
                 backup: None,
+                impersonation: false,
             },
             ingress: IngressProfile {
                 routing: Routing::Ingress { class_name: name!("nginx") },

@@ -206,6 +206,13 @@ pub struct ArgoCdProfile {
     /// A daily export of Argo CD's state to object storage (BrainSAIT's
     /// disaster recovery). Belongs to the instance, like [`Access::sso`].
     pub backup: Option<ArgoCdBackup>,
+    /// Sync impersonation (Argo CD 2.13 and later, Alpha): each environment's
+    /// Applications sync as a ServiceAccount that may change only the kinds
+    /// the environment renders, in its namespace, instead of as Argo CD's
+    /// controller, which may change anything. The root then owns the
+    /// environment's Namespace and that ServiceAccount's Role. Only for
+    /// environments in the cluster Argo CD runs in. Belongs to the instance.
+    pub impersonation: bool,
 }
 
 /// `argocd admin export` on a schedule, uploaded to S3-compatible object
@@ -304,6 +311,7 @@ impl ArgoCdProfile {
             prometheus: None,
             addons: Vec::new(),
             backup: None,
+            impersonation: false,
         }
     }
 }

@@ -9,15 +9,16 @@ use gitops_core::addons::Addon;
 use gitops_core::crd::CustomResource;
 use gitops_core::crd::argocd::{
     AppProject, AppProjectSpec, Application, ApplicationDestination, ApplicationSource,
-    ApplicationSourceHelm, ApplicationSpec, Backoff, ClusterRef, ClusterResource, GroupKind,
-    ProjectDestination, RESOURCES_FINALIZER, RetryStrategy, SYNC_OPTIONS_ANNOTATION, SyncOption, SyncPolicy,
-    SyncPolicyAutomated, SyncWindow, SyncWindowKind, subscribe_annotation,
+    ApplicationSourceHelm, ApplicationSpec, Backoff, ClusterRef, ClusterResource, DestinationServiceAccount,
+    GroupKind, ProjectDestination, RESOURCES_FINALIZER, RetryStrategy, SYNC_OPTIONS_ANNOTATION, SyncOption,
+    SyncPolicy, SyncPolicyAutomated, SyncWindow, SyncWindowKind, subscribe_annotation,
 };
 use gitops_core::crd::monitoring;
 use gitops_core::meta::{
     LABEL_INSTANCE, LABEL_MANAGED_BY, LABEL_NAME, LABEL_PART_OF, MANAGED_BY, SYNC_WAVE_ANNOTATION, SyncWave,
 };
 use gitops_core::name::Name;
+use gitops_core::object::DynamicObject;
 use gitops_core::platform::Platform;
 use gitops_core::profile::{
     EnvironmentProfile, IdentityProvider, PrometheusOperator, SlackNotifications, Sso, Stage, SyncMode,
@@ -117,8 +118,13 @@ pub fn environment_project<'a>(
     let name = platform.name.suffixed(profile.name.as_str())?;
     let mut cluster_objects = BTreeSet::new();
     let mut namespaced_kinds = BTreeSet::new();
+    let impersonation = profile.argocd.impersonation;
     for object in objects {
         let (group, kind) = object.group_kind();
+        // Impersonated, the root owns the environment's Namespace.
+        if impersonation && (group, kind) == ("", "Namespace") {
+            continue;
+        }
         if object.namespace().is_some() {
             namespaced_kinds.insert(GroupKind { group: group.into(), kind: kind.into() });
             for (group, kind) in child_kinds(group, kind) {
@@ -135,11 +141,22 @@ pub fn environment_project<'a>(
         }
     }
     // `CreateNamespace=true` creates the Namespace before anything else.
-    cluster_objects.insert(ClusterResource {
-        group: String::new(),
-        kind: "Namespace".into(),
-        name: Some(profile.namespace.to_string()),
-    });
+    if !impersonation {
+        cluster_objects.insert(ClusterResource {
+            group: String::new(),
+            kind: "Namespace".into(),
+            name: Some(profile.namespace.to_string()),
+        });
+    }
+    let destination_service_accounts = if impersonation {
+        vec![DestinationServiceAccount {
+            server: IN_CLUSTER.into(),
+            namespace: profile.namespace.to_string(),
+            default_service_account: deployer_name(&name)?.to_string(),
+        }]
+    } else {
+        Vec::new()
+    };
     let sync_windows = profile
         .argocd
         .change_window
@@ -170,6 +187,7 @@ pub fn environment_project<'a>(
             cluster_resource_whitelist: cluster_objects.into_iter().collect(),
             namespace_resource_whitelist: namespaced_kinds.into_iter().collect(),
             sync_windows,
+            destination_service_accounts,
         },
     ))
 }
@@ -216,7 +234,14 @@ pub fn application(
                 cluster: profile.cluster.clone(),
                 namespace: profile.namespace.to_string(),
             },
-            sync_policy: Some(sync_policy(profile.sync)),
+            sync_policy: Some({
+                let mut policy = sync_policy(profile.sync);
+                // Impersonated, the root has made the Namespace already.
+                if profile.argocd.impersonation {
+                    policy.sync_options.retain(|o| *o != SyncOption::CreateNamespace);
+                }
+                policy
+            }),
             ignore_differences: Vec::new(),
             info: Vec::new(),
             revision_history_limit: Some(10),
@@ -234,6 +259,7 @@ pub fn bootstrap_project(
     platform: &Platform,
     repo_url: &str,
     objects: &[Object],
+    impersonation: bool,
 ) -> Result<AppProject, gitops_core::name::NameError> {
     let name = platform.name.suffixed("bootstrap")?;
     let mut kinds = BTreeSet::new();
@@ -267,6 +293,7 @@ pub fn bootstrap_project(
             cluster_resource_whitelist: cluster_objects.into_iter().collect(),
             namespace_resource_whitelist: kinds.into_iter().collect(),
             sync_windows: Vec::new(),
+            destination_service_accounts: impersonate_as_controller(impersonation),
         },
     ))
 }
@@ -289,6 +316,177 @@ pub fn privileged_container_template() -> gitops_core::crd::gatekeeper::Constrai
         (SYNC_OPTIONS_ANNOTATION.to_owned(), SyncOption::SkipDryRunOnMissingResource.as_str().to_owned()),
     ]));
     template
+}
+
+/// The API server of the cluster Argo CD runs in.
+const IN_CLUSTER: &str = "https://kubernetes.default.svc";
+
+/// The ServiceAccount the root's and the add-ons' syncs run as under sync
+/// impersonation: Argo CD's own controller, in Argo CD's namespace. They
+/// are the platform's own (installers make CRDs, webhooks and cluster
+/// roles), so impersonation keeps their rights what they were; the least
+/// privilege is for the environments.
+pub const CONTROLLER_SERVICE_ACCOUNT: &str = "argocd:argocd-application-controller";
+
+fn impersonate_as_controller(on: bool) -> Vec<DestinationServiceAccount> {
+    if !on {
+        return Vec::new();
+    }
+    vec![DestinationServiceAccount {
+        server: IN_CLUSTER.into(),
+        namespace: "*".into(),
+        default_service_account: CONTROLLER_SERVICE_ACCOUNT.into(),
+    }]
+}
+
+/// The ServiceAccount (and Role) an environment's syncs run as under sync
+/// impersonation: `<project>-deployer`, in the environment's namespace.
+pub fn deployer_name(project: &Name) -> Result<Name, gitops_core::name::NameError> {
+    project.suffixed("deployer")
+}
+
+/// The plural resource name of `kind` in RBAC rules: Kubernetes' own for
+/// the kinds it and the known add-ons serve; otherwise the lower-case kind
+/// made plural as the API machinery does by default (`-s`, `-es` after s,
+/// x, ch or sh, `-ies` for a consonant and `y`). A Gatekeeper constraint's
+/// resource is its lower-case kind.
+pub fn resource_name(group: &str, kind: &str) -> String {
+    let lower = kind.to_ascii_lowercase();
+    if group == "constraints.gatekeeper.sh" {
+        return lower;
+    }
+    if let Some(stem) = lower.strip_suffix('y')
+        && !stem.ends_with(['a', 'e', 'i', 'o', 'u'])
+    {
+        return format!("{stem}ies");
+    }
+    if lower.ends_with(['s', 'x']) || lower.ends_with("ch") || lower.ends_with("sh") {
+        return format!("{lower}es");
+    }
+    format!("{lower}s")
+}
+
+/// What an environment's syncs run as under sync impersonation, made by the
+/// root before the environment's Application (Argo CD's configuration
+/// wave): the environment's Namespace (taken from its tree: the root owns
+/// it, `Delete=false`), the ServiceAccount `<project>-deployer` in it, a
+/// Role allowing every verb Argo CD's sync uses on exactly the namespaced
+/// kinds the environment renders, and its RoleBinding. The cluster-scoped
+/// objects it renders besides its Namespace (an issuer, a constraint) get
+/// a ClusterRole by name; Kubernetes cannot limit `create` by name, so for
+/// those kinds creating one of any name is allowed.
+pub fn deployer_objects<'a>(
+    platform: &Platform,
+    profile: &EnvironmentProfile,
+    objects: impl Iterator<Item = &'a Object>,
+) -> Result<Vec<Object>, gitops_core::name::NameError> {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use k8s_openapi::api::rbac::v1::{
+        ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject,
+    };
+    let project = platform.name.suffixed(profile.name.as_str())?;
+    let name = deployer_name(&project)?;
+    let namespace = profile.namespace.to_string();
+    let mut out = Vec::new();
+    let mut namespaced: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut cluster: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for object in objects {
+        let (group, kind) = object.group_kind();
+        if (group, kind) == ("", "Namespace") {
+            // In the wave of the ServiceAccount and Role it holds: within a
+            // wave a Namespace goes first.
+            let mut namespace = object.clone();
+            namespace
+                .metadata_mut()
+                .annotations
+                .get_or_insert_with(BTreeMap::new)
+                .insert(SYNC_WAVE_ANNOTATION.to_owned(), SyncWave::ArgoCdConfig.annotation_value());
+            out.push(namespace);
+        } else if object.namespace().is_some() {
+            namespaced.entry(group.into()).or_default().insert(resource_name(group, kind));
+        } else {
+            cluster
+                .entry((group.into(), resource_name(group, kind)))
+                .or_default()
+                .insert(object.name().into());
+        }
+    }
+    let metadata = |namespace: Option<&str>| {
+        let mut m = meta(&name, &platform.name, Some(SyncWave::ArgoCdConfig));
+        m.namespace = namespace.map(Into::into);
+        m
+    };
+    let verbs = |list: &[&str]| list.iter().map(|v| (*v).to_owned()).collect::<Vec<_>>();
+    let all = verbs(&["get", "list", "watch", "create", "update", "patch", "delete"]);
+    let subject = || Subject {
+        kind: "ServiceAccount".into(),
+        name: name.to_string(),
+        namespace: Some(namespace.clone()),
+        ..Default::default()
+    };
+    let role_ref = |kind: &str| RoleRef {
+        api_group: "rbac.authorization.k8s.io".into(),
+        kind: kind.into(),
+        name: name.to_string(),
+    };
+    let dynamic = |resource: Result<DynamicObject, String>| -> Object {
+        resource.expect("an RBAC object is an object").into()
+    };
+    out.push(
+        ServiceAccount {
+            metadata: metadata(Some(&namespace)),
+            automount_service_account_token: Some(false),
+            ..Default::default()
+        }
+        .into(),
+    );
+    let rules = namespaced
+        .into_iter()
+        .map(|(group, resources)| PolicyRule {
+            api_groups: Some(vec![group]),
+            resources: Some(resources.into_iter().collect()),
+            verbs: all.clone(),
+            ..Default::default()
+        })
+        .collect();
+    out.push(dynamic(DynamicObject::from_resource(&Role {
+        metadata: metadata(Some(&namespace)),
+        rules: Some(rules),
+    })));
+    out.push(dynamic(DynamicObject::from_resource(&RoleBinding {
+        metadata: metadata(Some(&namespace)),
+        role_ref: role_ref("Role"),
+        subjects: Some(vec![subject()]),
+    })));
+    if !cluster.is_empty() {
+        let mut rules = Vec::new();
+        for ((group, resource), names) in cluster {
+            rules.push(PolicyRule {
+                api_groups: Some(vec![group.clone()]),
+                resources: Some(vec![resource.clone()]),
+                resource_names: Some(names.into_iter().collect()),
+                verbs: verbs(&["get", "update", "patch", "delete"]),
+                ..Default::default()
+            });
+            rules.push(PolicyRule {
+                api_groups: Some(vec![group]),
+                resources: Some(vec![resource]),
+                verbs: verbs(&["create", "list", "watch"]),
+                ..Default::default()
+            });
+        }
+        out.push(dynamic(DynamicObject::from_resource(&ClusterRole {
+            metadata: metadata(None),
+            rules: Some(rules),
+            aggregation_rule: None,
+        })));
+        out.push(dynamic(DynamicObject::from_resource(&ClusterRoleBinding {
+            metadata: metadata(None),
+            role_ref: role_ref("ClusterRole"),
+            subjects: Some(vec![subject()]),
+        })));
+    }
+    Ok(out)
 }
 
 /// The sync wave of the add-ons' project in the root: a wave of its own,
@@ -324,6 +522,7 @@ fn wave_annotations(wave: i32, skip_dry_run: bool) -> BTreeMap<String, String> {
 pub fn addons_project(
     platform: &Platform,
     addons: &[Addon],
+    impersonation: bool,
 ) -> Result<AppProject, gitops_core::name::NameError> {
     let name = platform.name.suffixed("addons")?;
     let mut metadata = meta(&name, &platform.name, None);
@@ -349,6 +548,7 @@ pub fn addons_project(
             }],
             namespace_resource_whitelist: vec![GroupKind { group: "*".into(), kind: "*".into() }],
             sync_windows: Vec::new(),
+            destination_service_accounts: impersonate_as_controller(impersonation),
         },
     ))
 }
@@ -404,11 +604,12 @@ pub fn addon_application(
 pub fn addon_objects(
     platform: &Platform,
     addons: &[Addon],
+    impersonation: bool,
 ) -> Result<Vec<Object>, gitops_core::name::NameError> {
     if addons.is_empty() {
         return Ok(Vec::new());
     }
-    let mut objects: Vec<Object> = vec![addons_project(platform, addons)?.into()];
+    let mut objects: Vec<Object> = vec![addons_project(platform, addons, impersonation)?.into()];
     for addon in addons {
         objects.push(addon_application(platform, addon)?.into());
         for config in &addon.config {
@@ -564,7 +765,7 @@ fn argocd_config_map(name: &'static str, data: BTreeMap<String, String>) -> Conf
 /// Application. Under annotation tracking only objects carrying Argo CD's
 /// `argocd.argoproj.io/tracking-id` are the Application's
 /// (<https://argo-cd.readthedocs.io/en/stable/user-guide/resource_tracking/>).
-pub fn argocd_cm(sso: Option<&Sso>) -> Result<ConfigMap, YamlError> {
+pub fn argocd_cm(sso: Option<&Sso>, impersonation: bool) -> Result<ConfigMap, YamlError> {
     let mut data = BTreeMap::from([
         (
             "resource.customizations.health.argoproj.io_Application".to_owned(),
@@ -572,6 +773,9 @@ pub fn argocd_cm(sso: Option<&Sso>) -> Result<ConfigMap, YamlError> {
         ),
         (TRACKING_METHOD_KEY.to_owned(), "annotation".to_owned()),
     ]);
+    if impersonation {
+        data.insert(IMPERSONATION_KEY.to_owned(), "true".to_owned());
+    }
     if let Some(sso) = sso {
         // With single sign-on, the local `admin` (Argo CD's built-in
         // `role:admin`, untouched by the RBAC here) is switched off. Break
@@ -734,6 +938,10 @@ pub fn rbac_cm(
     }
     Ok(argocd_config_map("argocd-rbac-cm", data))
 }
+
+/// The `argocd-cm` key that turns sync impersonation on (Argo CD's "Application Sync using
+/// impersonation" page).
+pub const IMPERSONATION_KEY: &str = "application.sync.impersonation.enabled";
 
 /// The `argocd-cm` key of the resource tracking method.
 pub const TRACKING_METHOD_KEY: &str = "application.resourceTrackingMethod";

@@ -379,7 +379,15 @@ impl<'p> Layout<'p> {
             vec![argocd::environment_project(platform, profile, env.render.objects())?.into()];
         let app_name = argocd::environment_app_name(platform, profile)?;
         let mut files = Vec::new();
-        for dir in environment_dirs(platform, env_name, &env.render)? {
+        let impersonation = profile.argocd.impersonation;
+        if impersonation {
+            apps.extend(argocd::deployer_objects(platform, profile, env.render.objects())?);
+        }
+        for mut dir in environment_dirs(platform, env_name, &env.render)? {
+            // Impersonated, the root owns the Namespace (with the deployer in it).
+            if impersonation {
+                dir.objects.retain(|o| o.group_kind() != ("", "Namespace"));
+            }
             emit_dir(&mut files, &self.header, &dir.path, dir.objects)?;
             // The directory's Application: the environment's own, or the service's.
             let name = match dir.service {
@@ -417,6 +425,7 @@ impl<'p> Layout<'p> {
                 ("prometheus", first.argocd.prometheus != profile.argocd.prometheus),
                 ("addons", first.argocd.addons != profile.argocd.addons),
                 ("backup", first.argocd.backup != profile.argocd.backup),
+                ("impersonation", first.argocd.impersonation != profile.argocd.impersonation),
             ] {
                 if differs {
                     return Err(LayoutError::InstanceAccess {
@@ -447,7 +456,8 @@ impl<'p> Layout<'p> {
         let mut files = Vec::new();
         for (instance, Instance { mut apps, git, profiles }) in self.instances {
             let sso = profiles.first().and_then(|p| p.argocd.access.sso.as_ref());
-            let argocd_cm = argocd::argocd_cm(sso)
+            let impersonation = profiles.first().is_some_and(|p| p.argocd.impersonation);
+            let argocd_cm = argocd::argocd_cm(sso, impersonation)
                 .map_err(|error| LayoutError::Yaml { what: "argocd-cm".into(), error })?;
             apps.push(argocd_cm.clone().into());
             apps.push(argocd::rbac_cm(platform, &profiles)?.into());
@@ -458,7 +468,7 @@ impl<'p> Layout<'p> {
                 apps.push(argocd::privileged_container_template().into());
             }
             if let Some(first) = profiles.first() {
-                apps.extend(argocd::addon_objects(platform, &first.argocd.addons)?);
+                apps.extend(argocd::addon_objects(platform, &first.argocd.addons, impersonation)?);
             }
             if let Some(backup) = profiles.first().and_then(|p| p.argocd.backup.as_ref()) {
                 apps.extend(crate::backup::objects(platform, backup));
@@ -473,7 +483,7 @@ impl<'p> Layout<'p> {
             // of Applications must hold from the root's first sync, or its
             // waves would not wait for the add-ons.
             let bootstrap: [Object; 3] = [
-                argocd::bootstrap_project(platform, &git.repo_url, &apps)?.into(),
+                argocd::bootstrap_project(platform, &git.repo_url, &apps, impersonation)?.into(),
                 argocd::root_application(platform, git, &format!("{}/{dir}/apps", self.repo_dir))?.into(),
                 argocd_cm.into(),
             ];

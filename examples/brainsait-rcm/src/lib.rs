@@ -225,6 +225,7 @@ fn environment(env: Name, stage: Stage, size: Size) -> EnvironmentProfile {
                 region: None,
                 credentials: BackupCredentials::Secret(name!("argocd-backup-storage")),
             }),
+            impersonation: false,
         },
         ingress: IngressProfile {
             routing: Routing::Ingress { class_name: name!("nginx") },

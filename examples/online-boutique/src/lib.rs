@@ -341,6 +341,7 @@ fn environment(env: Name, stage: Stage, overrides: Vec<ServiceOverride>) -> Envi
             prometheus: None,
             addons: Vec::new(),
             backup: None,
+            impersonation: false,
         },
         ingress: IngressProfile {
             routing: Routing::Ingress { class_name: name!("nginx") },

@@ -299,6 +299,12 @@ fn check_profile(platform: &Platform, profile: &EnvironmentProfile) -> Result<()
     if let Some(problem) = argocd.change_window.as_ref().and_then(|w| w.problem()) {
         return Err(err(format!("change window: {problem}"), "fix the window in the profile"));
     }
+    if argocd.impersonation && profile.cluster != crate::crd::argocd::ClusterRef::in_cluster() {
+        return Err(err(
+            "asks for sync impersonation but deploys to another cluster than Argo CD's".into(),
+            "the root makes the ServiceAccount syncs run as, in Argo CD's cluster: turn `argocd.impersonation` off, or deploy in-cluster",
+        ));
+    }
     if let Some(problem) = argocd.backup.as_ref().and_then(|b| b.problem()) {
         return Err(err(format!("Argo CD backup: {problem}"), "fix `argocd.backup` in the profile"));
     }
@@ -836,6 +842,7 @@ pub(crate) mod tests {
                 prometheus: None,
                 addons: Vec::new(),
                 backup: None,
+                impersonation: false,
             },
             ingress: IngressProfile {
                 routing: Routing::Ingress { class_name: name!("nginx") },

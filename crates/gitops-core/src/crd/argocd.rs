@@ -257,6 +257,25 @@ pub struct AppProjectSpec {
     /// `syncWindows`: when syncs are allowed or denied.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sync_windows: Vec<SyncWindow>,
+    /// `destinationServiceAccounts`: with sync impersonation on (`argocd-cm`'s
+    /// `application.sync.impersonation.enabled`), the ServiceAccount each
+    /// destination's syncs run as; the first that matches is used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub destination_service_accounts: Vec<DestinationServiceAccount>,
+}
+
+/// One of an AppProject's `spec.destinationServiceAccounts` (Argo CD's "Application Sync
+/// using impersonation" page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DestinationServiceAccount {
+    /// `server`: the destination cluster's API server URL (a glob).
+    pub server: String,
+    /// `namespace`: the destination namespace (a glob).
+    pub namespace: String,
+    /// `defaultServiceAccount`: the ServiceAccount syncs run as, in the destination
+    /// namespace, or `<namespace>:<name>` in another.
+    pub default_service_account: String,
 }
 
 impl AppProjectSpec {
@@ -623,6 +642,7 @@ spec:
             }],
             namespace_resource_whitelist: vec![GroupKind { group: "apps".into(), kind: "Deployment".into() }],
             sync_windows: vec![],
+            destination_service_accounts: vec![],
         };
         assert!(spec.permits_destination(&ClusterRef::in_cluster(), "app-dev"));
         assert!(!spec.permits_destination(&ClusterRef::in_cluster(), "app-prod"));
