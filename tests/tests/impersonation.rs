@@ -98,19 +98,42 @@ fn each_environment_syncs_as_a_deployer_that_may_change_only_what_it_renders() {
         }
         let role = value(&tree, &format!("{apps}/role-{deployer}.yaml"));
         assert_eq!(role["metadata"]["namespace"], ns.as_str());
-        let mut granted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let (mut granted, mut read): (BTreeMap<String, BTreeSet<String>>, BTreeSet<String>) =
+            Default::default();
         for rule in role["rules"].as_array().unwrap() {
-            assert_eq!(
-                rule["verbs"],
-                serde_json::json!(["get", "list", "watch", "create", "update", "patch", "delete"])
-            );
             let group = rule["apiGroups"][0].as_str().unwrap().to_owned();
-            for r in rule["resources"].as_array().unwrap() {
-                granted.entry(group.clone()).or_default().insert(r.as_str().unwrap().to_owned());
+            let resources =
+                rule["resources"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned());
+            if rule["verbs"] == serde_json::json!(["get", "list", "watch"]) {
+                read.extend(resources.map(|r| format!("{group}/{r}")));
+            } else {
+                assert_eq!(
+                    rule["verbs"],
+                    serde_json::json!(["get", "list", "watch", "create", "update", "patch", "delete"])
+                );
+                granted.entry(group).or_default().extend(resources);
             }
         }
-        assert_eq!(granted, rendered, "{env}");
-        assert!(!granted.get("").is_some_and(|r| r.contains("pods")), "no Pods: the controllers make them");
+        assert_eq!(granted, rendered, "{env}: every verb on exactly what the environment's tree holds");
+        // What operators look at through Argo CD (3.5 reads it as this
+        // account): read-only, and never a Secret.
+        for what in [
+            "/pods",
+            "/pods/log",
+            "/events",
+            "events.k8s.io/events",
+            "apps/replicasets",
+            "/persistentvolumeclaims",
+        ] {
+            assert!(read.contains(what), "{env}: {what} in {read:?}");
+        }
+        assert!(!read.contains("/secrets") && !granted.get("").is_some_and(|r| r.contains("secrets")));
+        // The limits on the namespace are the root's: the account they limit cannot lift them.
+        for kind in ["resourcequotas", "limitranges"] {
+            assert!(!granted.get("").is_some_and(|r| r.contains(kind)), "{env}: {kind}");
+        }
+        assert!(tree.get(&format!("{apps}/resourcequota-clinicflow.yaml")).is_some());
+        assert!(tree.get(&format!("{env}/resourcequota-clinicflow.yaml")).is_none());
         let binding = value(&tree, &format!("{apps}/rolebinding-{deployer}.yaml"));
         assert_eq!(binding["subjects"][0]["name"], deployer.as_str());
         assert_eq!(binding["subjects"][0]["namespace"], ns.as_str());

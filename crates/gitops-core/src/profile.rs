@@ -206,12 +206,13 @@ pub struct ArgoCdProfile {
     /// A daily export of Argo CD's state to object storage (BrainSAIT's
     /// disaster recovery). Belongs to the instance, like [`Access::sso`].
     pub backup: Option<ArgoCdBackup>,
-    /// Sync impersonation (Argo CD 2.13 and later, Alpha): each environment's
-    /// Applications sync as a ServiceAccount that may change only the kinds
-    /// the environment renders, in its namespace, instead of as Argo CD's
-    /// controller, which may change anything. The root then owns the
-    /// environment's Namespace and that ServiceAccount's Role. Only for
-    /// environments in the cluster Argo CD runs in. Belongs to the instance.
+    /// Sync impersonation (Argo CD: Alpha from 2.13, Beta from 3.5): each
+    /// environment's Applications sync as a ServiceAccount that may change
+    /// only the kinds the environment renders, in its namespace, instead of
+    /// as Argo CD's controller, which may change anything. The root then
+    /// owns the environment's Namespace, its quota and limits, and that
+    /// ServiceAccount's Role. Only for environments in the cluster Argo CD
+    /// runs in. Belongs to the instance.
     pub impersonation: bool,
 }
 

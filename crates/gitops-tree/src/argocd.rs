@@ -122,7 +122,7 @@ pub fn environment_project<'a>(
     for object in objects {
         let (group, kind) = object.group_kind();
         // Impersonated, the root owns the environment's Namespace.
-        if impersonation && (group, kind) == ("", "Namespace") {
+        if impersonation && root_owned_under_impersonation(object) {
             continue;
         }
         if object.namespace().is_some() {
@@ -366,12 +366,42 @@ pub fn resource_name(group: &str, kind: &str) -> String {
     format!("{lower}s")
 }
 
+/// The objects the root takes from an environment's tree under sync
+/// impersonation: the Namespace, which must exist before the account in it,
+/// and the limits the platform puts on it (ResourceQuota, LimitRange), which
+/// the account they limit must not be able to lift.
+pub fn root_owned_under_impersonation(object: &Object) -> bool {
+    matches!(object.group_kind(), ("", "Namespace" | "ResourceQuota" | "LimitRange"))
+}
+
+/// What operators look at through Argo CD, which since 3.5 reads it as the
+/// impersonated account too (live manifests, logs, events): read-only, on
+/// the children of the rendered kinds ([`child_kinds`]), their logs and the
+/// namespace's events. Secrets stay out: the account reads no credentials.
+fn operator_reads(kinds: &BTreeSet<(String, String)>) -> BTreeMap<String, BTreeSet<String>> {
+    let mut reads: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (group, kind) in kinds {
+        for (child_group, child_kind) in child_kinds(group, kind) {
+            if (*child_group, *child_kind) == ("", "Secret") {
+                continue;
+            }
+            reads.entry((*child_group).into()).or_default().insert(resource_name(child_group, child_kind));
+        }
+    }
+    let core = reads.entry(String::new()).or_default();
+    core.extend(["pods".to_owned(), "pods/log".to_owned(), "events".to_owned()]);
+    reads.entry("events.k8s.io".into()).or_default().insert("events".into());
+    reads
+}
+
 /// What an environment's syncs run as under sync impersonation, made by the
 /// root before the environment's Application (Argo CD's configuration
-/// wave): the environment's Namespace (taken from its tree: the root owns
-/// it, `Delete=false`), the ServiceAccount `<project>-deployer` in it, a
-/// Role allowing every verb Argo CD's sync uses on exactly the namespaced
-/// kinds the environment renders, and its RoleBinding. The cluster-scoped
+/// wave): the environment's Namespace, quota and limits (taken from its
+/// tree, [`root_owned_under_impersonation`]; the Namespace keeps
+/// `Delete=false`), the ServiceAccount `<project>-deployer` in it, a Role
+/// allowing every verb Argo CD's sync uses on exactly the other namespaced
+/// kinds the environment renders and reading what operators look at
+/// (children of the rendered kinds, logs, events; no Secrets), and its RoleBinding. The cluster-scoped
 /// objects it renders besides its Namespace (an issuer, a constraint) get
 /// a ClusterRole by name; Kubernetes cannot limit `create` by name, so for
 /// those kinds creating one of any name is allowed.
@@ -389,21 +419,24 @@ pub fn deployer_objects<'a>(
     let namespace = profile.namespace.to_string();
     let mut out = Vec::new();
     let mut namespaced: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut namespaced_kinds = BTreeSet::new();
     let mut cluster: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
     for object in objects {
         let (group, kind) = object.group_kind();
-        if (group, kind) == ("", "Namespace") {
-            // In the wave of the ServiceAccount and Role it holds: within a
-            // wave a Namespace goes first.
-            let mut namespace = object.clone();
-            namespace
+        if root_owned_under_impersonation(object) {
+            // In the wave of the ServiceAccount and Role: within a wave a
+            // Namespace goes first, and the limits are in place before the
+            // environment's Application starts.
+            let mut owned = object.clone();
+            owned
                 .metadata_mut()
                 .annotations
                 .get_or_insert_with(BTreeMap::new)
                 .insert(SYNC_WAVE_ANNOTATION.to_owned(), SyncWave::ArgoCdConfig.annotation_value());
-            out.push(namespace);
+            out.push(owned);
         } else if object.namespace().is_some() {
             namespaced.entry(group.into()).or_default().insert(resource_name(group, kind));
+            namespaced_kinds.insert((group.to_owned(), kind.to_owned()));
         } else {
             cluster
                 .entry((group.into(), resource_name(group, kind)))
@@ -440,15 +473,29 @@ pub fn deployer_objects<'a>(
         }
         .into(),
     );
-    let rules = namespaced
-        .into_iter()
+    let mut rules: Vec<PolicyRule> = namespaced
+        .iter()
         .map(|(group, resources)| PolicyRule {
-            api_groups: Some(vec![group]),
-            resources: Some(resources.into_iter().collect()),
+            api_groups: Some(vec![group.clone()]),
+            resources: Some(resources.iter().cloned().collect()),
             verbs: all.clone(),
             ..Default::default()
         })
         .collect();
+    for (group, mut resources) in operator_reads(&namespaced_kinds) {
+        // What the rule above already allows needs no second rule.
+        if let Some(synced) = namespaced.get(&group) {
+            resources.retain(|r| !synced.contains(r));
+        }
+        if !resources.is_empty() {
+            rules.push(PolicyRule {
+                api_groups: Some(vec![group]),
+                resources: Some(resources.into_iter().collect()),
+                verbs: verbs(&["get", "list", "watch"]),
+                ..Default::default()
+            });
+        }
+    }
     out.push(dynamic(DynamicObject::from_resource(&Role {
         metadata: metadata(Some(&namespace)),
         rules: Some(rules),

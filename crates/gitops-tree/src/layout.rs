@@ -384,9 +384,10 @@ impl<'p> Layout<'p> {
             apps.extend(argocd::deployer_objects(platform, profile, env.render.objects())?);
         }
         for mut dir in environment_dirs(platform, env_name, &env.render)? {
-            // Impersonated, the root owns the Namespace (with the deployer in it).
+            // Impersonated, the root owns the Namespace (with the deployer in
+            // it) and the limits on it.
             if impersonation {
-                dir.objects.retain(|o| o.group_kind() != ("", "Namespace"));
+                dir.objects.retain(|o| !argocd::root_owned_under_impersonation(o));
             }
             emit_dir(&mut files, &self.header, &dir.path, dir.objects)?;
             // The directory's Application: the environment's own, or the service's.
