@@ -17,6 +17,31 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ sits in the root").to_path_buf()
 }
 
+/// `platform` in `profiles`, rendered and checked: the tree, or every error
+/// the render reports, one per line.
+pub fn try_render(
+    platform: &Platform,
+    profiles: &[EnvironmentProfile],
+    paths: &Paths,
+) -> Result<Tree, String> {
+    render_platform(platform, profiles, paths)
+        .map(|rendered| rendered.tree)
+        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
+}
+
+/// ClinicFlow in `profiles`, with the committed release files: [`try_render`].
+pub fn try_clinicflow(profiles: &[EnvironmentProfile]) -> Result<Tree, String> {
+    let root = root();
+    let paths =
+        Paths { root: &root, releases: "releases", policies: "policies", deploy: "deploy", rules: &[] };
+    try_render(&clinicflow::platform(), profiles, &paths)
+}
+
+/// BrainSAIT RCM in `profiles`: [`try_render`].
+pub fn try_brainsait(profiles: &[EnvironmentProfile]) -> Result<Tree, String> {
+    try_render(&brainsait_rcm::platform(), profiles, &brainsait_rcm::paths())
+}
+
 /// The full ClinicFlow tree, as `cargo xtask render` lays it out.
 pub fn clinicflow_tree() -> Tree {
     tree_of(&clinicflow::environments())

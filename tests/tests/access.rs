@@ -10,25 +10,19 @@ use gitops_core::crd::argocd::SYNC_OPTIONS_ANNOTATION;
 use gitops_core::name;
 use gitops_core::profile::{EnvironmentProfile, IdentityProvider, SecretKeyRef, Sso};
 use gitops_core::yaml;
-use gitops_tree::pipeline::render_platform;
 use k8s_openapi::api::core::v1::ConfigMap;
 use pretty_assertions::assert_eq;
+use workspace_tests::{text, try_brainsait};
 
 const APPS: &str = "argocd/brainsait/apps";
 
-/// Every error the render reports, one per line.
 fn render_error(profiles: &[EnvironmentProfile]) -> String {
-    match render_platform(&brainsait_rcm::platform(), profiles, &brainsait_rcm::paths()) {
-        Ok(_) => panic!("renders"),
-        Err(errors) => errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
-    }
+    try_brainsait(profiles).expect_err("refused")
 }
 
 fn config_map(profiles: &[EnvironmentProfile], name: &str) -> ConfigMap {
-    let rendered =
-        render_platform(&brainsait_rcm::platform(), profiles, &brainsait_rcm::paths()).expect("renders");
-    let file = rendered.tree.get(&format!("{APPS}/configmap-{name}.yaml")).expect("rendered");
-    yaml::from_str(std::str::from_utf8(file).unwrap()).unwrap()
+    let tree = try_brainsait(profiles).expect("renders");
+    yaml::from_str(text(&tree, &format!("{APPS}/configmap-{name}.yaml"))).unwrap()
 }
 
 /// Argo CD's RBAC as its RBAC page describes it, small enough to read: a

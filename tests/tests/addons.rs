@@ -10,9 +10,8 @@ use gitops_core::crd::argocd::{AppProject, Application, RESOURCES_FINALIZER};
 use gitops_core::profile::EnvironmentProfile;
 use gitops_core::yaml;
 use gitops_tree::Tree;
-use gitops_tree::pipeline::render_platform;
 use pretty_assertions::assert_eq;
-use workspace_tests::{clinicflow_tree, text};
+use workspace_tests::{clinicflow_tree, text, try_brainsait};
 
 fn wave(annotations: Option<&std::collections::BTreeMap<String, String>>) -> i32 {
     annotations.and_then(|a| a.get("argocd.argoproj.io/sync-wave")).map_or(0, |w| w.parse().unwrap())
@@ -123,10 +122,7 @@ fn each_cluster_installs_its_add_ons_before_anything_that_uses_them() {
 }
 
 fn render_error(profiles: &[EnvironmentProfile]) -> String {
-    match render_platform(&brainsait_rcm::platform(), profiles, &brainsait_rcm::paths()) {
-        Ok(_) => panic!("renders"),
-        Err(errors) => errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
-    }
+    try_brainsait(profiles).expect_err("refused")
 }
 
 fn without(name: &str) -> Vec<EnvironmentProfile> {
@@ -164,11 +160,7 @@ fn with_no_add_ons_declared_the_cluster_is_trusted_to_have_them() {
     for p in &mut profiles {
         p.argocd.addons.clear();
     }
-    let rendered = render_platform(&brainsait_rcm::platform(), &profiles, &brainsait_rcm::paths());
-    let tree = match rendered {
-        Ok(r) => r.tree,
-        Err(e) => panic!("{e:?}"),
-    };
+    let tree = try_brainsait(&profiles).unwrap();
     assert!(tree.paths().all(|p| !p.contains("application-cert-manager") && !p.contains("addons")));
 }
 

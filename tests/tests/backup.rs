@@ -5,24 +5,16 @@
 
 use gitops_core::crd::external_secrets::{ExternalSecret, SecretStoreKind};
 use gitops_core::name;
-use gitops_core::profile::{ArgoCdBackup, BackupCredentials, EnvironmentProfile};
+use gitops_core::profile::{ArgoCdBackup, BackupCredentials};
 use gitops_core::yaml;
-use gitops_tree::Tree;
 use gitops_tree::argocd::ARGOCD_VERSION;
-use gitops_tree::pipeline::{Paths, render_platform};
 use k8s_openapi::api::batch::v1::CronJob;
 use pretty_assertions::assert_eq;
-use workspace_tests::{root, text};
-
-fn render_brainsait(profiles: &[EnvironmentProfile]) -> Result<Tree, String> {
-    render_platform(&brainsait_rcm::platform(), profiles, &brainsait_rcm::paths())
-        .map(|r| r.tree)
-        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
-}
+use workspace_tests::{text, try_brainsait, try_clinicflow};
 
 #[test]
 fn a_daily_export_goes_to_object_storage_with_the_targeted_argo_cd() {
-    let tree = render_brainsait(&brainsait_rcm::environments()).unwrap();
+    let tree = try_brainsait(&brainsait_rcm::environments()).unwrap();
     let apps = "argocd/brainsait/apps";
     let cron: CronJob = yaml::from_str(text(&tree, &format!("{apps}/cronjob-argocd-backup.yaml"))).unwrap();
     let spec = cron.spec.unwrap();
@@ -72,9 +64,6 @@ fn a_daily_export_goes_to_object_storage_with_the_targeted_argo_cd() {
 
 #[test]
 fn storage_credentials_can_come_from_a_cluster_secret_store() {
-    let root = root();
-    let paths =
-        Paths { root: &root, releases: "releases", policies: "policies", deploy: "deploy", rules: &[] };
     let mut profiles = clinicflow::environments();
     for p in &mut profiles {
         p.argocd.backup = Some(ArgoCdBackup {
@@ -89,8 +78,7 @@ fn storage_credentials_can_come_from_a_cluster_secret_store() {
             },
         });
     }
-    let Ok(rendered) = render_platform(&clinicflow::platform(), &profiles, &paths) else { panic!("renders") };
-    let tree = rendered.tree;
+    let tree = try_clinicflow(&profiles).unwrap();
     let secret: ExternalSecret =
         yaml::from_str(text(&tree, "argocd/prod/apps/externalsecret-argocd-backup-storage.yaml")).unwrap();
     assert_eq!(secret.spec.secret_store_ref.kind, SecretStoreKind::ClusterSecretStore);
@@ -131,7 +119,7 @@ fn settings_that_would_break_the_upload_are_refused() {
             backup.endpoint = endpoint.map(Into::into);
             backup.region = region.map(Into::into);
         }
-        let message = render_brainsait(&profiles).unwrap_err();
+        let message = try_brainsait(&profiles).unwrap_err();
         assert!(message.contains("argocd.backup") && message.contains(what), "{destination}: {message}");
     }
 }

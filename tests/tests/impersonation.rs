@@ -11,9 +11,8 @@ use gitops_core::profile::EnvironmentProfile;
 use gitops_core::yaml;
 use gitops_tree::Tree;
 use gitops_tree::argocd::{CONTROLLER_SERVICE_ACCOUNT, IMPERSONATION_KEY, resource_name};
-use gitops_tree::pipeline::{Paths, render_platform};
 use pretty_assertions::assert_eq;
-use workspace_tests::{root, text};
+use workspace_tests::{root, text, try_clinicflow};
 
 fn impersonated() -> Vec<EnvironmentProfile> {
     let mut profiles = clinicflow::environments();
@@ -23,22 +22,13 @@ fn impersonated() -> Vec<EnvironmentProfile> {
     profiles
 }
 
-fn render(profiles: &[EnvironmentProfile]) -> Result<Tree, String> {
-    let root = root();
-    let paths =
-        Paths { root: &root, releases: "releases", policies: "policies", deploy: "deploy", rules: &[] };
-    render_platform(&clinicflow::platform(), profiles, &paths)
-        .map(|r| r.tree)
-        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
-}
-
 fn value(tree: &Tree, path: &str) -> serde_json::Value {
     yaml::from_str(text(tree, path)).unwrap()
 }
 
 #[test]
 fn each_environment_syncs_as_a_deployer_that_may_change_only_what_it_renders() {
-    let tree = render(&impersonated()).unwrap();
+    let tree = try_clinicflow(&impersonated()).unwrap();
     for env in ["dev", "staging", "prod"] {
         let (apps, ns, project_name) =
             (format!("argocd/{env}/apps"), format!("clinicflow-{env}"), format!("clinicflow-{env}"));
@@ -184,7 +174,7 @@ fn impersonation_is_refused_for_another_cluster() {
     for p in &mut profiles {
         p.cluster = ClusterRef::Name("remote".into());
     }
-    let message = render(&profiles).unwrap_err();
+    let message = try_clinicflow(&profiles).unwrap_err();
     assert!(message.contains("impersonation") && message.contains("in-cluster"), "{message}");
 }
 

@@ -4,20 +4,12 @@
 
 use gitops_core::crd::argocd::AppProject;
 use gitops_core::crd::monitoring::{PrometheusRule, ServiceMonitor};
-use gitops_core::profile::{EnvironmentProfile, PrometheusOperator};
+use gitops_core::profile::PrometheusOperator;
 use gitops_core::yaml;
-use gitops_tree::Tree;
-use gitops_tree::pipeline::render_platform;
 use pretty_assertions::assert_eq;
-use workspace_tests::{clinicflow_tree, text};
+use workspace_tests::{clinicflow_tree, text, try_brainsait};
 
 const APPS: &str = "argocd/brainsait/apps";
-
-fn render(profiles: &[EnvironmentProfile]) -> Result<Tree, String> {
-    render_platform(&brainsait_rcm::platform(), profiles, &brainsait_rcm::paths())
-        .map(|r| r.tree)
-        .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
-}
 
 #[test]
 fn the_instance_alerts_on_failed_degraded_and_stale_applications() {
@@ -27,7 +19,7 @@ fn the_instance_alerts_on_failed_degraded_and_stale_applications() {
             labels: [("release".to_owned(), "kube-prometheus-stack".to_owned())].into(),
         });
     }
-    let tree = render(&profiles).unwrap();
+    let tree = try_brainsait(&profiles).unwrap();
     let rule: PrometheusRule =
         yaml::from_str(text(&tree, &format!("{APPS}/prometheusrule-argocd-alerts.yaml"))).unwrap();
     assert_eq!(rule.metadata.namespace.as_deref(), Some("argocd"));
@@ -77,6 +69,6 @@ fn without_the_operator_there_is_no_monitor_and_no_kind_for_it() {
 fn environments_of_one_instance_must_agree_on_monitoring() {
     let mut profiles = brainsait_rcm::environments();
     profiles[0].argocd.prometheus = None;
-    let message = render(&profiles).unwrap_err();
+    let message = try_brainsait(&profiles).unwrap_err();
     assert!(message.contains("argocd.prometheus") && message.contains("instance `brainsait`"), "{message}");
 }

@@ -24,7 +24,7 @@ use gitops_core::name;
 use gitops_core::name::{HostName, Name};
 use gitops_core::platform::{DatabaseEngine, Platform, Service};
 use gitops_core::profile::{
-    Access, ArgoCdProfile, Autoscaling, AvailabilityProfile, ChangeWindow, Compute, Cpu, DatabaseProfile,
+    ArgoCdProfile, Autoscaling, AvailabilityProfile, ChangeWindow, Compute, Cpu, DatabaseProfile,
     EnvironmentProfile, ExternalEgress, GitSource, IngressProfile, IssuerKind, IssuerRef, IssuerSource,
     Memory, NetworkProfile, Resources, SecretBackend, SecretStoreProfile, SlackNotifications, Stage,
     StorageProfile, SyncMode, WorkloadSizing,
@@ -152,15 +152,11 @@ fn argocd(env: Name, lb_ip: Ipv4Addr, change_window: Option<ChangeWindow>) -> Ar
             channel: "clinicflow-deploys".into(),
             argocd_url: format!("https://argocd-{env}.{lb_ip}.nip.io"),
         }),
-        instance: env,
         change_window,
+        addons: addons(lb_ip),
         // ClinicFlow's GitOps README names no identity provider or groups:
         // read-only for everyone signed in, the local admin for the rest.
-        access: Access::default(),
-        prometheus: None,
-        addons: addons(lb_ip),
-        backup: None,
-        impersonation: false,
+        ..ArgoCdProfile::new(env)
     }
 }
 

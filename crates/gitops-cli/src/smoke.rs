@@ -246,16 +246,7 @@ mod tests {
                 target_revision: "main".into(),
             },
             sync: SyncMode::Manual,
-            argocd: ArgoCdProfile {
-                instance: name!("dev"),
-                change_window: None,
-                notifications: None,
-                access: Default::default(),
-                prometheus: None,
-                addons: Vec::new(),
-                backup: None,
-                impersonation: false,
-            },
+            argocd: ArgoCdProfile::new(name!("dev")),
             ingress: IngressProfile {
                 routing: Routing::Ingress { class_name: name!("nginx") },
                 host: HostName::new("acme.example.com").unwrap(),

@@ -369,11 +369,6 @@ const CLUSTER_ISSUER_ANNOTATION: &str = "cert-manager.io/cluster-issuer";
 const ISSUER_ANNOTATION: &str = "cert-manager.io/issuer";
 
 impl Provides {
-    /// Whether `self` meets `need`.
-    pub fn meets(&self, need: &Provides) -> bool {
-        self == need
-    }
-
     /// `need` in words, for an error.
     pub fn describe(&self) -> String {
         match self {

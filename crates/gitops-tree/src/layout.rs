@@ -233,9 +233,7 @@ fn check_addons(env: &EnvironmentObjects) -> Result<(), LayoutError> {
         provided.push(Provides::ApiGroup("monitoring.coreos.com".into()));
     }
     for object in env.render.objects() {
-        if let Some(need) =
-            addons::needs(object).into_iter().find(|need| !provided.iter().any(|p| p.meets(need)))
-        {
+        if let Some(need) = addons::needs(object).into_iter().find(|need| !provided.contains(need)) {
             return Err(LayoutError::MissingAddon {
                 env: env.profile.name.to_string(),
                 object: format!("{} `{}`", object.kind(), object.name()),

@@ -189,7 +189,6 @@ fn environment(env: Name, stage: Stage, size: Size) -> EnvironmentProfile {
         },
         // One Argo CD for the whole cluster (BrainSAIT's pipeline document): one instance, one root.
         argocd: ArgoCdProfile {
-            instance: PLATFORM,
             change_window: production.then_some(CHANGE_WINDOW),
             notifications: Some(SlackNotifications {
                 channel: "brainsait-deployments".into(),
@@ -225,7 +224,7 @@ fn environment(env: Name, stage: Stage, size: Size) -> EnvironmentProfile {
                 region: None,
                 credentials: BackupCredentials::Secret(name!("argocd-backup-storage")),
             }),
-            impersonation: false,
+            ..ArgoCdProfile::new(PLATFORM)
         },
         ingress: IngressProfile {
             routing: Routing::Ingress { class_name: name!("nginx") },

@@ -330,18 +330,12 @@ fn environment(env: Name, stage: Stage, overrides: Vec<ServiceOverride>) -> Envi
             SyncMode::Automated { prune: true, self_heal: true }
         },
         argocd: ArgoCdProfile {
-            instance: env.clone(),
             change_window: production.then_some(ChangeWindow {
                 schedule: "0 9 * * 1-4",
                 duration: "6h",
                 time_zone: "UTC",
             }),
-            notifications: None,
-            access: Default::default(),
-            prometheus: None,
-            addons: Vec::new(),
-            backup: None,
-            impersonation: false,
+            ..ArgoCdProfile::new(env.clone())
         },
         ingress: IngressProfile {
             routing: Routing::Ingress { class_name: name!("nginx") },

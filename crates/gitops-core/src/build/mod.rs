@@ -834,16 +834,7 @@ pub(crate) mod tests {
             },
             stage: Stage::Development,
             sync: SyncMode::Manual,
-            argocd: ArgoCdProfile {
-                instance: name!("test"),
-                change_window: None,
-                notifications: None,
-                access: Default::default(),
-                prometheus: None,
-                addons: Vec::new(),
-                backup: None,
-                impersonation: false,
-            },
+            argocd: ArgoCdProfile::new(name!("test")),
             ingress: IngressProfile {
                 routing: Routing::Ingress { class_name: name!("nginx") },
                 host: HostName::nip_io(&name!("acme"), Ipv4Addr::new(10, 0, 0, 1)),
