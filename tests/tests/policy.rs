@@ -69,6 +69,14 @@ fn relabel(template: &mut k8s_openapi::api::core::v1::PodTemplateSpec, name: &st
 /// A DaemonSet and a CronJob built from the web pod (with their own pod
 /// labels), so that every pod-bearing kind is covered; the quota grows by
 /// what the CronJob's pods ask, as the builders would grow it.
+/// A clone of a workload has none of its NetworkPolicies: it keeps none of
+/// the addresses the original's may reach.
+fn without_addresses(template: &mut k8s_openapi::api::core::v1::PodTemplateSpec) {
+    for c in &mut template.spec.as_mut().unwrap().containers {
+        c.env.get_or_insert_with(Vec::new).retain(|e| !e.value.as_deref().is_some_and(|v| v.contains("://")));
+    }
+}
+
 fn with_daemonset_and_cronjob(objects: &mut Vec<Object>) {
     let Some(Object::Deployment(web)) =
         objects.iter().find(|o| o.name() == "web" && o.kind() == "Deployment").cloned()
@@ -80,6 +88,7 @@ fn with_daemonset_and_cronjob(objects: &mut Vec<Object>) {
     meta.name = Some("node-agent".into());
     let mut template = spec.template.clone();
     relabel(&mut template, "node-agent");
+    without_addresses(&mut template);
     let mut selector = spec.selector.clone();
     selector.match_labels.as_mut().unwrap().insert("app.kubernetes.io/name".into(), "node-agent".into());
     objects.push(
@@ -93,6 +102,7 @@ fn with_daemonset_and_cronjob(objects: &mut Vec<Object>) {
     meta.name = Some("nightly-report".into());
     let mut template = spec.template.clone();
     relabel(&mut template, "nightly-report");
+    without_addresses(&mut template);
     template.spec.as_mut().unwrap().restart_policy = Some("Never".into());
     objects.push(
         CronJob {
@@ -310,6 +320,11 @@ fn violations() -> Vec<(&'static str, &'static str, Mutation)> {
         }),
         ("readiness-before-dependents", "dev", |o| {
             container(o, "StatefulSet", "profiles-db").readiness_probe = None
+        }),
+        // An address hard-coded in an argument, to a database only its
+        // service may reach: the default deny blocks it.
+        ("calls-allowed-by-network-policy", "dev", |o| {
+            container(o, "Deployment", "web").args = Some(vec!["--audit-db=identity-db:5432".into()])
         }),
     ]
 }
@@ -569,6 +584,7 @@ fn readiness_is_asked_of_what_later_waves_wait_on_and_names_about_secrets_pass()
     worker.metadata.name = Some("mailer".into());
     let spec = worker.spec.as_mut().unwrap();
     relabel(&mut spec.template, "mailer");
+    without_addresses(&mut spec.template);
     spec.selector.match_labels.as_mut().unwrap().insert("app.kubernetes.io/name".into(), "mailer".into());
     let c = &mut spec.template.spec.as_mut().unwrap().containers[0];
     c.readiness_probe = None;

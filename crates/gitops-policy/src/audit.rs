@@ -625,6 +625,193 @@ pub(crate) fn readiness_before_dependents(rule: &Rule, env: &Environment, sink: 
     }
 }
 
+/// The Service addresses a container names in its environment values, its
+/// command and its arguments (`--cache-server=cache:6379`,
+/// `redis://cache:6379/0`, `api.<ns>.svc.cluster.local:80`): each host with
+/// the port the address gives, if any.
+fn addressed<'c>(c: &'c Container, namespace: &str) -> Vec<(&'c str, Option<i32>)> {
+    let values = c.env.iter().flatten().filter_map(|e| e.value.as_deref());
+    let words = c.command.iter().chain(c.args.iter()).flatten().map(String::as_str);
+    let mut found = Vec::new();
+    for text in values.chain(words).filter(|v| v.contains(':')) {
+        for token in text.split(|c: char| c.is_whitespace() || c == '=' || c == ',') {
+            let hosts: Vec<&str> =
+                short_host(token).into_iter().chain(service_hosts(token, namespace)).collect();
+            for host in hosts {
+                let after = token.split_once(host).map_or("", |(_, rest)| rest);
+                let after = after.split_once(':').map_or("", |(_, port)| port);
+                let port = after.split(|c: char| !c.is_ascii_digit()).next().and_then(|p| p.parse().ok());
+                found.push((host, port));
+            }
+        }
+    }
+    found
+}
+
+/// `selector` (a NetworkPolicy's `matchLabels`) selects `labels`; `None`
+/// when it has expressions, which this does not evaluate.
+fn selects(
+    selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> Option<bool> {
+    if selector.match_expressions.as_ref().is_some_and(|e| !e.is_empty()) {
+        return None;
+    }
+    Some(selector.match_labels.iter().flatten().all(|(k, v)| labels.get(k) == Some(v)))
+}
+
+/// Whether the namespace's NetworkPolicies let a pod labelled `from` send
+/// to a pod labelled `to` on `port` (number and name of the container
+/// port), egress checked on `from`'s side and ingress on `to`'s: a pod no
+/// policy of that direction selects is open; else some rule must name the
+/// peer (a pod selector of this namespace, or no peer at all) and the port
+/// (or no port). `None` when a selector is beyond this reading.
+fn network_allows(
+    policies: &[&k8s_openapi::api::networking::v1::NetworkPolicy],
+    from: &std::collections::BTreeMap<String, String>,
+    to: &std::collections::BTreeMap<String, String>,
+    port: (i32, Option<&str>),
+) -> Option<bool> {
+    use k8s_openapi::api::networking::v1::{NetworkPolicyPeer, NetworkPolicyPort};
+    let port_ok = |ports: &Option<Vec<NetworkPolicyPort>>| {
+        ports.as_ref().is_none_or(|ps| {
+            ps.is_empty()
+                || ps.iter().any(|p| match &p.port {
+                    None => true,
+                    Some(IntOrString::Int(n)) => *n == port.0,
+                    Some(IntOrString::String(name)) => Some(name.as_str()) == port.1,
+                })
+        })
+    };
+    let peer_ok = |peers: &Option<Vec<NetworkPolicyPeer>>,
+                   labels: &std::collections::BTreeMap<String, String>| {
+        let Some(peers) = peers.as_ref().filter(|p| !p.is_empty()) else { return Some(true) };
+        let mut unknown = false;
+        for peer in peers {
+            if peer.namespace_selector.is_some() || peer.ip_block.is_some() {
+                continue;
+            }
+            match peer.pod_selector.as_ref().map(|s| selects(s, labels)) {
+                Some(Some(true)) => return Some(true),
+                Some(None) => unknown = true,
+                _ => {}
+            }
+        }
+        if unknown { None } else { Some(false) }
+    };
+    for egress in [true, false] {
+        let (subject, peer) = if egress { (from, to) } else { (to, from) };
+        let mut selected = false;
+        let mut allowed = false;
+        for np in policies {
+            let Some(spec) = np.spec.as_ref() else { continue };
+            let types = spec.policy_types.clone().unwrap_or_else(|| {
+                let mut t = vec!["Ingress".to_owned()];
+                if spec.egress.is_some() {
+                    t.push("Egress".to_owned());
+                }
+                t
+            });
+            if !types.iter().any(|t| t == if egress { "Egress" } else { "Ingress" }) {
+                continue;
+            }
+            match spec.pod_selector.as_ref().map_or(Some(true), |s| selects(s, subject)) {
+                None => return None,
+                Some(false) => continue,
+                Some(true) => selected = true,
+            }
+            type Rules<'p> = Vec<(&'p Option<Vec<NetworkPolicyPeer>>, &'p Option<Vec<NetworkPolicyPort>>)>;
+            let rules: Rules = if egress {
+                spec.egress.iter().flatten().map(|r| (&r.to, &r.ports)).collect()
+            } else {
+                spec.ingress.iter().flatten().map(|r| (&r.from, &r.ports)).collect()
+            };
+            for (peers, ports) in rules {
+                match peer_ok(peers, peer) {
+                    None => return None,
+                    Some(true) if port_ok(ports) => allowed = true,
+                    _ => {}
+                }
+            }
+        }
+        if selected && !allowed {
+            return Some(false);
+        }
+    }
+    Some(true)
+}
+
+/// A container that names a Service of its namespace (in a value, its
+/// command or its arguments) can reach that Service's pods: the
+/// NetworkPolicies let the traffic out of its pod and into theirs, on the
+/// port the address names. A hard-coded address with no declared call is
+/// blocked by the default deny, and would pass every other check.
+pub(crate) fn calls_allowed_by_network_policy(rule: &Rule, env: &Environment, sink: &mut Sink) {
+    let index = sink.index;
+    let namespace = env.profile.namespace.as_str();
+    let policies: Vec<&k8s_openapi::api::networking::v1::NetworkPolicy> = env
+        .targets
+        .iter()
+        .filter_map(|t| match t.object {
+            Object::NetworkPolicy(np) => Some(&**np),
+            _ => None,
+        })
+        .collect();
+    if policies.is_empty() {
+        return;
+    }
+    let labels =
+        |o: &'_ Object| o.pod_template().and_then(|p| p.metadata.as_ref()).and_then(|m| m.labels.clone());
+    for (i, t) in env.targets.iter().enumerate() {
+        let (Some(spec), Some(from)) = (pod_spec(t.object), labels(t.object)) else { continue };
+        let mut seen = HashSet::default();
+        for c in containers(spec) {
+            for (host, port) in addressed(c, namespace) {
+                let Some(&svc_index) = index.services.get(host) else { continue };
+                let Object::Service(svc) = env.targets[svc_index].object else { continue };
+                let ports =
+                    svc.spec.as_ref().and_then(|s| s.ports.as_ref()).map(Vec::as_slice).unwrap_or_default();
+                let service_port = match port {
+                    Some(n) => ports.iter().find(|p| p.port == n),
+                    None if ports.len() == 1 => ports.first(),
+                    None => None,
+                };
+                let Some(service_port) = service_port else { continue };
+                for w in index.selected(env, svc_index) {
+                    if w == i || !seen.insert((w, service_port.port)) {
+                        continue;
+                    }
+                    let (Some(to), Some(target_spec)) =
+                        (labels(env.targets[w].object), pod_spec(env.targets[w].object))
+                    else {
+                        continue;
+                    };
+                    let target =
+                        service_port.target_port.clone().unwrap_or(IntOrString::Int(service_port.port));
+                    let container_port =
+                        target_spec.containers.iter().flat_map(|c| c.ports.iter().flatten()).find(|p| {
+                            match &target {
+                                IntOrString::Int(n) => p.container_port == *n,
+                                IntOrString::String(name) => p.name.as_deref() == Some(name.as_str()),
+                            }
+                        });
+                    let Some(container_port) = container_port else { continue };
+                    let port = (container_port.container_port, container_port.name.as_deref());
+                    if network_allows(&policies, &from, &to, port) == Some(false) {
+                        sink.report(rule, i, format!(
+                            "container `{}` addresses Service `{host}` (port {}), but the NetworkPolicies do not let its pods reach `{}` on port {}; declare the call, or allow the traffic",
+                            c.name,
+                            service_port.port,
+                            env.targets[w].object.name(),
+                            port.0
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

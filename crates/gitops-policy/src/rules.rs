@@ -225,6 +225,12 @@ pub static ALL: &[Rule] = &[
         audit::readiness_before_dependents,
         "Give every container of a workload that later waves wait on a readiness probe that passes only when it serves."
     ),
+    rule!(
+        "calls-allowed-by-network-policy",
+        "A container that names a Service of its namespace may reach its pods through the NetworkPolicies.",
+        audit::calls_allowed_by_network_policy,
+        "Declare the call on the service (`.calls(...)`, which writes the NetworkPolicies), or allow the traffic; an address hard-coded in arguments or values is otherwise blocked by the default deny."
+    ),
 ];
 
 /// Looks a rule up by id.
