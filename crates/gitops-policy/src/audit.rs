@@ -199,6 +199,16 @@ impl<'e> Index<'e> {
         else {
             return Vec::new();
         };
+        self.matching(env, selector)
+    }
+
+    /// The workloads whose pods carry every label of `selector` (not empty),
+    /// read from the postings of its rarest label.
+    fn matching(
+        &self,
+        env: &Environment,
+        selector: &std::collections::BTreeMap<String, String>,
+    ) -> Vec<usize> {
         let shortest = selector
             .iter()
             .map(|(k, v)| self.postings.get(&(k.as_str(), v.as_str())).map_or(&[][..], Vec::as_slice))
@@ -208,15 +218,16 @@ impl<'e> Index<'e> {
             .iter()
             .copied()
             .filter(|&w| {
-                let labels = env.targets[w]
-                    .object
-                    .pod_template()
-                    .and_then(|p| p.metadata.as_ref())
-                    .and_then(|m| m.labels.as_ref());
+                let labels = pod_labels(env.targets[w].object);
                 selector.iter().all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
             })
             .collect()
     }
+}
+
+/// The labels of an object's pods.
+fn pod_labels(o: &Object) -> Option<&std::collections::BTreeMap<String, String>> {
+    o.pod_template().and_then(|p| p.metadata.as_ref()).and_then(|m| m.labels.as_ref())
 }
 
 fn pod_spec(o: &Object) -> Option<&PodSpec> {
@@ -648,97 +659,122 @@ fn addressed<'c>(c: &'c Container, namespace: &str) -> Vec<(&'c str, Option<i32>
     found
 }
 
-/// `selector` (a NetworkPolicy's `matchLabels`) selects `labels`; `None`
-/// when it has expressions, which this does not evaluate.
+type Labels = std::collections::BTreeMap<String, String>;
+type NetworkPolicy = k8s_openapi::api::networking::v1::NetworkPolicy;
+
+/// `selector` (a NetworkPolicy's `matchLabels`, read only when the policies
+/// have no expressions) selects `labels`.
 fn selects(
     selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
-    labels: &std::collections::BTreeMap<String, String>,
-) -> Option<bool> {
-    if selector.match_expressions.as_ref().is_some_and(|e| !e.is_empty()) {
-        return None;
-    }
-    Some(selector.match_labels.iter().flatten().all(|(k, v)| labels.get(k) == Some(v)))
+    labels: &Labels,
+) -> bool {
+    selector.match_labels.iter().flatten().all(|(k, v)| labels.get(k) == Some(v))
 }
 
-/// Whether the namespace's NetworkPolicies let a pod labelled `from` send
-/// to a pod labelled `to` on `port` (number and name of the container
-/// port), egress checked on `from`'s side and ingress on `to`'s: a pod no
-/// policy of that direction selects is open; else some rule must name the
-/// peer (a pod selector of this namespace, or no peer at all) and the port
-/// (or no port). `None` when a selector is beyond this reading.
-fn network_allows(
-    policies: &[&k8s_openapi::api::networking::v1::NetworkPolicy],
-    from: &std::collections::BTreeMap<String, String>,
-    to: &std::collections::BTreeMap<String, String>,
-    port: (i32, Option<&str>),
-) -> Option<bool> {
-    use k8s_openapi::api::networking::v1::{NetworkPolicyPeer, NetworkPolicyPort};
-    let port_ok = |ports: &Option<Vec<NetworkPolicyPort>>| {
-        ports.as_ref().is_none_or(|ps| {
-            ps.is_empty()
-                || ps.iter().any(|p| match &p.port {
-                    None => true,
-                    Some(IntOrString::Int(n)) => *n == port.0,
-                    Some(IntOrString::String(name)) => Some(name.as_str()) == port.1,
-                })
-        })
+/// Whether any selector of `np` has expressions, which this does not read.
+fn has_expressions(np: &NetworkPolicy) -> bool {
+    let expressions = |s: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector| {
+        s.match_expressions.as_ref().is_some_and(|e| !e.is_empty())
     };
-    let peer_ok = |peers: &Option<Vec<NetworkPolicyPeer>>,
-                   labels: &std::collections::BTreeMap<String, String>| {
-        let Some(peers) = peers.as_ref().filter(|p| !p.is_empty()) else { return Some(true) };
-        let mut unknown = false;
-        for peer in peers {
-            if peer.namespace_selector.is_some() || peer.ip_block.is_some() {
-                continue;
-            }
-            match peer.pod_selector.as_ref().map(|s| selects(s, labels)) {
-                Some(Some(true)) => return Some(true),
-                Some(None) => unknown = true,
-                _ => {}
-            }
+    let Some(spec) = np.spec.as_ref() else { return false };
+    let peers = spec
+        .ingress
+        .iter()
+        .flatten()
+        .flat_map(|r| r.from.iter().flatten())
+        .chain(spec.egress.iter().flatten().flat_map(|r| r.to.iter().flatten()));
+    spec.pod_selector.as_ref().is_some_and(expressions)
+        || peers.flat_map(|p| p.pod_selector.iter().chain(p.namespace_selector.iter())).any(expressions)
+}
+
+/// For each workload, the policies that select its pods for egress and for
+/// ingress: the namespace's NetworkPolicies, each matched once through the
+/// label postings (an empty selector selects every workload).
+struct PolicyIndex<'e> {
+    egress: HashMap<usize, Vec<&'e NetworkPolicy>>,
+    ingress: HashMap<usize, Vec<&'e NetworkPolicy>>,
+}
+
+impl<'e> PolicyIndex<'e> {
+    /// `None` when there is no policy, or one this does not read.
+    fn build(env: &'e Environment, index: &Index) -> Option<Self> {
+        let policies: Vec<&NetworkPolicy> = env
+            .targets
+            .iter()
+            .filter_map(|t| match t.object {
+                Object::NetworkPolicy(np) => Some(&**np),
+                _ => None,
+            })
+            .collect();
+        if policies.is_empty() || policies.iter().any(|np| has_expressions(np)) {
+            return None;
         }
-        if unknown { None } else { Some(false) }
-    };
-    for egress in [true, false] {
-        let (subject, peer) = if egress { (from, to) } else { (to, from) };
-        let mut selected = false;
-        let mut allowed = false;
+        let all: Vec<usize> =
+            (0..env.targets.len()).filter(|&w| pod_labels(env.targets[w].object).is_some()).collect();
+        let mut policy_index = PolicyIndex { egress: HashMap::default(), ingress: HashMap::default() };
         for np in policies {
             let Some(spec) = np.spec.as_ref() else { continue };
             let types = spec.policy_types.clone().unwrap_or_else(|| {
-                let mut t = vec!["Ingress".to_owned()];
+                let mut types = vec!["Ingress".to_owned()];
                 if spec.egress.is_some() {
-                    t.push("Egress".to_owned());
+                    types.push("Egress".to_owned());
                 }
-                t
+                types
             });
-            if !types.iter().any(|t| t == if egress { "Egress" } else { "Ingress" }) {
-                continue;
-            }
-            match spec.pod_selector.as_ref().map_or(Some(true), |s| selects(s, subject)) {
-                None => return None,
-                Some(false) => continue,
-                Some(true) => selected = true,
-            }
-            type Rules<'p> = Vec<(&'p Option<Vec<NetworkPolicyPeer>>, &'p Option<Vec<NetworkPolicyPort>>)>;
-            let rules: Rules = if egress {
-                spec.egress.iter().flatten().map(|r| (&r.to, &r.ports)).collect()
-            } else {
-                spec.ingress.iter().flatten().map(|r| (&r.from, &r.ports)).collect()
-            };
-            for (peers, ports) in rules {
-                match peer_ok(peers, peer) {
-                    None => return None,
-                    Some(true) if port_ok(ports) => allowed = true,
-                    _ => {}
+            let selector =
+                spec.pod_selector.as_ref().and_then(|s| s.match_labels.as_ref()).filter(|m| !m.is_empty());
+            let selected = selector.map_or_else(|| all.clone(), |m| index.matching(env, m));
+            for (kind, map) in [("Egress", &mut policy_index.egress), ("Ingress", &mut policy_index.ingress)]
+            {
+                if types.iter().any(|t| t == kind) {
+                    for &w in &selected {
+                        map.entry(w).or_default().push(np);
+                    }
                 }
             }
         }
-        if selected && !allowed {
-            return Some(false);
-        }
+        Some(policy_index)
     }
-    Some(true)
+
+    /// Whether a pod of workload `from` may send to one of workload `to` on
+    /// `port` (the container port's number and name): egress checked on
+    /// `from`'s policies, ingress on `to`'s. A pod no policy of a direction
+    /// selects is open that way; else a rule must name the peer (a pod
+    /// selector of this namespace, or no peer at all) and the port (or none).
+    fn allows(&self, from: (usize, &Labels), to: (usize, &Labels), port: (i32, Option<&str>)) -> bool {
+        use k8s_openapi::api::networking::v1::{NetworkPolicyPeer, NetworkPolicyPort};
+        let port_ok = |ports: &Option<Vec<NetworkPolicyPort>>| {
+            ports.as_ref().is_none_or(|ps| {
+                ps.is_empty()
+                    || ps.iter().any(|p| match &p.port {
+                        None => true,
+                        Some(IntOrString::Int(n)) => *n == port.0,
+                        Some(IntOrString::String(name)) => Some(name.as_str()) == port.1,
+                    })
+            })
+        };
+        let peer_ok = |peers: &Option<Vec<NetworkPolicyPeer>>, labels: &Labels| {
+            peers.as_ref().filter(|p| !p.is_empty()).is_none_or(|peers| {
+                peers.iter().any(|peer| {
+                    peer.namespace_selector.is_none()
+                        && peer.ip_block.is_none()
+                        && peer.pod_selector.as_ref().is_some_and(|s| selects(s, labels))
+                })
+            })
+        };
+        let open = |policies: Option<&Vec<&NetworkPolicy>>, egress: bool| {
+            let Some(policies) = policies else { return true };
+            let peer = if egress { to.1 } else { from.1 };
+            policies.iter().filter_map(|np| np.spec.as_ref()).any(|spec| {
+                if egress {
+                    spec.egress.iter().flatten().any(|r| peer_ok(&r.to, peer) && port_ok(&r.ports))
+                } else {
+                    spec.ingress.iter().flatten().any(|r| peer_ok(&r.from, peer) && port_ok(&r.ports))
+                }
+            })
+        };
+        open(self.egress.get(&from.0), true) && open(self.ingress.get(&to.0), false)
+    }
 }
 
 /// A container that names a Service of its namespace (in a value, its
@@ -748,22 +784,10 @@ fn network_allows(
 /// blocked by the default deny, and would pass every other check.
 pub(crate) fn calls_allowed_by_network_policy(rule: &Rule, env: &Environment, sink: &mut Sink) {
     let index = sink.index;
+    let Some(policies) = PolicyIndex::build(env, index) else { return };
     let namespace = env.profile.namespace.as_str();
-    let policies: Vec<&k8s_openapi::api::networking::v1::NetworkPolicy> = env
-        .targets
-        .iter()
-        .filter_map(|t| match t.object {
-            Object::NetworkPolicy(np) => Some(&**np),
-            _ => None,
-        })
-        .collect();
-    if policies.is_empty() {
-        return;
-    }
-    let labels =
-        |o: &'_ Object| o.pod_template().and_then(|p| p.metadata.as_ref()).and_then(|m| m.labels.clone());
     for (i, t) in env.targets.iter().enumerate() {
-        let (Some(spec), Some(from)) = (pod_spec(t.object), labels(t.object)) else { continue };
+        let (Some(spec), Some(from)) = (pod_spec(t.object), pod_labels(t.object)) else { continue };
         let mut seen = HashSet::default();
         for c in containers(spec) {
             for (host, port) in addressed(c, namespace) {
@@ -781,28 +805,27 @@ pub(crate) fn calls_allowed_by_network_policy(rule: &Rule, env: &Environment, si
                     if w == i || !seen.insert((w, service_port.port)) {
                         continue;
                     }
-                    let (Some(to), Some(target_spec)) =
-                        (labels(env.targets[w].object), pod_spec(env.targets[w].object))
-                    else {
+                    let target = env.targets[w].object;
+                    let (Some(to), Some(target_spec)) = (pod_labels(target), pod_spec(target)) else {
                         continue;
                     };
-                    let target =
+                    let target_port =
                         service_port.target_port.clone().unwrap_or(IntOrString::Int(service_port.port));
                     let container_port =
                         target_spec.containers.iter().flat_map(|c| c.ports.iter().flatten()).find(|p| {
-                            match &target {
+                            match &target_port {
                                 IntOrString::Int(n) => p.container_port == *n,
                                 IntOrString::String(name) => p.name.as_deref() == Some(name.as_str()),
                             }
                         });
                     let Some(container_port) = container_port else { continue };
                     let port = (container_port.container_port, container_port.name.as_deref());
-                    if network_allows(&policies, &from, &to, port) == Some(false) {
+                    if !policies.allows((i, from), (w, to), port) {
                         sink.report(rule, i, format!(
                             "container `{}` addresses Service `{host}` (port {}), but the NetworkPolicies do not let its pods reach `{}` on port {}; declare the call, or allow the traffic",
                             c.name,
                             service_port.port,
-                            env.targets[w].object.name(),
+                            target.name(),
                             port.0
                         ));
                     }
